@@ -1,0 +1,517 @@
+/**
+ * Reader and writer for the safetensors format: an 8-byte little-endian header length N, N bytes
+ * of JSON describing each tensor (`dtype`, `shape`, `data_offsets` relative to the end of the
+ * header), then the raw little-endian tensor bytes. The header is checked strictly before any
+ * tensor is decoded, since a file may come from anywhere.
+ * @module
+ */
+import type { FileSource } from "./file_source.ts";
+import { readJson } from "./file_source.ts";
+import type { RawTensor, StateDict } from "./state_dict.ts";
+import { decodeBfloat16, decodeFloat16 } from "./float16.ts";
+
+/** The largest header this reader accepts (100 MB, the limit of the reference implementation). */
+export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
+
+/** Bytes per element of each dtype this reader can decode to float32. */
+const DTYPE_BYTES: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
+
+/** One tensor described by a safetensors header, with absolute byte offsets in the file. */
+export interface SafetensorsEntry {
+  /** The tensor's state-dict name. */
+  name: string;
+  /** The safetensors dtype, e.g. "F32". */
+  dtype: string;
+  /** Dimensions, outermost first. */
+  shape: number[];
+  /** First byte of the tensor's data, counted from the start of the file. */
+  begin: number;
+  /** One past the last byte of the tensor's data, counted from the start of the file. */
+  end: number;
+}
+
+/** A validated safetensors header. */
+export interface SafetensorsHeader {
+  /** Where the tensor data starts in the file (8 + header length). */
+  dataStart: number;
+  /** The tensors in the order of their data. */
+  entries: SafetensorsEntry[];
+  /** The optional string-to-string `__metadata__` map. */
+  metadata: Record<string, string>;
+}
+
+/** Options for {@linkcode readSafetensors}. */
+export interface ReadSafetensorsOptions {
+  /** Names the file in error messages; default "safetensors file". */
+  description?: string;
+  /** Decodes only the tensors whose names pass this test (the others are still validated). */
+  filter?: (name: string) => boolean;
+}
+
+/**
+ * Reads the header length from the first 8 bytes of a safetensors file and checks it against the
+ * file size.
+ * @param first8 at least the first 8 bytes of the file
+ * @param fileSize the file's total size in bytes
+ * @param description names the file in error messages
+ * @returns the header's length N in bytes (the header occupies bytes 8..8+N)
+ */
+export function safetensorsHeaderLength(
+  first8: Uint8Array,
+  fileSize: number,
+  description = "safetensors file",
+): number {
+  if (fileSize < 8 || first8.length < 8) {
+    throw new RangeError(
+      `Cannot read ${description}: a safetensors file needs at least 8 bytes: received ${fileSize}`,
+    );
+  }
+  const view = new DataView(first8.buffer, first8.byteOffset, 8);
+  const n = Number(view.getBigUint64(0, true));
+  if (n < 2 || n > MAX_SAFETENSORS_HEADER_BYTES) {
+    throw new RangeError(
+      `Cannot read ${description}: header length must be between 2 and ` +
+        `${MAX_SAFETENSORS_HEADER_BYTES} bytes: received ${n}`,
+    );
+  }
+  if (8 + n > fileSize) {
+    throw new RangeError(
+      `Cannot read ${description}: header length ${n} runs past the end of the file ` +
+        `(${fileSize} bytes); the file is truncated or not safetensors`,
+    );
+  }
+  return n;
+}
+
+/**
+ * Parses and validates a safetensors header: every entry needs a known dtype, a shape of
+ * non-negative integers and `data_offsets` inside the data section whose length equals the element
+ * count times the dtype's size; no two tensors may overlap.
+ * @param headerBytes the N bytes of JSON after the 8-byte length
+ * @param fileSize the file's total size in bytes
+ * @param description names the file in error messages
+ * @returns the header with absolute offsets
+ */
+export function parseSafetensorsHeader(
+  headerBytes: Uint8Array,
+  fileSize: number,
+  description = "safetensors file",
+): SafetensorsHeader {
+  const dataStart = 8 + headerBytes.length;
+  const dataSize = fileSize - dataStart;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(headerBytes));
+  } catch (error) {
+    throw new SyntaxError(
+      `Cannot read ${description}: the header is not valid UTF-8 JSON: ${(error as Error).message}`,
+    );
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new SyntaxError(`Cannot read ${description}: the header must be a JSON object`);
+  }
+  const metadata: Record<string, string> = {};
+  const entries: SafetensorsEntry[] = [];
+  for (const [name, value] of Object.entries(parsed as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      if (typeof value !== "object" || value === null || Array.isArray(value)) {
+        throw new TypeError(`Cannot read ${description}: __metadata__ must be an object`);
+      }
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof v !== "string") {
+          throw new TypeError(
+            `Cannot read ${description}: __metadata__ values must be strings: "${k}" is ${
+              JSON.stringify(v)
+            }`,
+          );
+        }
+        metadata[k] = v;
+      }
+      continue;
+    }
+    entries.push(parseEntry(name, value, dataStart, dataSize, description));
+  }
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  for (let i = 1; i < entries.length; i++) {
+    const previous = entries[i - 1]!;
+    const current = entries[i]!;
+    if (current.begin < previous.end) {
+      throw new RangeError(
+        `Cannot read ${description}: tensor "${current.name}" (bytes ${
+          current.begin - dataStart
+        }..${current.end - dataStart}) overlaps tensor "${previous.name}" (bytes ${
+          previous.begin - dataStart
+        }..${previous.end - dataStart})`,
+      );
+    }
+  }
+  return { dataStart, entries, metadata };
+}
+
+function parseEntry(
+  name: string,
+  value: unknown,
+  dataStart: number,
+  dataSize: number,
+  description: string,
+): SafetensorsEntry {
+  const where = `Cannot read ${description}: tensor "${name}"`;
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new TypeError(
+      `${where} must be described by an object: received ${JSON.stringify(value)}`,
+    );
+  }
+  const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
+  if (typeof dtype !== "string") {
+    throw new TypeError(`${where} needs a string dtype: received ${JSON.stringify(dtype)}`);
+  }
+  const itemBytes = DTYPE_BYTES[dtype];
+  if (itemBytes === undefined) {
+    throw new TypeError(
+      `${where} has unsupported dtype ${JSON.stringify(dtype)}: supported are ${
+        Object.keys(DTYPE_BYTES).join(", ")
+      }`,
+    );
+  }
+  if (
+    !Array.isArray(shape) ||
+    !shape.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)
+  ) {
+    throw new TypeError(
+      `${where} needs a shape of non-negative integers: received ${JSON.stringify(shape)}`,
+    );
+  }
+  if (
+    !Array.isArray(offsets) || offsets.length !== 2 ||
+    !offsets.every((d) => typeof d === "number" && Number.isSafeInteger(d) && d >= 0)
+  ) {
+    throw new TypeError(
+      `${where} needs data_offsets [begin, end] of non-negative integers: received ${
+        JSON.stringify(offsets)
+      }`,
+    );
+  }
+  const [begin, end] = offsets as [number, number];
+  if (begin > end || end > dataSize) {
+    throw new RangeError(
+      `${where} has data_offsets [${begin}, ${end}] outside the data section of ${dataSize} bytes`,
+    );
+  }
+  const count = (shape as number[]).reduce((a, b) => a * b, 1);
+  if (end - begin !== count * itemBytes) {
+    throw new RangeError(
+      `${where} has data_offsets [${begin}, ${end}] (${end - begin} bytes) that do not match ` +
+        `dtype ${dtype} and shape [${shape}] (${count * itemBytes} bytes)`,
+    );
+  }
+  return {
+    name,
+    dtype,
+    shape: [...(shape as number[])],
+    begin: dataStart + begin,
+    end: dataStart + end,
+  };
+}
+
+/**
+ * Decodes one tensor's bytes to float32. Integer dtypes are converted too (they appear as buffers
+ * such as `position_ids`), with an error when a value is not exactly representable.
+ * @param entry the tensor's header entry
+ * @param bytes exactly the tensor's `end - begin` bytes
+ * @param description names the file in error messages
+ * @returns the decoded tensor
+ */
+export function decodeSafetensorsTensor(
+  entry: SafetensorsEntry,
+  bytes: Uint8Array,
+  description = "safetensors file",
+): RawTensor {
+  if (bytes.length !== entry.end - entry.begin) {
+    throw new RangeError(
+      `Cannot read ${description}: tensor "${entry.name}" needs ${
+        entry.end - entry.begin
+      } bytes: received ${bytes.length}`,
+    );
+  }
+  return { shape: [...entry.shape], data: decodeLittleEndian(entry.dtype, bytes, entry.name) };
+}
+
+/**
+ * Decodes little-endian values of a safetensors dtype to float32.
+ * @param dtype a safetensors dtype such as "F32", "F16", "BF16" or "I64"
+ * @param bytes the raw values
+ * @param name names the tensor in error messages
+ * @returns the values as float32
+ */
+export function decodeLittleEndian(dtype: string, bytes: Uint8Array, name: string): Float32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  switch (dtype) {
+    case "F32": {
+      if (LITTLE_ENDIAN_HOST) return new Float32Array(bytes.slice().buffer);
+      const out = new Float32Array(bytes.length / 4);
+      for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
+      return out;
+    }
+    case "F16":
+      return decodeFloat16(bytes);
+    case "BF16":
+      return decodeBfloat16(bytes);
+    case "F64": {
+      const out = new Float32Array(bytes.length / 8);
+      for (let i = 0; i < out.length; i++) out[i] = view.getFloat64(8 * i, true);
+      return out;
+    }
+    case "I64":
+    case "I32":
+    case "I16":
+    case "I8":
+    case "U8":
+    case "BOOL": {
+      const size = DTYPE_BYTES[dtype]!;
+      const out = new Float32Array(bytes.length / size);
+      for (let i = 0; i < out.length; i++) {
+        const v = dtype === "I64"
+          ? Number(view.getBigInt64(8 * i, true))
+          : dtype === "I32"
+          ? view.getInt32(4 * i, true)
+          : dtype === "I16"
+          ? view.getInt16(2 * i, true)
+          : dtype === "I8"
+          ? view.getInt8(i)
+          : view.getUint8(i);
+        if (Math.abs(v) > 2 ** 24) {
+          throw new RangeError(
+            `Cannot decode tensor "${name}": ${dtype} value ${v} at index ${i} is not exactly ` +
+              `representable as float32`,
+          );
+        }
+        out[i] = v;
+      }
+      return out;
+    }
+    default:
+      throw new TypeError(`Cannot decode tensor "${name}": unsupported dtype ${dtype}`);
+  }
+}
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Reads a whole safetensors file held in memory into a state dict of float32 tensors.
+ *
+ * @example
+ * ```ts
+ * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * const bytes = writeSafetensors(new Map([["w", { shape: [2], data: new Float32Array([1, 2]) }]]));
+ * const sd = readSafetensors(bytes);
+ * console.assert(sd.get("w")?.data[1] === 2);
+ * ```
+ * @param bytes the file's bytes
+ * @param options a description for errors and an optional name filter
+ * @returns tensors by name, in the header's order of data
+ */
+export function readSafetensors(
+  bytes: Uint8Array,
+  options: ReadSafetensorsOptions = {},
+): StateDict {
+  const description = options.description ?? "safetensors file";
+  const n = safetensorsHeaderLength(bytes, bytes.length, description);
+  const header = parseSafetensorsHeader(bytes.subarray(8, 8 + n), bytes.length, description);
+  const result: StateDict = new Map();
+  for (const entry of header.entries) {
+    if (options.filter && !options.filter(entry.name)) continue;
+    result.set(
+      entry.name,
+      decodeSafetensorsTensor(entry, bytes.subarray(entry.begin, entry.end), description),
+    );
+  }
+  return result;
+}
+
+/**
+ * Reads a safetensors file from disk one tensor at a time, so memory stays near one copy of the
+ * weights (the file itself is never held whole).
+ * @param path the file's path
+ * @param options a description for errors and an optional name filter
+ * @returns tensors by name
+ */
+export async function readSafetensorsFile(
+  path: string,
+  options: ReadSafetensorsOptions = {},
+): Promise<StateDict> {
+  const description = options.description ?? path;
+  using file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  const first8 = await readAt(file, 0, Math.min(8, size));
+  const n = safetensorsHeaderLength(first8, size, description);
+  const header = parseSafetensorsHeader(await readAt(file, 8, n), size, description);
+  const result: StateDict = new Map();
+  for (const entry of header.entries) {
+    if (options.filter && !options.filter(entry.name)) continue;
+    const bytes = await readAt(file, entry.begin, entry.end - entry.begin);
+    result.set(entry.name, decodeSafetensorsTensor(entry, bytes, description));
+  }
+  return result;
+}
+
+/**
+ * Reads exactly `length` bytes at `offset` of an open file.
+ * @param file an open file
+ * @param offset where to start
+ * @param length how many bytes
+ * @returns the bytes
+ */
+export async function readAt(
+  file: Deno.FsFile,
+  offset: number,
+  length: number,
+): Promise<Uint8Array> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  const out = new Uint8Array(length);
+  let filled = 0;
+  while (filled < length) {
+    const n = await file.read(out.subarray(filled));
+    if (n === null) {
+      throw new RangeError(
+        `Cannot read ${length} bytes at offset ${offset}: the file ended after ${filled}`,
+      );
+    }
+    filled += n;
+  }
+  return out;
+}
+
+/** The JSON index of a sharded safetensors checkpoint (`model.safetensors.index.json`). */
+export interface SafetensorsIndex {
+  /** Optional metadata such as `total_size`. */
+  metadata?: Record<string, unknown>;
+  /** Which shard file holds each tensor. */
+  weight_map: Record<string, string>;
+}
+
+/** The default name of a sharded checkpoint's index. */
+export const SAFETENSORS_INDEX_NAME = "model.safetensors.index.json";
+
+/**
+ * Reads a sharded safetensors checkpoint: the index names a shard file per tensor; each shard is
+ * read in turn and must hold exactly the tensors the index assigns to it.
+ * @param source the folder holding the index and the shards
+ * @param indexName the index's file name
+ * @returns all tensors by name, or `null` when the folder has no such index
+ */
+export async function readShardedSafetensors(
+  source: FileSource,
+  indexName: string = SAFETENSORS_INDEX_NAME,
+): Promise<StateDict | null> {
+  const index = await readJson(source, indexName);
+  if (index === null) return null;
+  const where = `Cannot read ${indexName} in ${source.description}`;
+  const map = (index as { weight_map?: unknown }).weight_map;
+  if (typeof map !== "object" || map === null || Array.isArray(map)) {
+    throw new TypeError(`${where}: weight_map must be an object of tensor name to shard file`);
+  }
+  const byShard = new Map<string, Set<string>>();
+  for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof file !== "string" || file.includes("/") || file.includes("\\")) {
+      throw new TypeError(
+        `${where}: tensor "${name}" must map to a file name in the same folder: received ${
+          JSON.stringify(file)
+        }`,
+      );
+    }
+    let names = byShard.get(file);
+    if (names === undefined) byShard.set(file, names = new Set());
+    names.add(name);
+  }
+  const result: StateDict = new Map();
+  for (const [file, names] of byShard) {
+    const bytes = await source.readFile(file);
+    if (bytes === null) {
+      throw new RangeError(`${where}: shard ${file} is missing (it holds ${names.size} tensors)`);
+    }
+    const shard = readSafetensors(bytes, {
+      description: `${file} in ${source.description}`,
+      filter: (name) => names.has(name),
+    });
+    for (const name of names) {
+      const tensor = shard.get(name);
+      if (tensor === undefined) {
+        throw new RangeError(`${where}: shard ${file} does not hold tensor "${name}"`);
+      }
+      result.set(name, tensor);
+    }
+  }
+  return result;
+}
+
+/** Options for {@linkcode writeSafetensors}. */
+export interface WriteSafetensorsOptions {
+  /** String metadata stored under `__metadata__`; default `{ format: "pt" }`. */
+  metadata?: Record<string, string>;
+}
+
+/**
+ * Writes a state dict as a float32 safetensors file (header padded with spaces to a multiple of
+ * 8 bytes, as the reference implementation does).
+ * @param stateDict the tensors to write, in this order
+ * @param options metadata to store
+ * @returns the file's bytes
+ */
+export function writeSafetensors(
+  stateDict: StateDict,
+  options: WriteSafetensorsOptions = {},
+): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: options.metadata ?? { format: "pt" } };
+  let offset = 0;
+  for (const [name, tensor] of stateDict) {
+    const count = tensor.shape.reduce((a, b) => a * b, 1);
+    if (count !== tensor.data.length) {
+      throw new TypeError(
+        `Cannot write tensor "${name}": shape [${tensor.shape}] holds ${count} values: ` +
+          `received ${tensor.data.length}`,
+      );
+    }
+    header[name] = {
+      dtype: "F32",
+      shape: tensor.shape,
+      data_offsets: [offset, offset + count * 4],
+    };
+    offset += count * 4;
+  }
+  let json = JSON.stringify(header);
+  const encoder = new TextEncoder();
+  let headerBytes = encoder.encode(json);
+  const padded = Math.ceil(headerBytes.length / 8) * 8;
+  json += " ".repeat(padded - headerBytes.length);
+  headerBytes = encoder.encode(json);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let position = 8 + headerBytes.length;
+  for (const tensor of stateDict.values()) {
+    if (LITTLE_ENDIAN_HOST) {
+      out.set(
+        new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength),
+        position,
+      );
+    } else {
+      for (let i = 0; i < tensor.data.length; i++) {
+        view.setFloat32(position + 4 * i, tensor.data[i]!, true);
+      }
+    }
+    position += tensor.data.byteLength;
+  }
+  return out;
+}
