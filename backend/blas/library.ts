@@ -1,0 +1,217 @@
+/**
+ * Finds and opens the system BLAS through Deno FFI: OpenBLAS on Linux and Windows,
+ * Accelerate on macOS, or the file named by `DPR_BLAS_LIB`.
+ * @module
+ */
+
+/** The FFI signatures this package calls; `openblas_set_num_threads` is optional. */
+const SYMBOLS = {
+  cblas_sgemm: {
+    // order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc
+    parameters: [
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+      "buffer",
+      "i32",
+      "f32",
+      "buffer",
+      "i32",
+    ],
+    result: "void",
+  },
+  openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
+  openblas_get_num_threads: { parameters: [], result: "i32", optional: true },
+} as const;
+
+/** An opened BLAS library. */
+export interface BlasLibrary {
+  /** The path or soname that was opened. */
+  readonly path: string;
+  /**
+   * Row-major single-precision GEMM: `C = alpha * op(A) op(B) + beta * C`.
+   * @param transA Whether `A` is stored transposed (`[K, M]`).
+   * @param transB Whether `B` is stored transposed (`[N, K]`).
+   */
+  sgemm(
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    alpha: number,
+    a: Float32Array,
+    lda: number,
+    b: Float32Array,
+    ldb: number,
+    beta: number,
+    c: Float32Array,
+    ldc: number,
+  ): void;
+  /** The number of threads the library uses, or `undefined` when it cannot tell. */
+  threads(): number | undefined;
+  /** Sets the number of threads when the library supports it (OpenBLAS); returns whether it did. */
+  setThreads(n: number): boolean;
+  /** Releases the library. */
+  close(): void;
+}
+
+const ROW_MAJOR = 101;
+const NO_TRANS = 111;
+const TRANS = 112;
+
+const INSTALL_HINT = "install OpenBLAS (Debian/Ubuntu: `apt-get install libopenblas0-pthread`; " +
+  "Fedora: `dnf install openblas`), use macOS (Accelerate), or point DPR_BLAS_LIB at a " +
+  "library that exports cblas_sgemm";
+
+/** Library names tried in order when `DPR_BLAS_LIB` is unset. */
+export function blasCandidates(os: typeof Deno.build.os = Deno.build.os): string[] {
+  if (os === "darwin") {
+    return [
+      "/System/Library/Frameworks/Accelerate.framework/Accelerate",
+      "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+      "/usr/local/opt/openblas/lib/libopenblas.dylib",
+    ];
+  }
+  if (os === "windows") return ["libopenblas.dll", "openblas.dll"];
+  return ["libopenblas.so.0", "libopenblas.so", "libblas.so.3"];
+}
+
+function envOverride(): string | undefined {
+  try {
+    const state = Deno.permissions.querySync({ name: "env", variable: "DPR_BLAS_LIB" }).state;
+    if (state !== "granted") return undefined;
+    const value = Deno.env.get("DPR_BLAS_LIB");
+    return value === undefined || value === "" ? undefined : value;
+  } catch {
+    return undefined;
+  }
+}
+
+function granted(desc: Deno.PermissionDescriptor): boolean {
+  try {
+    return Deno.permissions.querySync(desc).state === "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * OpenBLAS 0.3.21 (Debian 12) does not know recent Xeons and falls back to its slowest
+ * (Prescott) kernels, 5x slower. Before the library loads, pick the kernel family from the CPU
+ * flags unless the user set OPENBLAS_CORETYPE; skipped quietly without read/env permissions.
+ */
+function pickOpenBlasCore(): void {
+  if (Deno.build.os !== "linux") return;
+  if (!granted({ name: "env", variable: "OPENBLAS_CORETYPE" })) return;
+  if (!granted({ name: "read", path: "/proc/cpuinfo" })) return;
+  if (Deno.env.get("OPENBLAS_CORETYPE")) return;
+  let info: string;
+  try {
+    info = Deno.readTextFileSync("/proc/cpuinfo");
+  } catch {
+    return;
+  }
+  const flags = new Set((/^flags\s*:(.*)$/m.exec(info)?.[1] ?? "").trim().split(/\s+/));
+  if (flags.has("avx512f") && flags.has("avx512bw") && flags.has("avx512vl")) {
+    Deno.env.set("OPENBLAS_CORETYPE", "SkylakeX");
+  } else if (flags.has("avx2") && flags.has("fma")) {
+    Deno.env.set("OPENBLAS_CORETYPE", "Haswell");
+  }
+}
+
+function assertFfiPermission(): void {
+  let state: Deno.PermissionState;
+  try {
+    state = Deno.permissions.querySync({ name: "ffi" }).state;
+  } catch {
+    state = "denied";
+  }
+  if (state !== "granted") {
+    throw new Error(
+      "Cannot load the BLAS backend: it calls the system BLAS through FFI, which needs the " +
+        `--allow-ffi permission (run with \`deno run --allow-ffi ...\`): ffi permission is ${state}`,
+    );
+  }
+}
+
+/**
+ * Opens the BLAS library: `DPR_BLAS_LIB` when set (and only it), else the first of
+ * {@link blasCandidates} that loads and exports `cblas_sgemm`.
+ *
+ * @param path An explicit library path; wins over `DPR_BLAS_LIB`.
+ * @returns The opened library.
+ * @throws {Error} When `--allow-ffi` is missing or no library could be opened; the message names
+ * what is missing and how to install it.
+ */
+export function openBlas(path?: string): BlasLibrary {
+  assertFfiPermission();
+  const explicit = path ?? envOverride();
+  const tried = explicit === undefined ? blasCandidates() : [explicit];
+  const failures: string[] = [];
+  pickOpenBlasCore();
+  for (const name of tried) {
+    let lib: Deno.DynamicLibrary<typeof SYMBOLS>;
+    try {
+      lib = Deno.dlopen(name, SYMBOLS);
+    } catch (err) {
+      failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
+    return wrap(name, lib);
+  }
+  const source = path !== undefined
+    ? "the given path"
+    : explicit !== undefined
+    ? "DPR_BLAS_LIB"
+    : "the system library names";
+  throw new Error(
+    `Cannot load the BLAS backend: no BLAS library with cblas_sgemm could be opened from ${source} ` +
+      `(${failures.join("; ")}); ${INSTALL_HINT}`,
+  );
+}
+
+function wrap(path: string, lib: Deno.DynamicLibrary<typeof SYMBOLS>): BlasLibrary {
+  const sym = lib.symbols;
+  const gemm = sym.cblas_sgemm;
+  const setN = sym.openblas_set_num_threads as ((n: number) => void) | null;
+  const getN = sym.openblas_get_num_threads as (() => number) | null;
+  return {
+    path,
+    sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc): void {
+      gemm(
+        ROW_MAJOR,
+        transA ? TRANS : NO_TRANS,
+        transB ? TRANS : NO_TRANS,
+        m,
+        n,
+        k,
+        alpha,
+        a,
+        lda,
+        b,
+        ldb,
+        beta,
+        c,
+        ldc,
+      );
+    },
+    threads(): number | undefined {
+      return getN ? getN() : undefined;
+    },
+    setThreads(count: number): boolean {
+      if (!setN) return false;
+      setN(count);
+      return true;
+    },
+    close(): void {
+      lib.close();
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The "blas" TensorFlow.js backend: the cpu backend with its matrix products (and the hot
+ * elementwise kernels of a BERT encoder) replaced by native code, `cblas_sgemm` of the system
+ * BLAS called through Deno FFI.
+ * @module
+ */
+import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
+import { tf } from "../tf.ts";
+import { type BlasLibrary, openBlas } from "./library.ts";
+import { makeBatchMatMul, makeFusedMatMul } from "./matmul.ts";
+import { fastKernels } from "./elementwise.ts";
+
+/** Options for {@link registerBlasBackend}. */
+export interface BlasBackendOptions {
+  /** The library to open; default `DPR_BLAS_LIB`, then the platform's usual names. */
+  libraryPath?: string;
+  /**
+   * Backend priority for tfjs's automatic choice (cpu is 1, wasm and webgl 2). Default 3, so an
+   * app that registers "blas" gets it unless it calls `setBackend`.
+   */
+  priority?: number;
+  /** Threads for OpenBLAS; default: the library's own choice (all cores). */
+  threads?: number;
+}
+
+/** The backend's name, as passed to `tf.setBackend`. */
+export const BLAS_BACKEND_NAME = "blas";
+
+let loaded: BlasLibrary | undefined;
+
+/** The BLAS library the "blas" backend uses, once registered; `undefined` before. */
+export function blasLibrary(): BlasLibrary | undefined {
+  return loaded;
+}
+
+/**
+ * Registers the "blas" backend: a cpu backend whose `BatchMatMul` and `_FusedMatMul` kernels
+ * (and a few elementwise kernels) run natively. Registering twice is a no-op.
+ *
+ * Needs `--allow-ffi` and a BLAS library: OpenBLAS on Linux (Debian/Ubuntu package
+ * `libopenblas0-pthread`), Accelerate on macOS, or `DPR_BLAS_LIB` (read with `--allow-env`).
+ *
+ * @param options Library path, priority and thread count.
+ * @returns Resolves once the backend is registered (it is initialized on `setBackend`).
+ * @throws {Error} When the permission or the library is missing, naming which and how to fix it;
+ * nothing is registered then.
+ *
+ * @example Use it for matrix products
+ * ```ts ignore
+ * import { tf } from "../tf.ts";
+ * import { registerBlasBackend } from "./register.ts";
+ * await registerBlasBackend();
+ * await tf.setBackend("blas");
+ * tf.matMul(tf.ones([2, 3]), tf.ones([3, 4])).print();
+ * ```
+ */
+export async function registerBlasBackend(options: BlasBackendOptions = {}): Promise<void> {
+  if (tf.findBackendFactory(BLAS_BACKEND_NAME) !== null && loaded !== undefined) return;
+  const lib = openBlas(options.libraryPath);
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 1) {
+      lib.close();
+      throw new RangeError(
+        `Cannot register the blas backend: threads must be a positive integer: received ` +
+          `${options.threads}`,
+      );
+    }
+    lib.setThreads(options.threads);
+  }
+  // Smoke-test the symbol once so a broken library fails here, not inside a model.
+  const c = new Float32Array(1);
+  lib.sgemm(false, false, 1, 1, 1, 1, new Float32Array([2]), 1, new Float32Array([3]), 1, 0, c, 1);
+  if (c[0] !== 6) {
+    lib.close();
+    throw new Error(
+      `Cannot register the blas backend: cblas_sgemm of ${lib.path} computed 2 * 3 = ${c[0]}`,
+    );
+  }
+  loaded = lib;
+  for (const config of tf.getKernelsForBackend("cpu")) {
+    tf.registerKernel({ ...config, backendName: BLAS_BACKEND_NAME });
+  }
+  const cpu = (name: string): tf.KernelFunc => tf.getKernel(name, "cpu")!.kernelFunc;
+  const overrides: Array<[string, tf.KernelFunc]> = [
+    [tf.BatchMatMul, makeBatchMatMul(lib, cpu(tf.BatchMatMul))],
+    [tf._FusedMatMul, makeFusedMatMul(lib, cpu(tf._FusedMatMul))],
+    ...fastKernels(cpu),
+  ];
+  for (const [kernelName, kernelFunc] of overrides) {
+    tf.unregisterKernel(kernelName, BLAS_BACKEND_NAME);
+    tf.registerKernel({ kernelName, backendName: BLAS_BACKEND_NAME, kernelFunc });
+  }
+  tf.registerBackend(BLAS_BACKEND_NAME, () => new MathBackendCPU(), options.priority ?? 3);
+  await Promise.resolve();
+}
