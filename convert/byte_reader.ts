@@ -1,0 +1,82 @@
+/**
+ * Random access to the bytes of a file, in memory or on disk, so that checkpoint readers can pull
+ * one tensor at a time instead of holding a whole file.
+ * @module
+ */
+
+/** Reads byte ranges of one file. */
+export interface ByteReader {
+  /** Names the file in error messages. */
+  readonly description: string;
+  /** The file's size in bytes. */
+  readonly size: number;
+  /**
+   * Reads exactly `length` bytes starting at `offset`; throws RangeError past the end.
+   * The result may share memory with the reader's own buffer: do not modify it.
+   */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Releases the underlying file, if any. */
+  close(): void;
+}
+
+/**
+ * A reader over bytes already in memory.
+ * @param bytes the file's bytes
+ * @param description names the file in error messages
+ * @returns a reader that returns views of `bytes`
+ */
+export function memoryReader(bytes: Uint8Array, description = "in-memory file"): ByteReader {
+  return {
+    description,
+    size: bytes.length,
+    read(offset: number, length: number): Promise<Uint8Array> {
+      checkRange(description, bytes.length, offset, length);
+      return Promise.resolve(bytes.subarray(offset, offset + length));
+    },
+    close(): void {},
+  };
+}
+
+/**
+ * Opens a file on disk for random access (needs `--allow-read`).
+ * @param path the file's path
+ * @returns a reader; call `close()` when done
+ */
+export async function openFileReader(path: string): Promise<ByteReader> {
+  const file = await Deno.open(path, { read: true });
+  const size = (await file.stat()).size;
+  return {
+    description: path,
+    size,
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      checkRange(path, size, offset, length);
+      await file.seek(offset, Deno.SeekMode.Start);
+      const out = new Uint8Array(length);
+      let filled = 0;
+      while (filled < length) {
+        const n = await file.read(out.subarray(filled));
+        if (n === null) {
+          throw new RangeError(
+            `Cannot read ${path}: the file ended at ${offset + filled} bytes, before ${
+              offset + length
+            }`,
+          );
+        }
+        filled += n;
+      }
+      return out;
+    },
+    close(): void {
+      file.close();
+    },
+  };
+}
+
+function checkRange(description: string, size: number, offset: number, length: number): void {
+  if (offset < 0 || length < 0 || offset + length > size) {
+    throw new RangeError(
+      `Cannot read ${description}: bytes ${offset}..${offset + length} lie outside the file ` +
+        `(${size} bytes); it is truncated or corrupt`,
+    );
+  }
+}

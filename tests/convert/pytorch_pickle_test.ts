@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { openFileReader } from "../../convert/byte_reader.ts";
+import { readPytorchCheckpoint } from "../../convert/pytorch_pickle.ts";
+import { readSafetensors } from "../../convert/safetensors.ts";
+import { unpickle } from "../../convert/pickle.ts";
+import { concat, f32, makeZip, PickleBuilder, torchZip } from "./torch_bytes.ts";
+
+const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
+const NAMES = ["dpr-question_encoder-tiny", "dpr-ctx_encoder-tiny", "dpr-reader-tiny"];
+
+Deno.test("pytorch_model.bin of each fixture equals its model.safetensors exactly", async () => {
+  for (const name of NAMES) {
+    const reader = await openFileReader(`${FIXTURES}${name}/pytorch_model.bin`);
+    const pt = await readPytorchCheckpoint(reader);
+    reader.close();
+    const st = readSafetensors(await Deno.readFile(`${FIXTURES}${name}/model.safetensors`));
+    assert.deepEqual([...pt.keys()].sort(), [...st.keys()].sort(), name);
+    for (const [key, tensor] of st) assert.deepEqual(pt.get(key), tensor, `${name} ${key}`);
+  }
+});
+
+Deno.test("strided views, storage offsets, shared storages and half storages decode", async () => {
+  const pickle = new PickleBuilder().dict().mark()
+    .str("t").tensor("0", "FloatStorage", 6, 0, [3, 2], [1, 3]) // transpose of a 2x3
+    .str("o").tensor("0", "FloatStorage", 6, 4, [2], [1]) // a slice at offset 4
+    .str("h").tensor("1", "HalfStorage", 2, 0, [2], [1])
+    .setitems().stop();
+  const half = new Uint8Array([0x00, 0x3c, 0x00, 0xc0]); // 1, -2
+  const bytes = torchZip(pickle, { "0": f32([1, 2, 3, 4, 5, 6]), "1": half });
+  const sd = await readPytorchCheckpoint(bytes);
+  assert.deepEqual(sd.get("t"), { shape: [3, 2], data: new Float32Array([1, 4, 2, 5, 3, 6]) });
+  assert.deepEqual(sd.get("o"), { shape: [2], data: new Float32Array([5, 6]) });
+  assert.deepEqual(sd.get("h"), { shape: [2], data: new Float32Array([1, -2]) });
+});
+
+Deno.test("a pickle naming os.system or builtins.eval is refused and nothing runs", async () => {
+  const hostile = new PickleBuilder().global("os", "system").mark().str("echo pwned").tuple()
+    .reduce().stop();
+  await assert.rejects(
+    () => readPytorchCheckpoint(torchZip(hostile, {})),
+    (e: Error) => e instanceof TypeError && /global os\.system is not allowed/.test(e.message),
+  );
+  // STACK_GLOBAL (protocol 4) is checked against the same table.
+  const stackGlobal = new PickleBuilder().str("builtins").str("eval").raw(0x93).mark()
+    .str("1+1").tuple().reduce().stop();
+  await assert.rejects(
+    () => readPytorchCheckpoint(torchZip(stackGlobal, {})),
+    /global builtins\.eval is not allowed/,
+  );
+  // Opcodes that build arbitrary objects are not supported at all.
+  const inst = new PickleBuilder().mark().raw(0x69, ...new TextEncoder().encode("os\nsystem\n"))
+    .stop();
+  assert.throws(
+    () => unpickle(inst, { description: "x", findGlobal: () => undefined }),
+    /opcode 0x69 .* not supported/,
+  );
+});
+
+Deno.test("legacy, truncated, compressed and corrupt checkpoints give clear errors", async () => {
+  const legacy = new Uint8Array([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20]);
+  await assert.rejects(() => readPytorchCheckpoint(legacy), /legacy \(pre-1\.6\) torch\.save/);
+  await assert.rejects(
+    () => readPytorchCheckpoint(new TextEncoder().encode("hello")),
+    /not a zip archive written by torch\.save/,
+  );
+
+  const fixture = await Deno.readFile(`${FIXTURES}dpr-reader-tiny/pytorch_model.bin`);
+  await assert.rejects(
+    () => readPytorchCheckpoint(fixture.subarray(0, fixture.length >> 1)),
+    /no end-of-central-directory record; the file is truncated/,
+  );
+
+  const pickle = new PickleBuilder().dict().mark()
+    .str("w").tensor("0", "FloatStorage", 2, 0, [2], [1]).setitems().stop();
+  const compressed = makeZip([["archive/data.pkl", pickle], ["archive/data/0", f32([1, 2])]], {
+    method: 8,
+  });
+  await assert.rejects(() => readPytorchCheckpoint(compressed), /compressed \(method 8\)/);
+
+  const good = torchZip(pickle, { "0": f32([1, 2]) });
+  assert.deepEqual((await readPytorchCheckpoint(good)).get("w")?.data, new Float32Array([1, 2]));
+  const corrupt = good.slice();
+  const at = findBytes(corrupt, f32([1, 2]));
+  assert.ok(at > 0);
+  corrupt[at + 1] = corrupt[at + 1]! ^ 0xff;
+  await assert.rejects(() => readPytorchCheckpoint(corrupt), /CRC-32 mismatch/);
+
+  const lying = new PickleBuilder().dict().mark()
+    .str("w").tensor("0", "FloatStorage", 2, 1, [4], [1]).setitems().stop();
+  await assert.rejects(
+    () => readPytorchCheckpoint(torchZip(lying, { "0": f32([1, 2]) })),
+    /tensor "w": offset 1, size \[4\] and stride \[1\] reach element 5 of a storage of 2/,
+  );
+
+  const complex = new PickleBuilder().dict().mark()
+    .str("w").tensor("0", "ComplexFloatStorage", 2, 0, [2], [1]).setitems().stop();
+  await assert.rejects(
+    () => readPytorchCheckpoint(torchZip(complex, { "0": f32([1, 2, 3, 4]) })),
+    /global torch\.ComplexFloatStorage is not allowed/,
+  );
+
+  const missing = torchZip(pickle, {});
+  await assert.rejects(() => readPytorchCheckpoint(missing), /storage 0 is missing/);
+
+  const truncatedPickle = pickle.subarray(0, 40);
+  await assert.rejects(
+    () => readPytorchCheckpoint(torchZip(truncatedPickle, {})),
+    /pickle is truncated/,
+  );
+  // Bytes after the end record (like a zip comment) do not hide it.
+  const padded = concat([good, new Uint8Array(10)]);
+  assert.deepEqual((await readPytorchCheckpoint(padded)).get("w")?.data, new Float32Array([1, 2]));
+});
+
+function findBytes(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
