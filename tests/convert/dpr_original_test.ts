@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import {
+  detectDprOriginalKind,
+  dprOriginalToHfName,
+  inferDprConfig,
+  readDprOriginalCheckpoint,
+  selectEncoder,
+} from "../../convert/dpr_original.ts";
+import { readSafetensors } from "../../convert/safetensors.ts";
+import type { StateDict } from "../../convert/state_dict.ts";
+import { PickleBuilder, torchZip } from "./torch_bytes.ts";
+
+const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
+
+async function fixture(name: string): Promise<StateDict> {
+  return readSafetensors(await Deno.readFile(`${FIXTURES}${name}/model.safetensors`));
+}
+
+/** Writes an original-DPR-style checkpoint: a CheckpointState dict (or namedtuple). */
+function originalCheckpoint(modelDict: StateDict, namedTuple: boolean): Uint8Array {
+  const p = new PickleBuilder();
+  const storages: Record<string, Uint8Array> = {};
+  const writeModelDict = (): void => {
+    p.dict().mark();
+    let key = 0;
+    for (const [name, tensor] of modelDict) {
+      const stride = tensor.shape.map((_, i) =>
+        tensor.shape.slice(i + 1).reduce((a, b) => a * b, 1)
+      );
+      p.str(name).tensor(String(key), "FloatStorage", tensor.data.length, 0, tensor.shape, stride);
+      storages[String(key++)] = new Uint8Array(tensor.data.buffer.slice(0));
+    }
+    p.setitems();
+  };
+  if (namedTuple) {
+    p.global("dpr.utils.model_utils", "CheckpointState").mark();
+    writeModelDict();
+    p.dict().dict().int(0).int(3).dict().tuple().raw(0x81);
+  } else {
+    p.dict().mark().str("model_dict");
+    writeModelDict();
+    p.str("optimizer_dict").dict().str("offset").int(0).str("epoch").int(3);
+    p.str("encoder_params").dict().mark().str("pretrained_model_cfg").str("bert-base-uncased")
+      .setitems().setitems();
+  }
+  return torchZip(p.stop(), storages);
+}
+
+function toOriginal(sd: StateDict, from: string, to: string): StateDict {
+  return new Map(
+    [...sd].map(([k, v]) => [to + k.slice(from.length).replace(/^bert_model\./, ""), v]),
+  );
+}
+
+Deno.test("an original bi-encoder checkpoint maps onto both Hugging Face encoders", async () => {
+  const question = await fixture("dpr-question_encoder-tiny");
+  const ctx = await fixture("dpr-ctx_encoder-tiny");
+  const original = new Map([
+    ...toOriginal(question, "question_encoder.", "question_model."),
+    ...toOriginal(ctx, "ctx_encoder.", "ctx_model."),
+  ]);
+  assert.equal(detectDprOriginalKind(original.keys()), "biencoder");
+  for (const namedTuple of [false, true]) {
+    const read = await readDprOriginalCheckpoint(originalCheckpoint(original, namedTuple));
+    assert.equal(read.kind, "biencoder");
+    assert.deepEqual(selectEncoder(read.stateDict, "question"), question);
+    assert.deepEqual(selectEncoder(read.stateDict, "ctx"), ctx);
+    if (!namedTuple) assert.equal(read.encoderParams.pretrained_model_cfg, "bert-base-uncased");
+  }
+});
+
+Deno.test("an original reader checkpoint maps onto span_predictor", async () => {
+  const reader = await fixture("dpr-reader-tiny");
+  const original: StateDict = new Map(
+    [...reader].map(([k, v]) => [
+      k.replace(/^span_predictor\./, "").replace(/^encoder\.bert_model\./, "encoder."),
+      v,
+    ]),
+  );
+  assert.ok(original.has("qa_outputs.weight"));
+  assert.ok(original.has("encoder.embeddings.word_embeddings.weight"));
+  const read = await readDprOriginalCheckpoint(originalCheckpoint(original, false));
+  assert.equal(read.kind, "reader");
+  assert.deepEqual(read.stateDict, reader);
+});
+
+Deno.test("names map like transformers' conversion; configs are inferred from shapes", async () => {
+  assert.equal(
+    dprOriginalToHfName("question_model.encode_proj.weight", "biencoder"),
+    "question_encoder.encode_proj.weight",
+  );
+  assert.equal(
+    dprOriginalToHfName("encoder.encode_proj.bias", "reader"),
+    "span_predictor.encoder.encode_proj.bias",
+  );
+  assert.equal(dprOriginalToHfName("optimizer.x", "biencoder"), null);
+  const config = inferDprConfig(await fixture("dpr-reader-tiny"), "DPRReader");
+  const expected = JSON.parse(await Deno.readTextFile(`${FIXTURES}dpr-reader-tiny/config.json`));
+  for (
+    const key of [
+      "vocab_size",
+      "hidden_size",
+      "num_hidden_layers",
+      "intermediate_size",
+      "max_position_embeddings",
+      "type_vocab_size",
+      "projection_dim",
+    ]
+  ) {
+    assert.equal(config[key], expected[key], key);
+  }
+  await assert.rejects(
+    () => readDprOriginalCheckpoint(originalCheckpoint(new Map(), false)),
+    /model_dict holds none of/,
+  );
+});
