@@ -1,0 +1,339 @@
+/**
+ * Encoding a passage collection into a {@link DenseIndex}, at scale: sharded, resumable jobs and a
+ * merge step.
+ *
+ * The collection is cut, in file order, into chunks of `chunkSize` passages; chunk `c` belongs to
+ * shard `c % numShards`. A shard job streams the whole file, encodes only its own chunks, and
+ * writes each finished chunk as a small index folder, atomically (written under a temporary name,
+ * then renamed). After a crash, running the same job again skips the chunks already on disk.
+ *
+ * ```
+ * <out>/shards/shard-<s>-of-<n>/job.json       the job's settings (checked on resume)
+ * <out>/shards/shard-<s>-of-<n>/chunk-000012/  chunk 12, a DenseIndex folder
+ * <out>/shards/shard-<s>-of-<n>/done.json      written last: {"totalPassages", "totalChunks"}
+ * ```
+ *
+ * `mergeShards(out)` checks that every shard is done and every chunk present, then writes the
+ * merged index (rows in file order, metadata `{title, text}`) to `<out>` itself.
+ * @module
+ */
+import { DenseIndex } from "../index/dense_index.ts";
+import {
+  type DenseEncoder,
+  embedEncoded,
+  type PassageTokenTypes,
+  tokenizePassage,
+} from "./dense_encoder.ts";
+import { type Passage, type PassageFormat, readPassages } from "./passages.ts";
+import { ProgressBar } from "./progress.ts";
+
+/** Options of an encoding job. */
+export interface EncodeJobOptions {
+  /** The passage file (TSV or JSONL, optionally gzipped). */
+  passages: string;
+  /** The output folder; shards go to `<outDir>/shards/`. */
+  outDir: string;
+  /** The context encoder. */
+  encoder: DenseEncoder;
+  /** This job's shard, 0-based (default 0). */
+  shardId?: number;
+  /** Number of shards (default 1). */
+  numShards?: number;
+  /** Passages per chunk, the unit of resumption (default 1000). */
+  chunkSize?: number;
+  /** Passages per model call (default 32). */
+  batchSize?: number;
+  /** Passage token types: "zeros" (default, as original DPR) or "pair" (as HF's tokenizer). */
+  tokenTypes?: PassageTokenTypes;
+  /** Passage file format (default: from the file name). */
+  format?: PassageFormat;
+  /** Show a progress bar on stderr (default true). */
+  progress?: boolean;
+  /** Settings that must not change between a run and its resumption, e.g. the model names. */
+  fingerprint?: Record<string, unknown>;
+  /** Called after each chunk is written (testing, throttling). */
+  afterChunk?: (chunk: number) => Promise<void> | void;
+}
+
+/** What an encoding job did. */
+export interface EncodeJobResult {
+  /** The shard's folder. */
+  shardDir: string;
+  /** Chunks encoded in this run. */
+  chunksWritten: number;
+  /** Chunks found finished from an earlier run. */
+  chunksSkipped: number;
+  /** Passages encoded in this run. */
+  passagesEncoded: number;
+  /** Passages in the whole collection. */
+  totalPassages: number;
+  /** Chunks in the whole collection. */
+  totalChunks: number;
+}
+
+interface JobSettings {
+  passages: string;
+  shardId: number;
+  numShards: number;
+  chunkSize: number;
+  tokenTypes: PassageTokenTypes;
+  fingerprint: Record<string, unknown>;
+}
+
+/** The folder of shard `shardId` of `numShards` under `outDir`. */
+export function shardDir(outDir: string, shardId: number, numShards: number): string {
+  return `${outDir.replace(/\/+$/, "")}/shards/shard-${shardId}-of-${numShards}`;
+}
+
+function chunkName(chunk: number): string {
+  return `chunk-${String(chunk).padStart(6, "0")}`;
+}
+
+function checkInt(name: string, value: number, min: number): void {
+  if (!Number.isInteger(value) || value < min) {
+    throw new RangeError(
+      `Cannot run encoding job: ${name} must be an integer >= ${min}: received ${value}`,
+    );
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
+  await Deno.rename(tmp, path);
+}
+
+/**
+ * Runs (or resumes) one shard of an encoding job.
+ * @param options the job
+ * @returns counts of what was done
+ */
+export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJobResult> {
+  const shardId = options.shardId ?? 0;
+  const numShards = options.numShards ?? 1;
+  const chunkSize = options.chunkSize ?? 1000;
+  const batchSize = options.batchSize ?? 32;
+  const tokenTypes = options.tokenTypes ?? "zeros";
+  checkInt("numShards", numShards, 1);
+  checkInt("shardId", shardId, 0);
+  checkInt("chunkSize", chunkSize, 1);
+  checkInt("batchSize", batchSize, 1);
+  if (shardId >= numShards) {
+    throw new RangeError(
+      `Cannot run encoding job: shardId must be below numShards ${numShards}: received ${shardId}`,
+    );
+  }
+  const dir = shardDir(options.outDir, shardId, numShards);
+  const settings: JobSettings = {
+    passages: options.passages,
+    shardId,
+    numShards,
+    chunkSize,
+    tokenTypes,
+    fingerprint: options.fingerprint ?? {},
+  };
+  await Deno.mkdir(dir, { recursive: true });
+  const jobPath = `${dir}/job.json`;
+  if (await exists(jobPath)) {
+    const previous = JSON.parse(await Deno.readTextFile(jobPath));
+    const { passages: _p, ...prevRest } = previous as JobSettings;
+    const { passages: _q, ...nowRest } = settings;
+    if (JSON.stringify(prevRest) !== JSON.stringify(nowRest)) {
+      throw new RangeError(
+        `Cannot resume the encoding job in ${dir}: its settings ${JSON.stringify(prevRest)} ` +
+          `differ from this run's ${JSON.stringify(nowRest)}; use another output folder`,
+      );
+    }
+  } else {
+    await writeJsonAtomic(jobPath, settings);
+  }
+  // Leftovers of a crash mid-write are never valid chunks.
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.includes(".tmp-")) {
+      await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+    }
+  }
+
+  const result: EncodeJobResult = {
+    shardDir: dir,
+    chunksWritten: 0,
+    chunksSkipped: 0,
+    passagesEncoded: 0,
+    totalPassages: 0,
+    totalChunks: 0,
+  };
+  const donePath = `${dir}/done.json`;
+  if (await exists(donePath)) {
+    const done = JSON.parse(await Deno.readTextFile(donePath));
+    result.totalPassages = done.totalPassages;
+    result.totalChunks = done.totalChunks;
+    return result;
+  }
+
+  let fileSize = 0;
+  try {
+    fileSize = (await Deno.stat(options.passages)).size;
+  } catch (error) {
+    throw new Deno.errors.NotFound(
+      `Cannot run encoding job: cannot read passages ${options.passages}: ${
+        (error as Error).message
+      }`,
+    );
+  }
+  let bytesRead = 0;
+  const bar = new ProgressBar(options.progress ?? true);
+  let seen = 0;
+  let skippedPassages = 0;
+  const state = () => {
+    const fraction = fileSize > 0 ? bytesRead / fileSize : 0;
+    const estimatedTotal = fraction > 0 ? seen / fraction : undefined;
+    return {
+      label: numShards > 1 ? `shard ${shardId}/${numShards}` : "",
+      done: result.passagesEncoded,
+      skipped: skippedPassages,
+      total: estimatedTotal === undefined ? undefined : estimatedTotal / numShards,
+    };
+  };
+
+  const flush = async (chunk: number, passages: Passage[]): Promise<void> => {
+    if (chunk % numShards !== shardId) return;
+    const target = `${dir}/${chunkName(chunk)}`;
+    if (await exists(target)) {
+      result.chunksSkipped++;
+      skippedPassages += passages.length;
+      return;
+    }
+    const encoded = passages.map((p) =>
+      tokenizePassage(options.encoder, p.title, p.text, tokenTypes)
+    );
+    const vectors = await embedEncoded(options.encoder, encoded, batchSize);
+    const index = new DenseIndex(options.encoder.dim);
+    index.add(
+      passages.map((p) => p.id),
+      vectors,
+      passages.map((p) => ({ title: p.title, text: p.text })),
+    );
+    await index.save(target);
+    result.chunksWritten++;
+    result.passagesEncoded += passages.length;
+    bar.update(state());
+    await options.afterChunk?.(chunk);
+  };
+
+  let chunk = 0;
+  let buffer: Passage[] = [];
+  for await (
+    const passage of readPassages(options.passages, {
+      format: options.format,
+      onBytes: (b) => bytesRead = b,
+    })
+  ) {
+    seen++;
+    // Passages of other shards' chunks are only counted, never kept.
+    if (chunk % numShards === shardId) buffer.push(passage);
+    else buffer.length++;
+    if (buffer.length === chunkSize) {
+      await flush(chunk, buffer);
+      buffer = [];
+      chunk++;
+    }
+  }
+  if (buffer.length > 0) {
+    await flush(chunk, buffer);
+    chunk++;
+  }
+  result.totalPassages = seen;
+  result.totalChunks = chunk;
+  bar.finish(state());
+  await writeJsonAtomic(donePath, { totalPassages: seen, totalChunks: chunk });
+  return result;
+}
+
+/**
+ * Merges the finished shards of a job in `outDir` into one index, saved to `indexDir`
+ * (default `outDir`).
+ * @param outDir the job's output folder (holding `shards/`)
+ * @param indexDir where to save the merged index (default `outDir`)
+ * @returns the merged index
+ */
+export async function mergeShards(outDir: string, indexDir: string = outDir): Promise<DenseIndex> {
+  const root = `${outDir.replace(/\/+$/, "")}/shards`;
+  const shards = new Map<number, number>(); // shardId -> numShards
+  try {
+    for await (const entry of Deno.readDir(root)) {
+      const m = /^shard-(\d+)-of-(\d+)$/.exec(entry.name);
+      if (entry.isDirectory && m) shards.set(Number(m[1]), Number(m[2]));
+    }
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Deno.errors.NotFound(
+        `Cannot merge: ${root} does not exist (run the index job first)`,
+      );
+    }
+    throw error;
+  }
+  const counts = new Set(shards.values());
+  if (counts.size !== 1) {
+    throw new RangeError(
+      `Cannot merge ${root}: expected shards of one job, found shard counts ${
+        counts.size === 0 ? "none" : [...counts].join(", ")
+      }`,
+    );
+  }
+  const numShards = [...counts][0]!;
+  let totals: { totalPassages: number; totalChunks: number } | null = null;
+  const problems: string[] = [];
+  for (let s = 0; s < numShards; s++) {
+    const dir = shardDir(outDir, s, numShards);
+    if (!shards.has(s)) {
+      problems.push(`shard ${s} has not started`);
+      continue;
+    }
+    if (!(await exists(`${dir}/done.json`))) {
+      problems.push(`shard ${s} is not finished`);
+      continue;
+    }
+    const done = JSON.parse(await Deno.readTextFile(`${dir}/done.json`));
+    if (totals !== null && totals.totalChunks !== done.totalChunks) {
+      problems.push(`shard ${s} saw ${done.totalChunks} chunks, others ${totals.totalChunks}`);
+    }
+    totals ??= done;
+  }
+  if (problems.length > 0 || totals === null) {
+    throw new RangeError(`Cannot merge ${root}: ${problems.join("; ")}`);
+  }
+  let merged: DenseIndex | null = null;
+  for (let c = 0; c < totals.totalChunks; c++) {
+    const path = `${shardDir(outDir, c % numShards, numShards)}/${chunkName(c)}`;
+    if (!(await exists(path))) {
+      throw new Deno.errors.NotFound(`Cannot merge ${root}: chunk ${c} is missing (${path})`);
+    }
+    const part = await DenseIndex.load(path);
+    merged ??= new DenseIndex(part.dim);
+    if (part.dim !== merged.dim) {
+      throw new RangeError(
+        `Cannot merge ${root}: chunk ${c} has dimension ${part.dim}, chunk 0 has ${merged.dim}`,
+      );
+    }
+    const metadata = Array.from({ length: part.size }, (_, i) => part.metadata(i));
+    merged.add(part.ids, part.vectors, metadata);
+  }
+  if (merged === null) throw new RangeError(`Cannot merge ${root}: the collection has no passages`);
+  if (merged.size !== totals.totalPassages) {
+    throw new RangeError(
+      `Cannot merge ${root}: chunks hold ${merged.size} passages, the job saw ${totals.totalPassages}`,
+    );
+  }
+  await merged.save(indexDir);
+  return merged;
+}
