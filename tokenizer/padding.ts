@@ -1,0 +1,60 @@
+/**
+ * Padding rules of Hugging Face's `pad` (right side).
+ * @module
+ */
+
+/** How to pad: not at all, to the longest in the batch, or to `maxLength`. */
+export type PaddingStrategy = "do_not_pad" | "longest" | "max_length";
+
+/** The values `encode` accepts for `padding`. */
+export type PaddingOption = boolean | PaddingStrategy;
+
+/**
+ * Maps the `padding` option to a strategy (`true` is `"longest"`).
+ * @param option the option value
+ * @returns the strategy
+ */
+export function paddingStrategy(option: PaddingOption): PaddingStrategy {
+  if (option === true) return "longest";
+  if (option === false) return "do_not_pad";
+  if (option === "longest" || option === "max_length" || option === "do_not_pad") return option;
+  throw new TypeError(
+    `Cannot encode: padding must be a boolean, "longest", "max_length" or "do_not_pad": ` +
+      `received ${JSON.stringify(option)}`,
+  );
+}
+
+/**
+ * The length every row is padded to, or `null` for no padding.
+ * @param lengths the rows' lengths
+ * @param strategy the strategy
+ * @param maxLength the target for `"max_length"`
+ * @param padToMultipleOf round the target up to a multiple of this
+ * @returns the padded length
+ */
+export function paddedLength(
+  lengths: readonly number[],
+  strategy: PaddingStrategy,
+  maxLength: number | undefined,
+  padToMultipleOf: number | undefined,
+): number | null {
+  if (strategy === "do_not_pad") return null;
+  let target = strategy === "longest" ? Math.max(0, ...lengths) : maxLength;
+  if (target === undefined) return null;
+  if (padToMultipleOf !== undefined && padToMultipleOf > 0 && target % padToMultipleOf !== 0) {
+    target = (Math.floor(target / padToMultipleOf) + 1) * padToMultipleOf;
+  }
+  return target;
+}
+
+/**
+ * Pads `row` on the right with `value` up to `length` (longer rows stay as they are).
+ * @param row the values
+ * @param length the target length
+ * @param value the padding value
+ * @returns `row`, padded in place
+ */
+export function padRow<T>(row: T[], length: number, value: T): T[] {
+  while (row.length < length) row.push(value);
+  return row;
+}

@@ -1,0 +1,106 @@
+/**
+ * The WordPiece model: greedy longest-match-first over a vocabulary, continuation pieces marked
+ * with a prefix (`##`), and words longer than `maxInputCharsPerWord` code points (or with no
+ * match) become the unknown token.
+ * @module
+ */
+
+/** Options of {@linkcode WordPiece}. */
+export interface WordPieceOptions {
+  /** The id of the unknown token. */
+  unkId: number;
+  /** Prefix of continuation pieces. Default `"##"`. */
+  continuingSubwordPrefix?: string;
+  /** Longer words (in code points) become the unknown token. Default 100. */
+  maxInputCharsPerWord?: number;
+}
+
+/** Greedy longest-match WordPiece over a `Map` vocabulary. */
+export class WordPiece {
+  /** Token id of the unknown token. */
+  readonly unkId: number;
+  /** Prefix of continuation pieces. */
+  readonly prefix: string;
+  /** Longest word, in code points, that is split; longer ones are unknown. */
+  readonly maxInputCharsPerWord: number;
+  readonly #initial = new Map<string, number>();
+  readonly #continuing = new Map<string, number>();
+  readonly #longest: number;
+
+  /**
+   * @param vocab token string to id (see `Vocabulary.tokenToId`)
+   * @param options unknown token id, prefix and word limit
+   */
+  constructor(vocab: ReadonlyMap<string, number>, options: WordPieceOptions) {
+    this.unkId = options.unkId;
+    this.prefix = options.continuingSubwordPrefix ?? "##";
+    this.maxInputCharsPerWord = options.maxInputCharsPerWord ?? 100;
+    let longest = 1;
+    for (const [token, id] of vocab) {
+      this.#initial.set(token, id);
+      if (this.prefix.length > 0 && token.startsWith(this.prefix)) {
+        const rest = token.slice(this.prefix.length);
+        this.#continuing.set(rest, id);
+        longest = Math.max(longest, rest.length);
+      }
+      longest = Math.max(longest, token.length);
+    }
+    this.#longest = longest;
+  }
+
+  /**
+   * Splits `text[from, to)` (one pre-tokenized word) into pieces.
+   * @param text normalized text holding the word
+   * @param from UTF-16 start of the word
+   * @param to UTF-16 end (exclusive) of the word
+   * @param ids receives the piece ids
+   * @param spans when given, receives each piece's `[start, end)` UTF-16 range, flat
+   */
+  tokenize(text: string, from: number, to: number, ids: number[], spans: number[] | null): void {
+    if (to <= from) return;
+    let count = 0;
+    for (let i = from; i < to; i++) {
+      const unit = text.charCodeAt(i);
+      if (unit < 0xdc00 || unit > 0xdfff) count++;
+    }
+    if (count > this.maxInputCharsPerWord) {
+      ids.push(this.unkId);
+      if (spans !== null) spans.push(from, to);
+      return;
+    }
+    const firstId = ids.length;
+    const firstSpan = spans === null ? 0 : spans.length;
+    let start = from;
+    while (start < to) {
+      const map = start === from ? this.#initial : this.#continuing;
+      let end = Math.min(to, start + this.#longest);
+      let found = -1;
+      while (end > start) {
+        // Never cut a surrogate pair: Python slices by code point.
+        const last = text.charCodeAt(end - 1);
+        if (end < to && last >= 0xd800 && last <= 0xdbff) {
+          end--;
+          continue;
+        }
+        const id = map.get(text.slice(start, end));
+        if (id !== undefined) {
+          found = id;
+          break;
+        }
+        end--;
+      }
+      if (found < 0) {
+        ids.length = firstId;
+        ids.push(this.unkId);
+        if (spans !== null) {
+          spans.length = firstSpan;
+          spans.push(from, to);
+        }
+        return;
+      }
+      ids.push(found);
+      if (spans !== null) spans.push(start, end);
+      start = end;
+    }
+  }
+}
