@@ -1,0 +1,67 @@
+/**
+ * The activation functions a BERT `hidden_act` may name, as tfjs ops, each the same formula as
+ * transformers' `ACT2FN` entry.
+ * @module
+ */
+import { tf } from "../backend/tf.ts";
+
+/** An elementwise activation: takes and returns a float32 tensor of the same shape. */
+export type Activation = (x: tf.Tensor) => tf.Tensor;
+
+const SQRT_HALF = Math.SQRT1_2;
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** `gelu`: the exact form `0.5 x (1 + erf(x / sqrt 2))` (PyTorch's default `GELU`). */
+export function geluErf(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1)));
+}
+
+/** `gelu_new`: the tanh approximation `0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))`. */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
+    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  });
+}
+
+/** `gelu_fast`: `0.5 x (1 + tanh(x * 0.7978845608 * (1 + 0.044715 x^2)))`. */
+export function geluFast(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const inner = tf.mul(tf.mul(x, 0.7978845608), tf.add(tf.mul(tf.square(x), 0.044715), 1));
+    return tf.mul(tf.mul(x, 0.5), tf.add(tf.tanh(inner), 1));
+  });
+}
+
+/** `silu` / `swish`: `x * sigmoid(x)`. */
+export function silu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
+}
+
+/** The supported `hidden_act` names and their functions. */
+export const ACTIVATIONS: Readonly<Record<string, Activation>> = Object.freeze({
+  gelu: geluErf,
+  gelu_new: geluNew,
+  gelu_fast: geluFast,
+  relu: (x: tf.Tensor): tf.Tensor => tf.relu(x),
+  silu,
+  swish: silu,
+  tanh: (x: tf.Tensor): tf.Tensor => tf.tanh(x),
+});
+
+/**
+ * The activation named `name`.
+ * @param name a `hidden_act` value such as `"gelu"`
+ * @returns the function
+ * @throws RangeError naming the supported activations when `name` is not one of them
+ */
+export function getActivation(name: string): Activation {
+  const fn = Object.hasOwn(ACTIVATIONS, name) ? ACTIVATIONS[name] : undefined;
+  if (fn === undefined) {
+    throw new RangeError(
+      `Unsupported activation: hidden_act must be one of ${
+        Object.keys(ACTIVATIONS).join(", ")
+      }: received ${JSON.stringify(name)}`,
+    );
+  }
+  return fn;
+}

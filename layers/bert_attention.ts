@@ -1,0 +1,124 @@
+/**
+ * `BertAttention`: self-attention followed by its output block (transformers' `BertAttention`).
+ * @module
+ */
+import { tf, type tfl } from "../backend/tf.ts";
+import {
+  type BertBaseLayerArgs,
+  BertCompositeLayer,
+  evalContext,
+  type ForwardContext,
+} from "./bert_base_layer.ts";
+import { attentionMaskBias, BertSelfAttention } from "./bert_self_attention.ts";
+import { BertSelfOutput } from "./bert_self_output.ts";
+
+/** Sizes of {@linkcode BertAttention}. */
+export interface BertAttentionArgs extends BertBaseLayerArgs {
+  /** Hidden width H. */
+  hiddenSize: number;
+  /** Heads; must divide `hiddenSize`. */
+  numAttentionHeads: number;
+  /** Dropout on attention probabilities. */
+  attentionProbsDropoutProb: number;
+  /** Dropout in the output block. */
+  hiddenDropoutProb: number;
+  /** LayerNorm epsilon. */
+  layerNormEps: number;
+}
+
+/** Result of {@linkcode BertAttention.forward}. */
+export interface AttentionOutput {
+  /** [B*T, H] */
+  hidden: tf.Tensor2D;
+  /** [B, heads, T, T] when requested. */
+  probs?: tf.Tensor4D;
+}
+
+/**
+ * Sublayers `self` ({@linkcode BertSelfAttention}, named `<name>.self`) and `output`
+ * ({@linkcode BertSelfOutput}, `<name>.output`). Call it with `[hidden [B, T, H], mask [B, T]]`.
+ */
+export class BertAttention extends BertCompositeLayer {
+  /** @nocollapse */
+  static className = "BertAttention";
+  /** Constructor arguments, for `getConfig`. */
+  readonly args: BertAttentionArgs;
+  /** `attention.self` */
+  readonly self: BertSelfAttention;
+  /** transformers' `attention.output` (renamed: tfjs layers already have an `output` property) */
+  readonly outputLayer: BertSelfOutput;
+
+  /** @param args sizes and rates */
+  constructor(args: BertAttentionArgs) {
+    super(args);
+    this.args = { ...args };
+    const shared = this.sharedArgs();
+    this.self = new BertSelfAttention({
+      ...shared,
+      name: `${this.name}.self`,
+      hiddenSize: args.hiddenSize,
+      numAttentionHeads: args.numAttentionHeads,
+      attentionProbsDropoutProb: args.attentionProbsDropoutProb,
+    });
+    this.outputLayer = new BertSelfOutput({
+      ...shared,
+      name: `${this.name}.output`,
+      inputSize: args.hiddenSize,
+      hiddenSize: args.hiddenSize,
+      layerNormEps: args.layerNormEps,
+      hiddenDropoutProb: args.hiddenDropoutProb,
+    });
+  }
+
+  protected sublayers(): tfl.layers.Layer[] {
+    return [this.self, this.outputLayer];
+  }
+
+  /** @see BertSelfAttention.forward */
+  forward(
+    hidden: tf.Tensor2D,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+    outputAttentions = false,
+  ): AttentionOutput {
+    const result = tf.tidy(() => {
+      const { context, probs } = this.self.forward(
+        hidden,
+        maskBias,
+        batch,
+        seq,
+        ctx,
+        outputAttentions,
+      );
+      const out = this.outputLayer.forward(context, hidden, ctx);
+      return probs === undefined ? [out] : [out, probs];
+    }) as tf.Tensor[];
+    const out: AttentionOutput = { hidden: result[0] as tf.Tensor2D };
+    if (result[1] !== undefined) out.probs = result[1] as tf.Tensor4D;
+    return out;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      const [hidden, mask] = inputs as tf.Tensor[];
+      const [B, T, H] = hidden!.shape as [number, number, number];
+      const bias = mask === undefined ? null : attentionMaskBias(mask as tf.Tensor2D);
+      const ctx = { ...evalContext(), training: kwargs["training"] === true };
+      const out = this.forward(tf.reshape(hidden!, [B * T, H]), bias, B, T, ctx);
+      return tf.reshape(out.hidden, [B, T, H]);
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const { name: _name, trainable: _trainable, ...rest } = this.args;
+    return { ...this.baseConfig(), ...rest };
+  }
+}
+
+tf.serialization.registerClass(BertAttention);

@@ -1,0 +1,113 @@
+/**
+ * `BertEncoder`: the stack of transformer blocks (transformers' `BertEncoder`).
+ * @module
+ */
+import { tf, type tfl } from "../backend/tf.ts";
+import { BertCompositeLayer, evalContext, type ForwardContext } from "./bert_base_layer.ts";
+import { BertLayer, type BertLayerArgs } from "./bert_layer.ts";
+import { attentionMaskBias } from "./bert_self_attention.ts";
+
+/** Sizes of {@linkcode BertEncoder}. */
+export interface BertEncoderArgs extends BertLayerArgs {
+  /** Number of blocks. */
+  numHiddenLayers: number;
+}
+
+/** Result of {@linkcode BertEncoder.forward}. */
+export interface BertEncoderOutput {
+  /** Output of the last block [B*T, H]. */
+  lastHidden: tf.Tensor2D;
+  /** When asked: the input, then each block's output, each [B*T, H]. */
+  hiddenStates?: tf.Tensor2D[];
+  /** When asked: each block's attention probabilities [B, heads, T, T]. */
+  attentions?: tf.Tensor4D[];
+}
+
+/**
+ * `numHiddenLayers` {@linkcode BertLayer}s named `<name>.layer.<i>`.
+ * Call it with `[hidden [B, T, H], mask [B, T]]` to get [B, T, H].
+ */
+export class BertEncoder extends BertCompositeLayer {
+  /** @nocollapse */
+  static className = "BertEncoder";
+  /** Constructor arguments, for `getConfig`. */
+  readonly args: BertEncoderArgs;
+  /** `layer[i]` */
+  readonly layer: BertLayer[];
+
+  /** @param args sizes, activation and rates */
+  constructor(args: BertEncoderArgs) {
+    super(args);
+    this.args = { ...args };
+    const { numHiddenLayers: _n, name: _name, trainable: _t, ...layerArgs } = args;
+    this.layer = [];
+    for (let i = 0; i < args.numHiddenLayers; i++) {
+      this.layer.push(
+        new BertLayer({
+          ...layerArgs,
+          ...this.sharedArgs(),
+          name: `${this.name}.layer.${i}`,
+        }),
+      );
+    }
+  }
+
+  protected sublayers(): tfl.layers.Layer[] {
+    return this.layer;
+  }
+
+  /**
+   * @param hidden the embedding output [B*T, H]
+   * @param maskBias [B, 1, 1, T] or null
+   */
+  forward(
+    hidden: tf.Tensor2D,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+    options: { outputHiddenStates?: boolean; outputAttentions?: boolean } = {},
+  ): BertEncoderOutput {
+    const keepStates = options.outputHiddenStates === true;
+    const keepAttentions = options.outputAttentions === true;
+    const states: tf.Tensor2D[] = keepStates ? [tf.clone(hidden)] : [];
+    const attentions: tf.Tensor4D[] = [];
+    let current = hidden;
+    for (const block of this.layer) {
+      const out = block.forward(current, maskBias, batch, seq, ctx, keepAttentions);
+      // Free each intermediate state as soon as the next exists, unless the caller keeps them.
+      if (current !== hidden && !keepStates) current.dispose();
+      current = out.hidden;
+      if (keepStates) states.push(current);
+      if (out.probs !== undefined) attentions.push(out.probs);
+    }
+    const result: BertEncoderOutput = {
+      lastHidden: current === hidden ? tf.clone(hidden) : keepStates ? tf.clone(current) : current,
+    };
+    if (keepStates) result.hiddenStates = states;
+    if (keepAttentions) result.attentions = attentions;
+    return result;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      const [hidden, mask] = inputs as tf.Tensor[];
+      const [B, T, H] = hidden!.shape as [number, number, number];
+      const bias = mask === undefined ? null : attentionMaskBias(mask as tf.Tensor2D);
+      const ctx = { ...evalContext(), training: kwargs["training"] === true };
+      const out = this.forward(tf.reshape(hidden!, [B * T, H]), bias, B, T, ctx);
+      return tf.reshape(out.lastHidden, [B, T, H]);
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const { name: _name, trainable: _trainable, ...rest } = this.args;
+    return { ...this.baseConfig(), ...rest };
+  }
+}
+
+tf.serialization.registerClass(BertEncoder);

@@ -1,0 +1,81 @@
+/**
+ * `BertIntermediate`: the feed-forward expansion, Linear [H, I] then the activation.
+ * @module
+ */
+import { tf, type tfl } from "../backend/tf.ts";
+import { getActivation } from "./activations.ts";
+import { BertBaseLayer, type BertBaseLayerArgs, linear } from "./bert_base_layer.ts";
+
+/** Sizes of {@linkcode BertIntermediate}. */
+export interface BertIntermediateArgs extends BertBaseLayerArgs {
+  /** Hidden width H. */
+  hiddenSize: number;
+  /** Intermediate width I. */
+  intermediateSize: number;
+  /** Activation name (`hidden_act`), e.g. `"gelu"`. */
+  hiddenAct: string;
+}
+
+/**
+ * Linear [H, I] + activation. Weights: `dense.kernel` [H, I] (transpose of transformers'
+ * `dense.weight`), `dense.bias` [I]. Call it with [B, T, H] to get [B, T, I].
+ */
+export class BertIntermediate extends BertBaseLayer {
+  /** @nocollapse */
+  static className = "BertIntermediate";
+  /** Constructor arguments, for `getConfig`. */
+  readonly args: BertIntermediateArgs;
+  /** [H, I] */
+  denseKernel!: tfl.LayerVariable;
+  /** [I] */
+  denseBias!: tfl.LayerVariable;
+  private readonly activation: (x: tf.Tensor) => tf.Tensor;
+
+  /**
+   * @param args sizes and activation
+   * @throws RangeError when the activation is not supported
+   */
+  constructor(args: BertIntermediateArgs) {
+    super(args);
+    this.args = { ...args };
+    this.activation = getActivation(args.hiddenAct);
+  }
+
+  override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
+    const { hiddenSize, intermediateSize } = this.args;
+    this.denseKernel = this.addParam("dense.kernel", [hiddenSize, intermediateSize], "normal");
+    this.denseBias = this.addParam("dense.bias", [intermediateSize], "zeros");
+    this.built = true;
+  }
+
+  /**
+   * @param x [N, H]
+   * @returns [N, I]
+   */
+  forward(x: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() =>
+      this.activation(linear(x, this.denseKernel.read(), this.denseBias.read())) as tf.Tensor2D
+    );
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      const x = (Array.isArray(inputs) ? inputs[0] : inputs)!;
+      const [B, T, H] = x.shape as [number, number, number];
+      const out = this.forward(tf.reshape(x, [B * T, H]));
+      return tf.reshape(out, [B, T, this.args.intermediateSize]);
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    return [first[0] ?? null, first[1] ?? null, this.args.intermediateSize];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const { name: _name, trainable: _trainable, ...rest } = this.args;
+    return { ...this.baseConfig(), ...rest };
+  }
+}
+
+tf.serialization.registerClass(BertIntermediate);

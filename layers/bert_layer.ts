@@ -1,0 +1,131 @@
+/**
+ * `BertLayer`: one transformer block, attention then feed-forward (transformers' `BertLayer`).
+ * @module
+ */
+import { tf, type tfl } from "../backend/tf.ts";
+import {
+  type BertBaseLayerArgs,
+  BertCompositeLayer,
+  evalContext,
+  type ForwardContext,
+} from "./bert_base_layer.ts";
+import { type AttentionOutput, BertAttention } from "./bert_attention.ts";
+import { BertIntermediate } from "./bert_intermediate.ts";
+import { BertOutput } from "./bert_output.ts";
+import { attentionMaskBias } from "./bert_self_attention.ts";
+
+/** Sizes of {@linkcode BertLayer} (and of every layer of a {@linkcode BertEncoder}). */
+export interface BertLayerArgs extends BertBaseLayerArgs {
+  /** Hidden width H. */
+  hiddenSize: number;
+  /** Heads; must divide `hiddenSize`. */
+  numAttentionHeads: number;
+  /** Feed-forward width I. */
+  intermediateSize: number;
+  /** Feed-forward activation name. */
+  hiddenAct: string;
+  /** Dropout rate of the hidden states. */
+  hiddenDropoutProb: number;
+  /** Dropout rate of the attention probabilities. */
+  attentionProbsDropoutProb: number;
+  /** LayerNorm epsilon. */
+  layerNormEps: number;
+}
+
+/**
+ * Sublayers `attention` (`<name>.attention`), `intermediate` (`<name>.intermediate`) and
+ * `output` (`<name>.output`). Call it with `[hidden [B, T, H], mask [B, T]]`.
+ */
+export class BertLayer extends BertCompositeLayer {
+  /** @nocollapse */
+  static className = "BertLayer";
+  /** Constructor arguments, for `getConfig`. */
+  readonly args: BertLayerArgs;
+  /** `attention` */
+  readonly attention: BertAttention;
+  /** `intermediate` */
+  readonly intermediate: BertIntermediate;
+  /** transformers' `output` (renamed: tfjs layers already have an `output` property) */
+  readonly outputLayer: BertOutput;
+
+  /** @param args sizes, activation and rates */
+  constructor(args: BertLayerArgs) {
+    super(args);
+    this.args = { ...args };
+    const shared = this.sharedArgs();
+    this.attention = new BertAttention({
+      ...shared,
+      name: `${this.name}.attention`,
+      hiddenSize: args.hiddenSize,
+      numAttentionHeads: args.numAttentionHeads,
+      attentionProbsDropoutProb: args.attentionProbsDropoutProb,
+      hiddenDropoutProb: args.hiddenDropoutProb,
+      layerNormEps: args.layerNormEps,
+    });
+    this.intermediate = new BertIntermediate({
+      ...shared,
+      name: `${this.name}.intermediate`,
+      hiddenSize: args.hiddenSize,
+      intermediateSize: args.intermediateSize,
+      hiddenAct: args.hiddenAct,
+    });
+    this.outputLayer = new BertOutput({
+      ...shared,
+      name: `${this.name}.output`,
+      inputSize: args.intermediateSize,
+      hiddenSize: args.hiddenSize,
+      layerNormEps: args.layerNormEps,
+      hiddenDropoutProb: args.hiddenDropoutProb,
+    });
+  }
+
+  protected sublayers(): tfl.layers.Layer[] {
+    return [this.attention, this.intermediate, this.outputLayer];
+  }
+
+  /**
+   * @param hidden [B*T, H]
+   * @param maskBias [B, 1, 1, T] or null
+   * @returns the block output [B*T, H] and, when asked, the attention probabilities
+   */
+  forward(
+    hidden: tf.Tensor2D,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+    outputAttentions = false,
+  ): AttentionOutput {
+    const result = tf.tidy(() => {
+      const attn = this.attention.forward(hidden, maskBias, batch, seq, ctx, outputAttentions);
+      const expanded = this.intermediate.forward(attn.hidden); // [B*T, I]
+      const out = this.outputLayer.forward(expanded, attn.hidden, ctx); // [B*T, H]
+      return attn.probs === undefined ? [out] : [out, attn.probs];
+    }) as tf.Tensor[];
+    const out: AttentionOutput = { hidden: result[0] as tf.Tensor2D };
+    if (result[1] !== undefined) out.probs = result[1] as tf.Tensor4D;
+    return out;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      const [hidden, mask] = inputs as tf.Tensor[];
+      const [B, T, H] = hidden!.shape as [number, number, number];
+      const bias = mask === undefined ? null : attentionMaskBias(mask as tf.Tensor2D);
+      const ctx = { ...evalContext(), training: kwargs["training"] === true };
+      const out = this.forward(tf.reshape(hidden!, [B * T, H]), bias, B, T, ctx);
+      return tf.reshape(out.hidden, [B, T, H]);
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const { name: _name, trainable: _trainable, ...rest } = this.args;
+    return { ...this.baseConfig(), ...rest };
+  }
+}
+
+tf.serialization.registerClass(BertLayer);

@@ -1,0 +1,153 @@
+/**
+ * `BertSelfAttention`: multi-head scaled dot-product self-attention with an additive mask
+ * (transformers' eager `BertSelfAttention`, absolute positions, no cache).
+ * @module
+ */
+import { tf, type tfl } from "../backend/tf.ts";
+import {
+  BertBaseLayer,
+  type BertBaseLayerArgs,
+  dropout,
+  evalContext,
+  type ForwardContext,
+  linear,
+} from "./bert_base_layer.ts";
+
+/** Sizes of {@linkcode BertSelfAttention}. */
+export interface BertSelfAttentionArgs extends BertBaseLayerArgs {
+  /** Hidden width H. */
+  hiddenSize: number;
+  /** Heads; must divide `hiddenSize`. */
+  numAttentionHeads: number;
+  /** Dropout rate on the attention probabilities. */
+  attentionProbsDropoutProb: number;
+}
+
+/** Result of {@linkcode BertSelfAttention.forward}. */
+export interface SelfAttentionOutput {
+  /** Context vectors [B*T, H]. */
+  context: tf.Tensor2D;
+  /** Attention probabilities [B, heads, T, T] (after dropout, as transformers returns them). */
+  probs?: tf.Tensor4D;
+}
+
+/**
+ * The largest-magnitude negative float32, `torch.finfo(torch.float32).min`: transformers turns
+ * a 0/1 attention mask into the additive bias `(1 - mask) * min`.
+ */
+export const FLOAT32_MIN = -3.4028234663852886e38;
+
+/**
+ * The additive attention bias [B, 1, 1, T] of a 0/1 mask [B, T], computed as transformers'
+ * `get_extended_attention_mask` does: `(1 - mask) * finfo(float32).min`.
+ */
+export function attentionMaskBias(mask: tf.Tensor2D): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [B, T] = mask.shape;
+    const bias = tf.mul(tf.sub(1, tf.cast(mask, "float32")), FLOAT32_MIN);
+    return tf.reshape(bias, [B, 1, 1, T]);
+  });
+}
+
+/**
+ * Self-attention. Query, key and value are one fused Linear: kernel `qkv.kernel` [H, 3H] (the
+ * transposes of transformers' `query.weight`, `key.weight`, `value.weight` side by side) and bias
+ * `qkv.bias` [3H]; the checkpoint mapping splits and joins them at the load/save boundary.
+ * Call it with `[hidden [B, T, H], attentionMask [B, T]]` to get [B, T, H].
+ */
+export class BertSelfAttention extends BertBaseLayer {
+  /** @nocollapse */
+  static className = "BertSelfAttention";
+  /** Constructor arguments, for `getConfig`. */
+  readonly args: BertSelfAttentionArgs;
+  /** Fused [query | key | value] kernel [H, 3H], stored [in, out]. */
+  qkvKernel!: tfl.LayerVariable;
+  /** Fused bias [3H]. */
+  qkvBias!: tfl.LayerVariable;
+
+  /**
+   * @param args sizes and rates
+   * @throws RangeError when heads do not divide the hidden size
+   */
+  constructor(args: BertSelfAttentionArgs) {
+    super(args);
+    if (args.hiddenSize % args.numAttentionHeads !== 0) {
+      throw new RangeError(
+        `Cannot build BertSelfAttention: hiddenSize must be divisible by numAttentionHeads: received ${args.hiddenSize} and ${args.numAttentionHeads}`,
+      );
+    }
+    this.args = { ...args };
+  }
+
+  override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
+    const H = this.args.hiddenSize;
+    this.qkvKernel = this.addParam("qkv.kernel", [H, 3 * H], "normal");
+    this.qkvBias = this.addParam("qkv.bias", [3 * H], "zeros");
+    this.built = true;
+  }
+
+  /**
+   * @param hidden [B*T, H]
+   * @param maskBias additive bias [B, 1, 1, T], or null for none
+   * @param batch B
+   * @param seq T
+   */
+  forward(
+    hidden: tf.Tensor2D,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+    outputAttentions = false,
+  ): SelfAttentionOutput {
+    const result = tf.tidy(() => {
+      // Legend: B batch, T sequence, N heads, D head size, H = N * D.
+      const H = this.args.hiddenSize;
+      const N = this.args.numAttentionHeads;
+      const D = H / N;
+      const qkv = linear(hidden, this.qkvKernel.read(), this.qkvBias.read()); // [B*T, 3H]
+      const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]; // [B*T, H]
+      // Scaling the queries instead of the scores: same result, T/D times fewer multiplies.
+      const qh = tf.transpose(tf.reshape(tf.mul(q, 1 / Math.sqrt(D)), [batch, seq, N, D]), [
+        0,
+        2,
+        1,
+        3,
+      ]); // [B, N, T, D]
+      // Keys go straight to [B, N, D, T] so the score matmul needs no transposeB.
+      const kh = tf.transpose(tf.reshape(k, [batch, seq, N, D]), [0, 2, 3, 1]); // [B, N, D, T]
+      const vh = tf.transpose(tf.reshape(v, [batch, seq, N, D]), [0, 2, 1, 3]); // [B, N, T, D]
+      let scores = tf.matMul(qh, kh) as tf.Tensor4D; // [B, N, T, T]
+      if (maskBias !== null) scores = tf.add(scores, maskBias); // + [B, 1, 1, T]
+      const probs = dropout(tf.softmax(scores), this.args.attentionProbsDropoutProb, ctx);
+      const contextHeads = tf.matMul(probs, vh); // [B, N, T, D]
+      const context = tf.reshape(tf.transpose(contextHeads, [0, 2, 1, 3]), [batch * seq, H]); // [B*T, H]
+      return outputAttentions ? [context, probs] : [context];
+    }) as tf.Tensor[];
+    const out: SelfAttentionOutput = { context: result[0] as tf.Tensor2D };
+    if (result[1] !== undefined) out.probs = result[1] as tf.Tensor4D;
+    return out;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      const [hidden, mask] = inputs as tf.Tensor[];
+      const [B, T, H] = hidden!.shape as [number, number, number];
+      const bias = mask === undefined ? null : attentionMaskBias(mask as tf.Tensor2D);
+      const ctx = { ...evalContext(), training: kwargs["training"] === true };
+      const { context } = this.forward(tf.reshape(hidden!, [B * T, H]), bias, B, T, ctx);
+      return tf.reshape(context, [B, T, H]);
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const { name: _name, trainable: _trainable, ...rest } = this.args;
+    return { ...this.baseConfig(), ...rest };
+  }
+}
+
+tf.serialization.registerClass(BertSelfAttention);

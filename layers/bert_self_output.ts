@@ -1,0 +1,107 @@
+/**
+ * `BertSelfOutput`: Linear, dropout, then LayerNorm of the sum with the residual (transformers'
+ * `BertSelfOutput`; `BertOutput` is the same block with the intermediate width as input).
+ * @module
+ */
+import { tf, type tfl } from "../backend/tf.ts";
+import {
+  BertBaseLayer,
+  type BertBaseLayerArgs,
+  dropout,
+  evalContext,
+  type ForwardContext,
+  layerNorm,
+  linear,
+} from "./bert_base_layer.ts";
+
+/** Sizes of {@linkcode BertSelfOutput}. */
+export interface BertSelfOutputArgs extends BertBaseLayerArgs {
+  /** Input width of `dense` (H for BertSelfOutput). */
+  inputSize: number;
+  /** Hidden width H (output of `dense`). */
+  hiddenSize: number;
+  /** LayerNorm epsilon. */
+  layerNormEps: number;
+  /** Dropout rate before the residual sum. */
+  hiddenDropoutProb: number;
+}
+
+/**
+ * Linear [in, H] + dropout + LayerNorm(x + residual). Weights: `dense.kernel` (stored [in, out],
+ * the transpose of transformers' `dense.weight`), `dense.bias`, `LayerNorm.weight`,
+ * `LayerNorm.bias`. Call it with `[x [B, T, in], residual [B, T, H]]`.
+ */
+export class BertSelfOutput extends BertBaseLayer {
+  /** @nocollapse */
+  static className = "BertSelfOutput";
+  /** Constructor arguments, for `getConfig`. */
+  readonly args: BertSelfOutputArgs;
+  /** [in, H] */
+  denseKernel!: tfl.LayerVariable;
+  /** [H] */
+  denseBias!: tfl.LayerVariable;
+  /** [H] */
+  layerNormWeight!: tfl.LayerVariable;
+  /** [H] */
+  layerNormBias!: tfl.LayerVariable;
+
+  /** @param args sizes and rates */
+  constructor(args: BertSelfOutputArgs) {
+    super(args);
+    this.args = { ...args };
+  }
+
+  override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
+    const { inputSize, hiddenSize } = this.args;
+    this.denseKernel = this.addParam("dense.kernel", [inputSize, hiddenSize], "normal");
+    this.denseBias = this.addParam("dense.bias", [hiddenSize], "zeros");
+    this.layerNormWeight = this.addParam("LayerNorm.weight", [hiddenSize], "ones");
+    this.layerNormBias = this.addParam("LayerNorm.bias", [hiddenSize], "zeros");
+    this.built = true;
+  }
+
+  /**
+   * @param x [N, in]
+   * @param residual [N, H]
+   * @returns [N, H]
+   */
+  forward(x: tf.Tensor2D, residual: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
+    return tf.tidy(() => {
+      const projected = linear(x, this.denseKernel.read(), this.denseBias.read()); // [N, H]
+      const summed = tf.add(dropout(projected, this.args.hiddenDropoutProb, ctx), residual);
+      return layerNorm(
+        summed,
+        this.layerNormWeight.read(),
+        this.layerNormBias.read(),
+        this.args.layerNormEps,
+      ) as tf.Tensor2D;
+    });
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
+    return tf.tidy(() => {
+      const [x, residual] = inputs as tf.Tensor[];
+      const [B, T, I] = x!.shape as [number, number, number];
+      const H = this.args.hiddenSize;
+      const ctx = { ...evalContext(), training: kwargs["training"] === true };
+      const out = this.forward(
+        tf.reshape(x!, [B * T, I]),
+        tf.reshape(residual!, [B * T, H]),
+        ctx,
+      );
+      return tf.reshape(out, [B, T, H]);
+    });
+  }
+
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+    const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    return [first[0] ?? null, first[1] ?? null, this.args.hiddenSize];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    const { name: _name, trainable: _trainable, ...rest } = this.args;
+    return { ...this.baseConfig(), ...rest };
+  }
+}
+
+tf.serialization.registerClass(BertSelfOutput);

@@ -1,0 +1,66 @@
+/**
+ * `DPRContextEncoder`: the passage (context) tower of DPR (transformers' `DPRContextEncoder`).
+ * @module
+ */
+import type { DPRConfig } from "./config.ts";
+import { DPREncoder, type DPRModelOptions } from "./dpr_encoder.ts";
+import {
+  type FromPretrainedOptions,
+  type PretrainedSource,
+  readPretrained,
+} from "./from_pretrained.ts";
+
+/**
+ * Encodes passages to vectors (`poolerOutput`). Checkpoint names start with
+ * `ctx_encoder.bert_model.` (and `ctx_encoder.encode_proj.`).
+ *
+ * @example
+ * ```ts
+ * import { DPRConfig } from "./config.ts";
+ * import { DPRContextEncoder } from "./dpr_ctx_encoder.ts";
+ * const config = new DPRConfig({
+ *   vocabSize: 50, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
+ * });
+ * const model = new DPRContextEncoder(config, { seed: 1 });
+ * const { poolerOutput } = model.forward({ inputIds: [[1, 5, 7]] });
+ * console.log(poolerOutput.shape); // [1, 8]
+ * poolerOutput.dispose();
+ * model.dispose();
+ * ```
+ */
+export class DPRContextEncoder extends DPREncoder {
+  /**
+   * @param config the model configuration
+   * @param options seed of the random initialisation
+   */
+  constructor(config: DPRConfig, options: DPRModelOptions = {}) {
+    super(config, options, {
+      name: "DPRContextEncoder",
+      bertPrefix: "ctx_encoder.bert_model.",
+      projPrefix: "ctx_encoder.",
+    });
+  }
+
+  /**
+   * Loads a transformers `DPRContextEncoder` folder (`config.json` + `model.safetensors` or
+   * `pytorch_model.bin`).
+   * @param source a local folder path or a FileSource
+   * @param options load options
+   * @returns the model with the checkpoint's weights
+   * @throws TypeError when the folder holds another architecture or mismatched weights
+   */
+  static async fromPretrained(
+    source: PretrainedSource,
+    options: FromPretrainedOptions = {},
+  ): Promise<DPRContextEncoder> {
+    const { config, stateDict } = await readPretrained(source, "DPRContextEncoder", options);
+    const model = new DPRContextEncoder(config, { zeroInit: true });
+    try {
+      model.loadStateDict(stateDict, options);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return model;
+  }
+}

@@ -1,0 +1,288 @@
+/**
+ * `DPREncoder`: BERT without pooler, whose "pooler output" is the [CLS] hidden state, projected
+ * by `encode_proj` when `projectionDim > 0` (transformers' `DPREncoder`). The base of
+ * `DPRQuestionEncoder` and `DPRContextEncoder`.
+ * @module
+ */
+import { tf, type tfl } from "../backend/tf.ts";
+import type { StateDict } from "../convert/state_dict.ts";
+import type { ForwardContext } from "../layers/bert_base_layer.ts";
+import { BertEmbeddings } from "../layers/bert_embeddings.ts";
+import { BertEncoder } from "../layers/bert_encoder.ts";
+import { DPRPooler } from "../layers/dpr_pooler.ts";
+import { DPRConfig } from "./config.ts";
+import {
+  bertBindings,
+  exportBindings,
+  loadBindings,
+  type LoadStateDictOptions,
+  poolerBindings,
+  type WeightBinding,
+} from "./hf_weight_map.ts";
+import { type DPRInputs, type InputDefaults, prepareInputs } from "./inputs.ts";
+
+/** Options of a model constructor. */
+export interface DPRModelOptions {
+  /** Seed of the random initialisation. Default 0 (deterministic). */
+  seed?: number;
+  /** Start every weight at zero instead (fast; for weights about to be loaded). Default false. */
+  zeroInit?: boolean;
+}
+
+/** Options of `forward`. */
+export interface DPRForwardOptions {
+  /** Also return every hidden state (embedding output first). Default false. */
+  outputHiddenStates?: boolean;
+  /** Also return every layer's attention probabilities. Default false. */
+  outputAttentions?: boolean;
+  /** Apply dropout (training mode). Default false. */
+  training?: boolean;
+  /** Seed of the dropout masks, for reproducible training passes. Default: fresh randomness. */
+  seed?: number;
+}
+
+/** Output of an encoder's `forward`; the caller owns (and disposes) the tensors. */
+export interface DPREncoderOutput {
+  /** [batch, hidden] or [batch, projectionDim]. */
+  poolerOutput: tf.Tensor2D;
+  /** numHiddenLayers + 1 tensors [batch, seq, hidden], when asked. */
+  hiddenStates?: tf.Tensor3D[];
+  /** numHiddenLayers tensors [batch, heads, seq, seq], when asked. */
+  attentions?: tf.Tensor4D[];
+}
+
+/** The BERT stack's raw result, shared by the encoders and the reader. */
+export interface BertRunOutput {
+  /** [B*T, H] */
+  lastHidden: tf.Tensor2D;
+  /** [B, T, H] each, when asked. */
+  hiddenStates?: tf.Tensor3D[];
+  /** [B, N, T, T] each, when asked. */
+  attentions?: tf.Tensor4D[];
+}
+
+/** What a model needs to know about the checkpoint it loads. */
+export interface DPRArchitecture {
+  /** Class name in `config.json`'s `architectures`. */
+  name: string;
+  /** State-dict prefix of the BERT model, e.g. `question_encoder.bert_model.`. */
+  bertPrefix: string;
+  /** State-dict prefix of `encode_proj`, e.g. `question_encoder.`. */
+  projPrefix: string;
+}
+
+/**
+ * A DPR encoder: BERT (`embeddings`, `encoder`) plus the [CLS] pooler with optional projection.
+ *
+ * @example
+ * ```ts
+ * import { DPRConfig } from "./config.ts";
+ * import { DPREncoder } from "./dpr_encoder.ts";
+ * const config = new DPRConfig({
+ *   vocabSize: 50, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
+ *   maxPositionEmbeddings: 16,
+ * });
+ * const model = new DPREncoder(config, { seed: 1 });
+ * const { poolerOutput } = model.forward({ inputIds: [[1, 5, 7, 0]] });
+ * console.log(poolerOutput.shape); // [1, 8]
+ * poolerOutput.dispose();
+ * model.dispose();
+ * ```
+ */
+export class DPREncoder {
+  /** The validated configuration. */
+  readonly config: DPRConfig;
+  /** `bert_model.embeddings` */
+  readonly embeddings: BertEmbeddings;
+  /** `bert_model.encoder` */
+  readonly encoder: BertEncoder;
+  /** [CLS] selection and `encode_proj`. */
+  readonly pooler: DPRPooler;
+  /** Checkpoint naming for this model. */
+  readonly architecture: DPRArchitecture;
+  private disposed = false;
+
+  /**
+   * @param config the model configuration
+   * @param options seed of the random initialisation
+   * @param architecture checkpoint naming (subclasses set it; default: bare `DPREncoder`)
+   */
+  constructor(
+    config: DPRConfig,
+    options: DPRModelOptions = {},
+    architecture: DPRArchitecture = {
+      name: "DPREncoder",
+      bertPrefix: "bert_model.",
+      projPrefix: "",
+    },
+  ) {
+    if (!(config instanceof DPRConfig)) {
+      throw new TypeError(
+        `Cannot build ${architecture.name}: config must be a DPRConfig: received ${typeof config}`,
+      );
+    }
+    this.config = config;
+    this.architecture = architecture;
+    const shared = {
+      initializerRange: config.initializerRange,
+      seed: options.seed ?? 0,
+      zeroInit: options.zeroInit ?? false,
+    };
+    this.embeddings = new BertEmbeddings({
+      ...shared,
+      name: "embeddings",
+      vocabSize: config.vocabSize,
+      hiddenSize: config.hiddenSize,
+      maxPositionEmbeddings: config.maxPositionEmbeddings,
+      typeVocabSize: config.typeVocabSize,
+      layerNormEps: config.layerNormEps,
+      hiddenDropoutProb: config.hiddenDropoutProb,
+    });
+    this.encoder = new BertEncoder({
+      ...shared,
+      name: "encoder",
+      numHiddenLayers: config.numHiddenLayers,
+      hiddenSize: config.hiddenSize,
+      numAttentionHeads: config.numAttentionHeads,
+      intermediateSize: config.intermediateSize,
+      hiddenAct: config.hiddenAct,
+      hiddenDropoutProb: config.hiddenDropoutProb,
+      attentionProbsDropoutProb: config.attentionProbsDropoutProb,
+      layerNormEps: config.layerNormEps,
+    });
+    this.pooler = new DPRPooler({
+      ...shared,
+      name: "pooler",
+      hiddenSize: config.hiddenSize,
+      projectionDim: config.projectionDim,
+    });
+    const shape = [null, null, config.hiddenSize];
+    this.embeddings.build([null, null]);
+    this.encoder.build(shape);
+    this.pooler.build(shape);
+  }
+
+  /** Every weight, once. */
+  get weights(): tfl.LayerVariable[] {
+    return [...this.embeddings.weights, ...this.encoder.weights, ...this.pooler.weights];
+  }
+
+  /** Every trainable weight. */
+  get trainableWeights(): tfl.LayerVariable[] {
+    return [
+      ...this.embeddings.trainableWeights,
+      ...this.encoder.trainableWeights,
+      ...this.pooler.trainableWeights,
+    ];
+  }
+
+  /** Defaults of the encoders: mask padding, zero token types. */
+  protected inputDefaults(): InputDefaults {
+    return { mask: "padding", tokenTypes: true };
+  }
+
+  /**
+   * Runs embeddings and encoder. Validates everything before any kernel runs.
+   * @internal shared with the reader; call `forward` instead.
+   */
+  runBert(
+    inputs: DPRInputs,
+    options: DPRForwardOptions,
+    defaults: InputDefaults,
+    owner: string,
+  ): { prepared: { batch: number; seq: number }; run: () => BertRunOutput } {
+    this.assertLive(owner);
+    const prepared = prepareInputs(this.config, inputs, owner, defaults);
+    const { batch: B, seq: T } = prepared;
+    const H = this.config.hiddenSize;
+    const ctx: ForwardContext = { training: options.training === true, counter: 0 };
+    if (options.seed !== undefined) ctx.seed = options.seed;
+    // Called inside the caller's tidy.
+    const run = (): BertRunOutput => {
+      const tokenTypeIds = tf.tensor2d(prepared.tokenTypeIds, [B, T], "int32");
+      const embedded = prepared.inputIds !== undefined
+        ? this.embeddings.forward(
+          { inputIds: tf.tensor2d(prepared.inputIds, [B, T], "int32"), tokenTypeIds },
+          ctx,
+        )
+        : this.embeddings.forward({
+          inputsEmbeds: prepared.inputsEmbedsTensor ??
+            tf.tensor3d(prepared.inputsEmbeds!, [B, T, H], "float32"),
+          tokenTypeIds,
+        }, ctx); // [B*T, H]
+      const maskBias = prepared.maskBias === null
+        ? null
+        : tf.tensor4d(prepared.maskBias, [B, 1, 1, T], "float32");
+      const enc = this.encoder.forward(embedded, maskBias, B, T, ctx, options);
+      const out: BertRunOutput = { lastHidden: enc.lastHidden };
+      if (enc.hiddenStates !== undefined) {
+        out.hiddenStates = enc.hiddenStates.map((h) => tf.reshape(h, [B, T, H]) as tf.Tensor3D);
+      }
+      if (enc.attentions !== undefined) out.attentions = enc.attentions;
+      return out;
+    };
+    return { prepared, run };
+  }
+
+  /**
+   * The forward pass, as transformers' `forward` with `return_dict=True`.
+   * @param inputs exactly one of `inputIds` / `inputsEmbeds`, optional mask and token types
+   * @param options extra outputs and training mode
+   * @returns tensors the caller owns
+   * @throws TypeError / RangeError for bad inputs, before any kernel runs
+   */
+  forward(inputs: DPRInputs, options: DPRForwardOptions = {}): DPREncoderOutput {
+    const { prepared, run } = this.runBert(
+      inputs,
+      options,
+      this.inputDefaults(),
+      this.architecture.name,
+    );
+    return tf.tidy(() => {
+      const bert = run();
+      const out: DPREncoderOutput = {
+        poolerOutput: this.pooler.forward(bert.lastHidden, prepared.batch, prepared.seq),
+      };
+      if (bert.hiddenStates !== undefined) out.hiddenStates = bert.hiddenStates;
+      if (bert.attentions !== undefined) out.attentions = bert.attentions;
+      return out as unknown as tf.TensorContainer;
+    }) as unknown as DPREncoderOutput;
+  }
+
+  /** The rename table of this model's weights (PyTorch names, with the model's prefix). */
+  weightBindings(): WeightBinding[] {
+    return [
+      ...bertBindings(this.architecture.bertPrefix, this.embeddings, this.encoder),
+      ...poolerBindings(this.architecture.projPrefix, this.pooler),
+    ];
+  }
+
+  /**
+   * Loads a transformers state dict (PyTorch names with this model's prefix, PyTorch layout).
+   * `position_ids` buffers and BERT pooler weights are skipped.
+   * @throws TypeError listing every missing, unexpected and wrongly shaped key; nothing is
+   *   written then
+   */
+  loadStateDict(stateDict: StateDict, options: LoadStateDictOptions = {}): void {
+    this.assertLive(this.architecture.name);
+    loadBindings(this.architecture.name, this.weightBindings(), stateDict, options);
+  }
+
+  /** The weights as a transformers state dict (PyTorch names and layout). */
+  stateDict(): StateDict {
+    this.assertLive(this.architecture.name);
+    return exportBindings(this.weightBindings());
+  }
+
+  /** Frees every weight. The model cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const weight of this.weights) weight.dispose();
+    this.disposed = true;
+  }
+
+  /** @internal */
+  protected assertLive(owner: string): void {
+    if (this.disposed) throw new Error(`Cannot use ${owner}: it was disposed`);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * `DPRQuestionEncoder`: the question tower of DPR (transformers' `DPRQuestionEncoder`).
+ * @module
+ */
+import type { DPRConfig } from "./config.ts";
+import { DPREncoder, type DPRModelOptions } from "./dpr_encoder.ts";
+import {
+  type FromPretrainedOptions,
+  type PretrainedSource,
+  readPretrained,
+} from "./from_pretrained.ts";
+
+/**
+ * Encodes questions to vectors (`poolerOutput`). Checkpoint names start with
+ * `question_encoder.bert_model.` (and `question_encoder.encode_proj.`).
+ *
+ * @example
+ * ```ts
+ * import { DPRConfig } from "./config.ts";
+ * import { DPRQuestionEncoder } from "./dpr_question_encoder.ts";
+ * const config = new DPRConfig({
+ *   vocabSize: 50, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
+ * });
+ * const model = new DPRQuestionEncoder(config, { seed: 1 });
+ * const { poolerOutput } = model.forward({ inputIds: [[1, 5, 7]] });
+ * console.log(poolerOutput.shape); // [1, 8]
+ * poolerOutput.dispose();
+ * model.dispose();
+ * ```
+ */
+export class DPRQuestionEncoder extends DPREncoder {
+  /**
+   * @param config the model configuration
+   * @param options seed of the random initialisation
+   */
+  constructor(config: DPRConfig, options: DPRModelOptions = {}) {
+    super(config, options, {
+      name: "DPRQuestionEncoder",
+      bertPrefix: "question_encoder.bert_model.",
+      projPrefix: "question_encoder.",
+    });
+  }
+
+  /**
+   * Loads a transformers `DPRQuestionEncoder` folder (`config.json` + `model.safetensors` or
+   * `pytorch_model.bin`).
+   * @param source a local folder path or a FileSource
+   * @param options load options
+   * @returns the model with the checkpoint's weights
+   * @throws TypeError when the folder holds another architecture or mismatched weights
+   */
+  static async fromPretrained(
+    source: PretrainedSource,
+    options: FromPretrainedOptions = {},
+  ): Promise<DPRQuestionEncoder> {
+    const { config, stateDict } = await readPretrained(source, "DPRQuestionEncoder", options);
+    const model = new DPRQuestionEncoder(config, { zeroInit: true });
+    try {
+      model.loadStateDict(stateDict, options);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return model;
+  }
+}

@@ -1,0 +1,184 @@
+/**
+ * `DPRReader`: DPR's extractive reader, a BERT encoder with span (`qa_outputs`) and passage
+ * relevance (`qa_classifier`) heads (transformers' `DPRReader` / `DPRSpanPredictor`).
+ * @module
+ */
+import { tf, type tfl } from "../backend/tf.ts";
+import type { StateDict } from "../convert/state_dict.ts";
+import { DPRSpanHead } from "../layers/dpr_span_head.ts";
+import type { DPRConfig } from "./config.ts";
+import { DPREncoder, type DPRForwardOptions, type DPRModelOptions } from "./dpr_encoder.ts";
+import {
+  exportBindings,
+  loadBindings,
+  type LoadStateDictOptions,
+  spanHeadBindings,
+  type WeightBinding,
+} from "./hf_weight_map.ts";
+import type { DPRInputs } from "./inputs.ts";
+import {
+  type FromPretrainedOptions,
+  type PretrainedSource,
+  readPretrained,
+} from "./from_pretrained.ts";
+
+/** Output of {@linkcode DPRReader.forward}; the caller owns (and disposes) the tensors. */
+export interface DPRReaderOutput {
+  /** [n_passages, seq] */
+  startLogits: tf.Tensor2D;
+  /** [n_passages, seq] */
+  endLogits: tf.Tensor2D;
+  /** [n_passages] */
+  relevanceLogits: tf.Tensor1D;
+  /** numHiddenLayers + 1 tensors [n_passages, seq, hidden], when asked. */
+  hiddenStates?: tf.Tensor3D[];
+  /** numHiddenLayers tensors [n_passages, heads, seq, seq], when asked. */
+  attentions?: tf.Tensor4D[];
+}
+
+/** Inputs of the reader: no token types (transformers' DPRReader takes none). */
+export type DPRReaderInputs = Omit<DPRInputs, "tokenTypeIds">;
+
+/**
+ * The reader. Without `attentionMask` it attends everywhere, padding included (as transformers).
+ * Checkpoint names start with `span_predictor.`.
+ *
+ * @example
+ * ```ts
+ * import { DPRConfig } from "./config.ts";
+ * import { DPRReader } from "./dpr_reader.ts";
+ * const config = new DPRConfig({
+ *   vocabSize: 50, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
+ * });
+ * const reader = new DPRReader(config, { seed: 1 });
+ * const out = reader.forward({ inputIds: [[1, 5, 7], [1, 6, 0]] });
+ * console.log(out.relevanceLogits.shape); // [2]
+ * tf.dispose([out.startLogits, out.endLogits, out.relevanceLogits]);
+ * reader.dispose();
+ * ```
+ */
+export class DPRReader {
+  /** The validated configuration. */
+  readonly config: DPRConfig;
+  /** `span_predictor.encoder` */
+  readonly encoder: DPREncoder;
+  /** `span_predictor.qa_outputs` and `span_predictor.qa_classifier` */
+  readonly spanHead: DPRSpanHead;
+  private disposed = false;
+
+  /**
+   * @param config the model configuration
+   * @param options seed of the random initialisation
+   * @throws RangeError when `projectionDim` is neither 0 nor `hiddenSize` (transformers sizes the
+   *   heads by `projectionDim` but applies them to hidden states, so no other value can run)
+   */
+  constructor(config: DPRConfig, options: DPRModelOptions = {}) {
+    this.encoder = new DPREncoder(config, options, {
+      name: "DPRReader",
+      bertPrefix: "span_predictor.encoder.bert_model.",
+      projPrefix: "span_predictor.encoder.",
+    });
+    this.config = config;
+    if (config.projectionDim !== 0 && config.projectionDim !== config.hiddenSize) {
+      this.encoder.dispose();
+      throw new RangeError(
+        `Cannot build DPRReader: projectionDim must be 0 or hiddenSize ${config.hiddenSize} (the span heads read hidden states): received ${config.projectionDim}`,
+      );
+    }
+    this.spanHead = new DPRSpanHead({
+      name: "span_head",
+      initializerRange: config.initializerRange,
+      seed: options.seed ?? 0,
+      zeroInit: options.zeroInit ?? false,
+      hiddenSize: config.hiddenSize,
+    });
+    this.spanHead.build([null, null, config.hiddenSize]);
+  }
+
+  /**
+   * Loads a transformers `DPRReader` folder (`config.json` + `model.safetensors` or
+   * `pytorch_model.bin`).
+   * @param source a local folder path or a FileSource
+   * @param options load options
+   * @returns the reader with the checkpoint's weights
+   * @throws TypeError when the folder holds another architecture or mismatched weights
+   */
+  static async fromPretrained(
+    source: PretrainedSource,
+    options: FromPretrainedOptions = {},
+  ): Promise<DPRReader> {
+    const { config, stateDict } = await readPretrained(source, "DPRReader", options);
+    const model = new DPRReader(config, { zeroInit: true });
+    try {
+      model.loadStateDict(stateDict, options);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return model;
+  }
+
+  /** Every weight, once. */
+  get weights(): tfl.LayerVariable[] {
+    return [...this.encoder.weights, ...this.spanHead.weights];
+  }
+
+  /** Every trainable weight. */
+  get trainableWeights(): tfl.LayerVariable[] {
+    return [...this.encoder.trainableWeights, ...this.spanHead.trainableWeights];
+  }
+
+  /**
+   * The forward pass, as transformers' `DPRReader.forward` with `return_dict=True`.
+   * @param inputs exactly one of `inputIds` / `inputsEmbeds` [n_passages, seq], optional mask
+   * @param options extra outputs and training mode
+   * @returns tensors the caller owns
+   * @throws TypeError / RangeError for bad inputs, before any kernel runs
+   */
+  forward(inputs: DPRReaderInputs, options: DPRForwardOptions = {}): DPRReaderOutput {
+    const { prepared, run } = this.encoder.runBert(
+      inputs,
+      options,
+      { mask: "ones", tokenTypes: false },
+      "DPRReader",
+    );
+    return tf.tidy(() => {
+      const bert = run();
+      const heads = this.spanHead.forward(bert.lastHidden, prepared.batch, prepared.seq);
+      const out: DPRReaderOutput = { ...heads };
+      if (bert.hiddenStates !== undefined) out.hiddenStates = bert.hiddenStates;
+      if (bert.attentions !== undefined) out.attentions = bert.attentions;
+      return out as unknown as tf.TensorContainer;
+    }) as unknown as DPRReaderOutput;
+  }
+
+  /** The rename table of this model's weights (PyTorch names, `span_predictor.` prefix). */
+  weightBindings(): WeightBinding[] {
+    return [
+      ...this.encoder.weightBindings(),
+      ...spanHeadBindings("span_predictor.", this.spanHead),
+    ];
+  }
+
+  /**
+   * Loads a transformers `DPRReader` state dict (PyTorch names and layout).
+   * @throws TypeError listing every missing, unexpected and wrongly shaped key; nothing is
+   *   written then
+   */
+  loadStateDict(stateDict: StateDict, options: LoadStateDictOptions = {}): void {
+    loadBindings("DPRReader", this.weightBindings(), stateDict, options);
+  }
+
+  /** The weights as a transformers state dict (PyTorch names and layout). */
+  stateDict(): StateDict {
+    return exportBindings(this.weightBindings());
+  }
+
+  /** Frees every weight. The reader cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.encoder.dispose();
+    for (const weight of this.spanHead.weights) weight.dispose();
+    this.disposed = true;
+  }
+}
