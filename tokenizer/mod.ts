@@ -30,3 +30,18 @@ export type { PaddingOption } from "./padding.ts";
 export type { TruncationOption } from "./truncation.ts";
 export type { TokenizerTensors } from "./tensors.ts";
 export { Vocabulary } from "./vocab.ts";
+export {
+  DPRReaderTokenizer,
+  DPRReaderTokenizerFast,
+  type ReaderEncodeOptions,
+  type ReaderEncoding,
+  type ReaderTensors,
+  type ReaderTexts,
+} from "./dpr_reader_tokenizer.ts";
+export type {
+  DecodeBestSpansOptions,
+  LogitsLike,
+  ReaderInput,
+  ReaderOutput,
+  SpanPrediction,
+} from "./decode_best_spans.ts";
