@@ -1,0 +1,311 @@
+/**
+ * A model repository on a Hugging Face-compatible hub, mirrored into a local cache. Files are
+ * downloaded from `<endpoint>/<id>/resolve/<revision>/<file>` on first use: resumable (HTTP
+ * Range), verified against the sha256 the hub sends for large (LFS) files, and written
+ * atomically (a `.incomplete` file renamed into place), so a later offline load reads only the
+ * cache.
+ *
+ * The endpoint comes from the `endpoint` option or the `HF_ENDPOINT` environment variable; this
+ * project names no default host, so one of them must be set for downloads.
+ * @module
+ */
+import { createHash } from "node:crypto";
+import type { FileSource } from "./file_source.ts";
+import type { Progress } from "./progress.ts";
+import { SILENT_PROGRESS, stderrIsTerminal, stderrProgress } from "./progress.ts";
+import { checkFileName } from "./url_source.ts";
+
+/** Options shared by hub downloads and `resolvePretrained`. */
+export interface HubOptions {
+  /** Branch, tag or commit; default "main". */
+  revision?: string;
+  /** Cache folder; default `DPR_CACHE`, else `<user cache dir>/dpr`. */
+  cacheDir?: string;
+  /** The fetch to use; default the global `fetch`. */
+  fetch?: typeof fetch;
+  /** The hub's base URL; default the `HF_ENDPOINT` environment variable. */
+  endpoint?: string;
+  /** Bearer token for private repositories; default the `HF_TOKEN` environment variable. */
+  token?: string;
+  /** Never touch the network, only the cache; default true when `HF_HUB_OFFLINE` is 1. */
+  offline?: boolean;
+  /** Show a progress bar on stderr; default: when stderr is a terminal. */
+  progress?: boolean;
+}
+
+/**
+ * Reads an environment variable, or `undefined` when unset or not permitted.
+ * @param name the variable
+ * @returns its value
+ */
+export function env(name: string): string | undefined {
+  try {
+    return Deno.env.get(name) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The cache folder: `DPR_CACHE`, else `$XDG_CACHE_HOME/dpr`, `~/.cache/dpr` or
+ * `%LOCALAPPDATA%/dpr`.
+ * @returns the folder's path
+ */
+export function defaultCacheDir(): string {
+  const explicit = env("DPR_CACHE");
+  if (explicit) return explicit;
+  const base = env("XDG_CACHE_HOME") ??
+    (env("HOME") ? `${env("HOME")}/.cache` : undefined) ?? env("LOCALAPPDATA");
+  if (base === undefined) {
+    throw new Error(
+      "Cannot find a cache folder: set DPR_CACHE (or pass cacheDir) to the folder for downloads",
+    );
+  }
+  return `${base}/dpr`;
+}
+
+/** Hub ids look like `org/name` (or a bare `name`). */
+const HUB_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)?$/;
+
+/**
+ * Tells whether a string is shaped like a hub repository id.
+ * @param id the string
+ * @returns true for `org/name` or `name`
+ */
+export function isHubId(id: string): boolean {
+  return HUB_ID.test(id) && !id.includes("..");
+}
+
+/** A hub repository at one revision, cached on disk. */
+export class HubSource implements FileSource {
+  /** The repository id, e.g. `org/name`. */
+  readonly id: string;
+  /** The revision. */
+  readonly revision: string;
+  /** The cache folder holding this repository's revision. */
+  readonly folder: string;
+  readonly description: string;
+  readonly #options: HubOptions;
+
+  /**
+   * @param id repository id such as `org/name`
+   * @param options revision, cache folder, endpoint, token, fetch
+   */
+  constructor(id: string, options: HubOptions = {}) {
+    if (!isHubId(id)) {
+      throw new RangeError(`Cannot use ${JSON.stringify(id)} as a hub id: expected org/name`);
+    }
+    this.id = id;
+    this.revision = options.revision ?? "main";
+    if (this.revision.length === 0 || this.revision.includes("..")) {
+      throw new RangeError(`Cannot use revision ${JSON.stringify(this.revision)}`);
+    }
+    const cacheDir = (options.cacheDir ?? defaultCacheDir()).replace(/\/+$/, "");
+    this.folder = `${cacheDir}/hub/${id.replace("/", "--")}/${encodeURIComponent(this.revision)}`;
+    this.description = `${id}@${this.revision}`;
+    this.#options = options;
+  }
+
+  async readFile(name: string): Promise<Uint8Array | null> {
+    const path = await this.localPath(name);
+    return path === null ? null : await Deno.readFile(path);
+  }
+
+  /**
+   * Returns the cached file's path, downloading it first when needed.
+   * @param name the file name in the repository
+   * @returns the path, or `null` when the repository has no such file
+   */
+  async localPath(name: string): Promise<string | null> {
+    checkFileName(name, this.description);
+    const path = `${this.folder}/${name}`;
+    if (await exists(path)) return path;
+    if (await exists(`${path}.absent`)) return null;
+    const offline = this.#options.offline ??
+      ["1", "true", "yes"].includes((env("HF_HUB_OFFLINE") ?? "").toLowerCase());
+    if (offline) {
+      throw new Error(
+        `Cannot read ${name} of ${this.description}: it is not in the cache (${path}) and ` +
+          `downloads are off (offline)`,
+      );
+    }
+    const endpoint = (this.#options.endpoint ?? env("HF_ENDPOINT"))?.replace(/\/+$/, "");
+    if (!endpoint) {
+      throw new Error(
+        `Cannot download ${name} of ${this.description}: set HF_ENDPOINT (or the endpoint ` +
+          `option) to the hub's base URL; this library names no default host`,
+      );
+    }
+    const url = `${endpoint}/${this.id}/resolve/${encodeURIComponent(this.revision)}/${
+      name.split("/").map(encodeURIComponent).join("/")
+    }`;
+    const folderExisted = await exists(this.folder);
+    const show = this.#options.progress ?? stderrIsTerminal();
+    const found = await downloadFile(url, path, {
+      fetch: this.#options.fetch ?? fetch,
+      token: this.#options.token ?? env("HF_TOKEN"),
+      progress: show ? stderrProgress(`${this.id}/${name}`) : SILENT_PROGRESS,
+    });
+    if (!found) {
+      // Remember absent files so an offline load does not need to ask again; only inside a
+      // repository already seen, so a missing repository leaves no trace in the cache.
+      if (folderExisted) await Deno.writeFile(`${path}.absent`, new Uint8Array(0));
+      return null;
+    }
+    return path;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Options of {@linkcode downloadFile}. */
+export interface DownloadOptions {
+  /** The fetch to use. */
+  fetch?: typeof fetch;
+  /** Bearer token. */
+  token?: string;
+  /** Receives bytes done of the total. */
+  progress?: Progress;
+}
+
+/**
+ * The sha256 a hub response promises: `x-linked-etag` or `etag` holding 64 hex digits (LFS
+ * files); `null` for other files, whose etag is a git blob id.
+ * @param headers response headers
+ * @returns the lowercase hex digest, or null
+ */
+export function expectedSha256(headers: Headers): string | null {
+  const tag = headers.get("x-linked-etag") ?? headers.get("etag");
+  if (tag === null) return null;
+  const value = tag.replace(/^W\//, "").replace(/"/g, "").trim().toLowerCase();
+  return /^[0-9a-f]{64}$/.test(value) ? value : null;
+}
+
+/**
+ * Downloads `url` to `dest` through `dest + ".incomplete"`: resumes a partial file with a Range
+ * request, checks the size and the sha256 the server promises, then renames into place.
+ * A cut connection keeps the partial file for the next try; a checksum mismatch deletes it.
+ * @param url what to download
+ * @param dest the final path (its folder is created)
+ * @param options fetch, token, progress
+ * @returns false when the server answers 404 (nothing is written then)
+ */
+export async function downloadFile(
+  url: string,
+  dest: string,
+  options: DownloadOptions = {},
+): Promise<boolean> {
+  const fetchImpl = options.fetch ?? fetch;
+  const progress = options.progress ?? SILENT_PROGRESS;
+  const partial = `${dest}.incomplete`;
+  let have = 0;
+  try {
+    have = (await Deno.stat(partial)).size;
+  } catch {
+    have = 0;
+  }
+  const headers = new Headers();
+  if (options.token) headers.set("Authorization", `Bearer ${options.token}`);
+  if (have > 0) headers.set("Range", `bytes=${have}-`);
+  let response: Response;
+  try {
+    response = await fetchImpl(url, { headers });
+  } catch (error) {
+    throw new Error(`Cannot download ${url}: ${(error as Error).message}`);
+  }
+  if (response.status === 404) {
+    await response.body?.cancel();
+    return false;
+  }
+  if (response.status === 416 && have > 0) {
+    // The partial file is not a prefix the server recognises: start over.
+    await response.body?.cancel();
+    await Deno.remove(partial);
+    return downloadFile(url, dest, options);
+  }
+  if (!response.ok || response.body === null) {
+    await response.body?.cancel();
+    const hint = response.status === 401 || response.status === 403
+      ? " (a private or gated repository needs HF_TOKEN)"
+      : "";
+    throw new Error(
+      `Cannot download ${url}: HTTP ${response.status} ${response.statusText}${hint}`,
+    );
+  }
+  const resumed = response.status === 206;
+  if (!resumed) have = 0;
+  const expected = expectedSha256(response.headers);
+  let total = 0;
+  if (resumed) {
+    const range = /\/(\d+)\s*$/.exec(response.headers.get("content-range") ?? "");
+    total = range ? Number(range[1]) : 0;
+  } else {
+    total = Number(response.headers.get("content-length") ?? 0);
+  }
+  const hash = createHash("sha256");
+  const slash = dest.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(dest.slice(0, slash), { recursive: true });
+  if (resumed && expected !== null) {
+    // The digest covers the whole file: feed it the bytes already on disk first.
+    using existing = await Deno.open(partial, { read: true });
+    const buffer = new Uint8Array(1 << 20);
+    while (true) {
+      const n = await existing.read(buffer);
+      if (n === null) break;
+      hash.update(buffer.subarray(0, n));
+    }
+  }
+  const file = await Deno.open(
+    partial,
+    resumed ? { append: true } : { write: true, create: true, truncate: true },
+  );
+  try {
+    const reader = response.body.getReader();
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      let p = 0;
+      while (p < value.length) p += await file.write(value.subarray(p));
+      if (expected !== null) hash.update(value);
+      have += value.length;
+      progress.update(have, total);
+    }
+  } catch (error) {
+    file.close();
+    progress.finish();
+    throw new Error(
+      `Cannot download ${url}: the connection was cut after ${have}${
+        total ? ` of ${total}` : ""
+      } bytes (${(error as Error).message}); the partial file ${partial} is kept and the next ` +
+        `try resumes it`,
+    );
+  }
+  file.close();
+  progress.finish();
+  if (total > 0 && have !== total) {
+    throw new Error(
+      `Cannot download ${url}: the connection ended after ${have} of ${total} bytes; the ` +
+        `partial file ${partial} is kept and the next try resumes it`,
+    );
+  }
+  if (expected !== null) {
+    const actual = hash.digest("hex");
+    if (actual !== expected) {
+      await Deno.remove(partial);
+      throw new Error(
+        `Cannot download ${url}: sha256 mismatch: the server promised ${expected}, the data ` +
+          `hashes to ${actual}; the download was discarded`,
+      );
+    }
+  }
+  await Deno.rename(partial, dest);
+  return true;
+}

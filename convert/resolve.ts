@@ -1,0 +1,200 @@
+/**
+ * `resolvePretrained`: finds a model's `config.json` and weights wherever they are (a local
+ * folder in Hugging Face or converted layout, an http(s) URL of a converted folder, or a hub id)
+ * and reads the weights into a state dict with PyTorch names and layouts.
+ * @module
+ */
+import { openFileReader } from "./byte_reader.ts";
+import type { FileSource } from "./file_source.ts";
+import { LocalFolderSource, readJson } from "./file_source.ts";
+import type { HubOptions } from "./hub_source.ts";
+import { HubSource, isHubId } from "./hub_source.ts";
+import { readPytorchCheckpoint } from "./pytorch_pickle.ts";
+import {
+  readSafetensors,
+  readSafetensorsFile,
+  readShardedSafetensors,
+  SAFETENSORS_INDEX_NAME,
+} from "./safetensors.ts";
+import type { StateDict } from "./state_dict.ts";
+import { readTfjsWeights } from "./tfjs_artifacts.ts";
+import { UrlSource } from "./url_source.ts";
+
+/** Options of {@linkcode resolvePretrained}: where to download from and cache. */
+export type PretrainedOptions = HubOptions;
+
+/** The weight files a folder may hold, in the order they are tried. */
+export type WeightFormat = "safetensors" | "sharded-safetensors" | "pytorch" | "tfjs";
+
+/** What {@linkcode resolvePretrained} finds. */
+export interface ResolvedPretrained {
+  /** The parsed `config.json`. */
+  config: Record<string, unknown>;
+  /** The weights with PyTorch names and layouts, as float32. */
+  stateDict: StateDict;
+  /** Where the files came from; tokenizers can read theirs from it too. */
+  source: FileSource;
+  /** Which weight file was read. */
+  format: WeightFormat;
+}
+
+/**
+ * Turns a source string into a {@linkcode FileSource}: an existing local folder, an http(s) URL,
+ * or a hub id such as `org/name`.
+ * @param source a path, URL, hub id or an existing FileSource
+ * @param options hub and fetch options
+ * @returns the file source
+ */
+export async function resolveSource(
+  source: string | FileSource,
+  options: PretrainedOptions = {},
+): Promise<FileSource> {
+  if (typeof source !== "string") return source;
+  if (/^https?:\/\//i.test(source)) {
+    const token = options.token;
+    return new UrlSource(
+      source,
+      token === undefined ? { fetch: options.fetch } : {
+        fetch: options.fetch,
+        token,
+      },
+    );
+  }
+  let isDirectory = false;
+  try {
+    isDirectory = (await Deno.stat(source)).isDirectory;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (isDirectory) return new LocalFolderSource(source);
+  const looksLocal = /^(\.{0,2}\/|[A-Za-z]:\\)/.test(source);
+  if (!looksLocal && isHubId(source)) return new HubSource(source, options);
+  throw new RangeError(
+    `Cannot resolve ${JSON.stringify(source)}: it is not an existing folder, an http(s) URL or ` +
+      `a hub id like org/name`,
+  );
+}
+
+/** Returns a local path for `name` when the source keeps files on disk, else null. */
+async function localPath(source: FileSource, name: string): Promise<string | null | undefined> {
+  if (source instanceof LocalFolderSource) {
+    try {
+      const info = await Deno.stat(`${source.path}/${name}`);
+      return info.isFile ? `${source.path}/${name}` : null;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+  }
+  if (source instanceof HubSource) return await source.localPath(name);
+  return undefined; // no disk: read through readFile
+}
+
+/**
+ * Reads a folder's weights: `model.safetensors`, then `model.safetensors.index.json` (shards),
+ * then `pytorch_model.bin`, then a converted folder's `model.json` (tried first for URL sources,
+ * which normally serve converted folders).
+ * @param source the folder
+ * @returns the weights and which file they came from
+ */
+export async function readWeights(
+  source: FileSource,
+): Promise<{ stateDict: StateDict; format: WeightFormat }> {
+  const tryTfjs = async (): Promise<StateDict | null> => {
+    const modelJson = await readJson(source, "model.json");
+    if (modelJson === null) return null;
+    const manifest = (modelJson as { weightsManifest?: unknown }).weightsManifest;
+    if (manifest === undefined) {
+      throw new TypeError(`Cannot read model.json in ${source.description}: no weightsManifest`);
+    }
+    return await readTfjsWeights(source, manifest);
+  };
+  if (source instanceof UrlSource) {
+    const sd = await tryTfjs();
+    if (sd !== null) return { stateDict: sd, format: "tfjs" };
+  }
+  const safetensors = await localPath(source, "model.safetensors");
+  if (typeof safetensors === "string") {
+    return {
+      stateDict: await readSafetensorsFile(safetensors, {
+        description: `model.safetensors in ${source.description}`,
+      }),
+      format: "safetensors",
+    };
+  }
+  if (safetensors === undefined) {
+    const bytes = await source.readFile("model.safetensors");
+    if (bytes !== null) {
+      return {
+        stateDict: readSafetensors(bytes, {
+          description: `model.safetensors in ${source.description}`,
+        }),
+        format: "safetensors",
+      };
+    }
+  }
+  const sharded = await readShardedSafetensors(source, SAFETENSORS_INDEX_NAME);
+  if (sharded !== null) return { stateDict: sharded, format: "sharded-safetensors" };
+  const bin = await localPath(source, "pytorch_model.bin");
+  const description = `pytorch_model.bin in ${source.description}`;
+  if (typeof bin === "string") {
+    const reader = await openFileReader(bin);
+    try {
+      return { stateDict: await readPytorchCheckpoint(reader, { description }), format: "pytorch" };
+    } finally {
+      reader.close();
+    }
+  }
+  if (bin === undefined) {
+    const bytes = await source.readFile("pytorch_model.bin");
+    if (bytes !== null) {
+      return { stateDict: await readPytorchCheckpoint(bytes, { description }), format: "pytorch" };
+    }
+  }
+  if (!(source instanceof UrlSource)) {
+    const sd = await tryTfjs();
+    if (sd !== null) return { stateDict: sd, format: "tfjs" };
+  }
+  throw new RangeError(
+    `Cannot load weights from ${source.description}: it holds none of model.safetensors, ` +
+      `${SAFETENSORS_INDEX_NAME}, pytorch_model.bin, model.json`,
+  );
+}
+
+/**
+ * Resolves a pretrained model: its `config.json` and its weights as a state dict.
+ *
+ * - a local folder: Hugging Face layout (`model.safetensors`, sharded safetensors or
+ *   `pytorch_model.bin`) or a folder written by `convertCheckpoint`;
+ * - an `http(s)://` URL of such a folder: fetched, nothing written to disk;
+ * - a hub id `org/name`: downloaded from `${HF_ENDPOINT}/org/name/resolve/<revision>/<file>`
+ *   into the cache (`DPR_CACHE`), then read from there; later loads work offline.
+ *
+ * @example
+ * ```ts ignore
+ * import { resolvePretrained } from "./resolve.ts";
+ * const { config, stateDict } = await resolvePretrained("tests/fixtures/models/dpr-reader-tiny");
+ * console.log(config.architectures, stateDict.size);
+ * ```
+ * @param source a folder path, URL, hub id or FileSource
+ * @param options revision, cache folder, fetch, endpoint, token, offline, progress
+ * @returns config, weights, the file source and the weight format
+ */
+export async function resolvePretrained(
+  source: string | FileSource,
+  options: PretrainedOptions = {},
+): Promise<ResolvedPretrained> {
+  const files = await resolveSource(source, options);
+  const config = await readJson(files, "config.json");
+  if (config === null) {
+    throw new RangeError(
+      `Cannot load a model from ${files.description}: it has no config.json (is the path, URL or ` +
+        `hub id right?)`,
+    );
+  }
+  if (typeof config !== "object" || Array.isArray(config)) {
+    throw new TypeError(`Cannot load config.json of ${files.description}: it must be an object`);
+  }
+  const { stateDict, format } = await readWeights(files);
+  return { config: config as Record<string, unknown>, stateDict, source: files, format };
+}

@@ -1,0 +1,287 @@
+/**
+ * TensorFlow.js weight artifacts: a `weightsManifest` (tfjs's format: groups of shard files, each
+ * weight's `name`, `shape`, `dtype` and optional `quantization`) and the binary shards. Writing
+ * streams shard by shard; reading streams too and dequantizes back to float32.
+ *
+ * Weights keep the checkpoint's PyTorch names and layouts, so a converted folder reads back into
+ * exactly the state dict it came from, whatever the model's internal weight layout.
+ * @module
+ */
+import type { FileSource } from "./file_source.ts";
+import { decodeFloat16, encodeFloat16 } from "./float16.ts";
+import type { Progress } from "./progress.ts";
+import { SILENT_PROGRESS } from "./progress.ts";
+import type { RawTensor, StateDict } from "./state_dict.ts";
+
+/** The quantizations a converted folder may use. */
+export type Quantization = "float16" | "uint8";
+
+/** How one weight is quantized, as tfjs writes it. */
+export interface ManifestQuantization {
+  /** Stored dtype: "float16" or "uint8". */
+  dtype: Quantization;
+  /** For uint8: value = q * scale + min. */
+  scale?: number;
+  /** For uint8: value = q * scale + min. */
+  min?: number;
+}
+
+/** One weight of a tfjs weights manifest. */
+export interface ManifestEntry {
+  /** The weight's name (here: its PyTorch state-dict name). */
+  name: string;
+  /** Dimensions. */
+  shape: number[];
+  /** The dtype after dequantization; always "float32" here. */
+  dtype: "float32";
+  /** Present when the stored bytes are quantized. */
+  quantization?: ManifestQuantization;
+}
+
+/** One group of a tfjs weights manifest: its weights are the concatenation of its shard files. */
+export interface ManifestGroup {
+  /** Shard file names, in order. */
+  paths: string[];
+  /** Weights in storage order. */
+  weights: ManifestEntry[];
+}
+
+/** tfjs's default shard size: 4 MiB. */
+export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
+
+/** Options of {@linkcode writeTfjsWeights}. */
+export interface WriteWeightsOptions {
+  /** Store weights as float16 or affine uint8 instead of float32. */
+  quantize?: Quantization;
+  /** Bytes per shard file; default 4 MiB. */
+  shardBytes?: number;
+  /** Receives bytes written of the total. */
+  progress?: Progress;
+}
+
+function storedBytes(count: number, quantize?: Quantization): number {
+  return quantize === "float16" ? count * 2 : quantize === "uint8" ? count : count * 4;
+}
+
+/**
+ * Quantizes values to uint8 the way tfjs's converter does: the range [min, max] is widened to
+ * include 0 and nudged so that 0 is exactly representable.
+ * @param values the float32 values
+ * @returns the codes and their scale and min (value = q * scale + min)
+ */
+export function quantizeUint8(values: Float32Array): { q: Uint8Array; scale: number; min: number } {
+  let lo = 0;
+  let hi = 0;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  let scale = (hi - lo) / 255;
+  let min = lo;
+  if (scale === 0) {
+    scale = 1;
+  } else {
+    const zeroPoint = Math.min(255, Math.max(0, Math.round(-lo / scale)));
+    min = -zeroPoint * scale;
+  }
+  scale = Math.fround(scale);
+  min = Math.fround(min);
+  const q = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    q[i] = Math.min(255, Math.max(0, Math.round((values[i]! - min) / scale)));
+  }
+  return { q, scale, min };
+}
+
+function encodeWeight(
+  name: string,
+  tensor: RawTensor,
+  quantize?: Quantization,
+): { entry: ManifestEntry; bytes: Uint8Array } {
+  const entry: ManifestEntry = { name, shape: [...tensor.shape], dtype: "float32" };
+  if (quantize === "float16") {
+    entry.quantization = { dtype: "float16" };
+    return { entry, bytes: encodeFloat16(tensor.data) };
+  }
+  if (quantize === "uint8") {
+    const { q, scale, min } = quantizeUint8(tensor.data);
+    entry.quantization = { dtype: "uint8", scale, min };
+    return { entry, bytes: q };
+  }
+  const data = tensor.data;
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return { entry, bytes };
+}
+
+/**
+ * Writes weights as tfjs shard files `group1-shard{i}of{N}.bin` into `dir` (which must exist).
+ * Only one shard's bytes are held at a time.
+ * @param dir the output folder
+ * @param stateDict the weights, written in this order
+ * @param options quantization, shard size, progress
+ * @returns the manifest (one group)
+ */
+export async function writeTfjsWeights(
+  dir: string,
+  stateDict: StateDict,
+  options: WriteWeightsOptions = {},
+): Promise<ManifestGroup[]> {
+  const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
+  const progress = options.progress ?? SILENT_PROGRESS;
+  let total = 0;
+  for (const [name, tensor] of stateDict) {
+    const count = tensor.shape.reduce((a, b) => a * b, 1);
+    if (count !== tensor.data.length) {
+      throw new TypeError(
+        `Cannot write weight "${name}": shape [${tensor.shape}] holds ${count} values: received ${tensor.data.length}`,
+      );
+    }
+    total += storedBytes(count, options.quantize);
+  }
+  const shardCount = Math.max(1, Math.ceil(total / shardBytes));
+  const paths = Array.from(
+    { length: shardCount },
+    (_, i) => `group1-shard${i + 1}of${shardCount}.bin`,
+  );
+  const weights: ManifestEntry[] = [];
+  let shard = new Uint8Array(Math.min(shardBytes, total));
+  let fill = 0;
+  let shardIndex = 0;
+  let written = 0;
+  const flush = async (): Promise<void> => {
+    await Deno.writeFile(`${dir}/${paths[shardIndex]}`, shard.subarray(0, fill));
+    written += fill;
+    progress.update(written, total);
+    shardIndex++;
+    fill = 0;
+    shard = new Uint8Array(Math.min(shardBytes, total - written));
+  };
+  for (const [name, tensor] of stateDict) {
+    const { entry, bytes } = encodeWeight(name, tensor, options.quantize);
+    weights.push(entry);
+    let p = 0;
+    while (p < bytes.length) {
+      const n = Math.min(bytes.length - p, shard.length - fill);
+      shard.set(bytes.subarray(p, p + n), fill);
+      fill += n;
+      p += n;
+      if (fill === shard.length) await flush();
+    }
+  }
+  if (shardIndex < shardCount) await flush(); // an empty state dict still gets its one shard
+  progress.finish();
+  return [{ paths, weights }];
+}
+
+function validateManifest(manifest: unknown, where: string): ManifestGroup[] {
+  if (!Array.isArray(manifest)) throw new TypeError(`${where}: weightsManifest must be an array`);
+  for (const group of manifest) {
+    const g = group as Partial<ManifestGroup>;
+    if (
+      !Array.isArray(g.paths) || !g.paths.every((p) => typeof p === "string") ||
+      !Array.isArray(g.weights)
+    ) {
+      throw new TypeError(`${where}: each weightsManifest group needs paths and weights arrays`);
+    }
+    for (const path of g.paths) {
+      if (path.includes("..") || path.startsWith("/") || path.includes("\\")) {
+        throw new RangeError(
+          `${where}: shard path ${JSON.stringify(path)} must stay in the folder`,
+        );
+      }
+    }
+    for (const w of g.weights) {
+      const e = w as Partial<ManifestEntry>;
+      if (
+        typeof e.name !== "string" || !Array.isArray(e.shape) ||
+        !e.shape.every((d) => Number.isSafeInteger(d) && d >= 0)
+      ) {
+        throw new TypeError(`${where}: weight ${JSON.stringify(e.name)} needs a name and a shape`);
+      }
+      if (e.dtype !== "float32") {
+        throw new TypeError(
+          `${where}: weight "${e.name}" has dtype ${
+            JSON.stringify(e.dtype)
+          }; only float32 is supported`,
+        );
+      }
+      const q = e.quantization;
+      if (
+        q !== undefined &&
+        !(q.dtype === "float16" ||
+          (q.dtype === "uint8" && typeof q.scale === "number" && typeof q.min === "number"))
+      ) {
+        throw new TypeError(
+          `${where}: weight "${e.name}" has unsupported quantization ${JSON.stringify(q)}`,
+        );
+      }
+    }
+  }
+  return manifest as ManifestGroup[];
+}
+
+/**
+ * Reads the weights of a converted folder back into float32 tensors, shard by shard, dequantizing
+ * float16 and uint8 weights.
+ * @param source the folder
+ * @param manifest `model.json`'s `weightsManifest`
+ * @returns the weights by name
+ */
+export async function readTfjsWeights(source: FileSource, manifest: unknown): Promise<StateDict> {
+  const where = `Cannot read the weights of ${source.description}`;
+  const groups = validateManifest(manifest, where);
+  const result: StateDict = new Map();
+  for (const group of groups) {
+    let shardIndex = 0;
+    let shard: Uint8Array = new Uint8Array(0);
+    let p = 0;
+    const take = async (n: number, weight: string): Promise<Uint8Array> => {
+      const out = new Uint8Array(n);
+      let filled = 0;
+      while (filled < n) {
+        if (p === shard.length) {
+          const path = group.paths[shardIndex++];
+          if (path === undefined) {
+            throw new RangeError(
+              `${where}: the shards end before weight "${weight}" is complete; a shard is truncated`,
+            );
+          }
+          const bytes = await source.readFile(path);
+          if (bytes === null) throw new RangeError(`${where}: shard ${path} is missing`);
+          shard = bytes;
+          p = 0;
+        }
+        const k = Math.min(n - filled, shard.length - p);
+        out.set(shard.subarray(p, p + k), filled);
+        filled += k;
+        p += k;
+      }
+      return out;
+    };
+    for (const entry of group.weights) {
+      const count = entry.shape.reduce((a, b) => a * b, 1);
+      const bytes = await take(storedBytes(count, entry.quantization?.dtype), entry.name);
+      let data: Float32Array;
+      const q = entry.quantization;
+      if (q?.dtype === "float16") {
+        data = decodeFloat16(bytes);
+      } else if (q?.dtype === "uint8") {
+        data = new Float32Array(count);
+        for (let i = 0; i < count; i++) data[i] = bytes[i]! * q.scale! + q.min!;
+      } else {
+        data = new Float32Array(bytes.buffer, 0, count);
+      }
+      result.set(entry.name, { shape: [...entry.shape], data });
+    }
+    let extra = shard.length - p;
+    for (const path of group.paths.slice(shardIndex)) {
+      extra += (await source.readFile(path))?.length ?? 0;
+    }
+    if (extra !== 0) {
+      throw new RangeError(
+        `${where}: the shards hold ${extra} bytes more than the manifest describes`,
+      );
+    }
+  }
+  return result;
+}

@@ -1,0 +1,82 @@
+/**
+ * A model folder served over http(s): files are fetched on demand and never written to disk, so
+ * it works where there is no file system (edge functions, browsers).
+ * @module
+ */
+import type { FileSource } from "./file_source.ts";
+
+/** Options of {@linkcode UrlSource}. */
+export interface UrlSourceOptions {
+  /** The fetch to use; default the global `fetch`. */
+  fetch?: typeof fetch;
+  /** Sent as `Authorization: Bearer <token>` when set. */
+  token?: string;
+}
+
+/**
+ * Checks a file name requested from a model folder: relative, no `..`, no backslashes.
+ * @param name the file name
+ * @param where names the folder in the error
+ */
+export function checkFileName(name: string, where: string): void {
+  if (
+    name.length === 0 || name.startsWith("/") || name.includes("\\") ||
+    name.split("/").some((part) => part === ".." || part === "." || part === "")
+  ) {
+    throw new RangeError(
+      `Cannot read ${JSON.stringify(name)} from ${where}: file names must be relative paths ` +
+        `inside the folder`,
+    );
+  }
+}
+
+/** A folder at an http(s) URL; `readFile("config.json")` fetches `<url>/config.json`. */
+export class UrlSource implements FileSource {
+  /** The folder's URL, without a trailing slash. */
+  readonly url: string;
+  readonly description: string;
+  readonly #fetch: typeof fetch;
+  readonly #token?: string;
+
+  /**
+   * @param url the folder's http(s) URL
+   * @param options fetch implementation and token
+   */
+  constructor(url: string, options: UrlSourceOptions = {}) {
+    if (!/^https?:\/\//i.test(url)) {
+      throw new RangeError(
+        `Cannot use ${url} as a URL source: it must start with http:// or https://`,
+      );
+    }
+    this.url = url.replace(/\/+$/, "");
+    this.description = this.url;
+    this.#fetch = options.fetch ?? fetch;
+    if (options.token !== undefined) this.#token = options.token;
+  }
+
+  async readFile(name: string): Promise<Uint8Array | null> {
+    checkFileName(name, this.url);
+    const url = `${this.url}/${name.split("/").map(encodeURIComponent).join("/")}`;
+    const headers = new Headers();
+    if (this.#token) headers.set("Authorization", `Bearer ${this.#token}`);
+    let response: Response;
+    try {
+      response = await this.#fetch(url, { headers });
+    } catch (error) {
+      throw new Error(`Cannot download ${url}: ${(error as Error).message}`);
+    }
+    if (response.status === 404) {
+      await response.body?.cancel();
+      return null;
+    }
+    if (!response.ok) {
+      await response.body?.cancel();
+      throw new Error(`Cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
+    }
+    try {
+      return new Uint8Array(await response.arrayBuffer());
+    } catch (error) {
+      throw new Error(`Cannot download ${url}: ${(error as Error).message}`);
+    }
+  }
+}

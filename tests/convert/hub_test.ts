@@ -1,0 +1,191 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { resolvePretrained } from "../../convert/resolve.ts";
+import { HubSource } from "../../convert/hub_source.ts";
+import { readSafetensors } from "../../convert/safetensors.ts";
+
+const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
+const NAME = "dpr-question_encoder-tiny";
+
+interface Fault {
+  /** Cut the connection after this many bytes of the file, once. */
+  cutAfter?: number;
+  /** Promise a wrong sha256. */
+  wrongSha?: boolean;
+}
+
+/** A hub-shaped server over the fixture folders: /org/<name>/resolve/<rev>/<file>. */
+function startHub(faults: Map<string, Fault> = new Map()): {
+  endpoint: string;
+  requests: { path: string; range: string | null }[];
+  close: () => Promise<void>;
+} {
+  const requests: { path: string; range: string | null }[] = [];
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen: () => {} },
+    async (request) => {
+      const path = new URL(request.url).pathname;
+      const range = request.headers.get("range");
+      requests.push({ path, range });
+      const match = /^\/org\/([\w.-]+)\/resolve\/main\/([\w.-]+)$/.exec(path);
+      if (!match) return new Response("not found", { status: 404 });
+      let bytes: Uint8Array;
+      try {
+        bytes = await Deno.readFile(`${FIXTURES}${match[1]}/${match[2]}`);
+      } catch {
+        return new Response("Entry not found", { status: 404 });
+      }
+      const fault = faults.get(match[2]!) ?? {};
+      const sha = createHash("sha256").update(fault.wrongSha ? new Uint8Array([1]) : bytes)
+        .digest("hex");
+      const headers = new Headers({ "x-linked-etag": `"${sha}"`, "accept-ranges": "bytes" });
+      let start = 0;
+      let status = 200;
+      const r = range ? /^bytes=(\d+)-$/.exec(range) : null;
+      if (r) {
+        start = Number(r[1]);
+        status = 206;
+        headers.set("content-range", `bytes ${start}-${bytes.length - 1}/${bytes.length}`);
+      }
+      const body = bytes.subarray(start);
+      if (fault.cutAfter !== undefined) {
+        const cut = fault.cutAfter;
+        delete fault.cutAfter; // once
+        const stream = new ReadableStream<Uint8Array>({
+          start(c) {
+            c.enqueue(body.slice(0, cut));
+          },
+          pull(c) {
+            c.error(new Error("cut"));
+          },
+        });
+        headers.set("content-length", String(body.length));
+        return new Response(stream, { status, headers });
+      }
+      headers.set("content-length", String(body.length));
+      return new Response(body.slice(), { status, headers });
+    },
+  );
+  const { port } = server.addr as Deno.NetAddr;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    close: async () => {
+      controller.abort();
+      await server.finished;
+    },
+  };
+}
+
+async function listFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (d: string, prefix: string): Promise<void> => {
+    for await (const entry of Deno.readDir(d)) {
+      if (entry.isDirectory) await walk(`${d}/${entry.name}`, `${prefix}${entry.name}/`);
+      else out.push(`${prefix}${entry.name}`);
+    }
+  };
+  try {
+    await walk(dir, "");
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return out.sort();
+}
+
+async function expected(): Promise<Map<string, unknown>> {
+  return readSafetensors(await Deno.readFile(`${FIXTURES}${NAME}/model.safetensors`));
+}
+
+Deno.test("a hub id downloads into the cache, then loads offline with the server gone", async () => {
+  const cacheDir = await Deno.makeTempDir();
+  const hub = startHub();
+  try {
+    const options = { endpoint: hub.endpoint, cacheDir, progress: false };
+    const first = await resolvePretrained(`org/${NAME}`, options);
+    assert.equal(first.format, "safetensors");
+    assert.deepEqual(first.stateDict, await expected());
+    assert.equal((first.config.architectures as string[])[0], "DPRQuestionEncoder");
+    const files = await listFiles(cacheDir);
+    assert.deepEqual(files, [
+      `hub/org--${NAME}/main/config.json`,
+      `hub/org--${NAME}/main/model.safetensors`,
+    ]);
+    // A tokenizer reads its files through the same source; absent files are remembered.
+    const source = first.source as HubSource;
+    assert.ok((await source.readFile("vocab.txt"))!.length > 100);
+    assert.equal(await source.readFile("tokenizer.json"), null);
+    await hub.close();
+    const count = hub.requests.length;
+    const second = await resolvePretrained(`org/${NAME}`, options);
+    assert.deepEqual(second.stateDict, first.stateDict);
+    assert.equal(await (second.source as HubSource).readFile("tokenizer.json"), null);
+    const offline = await resolvePretrained(`org/${NAME}`, { cacheDir, offline: true });
+    assert.deepEqual(offline.stateDict, first.stateDict);
+    assert.equal(hub.requests.length, count);
+    await assert.rejects(
+      () => new HubSource(`org/${NAME}`, { cacheDir, offline: true }).readFile("other.txt"),
+      /not in the cache .*offline/,
+    );
+  } finally {
+    await hub.close().catch(() => {});
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("a 404, a cut connection and a sha256 mismatch leave no cache entry", async () => {
+  const cacheDir = await Deno.makeTempDir();
+  const faults = new Map<string, Fault>();
+  const hub = startHub(faults);
+  try {
+    const options = { endpoint: hub.endpoint, cacheDir, progress: false };
+    await assert.rejects(
+      () => resolvePretrained("org/no-such-model", options),
+      /Cannot load a model from org\/no-such-model@main: it has no config\.json/,
+    );
+    assert.deepEqual(await listFiles(cacheDir), []);
+
+    faults.set("model.safetensors", { wrongSha: true });
+    await assert.rejects(() => resolvePretrained(`org/${NAME}`, options), /sha256 mismatch/);
+    assert.deepEqual(await listFiles(cacheDir), [`hub/org--${NAME}/main/config.json`]);
+
+    faults.set("model.safetensors", { cutAfter: 100_000 });
+    await assert.rejects(
+      () => resolvePretrained(`org/${NAME}`, options),
+      /connection was cut after 100000 of \d+ bytes/,
+    );
+    const files = await listFiles(cacheDir);
+    assert.ok(!files.includes(`hub/org--${NAME}/main/model.safetensors`));
+    // The next try resumes with a Range request and verifies the whole file.
+    const resumed = await resolvePretrained(`org/${NAME}`, options);
+    assert.deepEqual(resumed.stateDict, await expected());
+    const last = hub.requests.filter((r) => r.path.endsWith("model.safetensors")).at(-1);
+    assert.equal(last?.range, "bytes=100000-");
+    assert.deepEqual(await listFiles(cacheDir), [
+      `hub/org--${NAME}/main/config.json`,
+      `hub/org--${NAME}/main/model.safetensors`,
+    ]);
+  } finally {
+    await hub.close();
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("downloads need an endpoint; local folders need none", async () => {
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const hadEndpoint = Deno.env.get("HF_ENDPOINT");
+    if (hadEndpoint === undefined) {
+      await assert.rejects(
+        () => resolvePretrained("org/anything", { cacheDir, progress: false }),
+        /set HF_ENDPOINT/,
+      );
+    }
+    const local = await resolvePretrained(`${FIXTURES}dpr-reader-tiny`);
+    assert.equal(local.format, "safetensors");
+    await assert.rejects(() => resolvePretrained("./no/such/folder"), /not an existing folder/);
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
