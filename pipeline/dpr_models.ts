@@ -1,0 +1,311 @@
+/**
+ * Adapters from this package's DPR tokenizers and models to the pipeline's narrow contracts
+ * ({@link DenseEncoder}, {@link PassageReader}), and where models are loaded from.
+ *
+ * A model source is a local folder in Hugging Face layout (`config.json`, `model.safetensors` or
+ * `pytorch_model.bin`, `vocab.txt`, `tokenizer_config.json`), an http(s) URL of such a folder, a
+ * hub id, or a {@link FileSource}. `models` names a folder holding one subfolder per model:
+ *
+ * ```
+ * <models>/question_encoder/   (or any single subfolder whose name contains "question_encoder")
+ * <models>/ctx_encoder/        (or "ctx_encoder" / "context_encoder" in its name)
+ * <models>/reader/             (or "reader" in its name)
+ * ```
+ * @module
+ */
+import { tf } from "../backend/tf.ts";
+import type { FileSource } from "../convert/file_source.ts";
+import { resolveSource } from "../convert/resolve.ts";
+import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
+import { DPRQuestionEncoder } from "../models/dpr_question_encoder.ts";
+import { DPRReader } from "../models/dpr_reader.ts";
+import type { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
+import { decodeBestSpans } from "../tokenizer/decode_best_spans.ts";
+import { DPRReaderTokenizerFast } from "../tokenizer/dpr_reader_tokenizer.ts";
+import {
+  DPRContextEncoderTokenizer,
+  DPRQuestionEncoderTokenizer,
+} from "../tokenizer/dpr_tokenizers.ts";
+import type { DenseEncoder, EncodedInput, PaddedBatch } from "./dense_encoder.ts";
+import type { PassageReader, ReaderPassage, ReaderSpan, ReadOptions } from "./passage_reader.ts";
+
+/** The default checkpoints (Hugging Face hub ids), trained on Natural Questions. */
+export const DEFAULT_MODELS: {
+  questionEncoder: string;
+  contextEncoder: string;
+  reader: string;
+} = {
+  questionEncoder: "facebook/dpr-question_encoder-single-nq-base",
+  contextEncoder: "facebook/dpr-ctx_encoder-single-nq-base",
+  reader: "facebook/dpr-reader-single-nq-base",
+};
+
+/** Where the three models come from. */
+export interface DprModelSources {
+  /** Question encoder source (default: facebook's single-nq-base). */
+  questionEncoder?: string | FileSource;
+  /** Context encoder source (default: facebook's single-nq-base). */
+  contextEncoder?: string | FileSource;
+  /** Reader source (default: facebook's single-nq-base). */
+  reader?: string | FileSource;
+  /** A folder with one subfolder per model (see the module doc); used for unset sources. */
+  models?: string;
+  /** Longest input in tokens (default: the model's limit, at most 512). */
+  maxLength?: number;
+  /** Reader spans: "text" (default, passage text only, as original DPR) or "hf" (as HF). */
+  spanScope?: "text" | "hf";
+}
+
+const SUBFOLDER_HINTS = {
+  question: ["question_encoder"],
+  context: ["ctx_encoder", "context_encoder"],
+  reader: ["reader"],
+} as const;
+
+/**
+ * Finds a model's subfolder in a models folder.
+ * @param models the folder
+ * @param kind which model
+ * @returns the subfolder's path
+ */
+export function modelSubfolder(models: string, kind: "question" | "context" | "reader"): string {
+  const names: string[] = [];
+  try {
+    for (const entry of Deno.readDirSync(models)) if (entry.isDirectory) names.push(entry.name);
+  } catch (error) {
+    throw new Deno.errors.NotFound(
+      `Cannot find models in ${models}: ${(error as Error).message}`,
+    );
+  }
+  const exact = { question: "question_encoder", context: "ctx_encoder", reader: "reader" }[kind];
+  if (names.includes(exact)) return `${models.replace(/\/+$/, "")}/${exact}`;
+  const matches = names.filter((n) => SUBFOLDER_HINTS[kind].some((h) => n.includes(h)));
+  if (matches.length !== 1) {
+    throw new Deno.errors.NotFound(
+      `Cannot find the ${kind} model in ${models}: expected a subfolder named ${exact} (or one ` +
+        `folder containing ${SUBFOLDER_HINTS[kind].join(" or ")}): found ${
+          matches.length === 0 ? "none" : matches.join(", ")
+        }`,
+    );
+  }
+  return `${models.replace(/\/+$/, "")}/${matches[0]}`;
+}
+
+/**
+ * Turns a model source into a {@link FileSource}: a local folder, an http(s) URL of a folder, or
+ * a hub id (downloaded on first use and cached by the conversion module's `resolveSource`).
+ * @param source a folder, URL, hub id or FileSource
+ * @returns the file source
+ */
+export async function resolveModelSource(source: string | FileSource): Promise<FileSource> {
+  return await resolveSource(source);
+}
+
+function sourceFor(
+  kind: "question" | "context" | "reader",
+  sources: DprModelSources,
+): string | FileSource {
+  const explicit = kind === "question"
+    ? sources.questionEncoder
+    : kind === "context"
+    ? sources.contextEncoder
+    : sources.reader;
+  if (explicit !== undefined) return explicit;
+  if (sources.models !== undefined) return modelSubfolder(sources.models, kind);
+  return kind === "question"
+    ? DEFAULT_MODELS.questionEncoder
+    : kind === "context"
+    ? DEFAULT_MODELS.contextEncoder
+    : DEFAULT_MODELS.reader;
+}
+
+function limit(tokenizer: BertTokenizer, maxPositions: number, maxLength?: number): number {
+  const tokenizerLimit = Number.isFinite(tokenizer.modelMaxLength) && tokenizer.modelMaxLength > 0
+    ? tokenizer.modelMaxLength
+    : Infinity;
+  const m = Math.min(maxPositions, tokenizerLimit, maxLength ?? 512);
+  if (!Number.isInteger(m) || m < 3) {
+    throw new RangeError(
+      `Cannot use a DPR model: maxLength must be an integer >= 3: received ${m}`,
+    );
+  }
+  return m;
+}
+
+/** A DPR question or context encoder with its tokenizer, as a {@link DenseEncoder}. */
+export class DprEncoderAdapter implements DenseEncoder {
+  /** The tokenizer. */
+  readonly tokenizer: BertTokenizer;
+  /** The model. */
+  readonly model: DPRQuestionEncoder | DPRContextEncoder;
+  readonly dim: number;
+  readonly padTokenId: number;
+  /** Inputs are truncated to this many tokens. */
+  readonly maxLength: number;
+
+  /**
+   * @param tokenizer the encoder's tokenizer
+   * @param model the encoder
+   * @param maxLength longest input (default: the model's limit, at most 512)
+   */
+  constructor(
+    tokenizer: BertTokenizer,
+    model: DPRQuestionEncoder | DPRContextEncoder,
+    maxLength?: number,
+  ) {
+    this.tokenizer = tokenizer;
+    this.model = model;
+    const config = model.config;
+    this.dim = config.projectionDim > 0 ? config.projectionDim : config.hiddenSize;
+    this.padTokenId = tokenizer.padTokenId;
+    this.maxLength = limit(tokenizer, config.maxPositionEmbeddings, maxLength);
+  }
+
+  tokenize(text: string, pair?: string): EncodedInput {
+    const encoded = this.tokenizer.encode(text, {
+      textPair: pair,
+      truncation: "longest_first",
+      maxLength: this.maxLength,
+      returnTokenTypeIds: true,
+      returnAttentionMask: false,
+    });
+    return {
+      inputIds: encoded.inputIds,
+      tokenTypeIds: encoded.tokenTypeIds ?? encoded.inputIds.map(() => 0),
+    };
+  }
+
+  async embed(batch: PaddedBatch): Promise<Float32Array[]> {
+    if (batch.inputIds.length === 0) return [];
+    const { poolerOutput } = this.model.forward({
+      inputIds: batch.inputIds,
+      attentionMask: batch.attentionMask,
+      tokenTypeIds: batch.tokenTypeIds,
+    });
+    try {
+      const data = (await poolerOutput.data()) as Float32Array;
+      const dim = poolerOutput.shape[1];
+      return batch.inputIds.map((_, i) => data.slice(i * dim, (i + 1) * dim));
+    } finally {
+      poolerOutput.dispose();
+    }
+  }
+}
+
+/** DPR's reader with its tokenizer, as a {@link PassageReader}. */
+export class DprReaderAdapter implements PassageReader {
+  /** The tokenizer (a fast one, for character offsets). */
+  readonly tokenizer: DPRReaderTokenizerFast;
+  /** The model. */
+  readonly model: DPRReader;
+  /** Rows are truncated to this many tokens. */
+  readonly maxLength: number;
+  /** "text" or "hf"; see {@link DprModelSources.spanScope}. */
+  readonly spanScope: "text" | "hf";
+
+  /**
+   * @param tokenizer the reader's tokenizer
+   * @param model the reader
+   * @param maxLength longest row (default: the model's limit, at most 512)
+   * @param spanScope "text" (default) or "hf"
+   */
+  constructor(
+    tokenizer: DPRReaderTokenizerFast,
+    model: DPRReader,
+    maxLength?: number,
+    spanScope: "text" | "hf" = "text",
+  ) {
+    this.tokenizer = tokenizer;
+    this.model = model;
+    this.maxLength = limit(tokenizer, model.config.maxPositionEmbeddings, maxLength);
+    this.spanScope = spanScope;
+  }
+
+  async read(
+    question: string,
+    passages: readonly ReaderPassage[],
+    options: ReadOptions = {},
+  ): Promise<ReaderSpan[]> {
+    if (passages.length === 0) return [];
+    // [CLS] question [SEP] title [SEP] text, cut at maxLength, padded to the longest row.
+    const input = this.tokenizer.encode({
+      questions: question,
+      titles: passages.map((p) => p.title),
+      texts: passages.map((p) => p.text),
+    }, { padding: true, truncation: true, maxLength: this.maxLength, returnOffsetsMapping: true });
+    const out = this.model.forward({
+      inputIds: input.inputIds,
+      attentionMask: input.attentionMask,
+    });
+    let logits: [number[][], number[][], number[]];
+    try {
+      logits = (await Promise.all([
+        out.startLogits.array(),
+        out.endLogits.array(),
+        out.relevanceLogits.array(),
+      ])) as [number[][], number[][], number[]];
+    } finally {
+      tf.dispose([out.startLogits, out.endLogits, out.relevanceLogits]);
+    }
+    const spans = decodeBestSpans(
+      this.tokenizer,
+      input,
+      { startLogits: logits[0], endLogits: logits[1], relevanceLogits: logits[2] },
+      {
+        numSpans: options.numSpans ?? 3,
+        maxAnswerLength: options.maxAnswerLength ?? 10,
+        numSpansPerPassage: options.numSpansPerPassage ?? 4,
+        answerSearch: this.spanScope === "text" ? "passage" : "hf",
+      },
+    );
+    return spans.map((s) => ({
+      passageIndex: s.docId,
+      spanScore: s.spanScore,
+      relevanceScore: s.relevanceScore,
+      decodedText: s.text,
+      start: s.passageCharStart,
+      end: s.passageCharEnd,
+      tokenStart: s.startIndex,
+      tokenEnd: s.endIndex,
+    }));
+  }
+}
+
+/**
+ * Loads a question or context encoder with its tokenizer.
+ * @param kind "question" or "context"
+ * @param sources where the models are
+ * @returns the encoder
+ */
+export async function loadDenseEncoder(
+  kind: "question" | "context",
+  sources: DprModelSources = {},
+): Promise<DprEncoderAdapter> {
+  const source = await resolveModelSource(sourceFor(kind, sources));
+  if (kind === "question") {
+    const [tokenizer, model] = await Promise.all([
+      DPRQuestionEncoderTokenizer.fromPretrained(source),
+      DPRQuestionEncoder.fromPretrained(source),
+    ]);
+    return new DprEncoderAdapter(tokenizer, model, sources.maxLength);
+  }
+  const [tokenizer, model] = await Promise.all([
+    DPRContextEncoderTokenizer.fromPretrained(source),
+    DPRContextEncoder.fromPretrained(source),
+  ]);
+  return new DprEncoderAdapter(tokenizer, model, sources.maxLength);
+}
+
+/**
+ * Loads the reader with its tokenizer.
+ * @param sources where the models are
+ * @returns the reader
+ */
+export async function loadPassageReader(sources: DprModelSources = {}): Promise<DprReaderAdapter> {
+  const source = await resolveModelSource(sourceFor("reader", sources));
+  const [tokenizer, model] = await Promise.all([
+    DPRReaderTokenizerFast.fromPretrained(source),
+    DPRReader.fromPretrained(source),
+  ]);
+  return new DprReaderAdapter(tokenizer, model, sources.maxLength, sources.spanScope ?? "text");
+}
