@@ -1,11 +1,18 @@
 /**
  * The one place the project imports TensorFlow.js from, so every module shares one engine.
  *
- * `tf` is tfjs-core with the cpu backend registered; `tfl` is tfjs-layers.
+ * `tf` is tfjs-core with the cpu backend registered; `tfl` is tfjs-layers. Other backends are
+ * loaded on demand by `setBackend` (see `set_backend.ts`).
  * @module
  */
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
+
+// tfjs-backend-cpu prints a banner urging tfjs-node when it sees `process` (Deno defines it) on
+// its first tensor. Marking the backend as already used skips just that banner; the `PROD` flag
+// would also hide every other tfjs warning.
+const cpuBackend = tf.engine().findBackend("cpu") as { firstUse?: boolean } | null;
+if (cpuBackend !== null) cpuBackend.firstUse = false;
 
 export { tf, tfl };
