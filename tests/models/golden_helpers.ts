@@ -66,7 +66,11 @@ export function caseInputs(c: GoldenCase): DPRInputs {
 }
 
 /** Largest absolute difference between `actual` and `expected`; throws on shape mismatch. */
-export function maxAbsDiff(actual: tf.Tensor, expected: GoldenTensor, label: string): number {
+export async function maxAbsDiff(
+  actual: tf.Tensor,
+  expected: GoldenTensor,
+  label: string,
+): Promise<number> {
   if (
     actual.shape.length !== expected.shape.length ||
     actual.shape.some((d, k) => d !== expected.shape[k])
@@ -75,7 +79,8 @@ export function maxAbsDiff(actual: tf.Tensor, expected: GoldenTensor, label: str
       message: `${label}: shape [${actual.shape}] != expected [${expected.shape}]`,
     });
   }
-  const values = actual.dataSync();
+  // Async read: webgpu buffers cannot be read synchronously in Deno.
+  const values = await actual.data();
   let worst = 0;
   for (let k = 0; k < values.length; k++) {
     const d = Math.abs(values[k]! - Math.fround(expected.data[k]!));
@@ -85,13 +90,13 @@ export function maxAbsDiff(actual: tf.Tensor, expected: GoldenTensor, label: str
 }
 
 /** Asserts `actual` is within `tolerance` of `expected` everywhere. */
-export function assertClose(
+export async function assertClose(
   actual: tf.Tensor,
   expected: GoldenTensor,
   tolerance: number,
   label: string,
-): void {
-  const worst = maxAbsDiff(actual, expected, label);
+): Promise<void> {
+  const worst = await maxAbsDiff(actual, expected, label);
   if (!(worst <= tolerance)) {
     throw new AssertionError({
       message: `${label}: max |difference| ${worst} exceeds ${tolerance}`,

@@ -50,11 +50,21 @@ export async function replayCheckpoint(
       const o = c.outputs;
       const tol = options.tolerance;
       if ("poolerOutput" in out) {
-        assertClose(out.poolerOutput, o["pooler_output"] as GoldenTensor, tol, `${label} pooler`);
+        await assertClose(
+          out.poolerOutput,
+          o["pooler_output"] as GoldenTensor,
+          tol,
+          `${label} pooler`,
+        );
       } else {
-        assertClose(out.startLogits, o["start_logits"] as GoldenTensor, tol, `${label} start`);
-        assertClose(out.endLogits, o["end_logits"] as GoldenTensor, tol, `${label} end`);
-        assertClose(
+        await assertClose(
+          out.startLogits,
+          o["start_logits"] as GoldenTensor,
+          tol,
+          `${label} start`,
+        );
+        await assertClose(out.endLogits, o["end_logits"] as GoldenTensor, tol, `${label} end`);
+        await assertClose(
           out.relevanceLogits,
           o["relevance_logits"] as GoldenTensor,
           tol,
@@ -65,8 +75,12 @@ export async function replayCheckpoint(
       const attentions = o["attentions"] as GoldenTensor[];
       equal(out.hiddenStates?.length, states.length, `${label}: number of hidden states`);
       equal(out.attentions?.length, attentions.length, `${label}: number of attentions`);
-      states.forEach((s, k) => assertClose(out.hiddenStates![k]!, s, tol, `${label} hidden ${k}`));
-      attentions.forEach((a, k) => assertClose(out.attentions![k]!, a, tol, `${label} attn ${k}`));
+      for (const [k, s] of states.entries()) {
+        await assertClose(out.hiddenStates![k]!, s, tol, `${label} hidden ${k}`);
+      }
+      for (const [k, a] of attentions.entries()) {
+        await assertClose(out.attentions![k]!, a, tol, `${label} attn ${k}`);
+      }
       tf.dispose(out as unknown as tf.TensorContainer);
       equal(tf.memory().numTensors, before, `${label}: tensors leaked`);
       if (inputs.inputsEmbeds instanceof tf.Tensor) inputs.inputsEmbeds.dispose();
