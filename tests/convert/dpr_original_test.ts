@@ -8,42 +8,12 @@ import {
 } from "../../convert/dpr_original.ts";
 import { readSafetensors } from "../../convert/safetensors.ts";
 import type { StateDict } from "../../convert/state_dict.ts";
-import { PickleBuilder, torchZip } from "./torch_bytes.ts";
+import { originalCheckpoint } from "./torch_bytes.ts";
 
 const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
 
 async function fixture(name: string): Promise<StateDict> {
   return readSafetensors(await Deno.readFile(`${FIXTURES}${name}/model.safetensors`));
-}
-
-/** Writes an original-DPR-style checkpoint: a CheckpointState dict (or namedtuple). */
-function originalCheckpoint(modelDict: StateDict, namedTuple: boolean): Uint8Array {
-  const p = new PickleBuilder();
-  const storages: Record<string, Uint8Array> = {};
-  const writeModelDict = (): void => {
-    p.dict().mark();
-    let key = 0;
-    for (const [name, tensor] of modelDict) {
-      const stride = tensor.shape.map((_, i) =>
-        tensor.shape.slice(i + 1).reduce((a, b) => a * b, 1)
-      );
-      p.str(name).tensor(String(key), "FloatStorage", tensor.data.length, 0, tensor.shape, stride);
-      storages[String(key++)] = new Uint8Array(tensor.data.buffer.slice(0));
-    }
-    p.setitems();
-  };
-  if (namedTuple) {
-    p.global("dpr.utils.model_utils", "CheckpointState").mark();
-    writeModelDict();
-    p.dict().dict().int(0).int(3).dict().tuple().raw(0x81);
-  } else {
-    p.dict().mark().str("model_dict");
-    writeModelDict();
-    p.str("optimizer_dict").dict().str("offset").int(0).str("epoch").int(3);
-    p.str("encoder_params").dict().mark().str("pretrained_model_cfg").str("bert-base-uncased")
-      .setitems().setitems();
-  }
-  return torchZip(p.stop(), storages);
 }
 
 function toOriginal(sd: StateDict, from: string, to: string): StateDict {

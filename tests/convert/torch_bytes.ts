@@ -3,6 +3,7 @@
  * can be made without Python.
  * @module
  */
+import type { StateDict } from "../../convert/state_dict.ts";
 import { crc32 } from "../../convert/zip_reader.ts";
 
 /** Writes a zip archive of stored entries; `method` lets a test claim compression. */
@@ -154,4 +155,34 @@ export function torchZip(pickle: Uint8Array, storages: Record<string, Uint8Array
     ...Object.entries(storages).map(([k, v]): [string, Uint8Array] => [`archive/data/${k}`, v]),
     ["archive/version", new TextEncoder().encode("3\n")],
   ]);
+}
+
+/** Writes an original-DPR-style checkpoint: a CheckpointState dict (or namedtuple). */
+export function originalCheckpoint(modelDict: StateDict, namedTuple: boolean): Uint8Array {
+  const p = new PickleBuilder();
+  const storages: Record<string, Uint8Array> = {};
+  const writeModelDict = (): void => {
+    p.dict().mark();
+    let key = 0;
+    for (const [name, tensor] of modelDict) {
+      const stride = tensor.shape.map((_, i) =>
+        tensor.shape.slice(i + 1).reduce((a, b) => a * b, 1)
+      );
+      p.str(name).tensor(String(key), "FloatStorage", tensor.data.length, 0, tensor.shape, stride);
+      storages[String(key++)] = new Uint8Array(tensor.data.buffer.slice(0));
+    }
+    p.setitems();
+  };
+  if (namedTuple) {
+    p.global("dpr.utils.model_utils", "CheckpointState").mark();
+    writeModelDict();
+    p.dict().dict().int(0).int(3).dict().tuple().raw(0x81);
+  } else {
+    p.dict().mark().str("model_dict");
+    writeModelDict();
+    p.str("optimizer_dict").dict().str("offset").int(0).str("epoch").int(3);
+    p.str("encoder_params").dict().mark().str("pretrained_model_cfg").str("bert-base-uncased")
+      .setitems().setitems();
+  }
+  return torchZip(p.stop(), storages);
 }

@@ -1,0 +1,271 @@
+/**
+ * `convertCheckpoint`: turns a checkpoint (Hugging Face folder, URL, hub id, or an original
+ * facebookresearch/DPR checkpoint file) into a folder of TensorFlow.js weight artifacts:
+ * `model.json` with a tfjs `weightsManifest`, 4 MiB weight shards, `config.json` and the
+ * tokenizer files. The folder is built under a temporary name beside `outDir` and renamed into
+ * place at the end, so a failed run leaves nothing behind.
+ * @module
+ */
+import { openFileReader } from "./byte_reader.ts";
+import {
+  detectDprOriginalKind,
+  inferDprConfig,
+  readDprOriginalCheckpoint,
+  selectEncoder,
+} from "./dpr_original.ts";
+import type { FileSource } from "./file_source.ts";
+import type { Progress } from "./progress.ts";
+import { SILENT_PROGRESS } from "./progress.ts";
+import { resolvePretrained } from "./resolve.ts";
+import type { PretrainedOptions } from "./resolve.ts";
+import type { StateDict } from "./state_dict.ts";
+import type { ManifestGroup, Quantization } from "./tfjs_artifacts.ts";
+import { writeTfjsWeights } from "./tfjs_artifacts.ts";
+
+/** Tokenizer files copied next to the weights when the source has them. */
+export const TOKENIZER_FILES: readonly string[] = [
+  "vocab.txt",
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "added_tokens.json",
+];
+
+/** The `model.json` a converted folder holds. */
+export interface ConvertedModelJson {
+  /** "dpr-weights": a tfjs weights manifest whose weights keep PyTorch names and layouts. */
+  format: string;
+  /** Which library wrote it. */
+  generatedBy: string;
+  /** Which tool converted it. */
+  convertedBy: string;
+  /** tfjs's weights manifest. */
+  weightsManifest: ManifestGroup[];
+  /** Extra facts for readers of this folder. */
+  userDefinedMetadata: {
+    /** Weight naming and layout ("pytorch"), architectures and quantization. */
+    dpr: { layout: "pytorch"; architectures: string[]; quantization: Quantization | null };
+  };
+}
+
+/** Options of {@linkcode convertCheckpoint}. */
+export interface ConvertOptions extends PretrainedOptions {
+  /** Store weights as float16 or affine uint8 (tfjs's manifest conventions). */
+  quantize?: Quantization;
+  /** Replace `outDir` when it exists; default false (an error). */
+  overwrite?: boolean;
+  /** Receives bytes of weights written. */
+  weightsProgress?: Progress;
+}
+
+/** What {@linkcode convertCheckpoint} wrote. */
+export interface ConvertResult {
+  /** The model folders written: `outDir`, or `outDir/question_encoder` and `outDir/ctx_encoder`. */
+  folders: string[];
+  /** Number of weight tensors written, over all folders. */
+  tensors: number;
+}
+
+/** State-dict prefix each architecture's weights must carry. */
+const ARCHITECTURE_PREFIX: Record<string, string> = {
+  DPRQuestionEncoder: "question_encoder.",
+  DPRContextEncoder: "ctx_encoder.",
+  DPRReader: "span_predictor.",
+};
+
+/** Buffers and pooler weights models skip; they are not written. */
+const IGNORED = [/(^|\.)position_ids$/, /(^|\.)token_type_ids$/, /(^|\.)pooler\.dense\./];
+
+/**
+ * Checks that a state dict's names fit the architecture named by `config.json` (a context
+ * encoder's weights under a question-encoder config would otherwise load as random weights, as in
+ * transformers issue 9725), and drops ignorable buffers.
+ * @param config the model's config
+ * @param stateDict its weights
+ * @param where names the checkpoint in errors
+ * @returns the weights to write
+ */
+export function checkArchitecture(
+  config: Record<string, unknown>,
+  stateDict: StateDict,
+  where: string,
+): StateDict {
+  const architectures = config.architectures;
+  const name = Array.isArray(architectures) ? architectures[0] : undefined;
+  const prefix = typeof name === "string" ? ARCHITECTURE_PREFIX[name] : undefined;
+  if (prefix === undefined) {
+    throw new TypeError(
+      `Cannot convert ${where}: config.json's architectures must name one of ${
+        Object.keys(ARCHITECTURE_PREFIX).join(", ")
+      }: received ${JSON.stringify(architectures)}`,
+    );
+  }
+  const kept: StateDict = new Map();
+  const foreign: string[] = [];
+  for (const [key, tensor] of stateDict) {
+    if (IGNORED.some((re) => re.test(key))) continue;
+    if (!key.startsWith(prefix)) foreign.push(key);
+    kept.set(key, tensor);
+  }
+  if (foreign.length > 0 || kept.size === 0) {
+    throw new TypeError(
+      `Cannot convert ${where}: config.json says ${name}, whose weights start with "${prefix}", ` +
+        `but the checkpoint holds ${
+          kept.size === 0 ? "no weights" : foreign.slice(0, 5).join(", ")
+        }${foreign.length > 5 ? ` and ${foreign.length - 5} more` : ""}`,
+    );
+  }
+  return kept;
+}
+
+async function writeModelFolder(
+  dir: string,
+  config: Record<string, unknown>,
+  stateDict: StateDict,
+  tokenizer: FileSource | null,
+  options: ConvertOptions,
+): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const manifest = await writeTfjsWeights(dir, stateDict, {
+    quantize: options.quantize,
+    progress: options.weightsProgress ?? SILENT_PROGRESS,
+  });
+  const architectures = (config.architectures as string[] | undefined) ?? [];
+  const modelJson: ConvertedModelJson = {
+    format: "dpr-weights",
+    generatedBy: "@dpr/dpr",
+    convertedBy: "@dpr/dpr convert",
+    weightsManifest: manifest,
+    userDefinedMetadata: {
+      dpr: { layout: "pytorch", architectures, quantization: options.quantize ?? null },
+    },
+  };
+  await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(modelJson, null, 1));
+  await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config, null, 2) + "\n");
+  if (tokenizer !== null) {
+    for (const name of TOKENIZER_FILES) {
+      const bytes = await tokenizer.readFile(name);
+      if (bytes !== null) await Deno.writeFile(`${dir}/${name}`, bytes);
+    }
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Converts a checkpoint to TensorFlow.js weight artifacts in `outDir`.
+ *
+ * `source` is anything {@linkcode resolvePretrained} accepts, or the path of an original
+ * facebookresearch/DPR checkpoint file: a bi-encoder becomes `outDir/question_encoder` and
+ * `outDir/ctx_encoder`, a reader becomes `outDir` (configs are inferred from the weights' shapes
+ * with BERT's defaults).
+ *
+ * @param source folder, URL, hub id, FileSource or original DPR checkpoint file
+ * @param outDir the folder to create
+ * @param options quantization, overwrite, progress, hub options
+ * @returns the folders written
+ */
+export async function convertCheckpoint(
+  source: string | FileSource,
+  outDir: string,
+  options: ConvertOptions = {},
+): Promise<ConvertResult> {
+  if (options.quantize !== undefined && !["float16", "uint8"].includes(options.quantize)) {
+    throw new RangeError(
+      `Cannot convert: quantize must be "float16" or "uint8": received ${
+        JSON.stringify(options.quantize)
+      }`,
+    );
+  }
+  const out = outDir.replace(/\/+$/, "");
+  let outExists = false;
+  try {
+    await Deno.stat(out);
+    outExists = true;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  if (outExists && !options.overwrite) {
+    throw new RangeError(`Cannot convert into ${out}: it already exists (use overwrite)`);
+  }
+  // Read everything before touching the disk, so a bad checkpoint leaves nothing.
+  const jobs: { sub: string; config: Record<string, unknown>; sd: StateDict }[] = [];
+  let tokenizer: FileSource | null = null;
+  if (typeof source === "string" && await isFile(source)) {
+    const reader = await openFileReader(source);
+    let original;
+    try {
+      original = await readDprOriginalCheckpoint(reader, source);
+    } finally {
+      reader.close();
+    }
+    if (original.kind === "biencoder") {
+      for (
+        const [which, arch] of [["question", "DPRQuestionEncoder"], [
+          "ctx",
+          "DPRContextEncoder",
+        ]] as const
+      ) {
+        const sd = selectEncoder(original.stateDict, which);
+        const config = inferDprConfig(sd, arch);
+        jobs.push({ sub: `${which}_encoder`, config, sd: checkArchitecture(config, sd, source) });
+      }
+    } else {
+      const config = inferDprConfig(original.stateDict, "DPRReader");
+      jobs.push({ sub: "", config, sd: checkArchitecture(config, original.stateDict, source) });
+    }
+  } else {
+    const resolved = await resolvePretrained(source, options);
+    const where = resolved.source.description;
+    if (detectDprOriginalKind(resolved.stateDict.keys()) !== null) {
+      throw new TypeError(
+        `Cannot convert ${where}: its weights use the original DPR names; pass the checkpoint ` +
+          `file itself`,
+      );
+    }
+    jobs.push({
+      sub: "",
+      config: resolved.config,
+      sd: checkArchitecture(resolved.config, resolved.stateDict, where),
+    });
+    tokenizer = resolved.source;
+  }
+  const slash = out.lastIndexOf("/");
+  const parent = slash >= 0 ? out.slice(0, slash) || "/" : ".";
+  const base = slash >= 0 ? out.slice(slash + 1) : out;
+  await Deno.mkdir(parent, { recursive: true });
+  const temp = await Deno.makeTempDir({ dir: parent, prefix: `.${base}.converting-` });
+  try {
+    // makeTempDir creates the folder private (0700); a converted model is an ordinary folder.
+    if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o755);
+    let tensors = 0;
+    for (const job of jobs) {
+      await writeModelFolder(
+        job.sub ? `${temp}/${job.sub}` : temp,
+        job.config,
+        job.sd,
+        tokenizer,
+        options,
+      );
+      tensors += job.sd.size;
+    }
+    if (outExists) {
+      const old = `${temp}.old`;
+      await Deno.rename(out, old);
+      await Deno.rename(temp, out);
+      await Deno.remove(old, { recursive: true });
+    } else {
+      await Deno.rename(temp, out);
+    }
+    return { folders: jobs.map((j) => (j.sub ? `${out}/${j.sub}` : out)), tensors };
+  } catch (error) {
+    await Deno.remove(temp, { recursive: true }).catch(() => {});
+    throw error;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * `saveSafetensors`: writes a model back in Hugging Face's layout (`model.safetensors` with
+ * PyTorch names and layouts, plus `config.json`), so a model changed here loads in transformers.
+ * @module
+ */
+import { writeSafetensors } from "./safetensors.ts";
+import type { StateDict } from "./state_dict.ts";
+
+/** What `saveSafetensors` needs from a model: its weights, and its config for `config.json`. */
+export interface StateDictModel {
+  /** The weights with PyTorch names and layouts. */
+  stateDict(): StateDict;
+  /** The model's configuration; `toJSON()` gives `config.json`'s object. */
+  readonly config?: { toJSON(): Record<string, unknown> };
+  /** The model's architecture, whose `name` fills `architectures` when the config lacks it. */
+  readonly architecture?: { name: string };
+}
+
+/**
+ * Writes a file atomically: to a temporary name in the same folder, then renamed.
+ * @param path the final path
+ * @param bytes the contents
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
+  const temp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    await Deno.writeFile(temp, bytes);
+    await Deno.rename(temp, path);
+  } catch (error) {
+    await Deno.remove(temp).catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Saves a model's weights as safetensors. A path ending in `.safetensors` gets just that file;
+ * any other path is a folder that gets `model.safetensors` and `config.json` (Hugging Face
+ * layout). Files are written atomically.
+ *
+ * @example
+ * ```ts ignore
+ * import { saveSafetensors } from "./save_safetensors.ts";
+ * await saveSafetensors(model, "out/my-question-encoder");
+ * ```
+ * @param model anything with `stateDict()` (our DPR models)
+ * @param path a `.safetensors` file or a folder
+ */
+export async function saveSafetensors(model: StateDictModel, path: string): Promise<void> {
+  const stateDict = model.stateDict();
+  const bytes = writeSafetensors(stateDict, { metadata: { format: "pt" } });
+  if (path.endsWith(".safetensors")) {
+    await writeFileAtomic(path, bytes);
+    return;
+  }
+  await Deno.mkdir(path, { recursive: true });
+  await writeFileAtomic(`${path}/model.safetensors`, bytes);
+  if (model.config !== undefined) {
+    const config = { ...model.config.toJSON() };
+    if (!Array.isArray(config.architectures) && model.architecture !== undefined) {
+      config.architectures = [model.architecture.name];
+    }
+    config.model_type ??= "dpr";
+    await writeFileAtomic(
+      `${path}/config.json`,
+      new TextEncoder().encode(JSON.stringify(config, null, 2) + "\n"),
+    );
+  }
+}
