@@ -258,7 +258,13 @@ export function decodeLittleEndian(dtype: string, bytes: Uint8Array, name: strin
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   switch (dtype) {
     case "F32": {
-      if (LITTLE_ENDIAN_HOST) return new Float32Array(bytes.slice().buffer);
+      if (LITTLE_ENDIAN_HOST) {
+        // Reuse a buffer that holds exactly these bytes (a fresh read); otherwise copy, since a
+        // view into a whole file would keep the file alive and may be misaligned.
+        const whole = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength &&
+          bytes.buffer instanceof ArrayBuffer;
+        return new Float32Array(whole ? bytes.buffer as ArrayBuffer : bytes.slice().buffer);
+      }
       const out = new Float32Array(bytes.length / 4);
       for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(4 * i, true);
       return out;
