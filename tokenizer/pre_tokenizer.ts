@@ -92,11 +92,12 @@ export function forEachWord(
     contiguous = true;
     if (charStarts !== null) charStarts.length = 0;
   };
-  let i = from;
-  while (i < to) {
+  const limit = Math.min(to, text.length);
+  let i = Math.max(0, from);
+  while (i < limit) {
     let cp = text.charCodeAt(i);
     let width = 1;
-    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < to) {
+    if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < limit) {
       const low = text.charCodeAt(i + 1);
       if (low >= 0xdc00 && low <= 0xdfff) {
         cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
