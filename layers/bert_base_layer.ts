@@ -61,13 +61,14 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
 
 /** 32-bit FNV-1a hash, used to derive one seed per weight from the base seed and its name. */
 function hashSeed(seed: number, name: string): number {
-  let h = 0x811c9dc5 ^ (seed | 0);
+  let h = 0x811c9dc5;
   const text = `${seed}:${name}`;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return h >>> 0;
+  // tfjs treats a seed of 0 as "no seed".
+  return (h >>> 0) || 1;
 }
 
 /** The initialisations transformers' `_init_weights` gives BERT parameters. */
