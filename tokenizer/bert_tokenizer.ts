@@ -210,6 +210,7 @@ export class BertTokenizer {
   readonly #prefix: string;
 
   /**
+   * Builds the tokenizer from a vocabulary.
    * @param vocab the vocabulary: a `Vocabulary`, the tokens in id order, or a `vocab.txt` text
    * @param options normalization, special tokens and limits
    */
@@ -357,6 +358,7 @@ export class BertTokenizer {
    * @returns the id or the ids
    */
   convertTokensToIds(tokens: string): number;
+  /** Maps tokens to ids; unknown tokens get the unknown token's id. */
   convertTokensToIds(tokens: readonly string[]): number[];
   convertTokensToIds(tokens: string | readonly string[]): number | number[] {
     const one = (token: string): number => this.vocab.tokenToId.get(token) ?? this.unkTokenId;
@@ -371,6 +373,7 @@ export class BertTokenizer {
    * @throws {RangeError} for ids outside the vocabulary
    */
   convertIdsToTokens(id: number, options?: { skipSpecialTokens?: boolean }): string;
+  /** Maps ids to tokens (`skipSpecialTokens` leaves special tokens out). */
   convertIdsToTokens(
     ids: ArrayLike<number>,
     options?: { skipSpecialTokens?: boolean },
@@ -432,7 +435,9 @@ export class BertTokenizer {
    *   `number[][]` for a batch, tfjs tensors with `returnTensors: "tf"`)
    */
   encode(text: string, options?: EncodeOptions): Encoding;
+  /** Encodes a batch of texts (or pairs): one row per text. */
   encode(text: readonly string[], options?: EncodeOptions): BatchEncoding;
+  /** Encodes into int32 tfjs tensors of shape `[batch, length]`. */
   encode(text: string | readonly string[], options: TensorEncodeOptions): TokenizerTensors;
   encode(
     text: string | readonly string[],
@@ -716,9 +721,11 @@ export class BertTokenizer {
  * Hugging Face's Rust-backed `BertTokenizerFast`.
  */
 export class BertTokenizerFast extends BertTokenizer {
+  /** Offsets are available. */
   override readonly supportsOffsets: boolean = true;
 
   /**
+   * Builds the tokenizer from a vocabulary.
    * @param vocab the vocabulary: a `Vocabulary`, the tokens in id order, or a `vocab.txt` text
    * @param options normalization, special tokens and limits (`nfc` defaults to `false`)
    */

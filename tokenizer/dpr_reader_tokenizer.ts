@@ -95,9 +95,11 @@ export interface ReaderTensors extends TokenizerTensors {
  * ```
  */
 export class DPRReaderTokenizer extends BertTokenizer {
+  /** The reader takes no token types. */
   override readonly modelInputNames: readonly string[] = ["input_ids", "attention_mask"];
 
   /**
+   * Builds the tokenizer from a vocabulary.
    * @param vocab the vocabulary: a `Vocabulary`, the tokens in id order, or a `vocab.txt` text
    * @param options normalization, special tokens and limits
    */
@@ -124,19 +126,24 @@ export class DPRReaderTokenizer extends BertTokenizer {
    * @returns the encoding
    */
   override encode(text: string, options?: EncodeOptions): Encoding;
+  /** Encodes a batch of texts like `BertTokenizer.encode`. */
   override encode(text: readonly string[], options?: EncodeOptions): BatchEncoding;
+  /** Encodes texts into int32 tfjs tensors. */
   override encode(
     text: string | readonly string[],
     options: TensorEncodeOptions,
   ): TokenizerTensors;
+  /** Encodes `[CLS] question [SEP] title [SEP] text` rows, one per passage. */
   override encode(
     input: ReaderTexts & { titles: string | readonly string[]; texts: string | readonly string[] },
     options?: ReaderEncodeOptions & { returnTensors?: undefined },
   ): ReaderEncoding;
+  /** Encodes reader rows into int32 tfjs tensors (plus `passageStarts`). */
   override encode(
     input: ReaderTexts & { titles: string | readonly string[]; texts: string | readonly string[] },
     options: ReaderEncodeOptions & { returnTensors: "tf" },
   ): ReaderTensors;
+  /** Encodes a reader input that may lack titles or texts (plain BERT encoding then). */
   override encode(
     input: ReaderTexts,
     options?: ReaderEncodeOptions,
@@ -298,9 +305,11 @@ export class DPRReaderTokenizer extends BertTokenizer {
 
 /** {@linkcode DPRReaderTokenizer} that also returns offsets (for answer character ranges). */
 export class DPRReaderTokenizerFast extends DPRReaderTokenizer {
+  /** Offsets are available. */
   override readonly supportsOffsets: boolean = true;
 
   /**
+   * Builds the tokenizer from a vocabulary.
    * @param vocab the vocabulary: a `Vocabulary`, the tokens in id order, or a `vocab.txt` text
    * @param options normalization, special tokens and limits (`nfc` defaults to `false`)
    */

@@ -26,8 +26,8 @@ export {
   DPRQuestionEncoderTokenizer,
   DPRQuestionEncoderTokenizerFast,
 } from "./dpr_tokenizers.ts";
-export type { PaddingOption } from "./padding.ts";
-export type { TruncationOption } from "./truncation.ts";
+export type { PaddingOption, PaddingStrategy } from "./padding.ts";
+export type { TruncationOption, TruncationStrategy } from "./truncation.ts";
 export type { TokenizerTensors } from "./tensors.ts";
 export { Vocabulary } from "./vocab.ts";
 export {

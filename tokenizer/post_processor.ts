@@ -12,6 +12,7 @@ export class BertPostProcessor {
   readonly sepId: number;
 
   /**
+   * Builds the post-processor.
    * @param clsId id of the classification token
    * @param sepId id of the separator token
    */

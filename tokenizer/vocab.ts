@@ -12,6 +12,7 @@ export class Vocabulary {
   readonly tokenToId: ReadonlyMap<string, number>;
 
   /**
+   * Builds the vocabulary from its tokens.
    * @param tokens the token of each id, in id order
    * @param source where the tokens came from, for error messages
    */
