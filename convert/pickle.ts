@@ -43,6 +43,22 @@ export interface UnpickleOptions {
  * @returns the unpickled value
  */
 export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
+  return unpickleAt(bytes, 0, options).value;
+}
+
+/**
+ * Unpickles one pickle that starts at `start` and tells where it ended, for files that hold
+ * several pickles in a row (the legacy torch format).
+ * @param bytes the buffer
+ * @param start offset of the pickle's first opcode
+ * @param options description, global table and persistent loader
+ * @returns the value and the offset just past its STOP opcode
+ */
+export function unpickleAt(
+  bytes: Uint8Array,
+  start: number,
+  options: UnpickleOptions,
+): { value: unknown; end: number } {
   const where = `Cannot unpickle ${options.description}`;
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const text = new TextDecoder("utf-8", { fatal: false });
@@ -50,11 +66,13 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
   let stack: unknown[] = [];
   const marks: unknown[][] = [];
   const memo = new Map<number, unknown>();
-  let p = 0;
+  let p = start;
 
   const need = (n: number): void => {
     if (n < 0 || p + n > bytes.length) {
-      throw new RangeError(`${where}: the pickle is truncated (needs ${n} bytes at offset ${p})`);
+      throw new PickleTruncatedError(
+        `${where}: the pickle is truncated (needs ${n} bytes at offset ${p})`,
+      );
     }
   };
   const u8 = (): number => {
@@ -87,7 +105,9 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
   };
   const line = (): string => {
     const end = bytes.indexOf(0x0a, p);
-    if (end < 0) throw new RangeError(`${where}: the pickle is truncated inside a text line`);
+    if (end < 0) {
+      throw new PickleTruncatedError(`${where}: the pickle is truncated inside a text line`);
+    }
     const s = latin1.decode(bytes.subarray(p, end));
     p = end + 1;
     return s;
@@ -159,7 +179,7 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
         if (stack.length !== 1 || marks.length !== 0) {
           throw new SyntaxError(`${where}: STOP with ${stack.length} values on the stack`);
         }
-        return stack[0];
+        return { value: stack[0], end: p };
       }
       case 0x28: // MARK
         marks.push(stack);
@@ -396,6 +416,15 @@ export function unpickle(bytes: Uint8Array, options: UnpickleOptions): unknown {
             `not supported by the restricted unpickler`,
         );
     }
+  }
+}
+
+/** The pickle ended before its STOP opcode. */
+export class PickleTruncatedError extends RangeError {
+  /** @param message what was truncated where */
+  constructor(message: string) {
+    super(message);
+    this.name = "RangeError";
   }
 }
 

@@ -1,14 +1,16 @@
 /**
- * Reader for `pytorch_model.bin` files in the zip format of `torch.save` (PyTorch 1.6 and later):
- * `<root>/data.pkl` is a pickle whose tensors point, through persistent ids, at storages stored as
- * `<root>/data/<key>`. The pickle goes through the restricted unpickler of `pickle.ts` with a table
- * of the few globals state dicts use; anything else is refused by name. Tensors are decoded one at
- * a time from their storages.
+ * Reader for `pytorch_model.bin` files written by `torch.save`: the zip format of PyTorch 1.6 and
+ * later (`<root>/data.pkl`, a pickle whose tensors point through persistent ids at storages
+ * stored as `<root>/data/<key>`) and the older "legacy" format (pickles in a row, then the raw
+ * storages), which the original DPR checkpoints and early hub uploads use. Every pickle goes
+ * through the restricted unpickler of `pickle.ts` with a table of the few globals state dicts
+ * use; anything else is refused by name. Tensors are decoded one at a time from their storages.
+ * The ancient tar format is refused with a clear error.
  * @module
  */
 import type { ByteReader } from "./byte_reader.ts";
 import { memoryReader } from "./byte_reader.ts";
-import { PickleRecord, unpickle } from "./pickle.ts";
+import { PickleRecord, PickleTruncatedError, unpickle, unpickleAt } from "./pickle.ts";
 import type { PickleGlobal } from "./pickle.ts";
 import { decodeLittleEndian } from "./safetensors.ts";
 import type { RawTensor, StateDict } from "./state_dict.ts";
@@ -49,18 +51,22 @@ export class TorchStorageRef {
   readonly itemBytes: number;
   /** Number of elements the pickle declares. */
   readonly numel: number;
+  /** For a legacy storage view: where the view starts in the root storage, in elements. */
+  readonly elementOffset: number;
 
   /**
    * @param key the storage key
    * @param dtype the element dtype
    * @param itemBytes bytes per element
    * @param numel declared element count
+   * @param elementOffset start of a storage view, in elements (default 0)
    */
-  constructor(key: string, dtype: string, itemBytes: number, numel: number) {
+  constructor(key: string, dtype: string, itemBytes: number, numel: number, elementOffset = 0) {
     this.key = key;
     this.dtype = dtype;
     this.itemBytes = itemBytes;
     this.numel = numel;
+    this.elementOffset = elementOffset;
   }
 }
 
@@ -193,11 +199,6 @@ function allowedGlobals(where: string): (module: string, name: string) => Pickle
  * @returns a sentence saying what the file seems to be
  */
 function notZipReason(first: Uint8Array): string {
-  if (first[0] === 0x80) {
-    return "it is in the legacy (pre-1.6) torch.save format, which is not supported; re-save it " +
-      "with PyTorch 1.6 or later (torch.save(torch.load(path), new_path)) or convert it to " +
-      "safetensors";
-  }
   const ustar = new TextDecoder().decode(first.subarray(257, 262));
   if (ustar === "ustar") {
     return "it is in the legacy tar torch.save format, which is not supported; re-save it with " +
@@ -220,7 +221,10 @@ export async function openPytorchCheckpoint(
   const name = description ?? reader.description;
   const where = `Cannot read PyTorch checkpoint ${name}`;
   const first = await reader.read(0, Math.min(reader.size, 512));
-  if (!looksLikeZip(first)) throw new TypeError(`${where}: ${notZipReason(first)}`);
+  if (!looksLikeZip(first)) {
+    if (first[0] === 0x80) return await openLegacy(reader, name, where);
+    throw new TypeError(`${where}: ${notZipReason(first)}`);
+  }
   let entries: Map<string, ZipEntry>;
   try {
     entries = await readZipDirectory(reader);
@@ -246,51 +250,190 @@ export async function openPytorchCheckpoint(
   const tree = unpickle(pickle, {
     description: `${pickles[0]} in ${name}`,
     findGlobal: allowedGlobals(where),
-    persistentLoad(pid: unknown): unknown {
-      if (!Array.isArray(pid) || pid[0] !== "storage" || pid.length < 5) {
-        throw new TypeError(`${where}: unsupported persistent id ${JSON.stringify(pid)}`);
-      }
-      const [, type, key, , numel] = pid;
-      const typeName = (type as PickleGlobal | undefined)?.qualifiedName?.replace(/^torch\./, "");
-      const info = typeName === undefined ? undefined : STORAGE_TYPES[typeName];
-      if (info === undefined || typeof key !== "string" || typeof numel !== "number") {
-        throw new TypeError(`${where}: unsupported storage ${String(typeName)} in persistent id`);
-      }
-      let storage = storages.get(key);
-      if (storage === undefined) {
-        storage = new TorchStorageRef(key, info.dtype, info.bytes, numel);
-        storages.set(key, storage);
-      }
-      return storage;
-    },
+    persistentLoad: storageLoader(storages, where),
   });
   return {
     root: tree,
     async materialize(ref: TorchTensorRef, tensorName: string): Promise<RawTensor> {
-      const tensorWhere = `${where}: tensor "${tensorName}"`;
       const entry = entries.get(`${root}/data/${ref.storage.key}`);
       if (entry === undefined) {
         throw new RangeError(
-          `${tensorWhere}: storage ${ref.storage.key} is missing from the archive`,
+          `${where}: tensor "${tensorName}": storage ${ref.storage.key} is missing from the archive`,
         );
       }
-      const count = ref.shape.reduce((a, b) => a * b, 1);
-      const extent = count === 0
-        ? 0
-        : 1 + ref.shape.reduce((sum, d, i) => sum + (d - 1) * ref.stride[i]!, 0);
-      const itemBytes = ref.storage.itemBytes;
-      const needed = (ref.offset + extent) * itemBytes;
-      if (needed > entry.size || ref.offset + extent > ref.storage.numel) {
+      return await decodeTensor(ref, tensorName, where, entry.size, async (begin, end) => {
+        const storageBytes = await readZipEntry(reader, entry);
+        return storageBytes.subarray(begin, end);
+      });
+    },
+  };
+}
+
+/** The persistent-id loader shared by both formats: `("storage", type, key, location, numel[, view])`. */
+function storageLoader(
+  storages: Map<string, TorchStorageRef>,
+  where: string,
+): (pid: unknown) => unknown {
+  return (pid: unknown): unknown => {
+    if (!Array.isArray(pid) || pid[0] !== "storage" || pid.length < 5) {
+      throw new TypeError(`${where}: unsupported persistent id ${String(pid)}`);
+    }
+    const [, type, key, , numel, view] = pid;
+    const typeName = (type as PickleGlobal | undefined)?.qualifiedName?.replace(/^torch\./, "");
+    const info = typeName === undefined ? undefined : STORAGE_TYPES[typeName];
+    if (info === undefined || typeof key !== "string" || typeof numel !== "number") {
+      throw new TypeError(`${where}: unsupported storage ${String(typeName)} in persistent id`);
+    }
+    let storage = storages.get(key);
+    if (storage === undefined) {
+      storage = new TorchStorageRef(key, info.dtype, info.bytes, numel);
+      storages.set(key, storage);
+    }
+    if (Array.isArray(view)) {
+      // Legacy storage views: (view_key, element offset, view size) into the root storage.
+      const [, offset, size] = view;
+      if (typeof offset !== "number" || typeof size !== "number" || offset + size > numel) {
+        throw new RangeError(`${where}: storage view ${String(view)} lies outside storage ${key}`);
+      }
+      return new TorchStorageRef(key, info.dtype, info.bytes, numel, offset);
+    }
+    return storage;
+  };
+}
+
+/**
+ * Checks a tensor view against its storage, reads the bytes it spans and decodes them.
+ * @param read returns storage bytes [begin, end) (byte offsets within the storage)
+ */
+async function decodeTensor(
+  ref: TorchTensorRef,
+  tensorName: string,
+  where: string,
+  storageBytes: number,
+  read: (begin: number, end: number) => Promise<Uint8Array>,
+): Promise<RawTensor> {
+  const count = ref.shape.reduce((a, b) => a * b, 1);
+  const extent = count === 0
+    ? 0
+    : 1 + ref.shape.reduce((sum, d, i) => sum + (d - 1) * ref.stride[i]!, 0);
+  const itemBytes = ref.storage.itemBytes;
+  const first = ref.storage.elementOffset + ref.offset;
+  const needed = (first + extent) * itemBytes;
+  if (needed > storageBytes || first + extent > ref.storage.numel) {
+    throw new RangeError(
+      `${where}: tensor "${tensorName}": offset ${ref.offset}, size [${ref.shape}] and stride ` +
+        `[${ref.stride}] reach element ${first + extent} of a storage of ${ref.storage.numel} ` +
+        `elements (${storageBytes} bytes)`,
+    );
+  }
+  const window = await read(first * itemBytes, needed);
+  const values = decodeLittleEndian(ref.storage.dtype, window, tensorName);
+  return { shape: [...ref.shape], data: gather(values, ref.shape, ref.stride, count) };
+}
+
+/** The first pickle of a legacy torch file: this magic number. */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+/**
+ * Opens a checkpoint in the legacy (PyTorch < 1.6) `torch.save` format: five pickles in a row
+ * (magic number, protocol 1001, system info, the object, the storage keys), then each storage as
+ * an 8-byte element count and its raw bytes, in the order of the keys.
+ */
+async function openLegacy(
+  reader: ByteReader,
+  name: string,
+  where: string,
+): Promise<TorchCheckpoint> {
+  let chunk = Math.min(reader.size, 1 << 20);
+  while (true) {
+    const head = await reader.read(0, chunk);
+    try {
+      return parseLegacy(head, reader, name, where);
+    } catch (error) {
+      if (error instanceof PickleTruncatedError && chunk < reader.size) {
+        chunk = Math.min(reader.size, chunk * 4);
+        continue;
+      }
+      throw error;
+    }
+  }
+}
+
+function parseLegacy(
+  head: Uint8Array,
+  reader: ByteReader,
+  name: string,
+  where: string,
+): TorchCheckpoint {
+  const plain = { description: name, findGlobal: () => undefined };
+  let r = unpickleAt(head, 0, plain);
+  if (r.value !== LEGACY_MAGIC) {
+    throw new TypeError(`${where}: it is neither a torch zip archive nor a legacy torch file`);
+  }
+  r = unpickleAt(head, r.end, plain);
+  if (r.value !== 1001) {
+    throw new TypeError(`${where}: legacy torch protocol ${String(r.value)} is not supported`);
+  }
+  r = unpickleAt(head, r.end, plain);
+  const sysInfo = r.value;
+  if (sysInfo instanceof Map && sysInfo.get("little_endian") === false) {
+    throw new TypeError(`${where}: it was saved on a big-endian machine; not supported`);
+  }
+  const storages = new Map<string, TorchStorageRef>();
+  r = unpickleAt(head, r.end, {
+    description: name,
+    findGlobal: allowedGlobals(where),
+    persistentLoad: storageLoader(storages, where),
+  });
+  const tree = r.value;
+  r = unpickleAt(head, r.end, plain);
+  const keys = r.value;
+  if (!Array.isArray(keys) || !keys.every((k) => typeof k === "string")) {
+    throw new TypeError(`${where}: the legacy storage key list is malformed`);
+  }
+  const positions = new Map<string, number>();
+  let position = r.end;
+  for (const key of keys as string[]) {
+    const storage = storages.get(key);
+    if (storage === undefined) {
+      throw new TypeError(`${where}: storage ${key} is listed but no tensor uses it`);
+    }
+    positions.set(key, position + 8);
+    position += 8 + storage.numel * storage.itemBytes;
+  }
+  if (position > reader.size) {
+    throw new RangeError(
+      `${where}: the storages need ${position} bytes but the file has ${reader.size}; it is ` +
+        `truncated`,
+    );
+  }
+  return {
+    root: tree,
+    async materialize(ref: TorchTensorRef, tensorName: string): Promise<RawTensor> {
+      const start = positions.get(ref.storage.key);
+      if (start === undefined) {
         throw new RangeError(
-          `${tensorWhere}: offset ${ref.offset}, size [${ref.shape}] and stride [${ref.stride}] ` +
-            `reach element ${ref.offset + extent} of a storage of ${ref.storage.numel} elements ` +
-            `(${entry.size} bytes)`,
+          `${where}: tensor "${tensorName}": storage ${ref.storage.key} is not in the file`,
         );
       }
-      const storageBytes = await readZipEntry(reader, entry);
-      const window = storageBytes.subarray(ref.offset * itemBytes, needed);
-      const values = decodeLittleEndian(ref.storage.dtype, window, tensorName);
-      return { shape: [...ref.shape], data: gather(values, ref.shape, ref.stride, count) };
+      const header = await reader.read(start - 8, 8);
+      const stored = Number(
+        new DataView(header.buffer, header.byteOffset, 8).getBigInt64(0, true),
+      );
+      if (stored !== ref.storage.numel) {
+        throw new RangeError(
+          `${where}: storage ${ref.storage.key} holds ${stored} elements, the pickle says ` +
+            `${ref.storage.numel}`,
+        );
+      }
+      const size = ref.storage.numel * ref.storage.itemBytes;
+      return await decodeTensor(
+        ref,
+        tensorName,
+        where,
+        size,
+        (begin, end) => reader.read(start + begin, end - begin),
+      );
     },
   };
 }

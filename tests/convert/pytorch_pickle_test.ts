@@ -3,7 +3,7 @@ import { openFileReader } from "../../convert/byte_reader.ts";
 import { readPytorchCheckpoint } from "../../convert/pytorch_pickle.ts";
 import { readSafetensors } from "../../convert/safetensors.ts";
 import { unpickle } from "../../convert/pickle.ts";
-import { concat, f32, makeZip, PickleBuilder, torchZip } from "./torch_bytes.ts";
+import { concat, f32, legacyTorchFile, makeZip, PickleBuilder, torchZip } from "./torch_bytes.ts";
 
 const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
 const NAMES = ["dpr-question_encoder-tiny", "dpr-ctx_encoder-tiny", "dpr-reader-tiny"];
@@ -57,8 +57,9 @@ Deno.test("a pickle naming os.system or builtins.eval is refused and nothing run
 });
 
 Deno.test("legacy, truncated, compressed and corrupt checkpoints give clear errors", async () => {
-  const legacy = new Uint8Array([0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20]);
-  await assert.rejects(() => readPytorchCheckpoint(legacy), /legacy \(pre-1\.6\) torch\.save/);
+  const tar = new Uint8Array(1024);
+  tar.set(new TextEncoder().encode("ustar"), 257);
+  await assert.rejects(() => readPytorchCheckpoint(tar), /legacy tar torch\.save format/);
   await assert.rejects(
     () => readPytorchCheckpoint(new TextEncoder().encode("hello")),
     /not a zip archive written by torch\.save/,
@@ -119,3 +120,36 @@ function findBytes(haystack: Uint8Array, needle: Uint8Array): number {
   }
   return -1;
 }
+
+Deno.test("legacy (pre-1.6) torch files load; truncated or lying ones are refused", async () => {
+  const main = new PickleBuilder();
+  main.legacy = true;
+  main.dict().mark()
+    .str("a").tensor("7", "FloatStorage", 4, 0, [2, 2], [2, 1])
+    .str("b").tensor("9", "HalfStorage", 1, 0, [1], [1])
+    .setitems();
+  const pickle = main.stop();
+  const storages: [string, number, Uint8Array][] = [
+    ["7", 4, f32([1, 2, 3, 4])],
+    ["9", 1, new Uint8Array([0x00, 0x3c])],
+  ];
+  const bytes = legacyTorchFile(pickle, storages);
+  const sd = await readPytorchCheckpoint(bytes);
+  assert.deepEqual(sd.get("a"), { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) });
+  assert.deepEqual(sd.get("b"), { shape: [1], data: new Float32Array([1]) });
+  await assert.rejects(
+    () => readPytorchCheckpoint(bytes.subarray(0, bytes.length - 3)),
+    /storages need \d+ bytes but the file has \d+; it is truncated/,
+  );
+  await assert.rejects(() => readPytorchCheckpoint(bytes.subarray(0, 30)), /pickle is truncated/);
+  const lying = legacyTorchFile(pickle, [["7", 4, f32([1, 2, 3, 4])], ["9", 1, new Uint8Array(2)]]);
+  new DataView(lying.buffer).setBigInt64(lying.length - 2 - 8, 5n, true);
+  await assert.rejects(() => readPytorchCheckpoint(lying), /holds 5 elements, the pickle says 1/);
+  const hostile = new PickleBuilder();
+  hostile.legacy = true;
+  const evil = hostile.global("builtins", "exec").mark().str("1").tuple().reduce().stop();
+  await assert.rejects(
+    () => readPytorchCheckpoint(legacyTorchFile(evil, [])),
+    /global builtins\.exec is not allowed/,
+  );
+});

@@ -67,6 +67,8 @@ export function concat(parts: Uint8Array[]): Uint8Array {
 /** A tiny pickle assembler (protocol 2 opcodes). */
 export class PickleBuilder {
   #bytes: number[] = [0x80, 2];
+  /** Write legacy-format persistent ids (six fields). */
+  legacy = false;
 
   /** Raw bytes. */
   raw(...bytes: number[]): this {
@@ -129,8 +131,9 @@ export class PickleBuilder {
     stride: number[],
   ): this {
     this.global("torch._utils", "_rebuild_tensor_v2").mark();
-    this.mark().str("storage").global("torch", storageType).str(key).str("cpu").int(numel).tuple()
-      .persid();
+    this.mark().str("storage").global("torch", storageType).str(key).str("cpu").int(numel);
+    if (this.legacy) this.raw(0x4e); // legacy ids carry view metadata (None)
+    this.tuple().persid();
     this.int(offset);
     this.mark();
     for (const d of shape) this.int(d);
@@ -185,4 +188,25 @@ export function originalCheckpoint(modelDict: StateDict, namedTuple: boolean): U
       .setitems().setitems();
   }
   return torchZip(p.stop(), storages);
+}
+
+/** A legacy (PyTorch < 1.6) torch.save file: five pickles, then each storage's count and bytes. */
+export function legacyTorchFile(
+  main: Uint8Array,
+  storages: [string, number, Uint8Array][],
+): Uint8Array {
+  const magic = new PickleBuilder()
+    .raw(0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19).stop();
+  const protocol = new PickleBuilder().raw(0x4d, 0xe9, 0x03).stop();
+  const sysInfo = new PickleBuilder().dict().mark().str("little_endian").raw(0x88).setitems()
+    .stop();
+  const keys = new PickleBuilder().raw(0x5d).mark();
+  for (const [key] of storages) keys.str(key);
+  const parts = [magic, protocol, sysInfo, main, keys.raw(0x65).stop()];
+  for (const [, numel, bytes] of storages) {
+    const count = new Uint8Array(8);
+    new DataView(count.buffer).setBigInt64(0, BigInt(numel), true);
+    parts.push(count, bytes);
+  }
+  return concat(parts);
 }
