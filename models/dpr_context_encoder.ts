@@ -17,7 +17,7 @@ import {
  * @example
  * ```ts
  * import { DPRConfig } from "./config.ts";
- * import { DPRContextEncoder } from "./dpr_ctx_encoder.ts";
+ * import { DPRContextEncoder } from "./dpr_context_encoder.ts";
  * const config = new DPRConfig({
  *   vocabSize: 50, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
  * });

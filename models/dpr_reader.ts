@@ -45,6 +45,7 @@ export type DPRReaderInputs = Omit<DPRInputs, "tokenTypeIds">;
  *
  * @example
  * ```ts
+ * import { tf } from "../backend/tf.ts";
  * import { DPRConfig } from "./config.ts";
  * import { DPRReader } from "./dpr_reader.ts";
  * const config = new DPRConfig({
