@@ -319,6 +319,83 @@ function tileKernel(fallback: KernelFunc): KernelFunc {
   };
 }
 
+/** Copies the box `begin`..`begin + size` of a row-major array of `shape`, row by row. */
+function sliceBox(
+  xv: Float32Array,
+  shape: number[],
+  begin: number[],
+  size: number[],
+): Float32Array {
+  const rank = shape.length;
+  const out = new Float32Array(tf.util.sizeFromShape(size));
+  if (out.length === 0) return out;
+  const strides = new Array<number>(rank);
+  let acc = 1;
+  for (let i = rank - 1; i >= 0; i--) {
+    strides[i] = acc;
+    acc *= shape[i]!;
+  }
+  let base = 0;
+  for (let i = 0; i < rank; i++) base += begin[i]! * strides[i]!;
+  const n = size[rank - 1]!;
+  const rows = out.length / n;
+  const counter = new Array<number>(rank - 1).fill(0);
+  for (let r = 0; r < rows; r++) {
+    out.set(xv.subarray(base, base + n), r * n);
+    for (let axis = rank - 2; axis >= 0; axis--) {
+      counter[axis]!++;
+      base += strides[axis]!;
+      if (counter[axis]! < size[axis]!) break;
+      base -= strides[axis]! * size[axis]!;
+      counter[axis] = 0;
+    }
+  }
+  return out;
+}
+
+/** Slice of float32 tensors, copying whole runs of the last axis. */
+function sliceKernel(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as unknown as CpuLikeBackend;
+    const { x } = args.inputs as { x: TensorInfo };
+    const attrs = args.attrs as { begin: number | number[]; size: number | number[] };
+    const xv = f32(backend, x);
+    if (!xv || x.shape.length === 0) return fallback(args);
+    const parsed = tf.slice_util.parseSliceParams(
+      x as unknown as tf.Tensor,
+      attrs.begin,
+      attrs.size,
+    );
+    const begin = parsed[0]!, size = parsed[1]!;
+    tf.slice_util.assertParamsValid(x as unknown as tf.Tensor, begin, size);
+    return backend.makeTensorInfo(size, "float32", sliceBox(xv, x.shape, begin, size));
+  };
+}
+
+/** SplitV (e.g. a fused QKV projection into Q, K and V): one box copy per piece. */
+function splitKernel(fallback: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as unknown as CpuLikeBackend;
+    const { x } = args.inputs as { x: TensorInfo };
+    const { numOrSizeSplits, axis } = args.attrs as {
+      numOrSizeSplits: number | number[];
+      axis: number;
+    };
+    const xv = f32(backend, x);
+    if (!xv || x.shape.length === 0) return fallback(args);
+    const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+    const sizes = tf.backend_util.prepareSplitSize(x, numOrSizeSplits, ax);
+    const begin = new Array<number>(x.shape.length).fill(0);
+    return sizes.map((s) => {
+      const size = [...x.shape];
+      size[ax] = s;
+      const piece = backend.makeTensorInfo(size, "float32", sliceBox(xv, x.shape, begin, size));
+      begin[ax] = begin[ax]! + s;
+      return piece;
+    }) as unknown as TensorInfo;
+  };
+}
+
 /** Sum or mean over the last axis only (LayerNorm's statistics); others fall back. */
 function lastAxisReduceKernel(mean: boolean, fallback: KernelFunc): KernelFunc {
   return (args) => {
@@ -388,5 +465,7 @@ export function fastKernels(
     [tf.Mean, lastAxisReduceKernel(true, cpu(tf.Mean))],
     [tf.GatherV2, gatherRowsKernel(cpu(tf.GatherV2))],
     [tf.Tile, tileKernel(cpu(tf.Tile))],
+    [tf.Slice, sliceKernel(cpu(tf.Slice))],
+    [tf.SplitV, splitKernel(cpu(tf.SplitV))],
   ];
 }

@@ -74,6 +74,18 @@ const cases: Array<[string, number[][], (xs: tf.Tensor[]) => tf.Tensor]> = [
     ([a]) => tf.gather(a!, tf.tensor2d([[3, 0], [9, 3]], [2, 2], "int32")),
   ],
   ["gather axis 1 falls back", [[10, 4]], ([a]) => tf.gather(a!, tf.tensor1d([3, 0], "int32"), 1)],
+  ["slice middle box", [[4, 5, 6]], ([a]) => tf.slice(a!, [1, 2, 3], [2, -1, 2])],
+  ["slice [CLS] rows", [[3, 4, 5]], ([a]) => tf.slice(a!, [0, 0, 0], [3, 1, 5])],
+  [
+    "split fused QKV on the last axis",
+    [[6, 9]],
+    ([a]) => tf.concat(tf.split(a!, 3, 1).map((t, i) => tf.mul(t, i + 1)), 1),
+  ],
+  [
+    "split unequal on axis 0",
+    [[6, 4]],
+    ([a]) => tf.concat(tf.split(a!, [1, 3, 2], 0).map((t, i) => tf.mul(t, i + 1)), 0),
+  ],
   ["tile 2-D", [[3, 4]], ([a]) => tf.tile(a!, [2, 3])],
   ["tile 3-D", [[2, 1, 3]], ([a]) => tf.tile(a!, [1, 4, 2])],
 ];
