@@ -37,7 +37,10 @@ export class LocalFolderSource implements FileSource {
   readonly path: string;
   readonly description: string;
 
-  /** @param path the folder that holds the files */
+  /**
+   * Points at a folder; nothing is read yet.
+   * @param path the folder that holds the files
+   */
   constructor(path: string) {
     this.path = path.replace(/\/+$/, "");
     this.description = this.path;

@@ -88,6 +88,7 @@ export class HubSource implements FileSource {
   readonly #options: HubOptions;
 
   /**
+   * Points at a repository revision and its cache folder; nothing is downloaded yet.
    * @param id repository id such as `org/name`
    * @param options revision, cache folder, endpoint, token, fetch
    */

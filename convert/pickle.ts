@@ -421,7 +421,10 @@ export function unpickleAt(
 
 /** The pickle ended before its STOP opcode. */
 export class PickleTruncatedError extends RangeError {
-  /** @param message what was truncated where */
+  /**
+   * Creates the error.
+   * @param message what was truncated where
+   */
   constructor(message: string) {
     super(message);
     this.name = "RangeError";
@@ -436,6 +439,7 @@ export class PickleRecord {
   readonly fields: Record<string, unknown>;
 
   /**
+   * Builds a record of an allowed class.
    * @param className the class's qualified name
    * @param fields the record's fields
    */

@@ -55,6 +55,7 @@ export class TorchStorageRef {
   readonly elementOffset: number;
 
   /**
+   * Describes a storage; its bytes are read only when a tensor needs them.
    * @param key the storage key
    * @param dtype the element dtype
    * @param itemBytes bytes per element
@@ -82,6 +83,7 @@ export class TorchTensorRef {
   readonly stride: number[];
 
   /**
+   * Describes a strided view of a storage.
    * @param storage the storage
    * @param offset element offset
    * @param shape dimensions

@@ -133,7 +133,11 @@ export async function readWeights(
       };
     }
   }
-  const sharded = await readShardedSafetensors(source, SAFETENSORS_INDEX_NAME);
+  const sharded = await readShardedSafetensors(
+    source,
+    SAFETENSORS_INDEX_NAME,
+    (file) => localPath(source, file),
+  );
   if (sharded !== null) return { stateDict: sharded, format: "sharded-safetensors" };
   const bin = await localPath(source, "pytorch_model.bin");
   const description = `pytorch_model.bin in ${source.description}`;

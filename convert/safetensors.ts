@@ -414,11 +414,14 @@ export const SAFETENSORS_INDEX_NAME = "model.safetensors.index.json";
  * read in turn and must hold exactly the tensors the index assigns to it.
  * @param source the folder holding the index and the shards
  * @param indexName the index's file name
+ * @param shardPath returns a shard's local path when it is on disk, so it is streamed tensor by
+ *   tensor instead of read whole; `undefined` (the default) reads through `source.readFile`
  * @returns all tensors by name, or `null` when the folder has no such index
  */
 export async function readShardedSafetensors(
   source: FileSource,
   indexName: string = SAFETENSORS_INDEX_NAME,
+  shardPath?: (file: string) => Promise<string | null | undefined>,
 ): Promise<StateDict | null> {
   const index = await readJson(source, indexName);
   if (index === null) return null;
@@ -442,14 +445,18 @@ export async function readShardedSafetensors(
   }
   const result: StateDict = new Map();
   for (const [file, names] of byShard) {
-    const bytes = await source.readFile(file);
-    if (bytes === null) {
+    const options = {
+      description: `${file} in ${source.description}`,
+      filter: (name: string) => names.has(name),
+    };
+    const path = shardPath === undefined ? undefined : await shardPath(file);
+    const bytes = typeof path === "string" || path === null ? null : await source.readFile(file);
+    if (path === null || (path === undefined && bytes === null)) {
       throw new RangeError(`${where}: shard ${file} is missing (it holds ${names.size} tensors)`);
     }
-    const shard = readSafetensors(bytes, {
-      description: `${file} in ${source.description}`,
-      filter: (name) => names.has(name),
-    });
+    const shard = typeof path === "string"
+      ? await readSafetensorsFile(path, options)
+      : readSafetensors(bytes!, options);
     for (const name of names) {
       const tensor = shard.get(name);
       if (tensor === undefined) {

@@ -39,6 +39,7 @@ export class UrlSource implements FileSource {
   readonly #token?: string;
 
   /**
+   * Points at a folder URL; nothing is fetched yet.
    * @param url the folder's http(s) URL
    * @param options fetch implementation and token
    */

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { resolvePretrained } from "../../convert/resolve.ts";
 import { HubSource } from "../../convert/hub_source.ts";
 import { readSafetensors } from "../../convert/safetensors.ts";
+import type { StateDict } from "../../convert/state_dict.ts";
 
 const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
 const NAME = "dpr-question_encoder-tiny";
@@ -15,7 +16,7 @@ interface Fault {
 }
 
 /** A hub-shaped server over the fixture folders: /org/<name>/resolve/<rev>/<file>. */
-function startHub(faults: Map<string, Fault> = new Map()): {
+function startHub(faults: Map<string, Fault> = new Map(), root = FIXTURES): {
   endpoint: string;
   requests: { path: string; range: string | null }[];
   close: () => Promise<void>;
@@ -32,7 +33,7 @@ function startHub(faults: Map<string, Fault> = new Map()): {
       if (!match) return new Response("not found", { status: 404 });
       let bytes: Uint8Array;
       try {
-        bytes = await Deno.readFile(`${FIXTURES}${match[1]}/${match[2]}`);
+        bytes = await Deno.readFile(`${root}${match[1]}/${match[2]}`);
       } catch {
         return new Response("Entry not found", { status: 404 });
       }
@@ -94,7 +95,7 @@ async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-async function expected(): Promise<Map<string, unknown>> {
+async function expected(): Promise<StateDict> {
   return readSafetensors(await Deno.readFile(`${FIXTURES}${NAME}/model.safetensors`));
 }
 
@@ -186,6 +187,50 @@ Deno.test("downloads need an endpoint; local folders need none", async () => {
     assert.equal(local.format, "safetensors");
     await assert.rejects(() => resolvePretrained("./no/such/folder"), /not an existing folder/);
   } finally {
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("sharded safetensors resolve from a local folder and from the hub", async () => {
+  const root = await Deno.makeTempDir();
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const sd = await expected();
+    const keys = [...sd.keys()];
+    const dir = `${root}/sharded`;
+    await Deno.mkdir(dir);
+    const weightMap: Record<string, string> = {};
+    const { writeSafetensors } = await import("../../convert/safetensors.ts");
+    for (const [i, part] of [keys.slice(0, 20), keys.slice(20)].entries()) {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      for (const k of part) weightMap[k] = file;
+      await Deno.writeFile(
+        `${dir}/${file}`,
+        writeSafetensors(new Map(part.map((k) => [k, sd.get(k)!]))),
+      );
+    }
+    await Deno.writeTextFile(
+      `${dir}/model.safetensors.index.json`,
+      JSON.stringify({ weight_map: weightMap }),
+    );
+    await Deno.copyFile(`${FIXTURES}${NAME}/config.json`, `${dir}/config.json`);
+    const local = await resolvePretrained(dir);
+    assert.equal(local.format, "sharded-safetensors");
+    assert.deepEqual(new Map([...local.stateDict].sort()), new Map([...sd].sort()));
+    const hub = startHub(new Map(), `${root}/`);
+    try {
+      const remote = await resolvePretrained("org/sharded", {
+        endpoint: hub.endpoint,
+        cacheDir,
+        progress: false,
+      });
+      assert.equal(remote.format, "sharded-safetensors");
+      assert.deepEqual(new Map([...remote.stateDict].sort()), new Map([...sd].sort()));
+    } finally {
+      await hub.close();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
     await Deno.remove(cacheDir, { recursive: true });
   }
 });
