@@ -1,0 +1,349 @@
+/**
+ * `deno task bench`: a BERT-base DPR context encoder with seeded random weights (no download) on
+ * every backend this machine has, against onnxruntime-node in the same run. Prints one JSON line
+ * per measurement:
+ *
+ * - `passage_encoding`: batch 16 x 256 tokens; passages/s, effective GFLOP/s, ratio to onnx.
+ * - `question_latency`: one 32-token question; median ms, ratio to onnx (lower is better).
+ * - `memory_load`: RSS growth when loading the encoder, against its weight bytes.
+ * - `memory_steady`: RSS and `tf.memory().numTensors` over many small batches.
+ * - `onnx_peer`: the peer's own numbers; then the tokenizer and conversion benchmarks when present.
+ *
+ * Flags: `--backends blas,wasm,cpu,webgpu` (default: blas, wasm, cpu, and webgpu on a real GPU
+ * adapter), `--quick` (fewer iterations, short memory loop), `--iters N`, `--layers N` (a smaller
+ * model, for development), `--cpu-passages` (time passage encoding on the slow cpu backend too),
+ * `--no-peer`, `--no-memory`, `--no-extras` (skip tokenizer and conversion).
+ * @module
+ */
+import { tf } from "../backend/tf.ts";
+import { type ConcreteBackendName, setBackend } from "../backend/set_backend.ts";
+import { probeWebGpu } from "../backend/webgpu_adapter.ts";
+import { DPRConfig } from "../models/config.ts";
+import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
+import { bertFlops } from "./flops.ts";
+
+interface Flags {
+  backends: ConcreteBackendName[] | null;
+  quick: boolean;
+  iters: number | null;
+  layers: number;
+  cpuPassages: boolean;
+  peer: boolean;
+  memory: boolean;
+  extras: boolean;
+}
+
+function parseFlags(args: string[]): Flags {
+  const flags: Flags = {
+    backends: null,
+    quick: false,
+    iters: null,
+    layers: 12,
+    cpuPassages: false,
+    peer: true,
+    memory: true,
+    extras: true,
+  };
+  const known = ["blas", "wasm", "cpu", "webgpu", "node-gpu"];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    const value = (): string => {
+      const v = arg.includes("=") ? arg.slice(arg.indexOf("=") + 1) : args[++i];
+      if (v === undefined) throw new TypeError(`bench: ${arg} needs a value`);
+      return v;
+    };
+    const name = arg.split("=")[0];
+    if (name === "--backends") {
+      const list = value().split(",").map((b) => b.trim()).filter((b) => b !== "");
+      for (const b of list) {
+        if (!known.includes(b)) {
+          throw new RangeError(`bench: --backends must name ${known.join(", ")}: received "${b}"`);
+        }
+      }
+      flags.backends = list as ConcreteBackendName[];
+    } else if (name === "--quick") flags.quick = true;
+    else if (name === "--iters" || name === "--layers") {
+      const n = Number(value());
+      if (!Number.isInteger(n) || n < 1) {
+        throw new RangeError(`bench: ${name} must be a positive integer: received ${n}`);
+      }
+      if (name === "--iters") flags.iters = n;
+      else flags.layers = n;
+    } else if (name === "--cpu-passages") flags.cpuPassages = true;
+    else if (name === "--no-peer") flags.peer = false;
+    else if (name === "--no-memory") flags.memory = false;
+    else if (name === "--no-extras") flags.extras = false;
+    else throw new TypeError(`bench: unknown flag "${arg}"`);
+  }
+  return flags;
+}
+
+function emit(fields: Record<string, unknown>): void {
+  console.log(JSON.stringify(fields));
+}
+
+function round(x: number, digits = 3): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Token ids like the peer's: deterministic, spread over the vocabulary. */
+function inputIds(batch: number, seq: number): tf.Tensor2D {
+  const ids = new Int32Array(batch * seq);
+  for (let i = 0; i < ids.length; i++) ids[i] = 1000 + ((i * 7919) % 29000);
+  ids.forEach((_, i) => {
+    if (i % seq === 0) ids[i] = 101; // [CLS]
+  });
+  return tf.tensor2d(ids, [batch, seq], "int32");
+}
+
+/** One forward pass, waiting for the result (asynchronously, so webgpu works too). */
+async function forward(model: DPRContextEncoder, ids: tf.Tensor2D): Promise<void> {
+  const { poolerOutput } = model.forward({ inputIds: ids });
+  await poolerOutput.data();
+  poolerOutput.dispose();
+}
+
+/** Wall times (ms) of `iters` forward passes after `warmup` untimed ones. */
+async function timeForward(
+  model: DPRContextEncoder,
+  batch: number,
+  seq: number,
+  iters: number,
+  warmup: number,
+): Promise<number[]> {
+  const ids = inputIds(batch, seq);
+  try {
+    for (let i = 0; i < warmup; i++) await forward(model, ids);
+    const times: number[] = [];
+    for (let i = 0; i < iters; i++) {
+      const t0 = performance.now();
+      await forward(model, ids);
+      times.push(performance.now() - t0);
+    }
+    return times;
+  } finally {
+    ids.dispose();
+  }
+}
+
+interface PeerResult {
+  engine: string;
+  threads: number;
+  median_ms: number;
+  passages_per_s: number;
+}
+type RunPeer = (
+  opts: { batch: number; seq: number; iters: number; threads?: number },
+) => Promise<PeerResult>;
+
+/** The onnxruntime peer from `../shared/peers/`, or null (with a message) when absent. */
+async function loadPeer(): Promise<RunPeer | null> {
+  const url = new URL("../../shared/peers/onnx_peer.ts", import.meta.url);
+  try {
+    await Deno.stat(url);
+  } catch {
+    emit({ bench: "onnx_peer", skipped: `no peer at ${url.pathname} (../shared is absent)` });
+    return null;
+  }
+  const module = await import(url.href) as { runOnnxPeer: RunPeer };
+  return module.runOnnxPeer;
+}
+
+/** Backends to run: the flag's list, else blas, wasm, cpu and webgpu on a real adapter. */
+async function chooseBackends(flags: Flags): Promise<ConcreteBackendName[]> {
+  if (flags.backends !== null) return flags.backends;
+  const list: ConcreteBackendName[] = ["blas", "wasm", "cpu"];
+  const probe = await probeWebGpu().catch(() => null);
+  if (probe?.available && !probe.fallback) list.push("webgpu");
+  else {
+    emit({
+      bench: "backend",
+      backend: "webgpu",
+      skipped: probe?.available
+        ? `software adapter (${probe.description}); ask with --backends webgpu`
+        : `no adapter (${probe?.description ?? "probe failed"})`,
+    });
+  }
+  return list;
+}
+
+function rss(): number {
+  return Deno.memoryUsage().rss;
+}
+
+async function main(): Promise<void> {
+  const flags = parseFlags(Deno.args);
+  const quick = flags.quick;
+  const config = new DPRConfig({ numHiddenLayers: flags.layers });
+  const backends = await chooseBackends(flags);
+  const threads = navigator.hardwareConcurrency;
+  const P = { batch: 16, seq: 256 }, Q = { batch: 1, seq: 32 };
+  const passageFlops = bertFlops(config, P.batch, P.seq);
+  const questionFlops = bertFlops(config, Q.batch, Q.seq);
+
+  // Load the encoder on the first backend that starts, measuring RSS growth against its weights.
+  let model: DPRContextEncoder | null = null;
+  const started: ConcreteBackendName[] = [];
+  for (const backend of backends) {
+    try {
+      const chosen = await setBackend(backend);
+      emit({ bench: "backend", started: true, ...chosen.info });
+      started.push(backend);
+    } catch (error) {
+      emit({ bench: "backend", backend, started: false, reason: (error as Error).message });
+      continue;
+    }
+    if (model === null) {
+      const before = rss();
+      const t0 = performance.now();
+      model = new DPRContextEncoder(config, { seed: 1 });
+      const loadMs = performance.now() - t0;
+      const weightBytes = model.weights.reduce((sum, w) => sum + w.read().size * 4, 0);
+      const growth = rss() - before;
+      emit({
+        bench: "memory_load",
+        backend,
+        layers: flags.layers,
+        weight_bytes: weightBytes,
+        rss_growth_bytes: growth,
+        ratio: round(growth / weightBytes),
+        target: 1.2,
+        init_ms: round(loadMs, 0),
+      });
+    }
+  }
+  if (model === null) throw new Error("bench: no backend started");
+
+  if (flags.memory) {
+    const backend = started[0]!;
+    await setBackend(backend);
+    const batches = quick ? 50 : 1000, warmup = 10;
+    const ids = inputIds(2, 64);
+    for (let i = 0; i < warmup; i++) await forward(model, ids);
+    const rssStart = rss(), tensorsStart = tf.memory().numTensors;
+    let rssMax = rssStart;
+    const t0 = performance.now();
+    for (let i = 0; i < batches; i++) {
+      await forward(model, ids);
+      if (i % 10 === 0) rssMax = Math.max(rssMax, rss());
+    }
+    const rssEnd = rss(), tensorsEnd = tf.memory().numTensors;
+    ids.dispose();
+    emit({
+      bench: "memory_steady",
+      backend,
+      batches,
+      batch: 2,
+      seq: 64,
+      seconds: round((performance.now() - t0) / 1000, 1),
+      rss_start: rssStart,
+      rss_end: rssEnd,
+      rss_max: rssMax,
+      rss_growth_ratio: round(rssEnd / rssStart),
+      num_tensors_start: tensorsStart,
+      num_tensors_end: tensorsEnd,
+    });
+  }
+  // The peer runs before our timings, with the machine otherwise idle.
+  let peerP: PeerResult | null = null, peerQ: PeerResult | null = null;
+  if (flags.peer && flags.layers === 12) {
+    const runPeer = await loadPeer();
+    if (runPeer !== null) {
+      peerP = await runPeer({ ...P, iters: flags.iters ?? (quick ? 2 : 5), threads });
+      emit({ bench: "onnx_peer", kind: "passage_encoding", ...peerP });
+      peerQ = await runPeer({ ...Q, iters: quick ? 10 : 30, threads });
+      emit({ bench: "onnx_peer", kind: "question_latency", ...peerQ });
+    }
+  } else if (flags.peer) {
+    emit({ bench: "onnx_peer", skipped: "the peer is BERT-base (12 layers) only" });
+  }
+
+  for (const backend of started) {
+    await setBackend(backend);
+    const slow = backend === "cpu";
+    if (slow && !flags.cpuPassages) {
+      emit({
+        bench: "passage_encoding",
+        backend,
+        skipped: "the cpu backend takes minutes per batch; pass --cpu-passages to time it",
+      });
+    } else {
+      const iters = flags.iters ?? (quick || slow ? 1 : 3);
+      // Warm up on a small batch in quick mode (kernels compile, weights move to the backend).
+      const warm = quick ? 0 : 1;
+      if (quick) await timeForward(model, 1, 8, 0, 1);
+      const times = await timeForward(model, P.batch, P.seq, iters, warm);
+      const ms = median(times);
+      const rate = (P.batch * 1000) / ms;
+      emit({
+        bench: "passage_encoding",
+        backend,
+        batch: P.batch,
+        seq: P.seq,
+        iters,
+        median_ms: round(ms, 1),
+        passages_per_s: round(rate),
+        gflops: round(passageFlops / ms / 1e6, 1),
+        onnx_passages_per_s: peerP ? round(peerP.passages_per_s) : null,
+        ratio_vs_onnx: peerP ? round(rate / peerP.passages_per_s) : null,
+        goal: backend === "wasm" ? 0.3 : 0.5,
+      });
+    }
+    const qIters = flags.iters ?? (slow ? (quick ? 1 : 3) : quick ? 5 : 20);
+    const qTimes = await timeForward(model, Q.batch, Q.seq, qIters, 1);
+    const qMs = median(qTimes);
+    emit({
+      bench: "question_latency",
+      backend,
+      batch: Q.batch,
+      seq: Q.seq,
+      iters: qIters,
+      median_ms: round(qMs, 1),
+      min_ms: round(Math.min(...qTimes), 1),
+      gflops: round(questionFlops / qMs / 1e6, 1),
+      onnx_median_ms: peerQ ? round(peerQ.median_ms, 1) : null,
+      ratio_vs_onnx: peerQ ? round(qMs / peerQ.median_ms) : null,
+      goal: 1.5,
+    });
+  }
+
+  model.dispose();
+
+  if (flags.extras) {
+    await runExtra("tokenizer", "./tokenizer_bench.ts", "benchTokenizer");
+    await runExtra("convert", "./convert_bench.ts", "benchConvert");
+  }
+}
+
+/** Runs another helper's benchmark when its file exists; it prints its own JSON lines. */
+async function runExtra(bench: string, path: string, exportName: string): Promise<void> {
+  const url = new URL(path, import.meta.url);
+  try {
+    await Deno.stat(url);
+  } catch {
+    emit({ bench, skipped: `${path} is absent` });
+    return;
+  }
+  try {
+    const module = await import(url.href) as Record<string, unknown>;
+    const fn = module[exportName];
+    if (typeof fn !== "function") {
+      emit({ bench, skipped: `${path} does not export ${exportName}()` });
+      return;
+    }
+    const result = await (fn as () => Promise<unknown>)();
+    if (result !== undefined) {
+      for (const line of Array.isArray(result) ? result : [result]) emit({ bench, ...line });
+    }
+  } catch (error) {
+    emit({ bench, error: (error as Error).message });
+  }
+}
+
+if (import.meta.main) await main();
