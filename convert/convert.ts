@@ -192,7 +192,9 @@ export async function convertCheckpoint(
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   if (outExists && !options.overwrite) {
-    throw new RangeError(`Cannot convert into ${out}: it already exists (use overwrite)`);
+    throw new RangeError(
+      `Cannot convert into ${out}: it already exists (pass overwrite, or --overwrite on the command line)`,
+    );
   }
   // Read everything before touching the disk, so a bad checkpoint leaves nothing.
   const jobs: { sub: string; config: Record<string, unknown>; sd: StateDict }[] = [];

@@ -126,8 +126,10 @@ export async function readWeights(
     const bytes = await source.readFile("model.safetensors");
     if (bytes !== null) {
       return {
+        // The downloaded bytes are ours: share them rather than copy (one copy in memory).
         stateDict: readSafetensors(bytes, {
           description: `model.safetensors in ${source.description}`,
+          share: true,
         }),
         format: "safetensors",
       };

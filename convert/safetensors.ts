@@ -57,6 +57,12 @@ export interface ReadSafetensorsOptions {
   description?: string;
   /** Decodes only the tensors whose names pass this test (the others are still validated). */
   filter?: (name: string) => boolean;
+  /**
+   * Return F32 tensors as views into `bytes` where alignment allows, instead of copies: memory
+   * stays at one copy of the file, but the tensors keep the whole buffer alive and change with
+   * it. Default false. Only {@linkcode readSafetensors} uses it.
+   */
+  share?: boolean;
 }
 
 /**
@@ -337,6 +343,15 @@ export function readSafetensors(
   const result: StateDict = new Map();
   for (const entry of header.entries) {
     if (options.filter && !options.filter(entry.name)) continue;
+    const start = bytes.byteOffset + entry.begin;
+    if (options.share && entry.dtype === "F32" && LITTLE_ENDIAN_HOST && start % 4 === 0) {
+      const count = (entry.end - entry.begin) / 4;
+      result.set(entry.name, {
+        shape: [...entry.shape],
+        data: new Float32Array(bytes.buffer as ArrayBuffer, start, count),
+      });
+      continue;
+    }
     result.set(
       entry.name,
       decodeSafetensorsTensor(entry, bytes.subarray(entry.begin, entry.end), description),

@@ -45,6 +45,9 @@ Deno.test("writeSafetensors round-trips a fixture byte-for-byte in values", asyn
   const bytes = await Deno.readFile(`${FIXTURES}dpr-reader-tiny/model.safetensors`);
   const sd = readSafetensors(bytes);
   const written = writeSafetensors(sd);
+  const shared = readSafetensors(written, { share: true });
+  assert.deepEqual(shared, sd);
+  assert.equal(shared.get([...sd.keys()][0]!)!.data.buffer, written.buffer);
   const headerLength = Number(new DataView(written.buffer).getBigUint64(0, true));
   assert.equal(headerLength % 8, 0);
   const again = readSafetensors(written);
