@@ -5,6 +5,7 @@
  * `Map` lookup.
  * @module
  */
+import { CHAR_CJK, CHAR_REMOVED, CHAR_SPACE, charClass } from "./char_class.ts";
 import type { BertNormalizer } from "./normalizer.ts";
 import { forEachWord, splitOnPunctuation, splitOnSpecialTokens } from "./pre_tokenizer.ts";
 import type { WordPiece } from "./wordpiece.ts";
@@ -45,7 +46,12 @@ export class BertPipeline {
   readonly #specials: readonly string[];
   readonly #handleChinese: boolean;
   readonly #cacheSize: number;
-  readonly #cache = new Map<string, WordEntry>();
+  // Word cache: open addressing over the hash of a word's UTF-16 units, so the hot loop can look
+  // words up straight from the text without slicing a string first.
+  #slots = new Int32Array(1 << 12).fill(-1);
+  #keys: string[] = [];
+  #hashes: number[] = [];
+  #entries: WordEntry[] = [];
   // State of the current call, read by the word visitor.
   #ids: number[] = [];
   #offsets: number[] | null = null;
@@ -73,17 +79,16 @@ export class BertPipeline {
     this.#ids = ids;
     this.#offsets = offsets;
     this.#text = text;
-    const visit = withOffsets ? this.#visitTracked : this.#visitFast;
     const pieces = this.#mayHoldSpecial(text) ? splitOnSpecialTokens(text, this.#specials) : null;
     if (pieces === null) {
-      this.#words(text, 0, text.length, visit, withOffsets);
+      this.#words(text, 0, text.length, withOffsets);
     } else {
       for (const piece of pieces) {
         if (piece.special !== null) {
           ids.push(this.#specialIds.get(piece.special)!);
           offsets?.push(piece.start, piece.end);
         } else {
-          this.#words(text, piece.start, piece.end, visit, withOffsets);
+          this.#words(text, piece.start, piece.end, withOffsets);
         }
       }
     }
@@ -98,21 +103,75 @@ export class BertPipeline {
     return false;
   }
 
-  #words(
-    text: string,
-    from: number,
-    to: number,
-    visit: (word: string, start: number, end: number, chars: number[] | null) => void,
-    track: boolean,
-  ): void {
-    forEachWord(text, from, to, visit, track, this.#handleChinese);
+  #words(text: string, from: number, to: number, track: boolean): void {
+    if (track) forEachWord(text, from, to, this.#visitTracked, true, this.#handleChinese);
+    else this.#scanFast(text, from, to);
   }
 
-  #visitFast = (word: string): void => {
-    const entry = this.#lookup(word);
+  /**
+   * `forEachWord` fused with the cache lookup: words are hashed while scanning and found in the
+   * cache without building a string (only a word seen for the first time, or one with removed
+   * characters inside, is sliced).
+   */
+  #scanFast(text: string, from: number, to: number): void {
     const ids = this.#ids;
-    for (let i = 0; i < entry.ids.length; i++) ids.push(entry.ids[i]!);
-  };
+    const chinese = this.#handleChinese;
+    let start = -1;
+    let end = -1;
+    let hash = 0;
+    let dirty = false; // a removed character lies inside the current word
+    let i = from;
+    while (i <= to) {
+      let cls: number;
+      let width = 1;
+      let unit = 32;
+      if (i === to) {
+        cls = CHAR_SPACE;
+      } else {
+        unit = text.charCodeAt(i);
+        if (unit < 128) {
+          cls = ASCII_CLASS[unit]!;
+        } else {
+          let cp = unit;
+          if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < to) {
+            const low = text.charCodeAt(i + 1);
+            if (low >= 0xdc00 && low <= 0xdfff) {
+              cp = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
+              width = 2;
+            }
+          }
+          cls = charClass(cp);
+          if (cls === CHAR_CJK && !chinese) cls = 0;
+        }
+      }
+      if (cls === CHAR_SPACE || cls === CHAR_CJK) {
+        if (start >= 0) {
+          const entry = dirty
+            ? this.#lookup(cleanWord(text, start, end))
+            : this.#lookupRange(text, start, end, hash);
+          const pieces = entry.ids;
+          for (let k = 0; k < pieces.length; k++) ids.push(pieces[k]!);
+          start = -1;
+          dirty = false;
+        }
+        if (cls === CHAR_CJK) {
+          const entry = this.#lookup(text.slice(i, i + width));
+          for (let k = 0; k < entry.ids.length; k++) ids.push(entry.ids[k]!);
+        }
+      } else if (cls === CHAR_REMOVED) {
+        if (start >= 0) dirty = true;
+      } else {
+        if (start < 0) {
+          start = i;
+          hash = 0;
+        }
+        hash = (Math.imul(hash, 31) + unit) | 0;
+        if (width === 2) hash = (Math.imul(hash, 31) + text.charCodeAt(i + 1)) | 0;
+        end = i + width;
+      }
+      i += width;
+    }
+  }
 
   #visitTracked = (word: string, _start: number, _end: number, chars: number[] | null): void => {
     const entry = this.#lookup(word);
@@ -130,13 +189,60 @@ export class BertPipeline {
   };
 
   #lookup(word: string): WordEntry {
-    let entry = this.#cache.get(word);
-    if (entry === undefined) {
-      entry = this.#encodeWord(word);
-      if (this.#cache.size >= this.#cacheSize) this.#cache.clear();
-      this.#cache.set(word, entry);
+    let hash = 0;
+    for (let k = 0; k < word.length; k++) hash = (Math.imul(hash, 31) + word.charCodeAt(k)) | 0;
+    return this.#lookupRange(word, 0, word.length, hash);
+  }
+
+  #lookupRange(text: string, start: number, end: number, hash: number): WordEntry {
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    const length = end - start;
+    let slot = hash & mask;
+    for (;;) {
+      const index = slots[slot]!;
+      if (index < 0) break;
+      if (this.#hashes[index] === hash) {
+        const key = this.#keys[index]!;
+        if (key.length === length) {
+          let k = 0;
+          while (k < length && key.charCodeAt(k) === text.charCodeAt(start + k)) k++;
+          if (k === length) return this.#entries[index]!;
+        }
+      }
+      slot = (slot + 1) & mask;
     }
+    // A new word: flatten the key so the cache does not keep whole texts alive.
+    const word = (" " + text.slice(start, end)).slice(1);
+    const entry = this.#encodeWord(word);
+    if (this.#keys.length >= this.#cacheSize) {
+      this.#clearCache();
+      return entry;
+    }
+    this.#keys.push(word);
+    this.#hashes.push(hash);
+    this.#entries.push(entry);
+    slots[slot] = this.#keys.length - 1;
+    if (this.#keys.length * 2 > slots.length) this.#grow();
     return entry;
+  }
+
+  #grow(): void {
+    const slots = new Int32Array(this.#slots.length * 2).fill(-1);
+    const mask = slots.length - 1;
+    for (let index = 0; index < this.#hashes.length; index++) {
+      let slot = this.#hashes[index]! & mask;
+      while (slots[slot]! >= 0) slot = (slot + 1) & mask;
+      slots[slot] = index;
+    }
+    this.#slots = slots;
+  }
+
+  #clearCache(): void {
+    this.#slots = new Int32Array(1 << 12).fill(-1);
+    this.#keys = [];
+    this.#hashes = [];
+    this.#entries = [];
   }
 
   #encodeWord(word: string): WordEntry {
@@ -192,4 +298,24 @@ export function utf16ToCodePointOffsets(text: string, offsets: readonly number[]
   }
   index[text.length] = count;
   return offsets.map((unit) => index[unit]!);
+}
+
+/** Class of each ASCII character (see `char_class.ts`), for the scanning loop. */
+const ASCII_CLASS: Uint8Array = (() => {
+  const table = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) table[c] = charClass(c);
+  return table;
+})();
+
+/** `text[start, end)` without the characters clean-up removes. */
+function cleanWord(text: string, start: number, end: number): string {
+  let out = "";
+  let i = start;
+  while (i < end) {
+    const cp = text.codePointAt(i)!;
+    const width = cp > 0xffff ? 2 : 1;
+    if (charClass(cp) !== CHAR_REMOVED) out += text.slice(i, i + width);
+    i += width;
+  }
+  return out;
 }
