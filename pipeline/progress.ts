@@ -56,6 +56,7 @@ export class ProgressBar {
   #tty: boolean;
   #interval: number;
   #enabled: boolean;
+  #lastCount = -1;
 
   /**
    * @param enabled false makes every call a no-op
@@ -74,6 +75,10 @@ export class ProgressBar {
     if (!force && now - this.#last < this.#interval) return;
     this.#last = now;
     const line = progressLine(state, (now - this.#start) / 1000);
+    // A forced line for the count just shown is not repeated in a log.
+    const count = state.done + state.skipped;
+    if (force && !this.#tty && count === this.#lastCount) return;
+    this.#lastCount = count;
     const bytes = new TextEncoder().encode(this.#tty ? `\r\x1b[2K${line}` : `${line}\n`);
     Deno.stderr.writeSync(bytes);
   }

@@ -1,0 +1,385 @@
+/**
+ * The `dpr` command line: build a passage index, merge shards, ask questions, evaluate, serve.
+ *
+ * ```
+ * deno task dpr index <passages.tsv|.jsonl> <index-dir> [--shard-id I --num-shards N] [--batch 32]
+ * deno task dpr merge <index-dir>
+ * deno task dpr ask <index-dir> "question" [--top-k 10] [--num-spans 3] [--retrieve-only]
+ * deno task dpr eval <index-dir> <qa-file> [--match string|regex] [--no-reader]
+ * deno task dpr serve <index-dir> [--port 8000] [--hostname 127.0.0.1]
+ * ```
+ *
+ * Models: `--models <dir>` (subfolders `question_encoder/`, `ctx_encoder/`, `reader/`), or each
+ * with `--question-encoder`, `--ctx-encoder`, `--reader` (folder, URL or hub id); by default
+ * facebook's `dpr-*-single-nq-base`, downloaded and cached on first use.
+ * @module
+ */
+import { setBackend } from "../backend/set_backend.ts";
+import type { BackendName } from "../backend/backend_name.ts";
+import { DenseIndex } from "../index/dense_index.ts";
+import { exactMatchRate, retrievalAccuracy } from "../eval/retrieval_accuracy.ts";
+import { readQaFile } from "../eval/qa_file.ts";
+import type { MatchMode } from "../eval/answer_match.ts";
+import { type DprModelSources, loadDenseEncoder } from "../pipeline/dpr_models.ts";
+import { mergeShards, runEncodeJob } from "../pipeline/encode_passages.ts";
+import { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
+import type { PassageTokenTypes } from "../pipeline/dense_encoder.ts";
+import { createHandler } from "../server/handler.ts";
+import { intOption, parseArgs, stringOption, UsageError } from "./args.ts";
+
+/** The usage text. */
+export const USAGE = `Usage: dpr <command> [options]
+
+Commands:
+  index <passages> <index-dir>   encode a passage file (DPR TSV "id<TAB>text<TAB>title" with a
+                                 header line, or JSONL {id, text, title}; .gz allowed) into an index
+  merge <index-dir>              merge the finished shards of a sharded index job
+  ask <index-dir> <question>     retrieve passages and read answers
+  eval <index-dir> <qa-file>     top-k retrieval accuracy (k = 1, 5, 20, 100) and reader exact
+                                 match on a DPR QA file ("question<TAB>['answer', ...]")
+  serve <index-dir>              HTTP server: POST /embed, /search, /answer
+
+Model options (all commands):
+  --models <dir>                 folder with question_encoder/, ctx_encoder/ and reader/ subfolders
+  --question-encoder <src>       a folder, an http(s) URL or a hub id (default
+  --ctx-encoder <src>              facebook/dpr-{question_encoder,ctx_encoder,reader}-single-nq-base,
+  --reader <src>                   downloaded and cached on first use)
+  --max-length <n>               truncate inputs to n tokens (default: the model's limit, <= 512)
+  --backend <name>               auto, webgpu, node-gpu, wasm, blas or cpu (default: $DPR_BACKEND or auto)
+
+index options:
+  --shard-id <i> --num-shards <n>  encode only shard i of n (then run "merge"); default 0 of 1
+  --batch <n>                    passages per model call (default 32)
+  --chunk-size <n>               passages per checkpoint chunk (default 1000); a restarted job
+                                 skips the chunks already written
+  --token-types zeros|pair       passage token types: all zero as original DPR (default), or the
+                                 tokenizer's pair types (text = 1), as Hugging Face's tokenizer
+  --no-progress                  no progress bar on stderr
+  --keep-shards                  keep <index-dir>/shards after a single-shard job is merged
+
+ask options:
+  --top-k <n>        passages retrieved and read (default 10)
+  --num-spans <n>    answers shown (default 3)
+  --max-answer-length <n>   longest answer in tokens (default 10)
+  --retrieve-only    show the passages only (no reader)
+  --json             print JSON
+
+eval options:
+  --match string|regex   answer matching (default string)
+  --no-reader            retrieval accuracy only
+  --reader-top-k <n>     passages read per question (default 10)
+  --limit <n>            only the first n questions
+  --json                 print JSON
+
+serve options:
+  --port <n> (default 8000)   --hostname <h> (default 127.0.0.1)
+`;
+
+const MODEL_OPTIONS = {
+  models: "string",
+  "question-encoder": "string",
+  "ctx-encoder": "string",
+  reader: "string",
+  "max-length": "string",
+  backend: "string",
+  help: "boolean",
+} as const;
+
+function modelSources(options: Record<string, string | boolean>): DprModelSources {
+  const sources: DprModelSources = {};
+  const models = stringOption(options, "models");
+  if (models !== undefined) sources.models = models;
+  const q = stringOption(options, "question-encoder");
+  if (q !== undefined) sources.questionEncoder = q;
+  const c = stringOption(options, "ctx-encoder");
+  if (c !== undefined) sources.contextEncoder = c;
+  const r = stringOption(options, "reader");
+  if (r !== undefined) sources.reader = r;
+  if (options["max-length"] !== undefined) {
+    sources.maxLength = intOption(options, "max-length", 512, 3);
+  }
+  return sources;
+}
+
+async function chooseBackend(options: Record<string, string | boolean>): Promise<void> {
+  const name = stringOption(options, "backend");
+  try {
+    await setBackend(name as BackendName | undefined);
+  } catch (error) {
+    if (error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
+function need(positionals: string[], count: number, what: string): void {
+  if (positionals.length !== count) {
+    throw new UsageError(
+      `${what} takes ${count} argument${count === 1 ? "" : "s"}: received ${positionals.length}` +
+        (positionals.length > 0
+          ? ` (${positionals.map((p) => JSON.stringify(p)).join(", ")})`
+          : ""),
+    );
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+async function commandIndex(args: string[]): Promise<number> {
+  const { positionals, options } = parseArgs(args, {
+    ...MODEL_OPTIONS,
+    "shard-id": "string",
+    "num-shards": "string",
+    batch: "string",
+    "chunk-size": "string",
+    "token-types": "string",
+    "no-progress": "boolean",
+    "keep-shards": "boolean",
+    "throttle-ms": "string",
+  });
+  need(positionals, 2, "index");
+  const [passages, indexDir] = positionals as [string, string];
+  const numShards = intOption(options, "num-shards", 1);
+  const shardId = intOption(options, "shard-id", 0, 0);
+  if (shardId >= numShards) {
+    throw new UsageError(`--shard-id must be below --num-shards ${numShards}: received ${shardId}`);
+  }
+  const tokenTypes = stringOption(options, "token-types") ?? "zeros";
+  if (tokenTypes !== "zeros" && tokenTypes !== "pair") {
+    throw new UsageError(
+      `--token-types must be zeros or pair: received ${JSON.stringify(tokenTypes)}`,
+    );
+  }
+  if (!(await isFile(passages))) throw new UsageError(`passage file ${passages} does not exist`);
+  const batchSize = intOption(options, "batch", 32);
+  const chunkSize = intOption(options, "chunk-size", 1000);
+  const throttle = intOption(options, "throttle-ms", 0, 0);
+  await chooseBackend(options);
+  const sources = modelSources(options);
+  const encoder = await loadDenseEncoder("context", sources);
+  const result = await runEncodeJob({
+    passages,
+    outDir: indexDir,
+    encoder,
+    shardId,
+    numShards,
+    batchSize,
+    chunkSize,
+    tokenTypes: tokenTypes as PassageTokenTypes,
+    progress: options["no-progress"] !== true,
+    fingerprint: {
+      contextEncoder: String(sources.contextEncoder ?? sources.models ?? "default"),
+      maxLength: encoder.maxLength,
+      dim: encoder.dim,
+    },
+    afterChunk: throttle > 0 ? () => new Promise((r) => setTimeout(r, throttle)) : undefined,
+  });
+  console.error(
+    `shard ${shardId} of ${numShards}: ${result.chunksWritten} chunks encoded, ` +
+      `${result.chunksSkipped} already done; the collection has ${result.totalPassages} passages`,
+  );
+  if (numShards === 1) {
+    const index = await mergeShards(indexDir);
+    if (options["keep-shards"] !== true) {
+      await Deno.remove(`${indexDir}/shards`, { recursive: true });
+    }
+    console.error(`index written to ${indexDir}: ${index.size} passages, dimension ${index.dim}`);
+  } else {
+    console.error(`when all ${numShards} shards are done: dpr merge ${indexDir}`);
+  }
+  return 0;
+}
+
+async function commandMerge(args: string[]): Promise<number> {
+  const { positionals } = parseArgs(args, { help: "boolean" });
+  need(positionals, 1, "merge");
+  const index = await mergeShards(positionals[0]!);
+  console.error(
+    `index written to ${positionals[0]}: ${index.size} passages, dimension ${index.dim}`,
+  );
+  return 0;
+}
+
+async function loadQa(
+  indexDir: string,
+  options: Record<string, string | boolean>,
+  noReader: boolean,
+): Promise<OpenDomainQA> {
+  await chooseBackend(options);
+  const index = await DenseIndex.load(indexDir);
+  return await OpenDomainQA.fromPretrained({ ...modelSources(options), index, noReader });
+}
+
+async function commandAsk(args: string[]): Promise<number> {
+  const { positionals, options } = parseArgs(args, {
+    ...MODEL_OPTIONS,
+    "top-k": "string",
+    "num-spans": "string",
+    "max-answer-length": "string",
+    "retrieve-only": "boolean",
+    json: "boolean",
+  });
+  need(positionals, 2, "ask");
+  const [indexDir, question] = positionals as [string, string];
+  if (question.trim() === "") throw new UsageError("the question is empty");
+  const topK = intOption(options, "top-k", 10);
+  const numSpans = intOption(options, "num-spans", 3);
+  const maxAnswerLength = intOption(options, "max-answer-length", 10);
+  const retrieveOnly = options["retrieve-only"] === true;
+  const qa = await loadQa(indexDir, options, retrieveOnly);
+  if (retrieveOnly) {
+    const hits = await qa.retrieve(question, topK);
+    if (options.json === true) console.log(JSON.stringify({ question, hits }, null, 2));
+    else {
+      console.log(`Q: ${question}`);
+      for (const [i, h] of hits.entries()) {
+        console.log(`${i + 1}. [${h.score.toFixed(3)}] ${h.id} ${h.title}: ${h.text}`);
+      }
+    }
+    return 0;
+  }
+  const answers = await qa.answer(question, { topK, numSpans, maxAnswerLength });
+  if (options.json === true) {
+    console.log(JSON.stringify({ question, answers }, null, 2));
+  } else {
+    console.log(`Q: ${question}`);
+    for (const [i, a] of answers.entries()) console.log(formatAnswer(i, a));
+  }
+  return 0;
+}
+
+/** One answer as a readable line. */
+export function formatAnswer(
+  i: number,
+  a: {
+    text: string;
+    score: number;
+    passageId: string;
+    title: string;
+    start: number | null;
+    end: number | null;
+  },
+): string {
+  const where = a.start === null ? "" : ` chars ${a.start}-${a.end}`;
+  return `${i + 1}. ${JSON.stringify(a.text)}  (score ${
+    a.score.toFixed(2)
+  }; passage ${a.passageId} "${a.title}"${where})`;
+}
+
+async function commandEval(args: string[]): Promise<number> {
+  const { positionals, options } = parseArgs(args, {
+    ...MODEL_OPTIONS,
+    match: "string",
+    "no-reader": "boolean",
+    "reader-top-k": "string",
+    limit: "string",
+    json: "boolean",
+  });
+  need(positionals, 2, "eval");
+  const [indexDir, qaFile] = positionals as [string, string];
+  const match = stringOption(options, "match") ?? "string";
+  if (match !== "string" && match !== "regex") {
+    throw new UsageError(`--match must be string or regex: received ${JSON.stringify(match)}`);
+  }
+  if (!(await isFile(qaFile))) throw new UsageError(`QA file ${qaFile} does not exist`);
+  const readerTopK = intOption(options, "reader-top-k", 10);
+  let pairs = await readQaFile(qaFile);
+  const limit = options.limit === undefined
+    ? pairs.length
+    : intOption(options, "limit", pairs.length);
+  pairs = pairs.slice(0, limit);
+  if (pairs.length === 0) throw new UsageError(`QA file ${qaFile} has no questions`);
+  const noReader = options["no-reader"] === true;
+  const qa = await loadQa(indexDir, options, noReader);
+  const ks = [1, 5, 20, 100];
+  const texts: string[][] = [];
+  for (let i = 0; i < pairs.length; i += 64) {
+    const batch = pairs.slice(i, i + 64);
+    const results = await qa.retrieveMany(batch.map((p) => p.question), 100);
+    for (const hits of results) texts.push(hits.map((h) => h.text));
+  }
+  const retrieval = retrievalAccuracy(pairs.map((p) => p.answers), texts, ks, match as MatchMode);
+  let em: number | null = null;
+  if (!noReader) {
+    const predictions: string[] = [];
+    for (const p of pairs) {
+      const [best] = await qa.answer(p.question, { topK: readerTopK, numSpans: 1 });
+      predictions.push(best?.text ?? "");
+    }
+    em = exactMatchRate(predictions, pairs.map((p) => p.answers));
+  }
+  const report = {
+    questions: pairs.length,
+    passages: qa.index.size,
+    match,
+    topK: Object.fromEntries(ks.map((k) => [k, retrieval.topK[k]])),
+    readerExactMatch: em,
+  };
+  if (options.json === true) console.log(JSON.stringify(report, null, 2));
+  else {
+    console.log(`${pairs.length} questions, ${qa.index.size} passages, ${match} matching`);
+    for (const k of ks) console.log(`top-${k} accuracy: ${(100 * retrieval.topK[k]!).toFixed(2)}%`);
+    if (em !== null) {
+      console.log(`reader exact match (top-${readerTopK} passages): ${(100 * em).toFixed(2)}%`);
+    }
+  }
+  return 0;
+}
+
+async function commandServe(args: string[]): Promise<number> {
+  const { positionals, options } = parseArgs(args, {
+    ...MODEL_OPTIONS,
+    port: "string",
+    hostname: "string",
+  });
+  need(positionals, 1, "serve");
+  const port = intOption(options, "port", 8000, 0);
+  const hostname = stringOption(options, "hostname") ?? "127.0.0.1";
+  const qa = await loadQa(positionals[0]!, options, false);
+  const server = Deno.serve({ port, hostname }, createHandler({ qa, ...modelSources(options) }));
+  await server.finished;
+  return 0;
+}
+
+/**
+ * Runs the CLI.
+ * @param args the arguments after the program name
+ * @returns the exit status (0 ok, 1 failure, 2 usage error)
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  const [command, ...rest] = args;
+  const commands: Record<string, (args: string[]) => Promise<number>> = {
+    index: commandIndex,
+    merge: commandMerge,
+    ask: commandAsk,
+    eval: commandEval,
+    serve: commandServe,
+  };
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  const run = commands[command];
+  try {
+    if (run === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
+    if (rest.includes("--help")) {
+      console.log(USAGE);
+      return 0;
+    }
+    return await run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`dpr: ${error.message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`dpr ${command}: ${error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

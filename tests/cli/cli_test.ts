@@ -1,0 +1,188 @@
+// The dpr CLI and the demo as subprocesses, with the tiny fixture models (answers are nonsense).
+import assert from "node:assert/strict";
+import { DenseIndex } from "../../index/dense_index.ts";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const MODELS = `${ROOT}tests/fixtures/models`;
+
+async function run(script: string, args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${ROOT}${script}`, ...args],
+    stdout: "piped",
+    stderr: "piped",
+    env: { DPR_BACKEND: "cpu" },
+  }).output();
+  return {
+    code: out.code,
+    stdout: new TextDecoder().decode(out.stdout),
+    stderr: new TextDecoder().decode(out.stderr),
+  };
+}
+
+Deno.test("dpr CLI: index, ask, eval and usage errors", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const passages = `${ROOT}data/demo_passages.tsv`;
+    const idx = `${dir}/idx`;
+    const indexed = await run("cli/main.ts", [
+      "index",
+      passages,
+      idx,
+      "--models",
+      MODELS,
+      "--chunk-size",
+      "16",
+      "--batch",
+      "8",
+    ]);
+    assert.equal(indexed.code, 0, indexed.stderr);
+    assert.match(indexed.stderr, /42 passages/);
+    assert.match(indexed.stderr, /passages\/s/);
+    const index = await DenseIndex.load(idx);
+    assert.equal(index.size, 42);
+    assert.deepEqual(index.ids.slice(0, 3), ["1", "2", "3"]);
+    assert.ok(!(await Deno.stat(`${idx}/shards`).then(() => true, () => false)), "shards removed");
+
+    const ask = await run("cli/main.ts", [
+      "ask",
+      idx,
+      "who discovered penicillin?",
+      "--models",
+      MODELS,
+      "--json",
+      "--top-k",
+      "3",
+      "--num-spans",
+      "2",
+    ]);
+    assert.equal(ask.code, 0, ask.stderr);
+    const answers = JSON.parse(ask.stdout).answers;
+    assert.equal(answers.length, 2);
+    for (const a of answers) assert.equal(a.passageText.slice(a.start, a.end), a.text);
+
+    const retrieveOnly = await run("cli/main.ts", [
+      "ask",
+      idx,
+      "volcano lava",
+      "--models",
+      MODELS,
+      "--retrieve-only",
+      "--top-k",
+      "2",
+    ]);
+    assert.equal(retrieveOnly.code, 0, retrieveOnly.stderr);
+    assert.match(retrieveOnly.stdout, /^Q: volcano lava\n1\. \[/);
+
+    const ev = await run("cli/main.ts", [
+      "eval",
+      idx,
+      `${ROOT}data/demo_questions.tsv`,
+      "--models",
+      MODELS,
+      "--json",
+      "--reader-top-k",
+      "2",
+    ]);
+    assert.equal(ev.code, 0, ev.stderr);
+    const report = JSON.parse(ev.stdout);
+    assert.equal(report.questions, 8);
+    assert.equal(report.passages, 42);
+    // 42 passages < 100: every question finds its answer within the top 100.
+    assert.equal(report.topK["100"], 1);
+    assert.ok(report.topK["1"] <= report.topK["5"] && report.topK["5"] <= report.topK["20"]);
+    assert.equal(typeof report.readerExactMatch, "number");
+
+    const usage: Array<[string[], RegExp]> = [
+      [[], /Usage: dpr <command>/],
+      [["frobnicate"], /unknown command "frobnicate"/],
+      [["index", passages], /index takes 2 arguments: received 1/],
+      [["index", `${dir}/missing.tsv`, idx], /passage file .*missing\.tsv does not exist/],
+      [
+        ["index", passages, idx, "--batch", "zero"],
+        /--batch must be an integer >= 1: received "zero"/,
+      ],
+      [
+        ["index", passages, idx, "--shard-id", "2", "--num-shards", "2"],
+        /--shard-id must be below --num-shards 2/,
+      ],
+      [["index", passages, idx, "--token-types", "ones"], /--token-types must be zeros or pair/],
+      [["ask", idx, "q", "--bogus"], /unknown option --bogus/],
+      [["ask", idx, "q", "--top-k"], /--top-k needs a value/],
+      [["ask", idx, "  "], /the question is empty/],
+      [
+        ["eval", idx, `${ROOT}data/demo_questions.tsv`, "--match", "fuzzy"],
+        /--match must be string or regex/,
+      ],
+      [["merge"], /merge takes 1 argument: received 0/],
+    ];
+    for (const [args, message] of usage) {
+      const r = await run("cli/main.ts", args);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr + r.stdout, message);
+    }
+    const broken = await run("cli/main.ts", ["ask", `${dir}/nothing`, "q", "--models", MODELS]);
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /dpr ask: .*index\.json is missing/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("dpr CLI: sharded index job with merge", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const passages = `${ROOT}data/demo_passages.tsv`;
+    for (const shard of ["1", "0"]) {
+      const r = await run("cli/main.ts", [
+        "index",
+        passages,
+        `${dir}/idx`,
+        "--models",
+        MODELS,
+        "--num-shards",
+        "2",
+        "--shard-id",
+        shard,
+        "--chunk-size",
+        "10",
+        "--no-progress",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /dpr merge/);
+      assert.doesNotMatch(r.stderr, /passages\/s/);
+    }
+    const merged = await run("cli/main.ts", ["merge", `${dir}/idx`]);
+    assert.equal(merged.code, 0, merged.stderr);
+    const index = await DenseIndex.load(`${dir}/idx`);
+    assert.deepEqual(index.ids, Array.from({ length: 42 }, (_, i) => String(i + 1)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("demo: runs end to end with the tiny models, and reuses a kept index", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const first = await run("cli/demo.ts", ["--models", MODELS, "--index-dir", `${dir}/demo`]);
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stdout, /Indexed 42 passages/);
+    assert.match(first.stdout, /Q: who invented the telephone\n {2}1\. "/);
+    assert.match(first.stdout, /Retrieval on 8 demo questions: top-1 \d+%, top-5 \d+%/);
+    const second = await run("cli/demo.ts", [
+      "--models",
+      MODELS,
+      "--index-dir",
+      `${dir}/demo`,
+      "--question",
+      "What is a glacier?",
+    ]);
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stdout, /Using the index in .* \(42 passages\)/);
+    assert.match(second.stdout, /Q: What is a glacier\?\n {2}1\. "/);
+    const bad = await run("cli/demo.ts", ["--question"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--question needs a question/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
