@@ -216,11 +216,30 @@ export async function downloadFile(
   const headers = new Headers();
   if (options.token) headers.set("Authorization", `Bearer ${options.token}`);
   if (have > 0) headers.set("Range", `bytes=${have}-`);
+  // Redirects are followed by hand: the hub puts the LFS file's sha256 (x-linked-etag) on its
+  // redirect to the storage host, whose own etag need not be the digest.
   let response: Response;
-  try {
+  let linkedSha: string | null = null;
+  let current = url;
+  for (let hop = 0;; hop++) {
+    try {
+      response = await fetchImpl(current, { headers, redirect: "manual" });
+    } catch (error) {
+      throw new Error(`Cannot download ${url}: ${(error as Error).message}`);
+    }
+    const location = response.headers.get("location");
+    if (response.status < 300 || response.status >= 400 || location === null) break;
+    await response.body?.cancel();
+    if (hop >= 10) throw new Error(`Cannot download ${url}: more than 10 redirects`);
+    linkedSha = expectedSha256(response.headers) ?? linkedSha;
+    const next = new URL(location, current);
+    // Never send the token to another host.
+    if (next.origin !== new URL(current).origin) headers.delete("Authorization");
+    current = next.href;
+  }
+  if (response.type === "opaqueredirect") {
+    // Browsers hide redirects: let fetch follow them (the digest is then the final etag's).
     response = await fetchImpl(url, { headers });
-  } catch (error) {
-    throw new Error(`Cannot download ${url}: ${(error as Error).message}`);
   }
   if (response.status === 404) {
     await response.body?.cancel();
@@ -243,7 +262,7 @@ export async function downloadFile(
   }
   const resumed = response.status === 206;
   if (!resumed) have = 0;
-  const expected = expectedSha256(response.headers);
+  const expected = linkedSha ?? expectedSha256(response.headers);
   let total = 0;
   if (resumed) {
     const range = /\/(\d+)\s*$/.exec(response.headers.get("content-range") ?? "");
