@@ -20,6 +20,7 @@ import {
   type WeightBinding,
 } from "./hf_weight_map.ts";
 import { type DPRInputs, type InputDefaults, prepareInputs } from "./inputs.ts";
+import { encoderLayersModel } from "./layers_model.ts";
 
 /** Options of a model constructor. */
 export interface DPRModelOptions {
@@ -272,6 +273,16 @@ export class DPREncoder {
   stateDict(): StateDict {
     this.assertLive(this.architecture.name);
     return exportBindings(this.weightBindings());
+  }
+
+  /**
+   * A functional `tf.LayersModel` over the same layers and weights (inputs `input_ids`,
+   * `attention_mask`, `token_type_ids`, int32 [batch, seq]; output the pooler output), for
+   * saving as tfjs layers-model artifacts. Disposing it disposes these weights too.
+   */
+  toLayersModel(): tfl.LayersModel {
+    this.assertLive(this.architecture.name);
+    return encoderLayersModel(this);
   }
 
   /** Frees every weight. The model cannot be used afterwards. */

@@ -16,6 +16,7 @@ import {
   type WeightBinding,
 } from "./hf_weight_map.ts";
 import type { DPRInputs } from "./inputs.ts";
+import { readerLayersModel } from "./layers_model.ts";
 import {
   type FromPretrainedOptions,
   type PretrainedSource,
@@ -173,6 +174,15 @@ export class DPRReader {
   /** The weights as a transformers state dict (PyTorch names and layout). */
   stateDict(): StateDict {
     return exportBindings(this.weightBindings());
+  }
+
+  /**
+   * A functional `tf.LayersModel` over the same layers and weights (inputs `input_ids`,
+   * `attention_mask`, int32 [n, seq]; outputs start, end and relevance logits), for saving as
+   * tfjs layers-model artifacts. Disposing it disposes these weights too.
+   */
+  toLayersModel(): tfl.LayersModel {
+    return readerLayersModel(this);
   }
 
   /** Frees every weight. The reader cannot be used afterwards. */
