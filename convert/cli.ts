@@ -22,6 +22,8 @@ export const USAGE: string = `Usage: deno task convert <source> <out-dir> [optio
 Options:
   --quantize float16|uint8   store weights quantized (tfjs manifest conventions)
   --revision REV             hub revision (default main)
+  --tokenizer SOURCE         copy tokenizer files from this folder, URL or hub id instead
+                             (original DPR checkpoints carry none)
   --overwrite                replace <out-dir> if it exists
   --help                     show this text
 
@@ -40,6 +42,8 @@ export interface ConvertArgs {
   revision?: string;
   /** Replace an existing output. */
   overwrite: boolean;
+  /** Where to copy tokenizer files from, if not the source. */
+  tokenizer?: string;
 }
 
 /**
@@ -68,6 +72,10 @@ export function parseConvertArgs(args: string[]): ConvertArgs | "help" | { error
       const r = value();
       if (!r) return { error: "--revision needs a value" };
       parsed.revision = r;
+    } else if (flag === "--tokenizer") {
+      const t = value();
+      if (!t) return { error: "--tokenizer needs a folder, URL or hub id" };
+      parsed.tokenizer = t;
     } else if (flag.startsWith("-")) return { error: `unknown option ${flag}` };
     else positional.push(arg);
   }
@@ -96,6 +104,7 @@ export async function main(args: string[]): Promise<number> {
   const options: ConvertOptions = { overwrite: parsed.overwrite, progress: show };
   if (parsed.quantize) options.quantize = parsed.quantize;
   if (parsed.revision) options.revision = parsed.revision;
+  if (parsed.tokenizer) options.tokenizerFrom = parsed.tokenizer;
   if (show) options.weightsProgress = stderrProgress("writing weights");
   try {
     const result = await convertCheckpoint(parsed.source, parsed.outDir, options);

@@ -16,7 +16,7 @@ import {
 import type { FileSource } from "./file_source.ts";
 import type { Progress } from "./progress.ts";
 import { SILENT_PROGRESS } from "./progress.ts";
-import { resolvePretrained } from "./resolve.ts";
+import { resolvePretrained, resolveSource } from "./resolve.ts";
 import type { PretrainedOptions } from "./resolve.ts";
 import type { StateDict } from "./state_dict.ts";
 import type { ManifestGroup, Quantization } from "./tfjs_artifacts.ts";
@@ -56,6 +56,11 @@ export interface ConvertOptions extends PretrainedOptions {
   overwrite?: boolean;
   /** Receives bytes of weights written. */
   weightsProgress?: Progress;
+  /**
+   * Where to copy tokenizer files from instead of the checkpoint's own folder (original DPR
+   * checkpoints carry none: point this at a bert-base-uncased tokenizer folder).
+   */
+  tokenizerFrom?: string | FileSource;
 }
 
 /** What {@linkcode convertCheckpoint} wrote. */
@@ -237,6 +242,12 @@ export async function convertCheckpoint(
       sd: checkArchitecture(resolved.config, resolved.stateDict, where),
     });
     tokenizer = resolved.source;
+  }
+  if (options.tokenizerFrom !== undefined) {
+    tokenizer = await resolveSource(options.tokenizerFrom, options);
+    if (await tokenizer.readFile("vocab.txt") === null) {
+      throw new RangeError(`Cannot copy a tokenizer from ${tokenizer.description}: no vocab.txt`);
+    }
   }
   const slash = out.lastIndexOf("/");
   const parent = slash >= 0 ? out.slice(0, slash) || "/" : ".";

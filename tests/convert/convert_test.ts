@@ -259,7 +259,10 @@ Deno.test("an original DPR bi-encoder file converts into both encoders", async (
       ...rename(ctx, "ctx_encoder.", "ctx_model."),
     ]) as StateDict;
     await Deno.writeFile(`${root}/biencoder.cp`, originalCheckpoint(original, false));
-    const result = await convertCheckpoint(`${root}/biencoder.cp`, `${root}/out`);
+    const result = await convertCheckpoint(`${root}/biencoder.cp`, `${root}/out`, {
+      tokenizerFrom: `${FIXTURES}models/dpr-question_encoder-tiny`,
+    });
+    assert.ok(Deno.statSync(`${root}/out/ctx_encoder/vocab.txt`).size > 100);
     assert.deepEqual(result.folders, [`${root}/out/question_encoder`, `${root}/out/ctx_encoder`]);
     const q = await resolvePretrained(`${root}/out/question_encoder`);
     assert.deepEqual(q.stateDict, question);
@@ -316,6 +319,12 @@ Deno.test("the convert CLI parses its arguments and returns exit codes", async (
     error: "expected <source> and <out-dir>: received 1 arguments",
   });
   assert.deepEqual(parseConvertArgs(["--bogus", "a", "b"]), { error: "unknown option --bogus" });
+  assert.deepEqual(parseConvertArgs(["a", "b", "--tokenizer", "t", "--overwrite"]), {
+    source: "a",
+    outDir: "b",
+    tokenizer: "t",
+    overwrite: true,
+  });
   assert.equal(parseConvertArgs(["--help"]), "help");
   const root = await Deno.makeTempDir();
   const error = console.error;
