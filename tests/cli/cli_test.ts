@@ -186,3 +186,66 @@ Deno.test("demo: runs end to end with the tiny models, and reuses a kept index",
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("dpr index: a shard killed midway and restarted gives the uninterrupted index", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // The first 20 demo passages in chunks of 4: shard 0 of 2 owns chunks 0, 2 and 4.
+    const lines = (await Deno.readTextFile(`${ROOT}data/demo_passages.tsv`)).split("\n");
+    const passages = `${dir}/p.tsv`;
+    await Deno.writeTextFile(passages, lines.slice(0, 21).join("\n") + "\n");
+    const common = ["--models", MODELS, "--chunk-size", "4", "--batch", "4", "--no-progress"];
+    const ref = await run("cli/main.ts", ["index", passages, `${dir}/ref`, ...common]);
+    assert.equal(ref.code, 0, ref.stderr);
+
+    // Two shards; shard 0 sleeps after each chunk and is killed once 2 of its chunks exist.
+    const shard0 = `${dir}/crash/shards/shard-0-of-2`;
+    const args = (extra: string[]) => [
+      "run",
+      "-A",
+      `${ROOT}cli/main.ts`,
+      "index",
+      passages,
+      `${dir}/crash`,
+      ...common,
+      "--num-shards",
+      "2",
+      ...extra,
+    ];
+    const child = new Deno.Command(Deno.execPath(), {
+      args: args(["--shard-id", "0", "--throttle-ms", "400"]),
+      stdout: "null",
+      stderr: "null",
+      env: { DPR_BACKEND: "cpu" },
+    }).spawn();
+    const chunks = () => {
+      try {
+        return [...Deno.readDirSync(shard0)].filter((e) => /^chunk-\d+$/.test(e.name)).length;
+      } catch {
+        return 0;
+      }
+    };
+    const deadline = Date.now() + 60_000;
+    while (chunks() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    child.kill("SIGKILL");
+    assert.ok(!(await child.status).success, "shard 0 should have been killed before it finished");
+    const done = chunks();
+    assert.equal(done, 2, `chunks of shard 0 before the restart: ${done}`);
+
+    const resumed = await run("cli/main.ts", args(["--shard-id", "0"]).slice(3));
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stderr, /1 chunks encoded, 2 already done/);
+    const other = await run("cli/main.ts", args(["--shard-id", "1"]).slice(3));
+    assert.equal(other.code, 0, other.stderr);
+    assert.equal((await run("cli/main.ts", ["merge", `${dir}/crash`])).code, 0);
+    for (const file of ["vectors.npy", "ids.jsonl", "metadata.jsonl"]) {
+      assert.deepEqual(
+        await Deno.readFile(`${dir}/crash/${file}`),
+        await Deno.readFile(`${dir}/ref/${file}`),
+        file,
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
