@@ -1,23 +1,19 @@
 /**
- * Loading a model folder in Hugging Face layout (`config.json` + `model.safetensors`, or
- * `pytorch_model.bin`) and checking it holds the class being loaded.
- *
- * Until the conversion module's `resolvePretrained` (hub ids, URLs, caches) lands, this reads a
- * local folder path or any {@linkcode FileSource}.
+ * Loading a pretrained model (a local folder, URL or hub id, through the conversion module's
+ * `resolvePretrained`) and checking it holds the class being loaded.
  * @module
  */
-import { type FileSource, LocalFolderSource, readJson } from "../convert/file_source.ts";
-import { readPytorchCheckpoint } from "../convert/pytorch_pickle.ts";
-import { readSafetensors } from "../convert/safetensors.ts";
+import type { FileSource } from "../convert/file_source.ts";
+import { type PretrainedOptions, resolvePretrained } from "../convert/resolve.ts";
 import type { StateDict } from "../convert/state_dict.ts";
 import { DPRConfig } from "./config.ts";
 import type { LoadStateDictOptions } from "./hf_weight_map.ts";
 
-/** Where a pretrained model comes from: a local folder path or a {@linkcode FileSource}. */
+/** Where a pretrained model comes from: a folder path, URL, hub id or a {@linkcode FileSource}. */
 export type PretrainedSource = string | FileSource;
 
-/** Options of `fromPretrained`. */
-export interface FromPretrainedOptions extends LoadStateDictOptions {
+/** Options of `fromPretrained`: where to fetch from (hub options) and how to load. */
+export interface FromPretrainedOptions extends LoadStateDictOptions, PretrainedOptions {
   /**
    * Skip the check of `config.json`'s `architectures` against the class being loaded.
    * Default false: loading e.g. a DPRContextEncoder checkpoint as DPRQuestionEncoder throws.
@@ -37,21 +33,20 @@ export interface PretrainedParts {
 
 /**
  * Reads `config.json` and the weights of `source`, and checks `architectures` names `className`.
- * @param source a local folder path or a FileSource
+ * @param source a folder path, URL, hub id or FileSource
  * @param className the class being loaded, e.g. `"DPRQuestionEncoder"`
- * @throws Error when files are missing; TypeError when the checkpoint holds another class
+ * @param options hub options and the architecture check switch
+ * @returns config, weights and source
+ * @throws RangeError when config.json is missing; TypeError when the checkpoint holds another
+ *   class
  */
 export async function readPretrained(
   source: PretrainedSource,
   className: string,
   options: FromPretrainedOptions = {},
 ): Promise<PretrainedParts> {
-  const files = typeof source === "string" ? new LocalFolderSource(source) : source;
-  const json = await readJson(files, "config.json");
-  if (json === null) {
-    throw new Error(`Cannot load ${className} from ${files.description}: config.json is missing`);
-  }
-  const config = DPRConfig.fromJSON(json);
+  const resolved = await resolvePretrained(source, options);
+  const config = DPRConfig.fromJSON(resolved.config);
   const architectures = config.architectures;
   if (
     options.ignoreArchitecture !== true && architectures.length > 0 &&
@@ -59,27 +54,10 @@ export async function readPretrained(
   ) {
     // transformers does not check this (its issue 9725) and silently loads random weights.
     throw new TypeError(
-      `Cannot load ${className} from ${files.description}: config.json's architectures is ${
-        JSON.stringify(architectures)
-      }, so it holds a ${architectures.join(" / ")} checkpoint, not a ${className}`,
+      `Cannot load ${className} from ${resolved.source.description}: config.json's ` +
+        `architectures is ${JSON.stringify(architectures)}, so it holds a ` +
+        `${architectures.join(" / ")} checkpoint, not a ${className}`,
     );
   }
-  const safetensors = await files.readFile("model.safetensors");
-  let stateDict: StateDict;
-  if (safetensors !== null) {
-    stateDict = readSafetensors(safetensors, {
-      description: `${files.description}/model.safetensors`,
-    });
-  } else {
-    const bin = await files.readFile("pytorch_model.bin");
-    if (bin === null) {
-      throw new Error(
-        `Cannot load ${className} from ${files.description}: neither model.safetensors nor pytorch_model.bin is there`,
-      );
-    }
-    stateDict = await readPytorchCheckpoint(bin, {
-      description: `${files.description}/pytorch_model.bin`,
-    });
-  }
-  return { config, stateDict, source: files };
+  return { config, stateDict: resolved.stateDict, source: resolved.source };
 }
