@@ -186,7 +186,27 @@ export async function readZipEntry(reader: ByteReader, entry: ZipEntry): Promise
   return bytes;
 }
 
-let crcTable: Uint32Array | null = null;
+let crcTables: Uint32Array[] | null = null;
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Eight 256-entry tables for slicing-by-8 (eight bytes per step; about 6x a byte loop). */
+function tables(): Uint32Array[] {
+  if (crcTables === null) {
+    const t = Array.from({ length: 8 }, () => new Uint32Array(256));
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      t[0]![n] = c >>> 0;
+    }
+    for (let n = 0; n < 256; n++) {
+      for (let k = 1; k < 8; k++) {
+        t[k]![n] = (t[0]![t[k - 1]![n]! & 0xff]! ^ (t[k - 1]![n]! >>> 8)) >>> 0;
+      }
+    }
+    crcTables = t;
+  }
+  return crcTables;
+}
 
 /**
  * Computes the CRC-32 (IEEE) checksum that zip uses.
@@ -195,17 +215,41 @@ let crcTable: Uint32Array | null = null;
  * @returns the checksum as an unsigned 32-bit number
  */
 export function crc32(bytes: Uint8Array, previous = 0): number {
-  if (crcTable === null) {
-    crcTable = new Uint32Array(256);
-    for (let n = 0; n < 256; n++) {
-      let c = n;
-      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-      crcTable[n] = c >>> 0;
-    }
-  }
-  const table = crcTable;
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = tables() as [
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+    Uint32Array,
+  ];
   let c = (previous ^ 0xffffffff) >>> 0;
-  for (let i = 0; i < bytes.length; i++) c = table[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  let i = 0;
+  const n = bytes.length;
+  if (LITTLE_ENDIAN_HOST && n >= 16) {
+    // Bring the position to a 4-byte boundary, then read aligned words.
+    for (; i < n && (bytes.byteOffset + i) % 4 !== 0; i++) {
+      c = t0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+    }
+    const words = new Uint32Array(bytes.buffer, bytes.byteOffset + i, (n - i) >>> 2);
+    const pairs = words.length >>> 1;
+    for (let w = 0; w < pairs; w++) {
+      const lo = words[2 * w]! ^ c;
+      const hi = words[2 * w + 1]!;
+      c = t7[lo & 0xff]! ^ t6[(lo >>> 8) & 0xff]! ^ t5[(lo >>> 16) & 0xff]! ^ t4[lo >>> 24]! ^
+        t3[hi & 0xff]! ^ t2[(hi >>> 8) & 0xff]! ^ t1[(hi >>> 16) & 0xff]! ^ t0[hi >>> 24]!;
+    }
+    i += pairs * 8;
+  }
+  for (; i + 8 <= n; i += 8) {
+    const lo = (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24)) ^
+      c;
+    c = t7[lo & 0xff]! ^ t6[(lo >>> 8) & 0xff]! ^ t5[(lo >>> 16) & 0xff]! ^ t4[lo >>> 24]! ^
+      t3[bytes[i + 4]!]! ^ t2[bytes[i + 5]!]! ^ t1[bytes[i + 6]!]! ^ t0[bytes[i + 7]!]!;
+  }
+  for (; i < n; i++) c = t0[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 

@@ -3,6 +3,7 @@ import { openFileReader } from "../../convert/byte_reader.ts";
 import { readPytorchCheckpoint } from "../../convert/pytorch_pickle.ts";
 import { readSafetensors } from "../../convert/safetensors.ts";
 import { unpickle } from "../../convert/pickle.ts";
+import { crc32 } from "../../convert/zip_reader.ts";
 import { concat, f32, legacyTorchFile, makeZip, PickleBuilder, torchZip } from "./torch_bytes.ts";
 
 const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
@@ -152,4 +153,25 @@ Deno.test("legacy (pre-1.6) torch files load; truncated or lying ones are refuse
     () => readPytorchCheckpoint(legacyTorchFile(evil, [])),
     /global builtins\.exec is not allowed/,
   );
+});
+
+Deno.test("crc32 matches the reference at every alignment and length", () => {
+  const check = new TextEncoder().encode("123456789");
+  assert.equal(crc32(check), 0xcbf43926);
+  const data = new Uint8Array(300).map((_, i) => (i * 131 + 7) & 0xff);
+  const reference = (bytes: Uint8Array): number => {
+    let c = 0xffffffff;
+    for (const b of bytes) {
+      c ^= b;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    }
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  for (let start = 0; start < 9; start++) {
+    for (const length of [0, 1, 7, 8, 9, 15, 16, 17, 100, 291 - start]) {
+      const slice = data.subarray(start, start + length);
+      assert.equal(crc32(slice), reference(slice), `start ${start} length ${length}`);
+    }
+  }
+  assert.equal(crc32(data.subarray(100), crc32(data.subarray(0, 100))), crc32(data));
 });
