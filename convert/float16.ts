@@ -28,7 +28,11 @@ export function halfToFloat(bits: number): number {
  */
 export function floatToHalf(value: number): number {
   scratch.setFloat32(0, value);
-  const x = scratch.getUint32(0);
+  return halfBits(scratch.getUint32(0));
+}
+
+/** binary16 bits of the float32 whose bits are `x`, rounding to nearest even. */
+function halfBits(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exponent = (x >>> 23) & 0xff;
   let mantissa = x & 0x7fffff;
@@ -88,8 +92,10 @@ export function decodeBfloat16(bytes: Uint8Array): Float32Array {
  */
 export function encodeFloat16(values: Float32Array): Uint8Array {
   const out = new Uint8Array(values.length * 2);
-  for (let i = 0; i < values.length; i++) {
-    const h = floatToHalf(values[i]!);
+  // Read the float32 bit patterns directly (values is 4-byte aligned by construction).
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  for (let i = 0; i < bits.length; i++) {
+    const h = halfBits(bits[i]!);
     out[2 * i] = h & 0xff;
     out[2 * i + 1] = h >> 8;
   }
