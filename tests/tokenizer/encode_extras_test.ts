@@ -75,3 +75,17 @@ Deno.test("decode inverts encode up to normalization", () => {
   assertEquals(tokenizer.convertTokensToIds(["hello", "qwertyuiop"]), [7592, 100]);
   assertEquals(tokenizer.decode(new Int32Array([101, 7592, 102])), "[CLS] hello [SEP]");
 });
+
+Deno.test("maxLength without truncation or padding truncates longest-first (as Hugging Face)", () => {
+  const ids = tokenizer.encode("Paris is the capital and most populous city", { maxLength: 5 })
+    .inputIds;
+  assertEquals(ids, [101, 3000, 2003, 1996, 102]);
+  const untouched = tokenizer.encode("Paris is the capital", { maxLength: 5, truncation: false });
+  assertEquals(untouched.inputIds.length, 6);
+  // only_second with a single sequence leaves it as is.
+  assertEquals(
+    tokenizer.encode("Paris is the capital", { maxLength: 5, truncation: "only_second" }).inputIds
+      .length,
+    6,
+  );
+});
