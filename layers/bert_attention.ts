@@ -39,7 +39,7 @@ export interface AttentionOutput {
  * ({@linkcode BertSelfOutput}, `<name>.output`). Call it with `[hidden [B, T, H], mask [B, T]]`.
  */
 export class BertAttention extends BertCompositeLayer {
-  /** @nocollapse */
+  /** The class name tfjs serialization registers. @nocollapse */
   static className = "BertAttention";
   /** Constructor arguments, for `getConfig`. */
   readonly args: BertAttentionArgs;
@@ -48,7 +48,10 @@ export class BertAttention extends BertCompositeLayer {
   /** transformers' `attention.output` (renamed: tfjs layers already have an `output` property) */
   readonly outputLayer: BertSelfOutput;
 
-  /** @param args sizes and rates */
+  /**
+   * Builds the layer; weights are created by `build`.
+   * @param args sizes and rates
+   */
   constructor(args: BertAttentionArgs) {
     super(args);
     this.args = { ...args };
@@ -70,11 +73,12 @@ export class BertAttention extends BertCompositeLayer {
     });
   }
 
+  /** The sublayers, in weight order. */
   protected sublayers(): tfl.layers.Layer[] {
     return [this.self, this.outputLayer];
   }
 
-  /** @see BertSelfAttention.forward */
+  /** Self-attention then the output block; arguments as {@linkcode BertSelfAttention.forward}. */
   forward(
     hidden: tf.Tensor2D,
     maskBias: tf.Tensor4D | null,
@@ -100,6 +104,7 @@ export class BertAttention extends BertCompositeLayer {
     return out;
   }
 
+  /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const [hidden, mask] = inputs as tf.Tensor[];
@@ -111,10 +116,12 @@ export class BertAttention extends BertCompositeLayer {
     });
   }
 
+  /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
   }
 
+  /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     const { name: _name, trainable: _trainable, ...rest } = this.args;
     return { ...this.baseConfig(), ...rest };

@@ -86,6 +86,7 @@ export abstract class BertBaseLayer extends tfl.layers.Layer {
   /** Whether weights start at zero instead of their random / ones initialisation. */
   readonly zeroInit: boolean;
 
+  /** Stores the shared arguments; subclasses add their own. */
   constructor(args: BertBaseLayerArgs) {
     super({ name: args.name, trainable: args.trainable });
     this.initializerRange = args.initializerRange ?? 0.02;
@@ -130,24 +131,29 @@ export abstract class BertCompositeLayer extends BertBaseLayer {
   /** The sublayers, in weight order. */
   protected abstract sublayers(): tfl.layers.Layer[];
 
+  /** The sublayers' trainable weights. */
   override get trainableWeights(): tfl.LayerVariable[] {
     if (!this.trainable) return [];
     return this.sublayers().flatMap((layer) => layer.trainableWeights);
   }
 
+  /** Not supported: the weights belong to the sublayers. */
   override set trainableWeights(_weights: tfl.LayerVariable[]) {
     throw new Error(`Cannot set the weights of ${this.name}: they belong to its sublayers`);
   }
 
+  /** The sublayers' non-trainable weights (all of them when this layer is frozen). */
   override get nonTrainableWeights(): tfl.LayerVariable[] {
     const inner = this.sublayers().flatMap((layer) => layer.nonTrainableWeights);
     return this.trainable ? inner : this.sublayers().flatMap((layer) => layer.weights);
   }
 
+  /** Not supported: the weights belong to the sublayers. */
   override set nonTrainableWeights(_weights: tfl.LayerVariable[]) {
     throw new Error(`Cannot set the weights of ${this.name}: they belong to its sublayers`);
   }
 
+  /** Builds every sublayer that is not built yet. */
   override build(inputShape: tfl.Shape | tfl.Shape[]): void {
     for (const layer of this.sublayers()) {
       if (!layer.built) layer.build(inputShape);

@@ -44,7 +44,7 @@ export interface BertEmbeddingsInputs {
  * Call it with `[inputIds, tokenTypeIds]` (int32 [B, T]) to get [B, T, H].
  */
 export class BertEmbeddings extends BertBaseLayer {
-  /** @nocollapse */
+  /** The class name tfjs serialization registers. @nocollapse */
   static className = "BertEmbeddings";
   /** Constructor arguments, for `getConfig`. */
   readonly args: BertEmbeddingsArgs;
@@ -59,12 +59,16 @@ export class BertEmbeddings extends BertBaseLayer {
   /** LayerNorm bias [H] */
   layerNormBias!: tfl.LayerVariable;
 
-  /** @param args sizes and rates */
+  /**
+   * Builds the layer; weights are created by `build`.
+   * @param args sizes and rates
+   */
   constructor(args: BertEmbeddingsArgs) {
     super(args);
     this.args = { ...args };
   }
 
+  /** Creates the weights; sizes come from the constructor arguments. */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const { vocabSize, hiddenSize, maxPositionEmbeddings, typeVocabSize } = this.args;
     this.wordEmbeddings = this.addParam(
@@ -119,6 +123,7 @@ export class BertEmbeddings extends BertBaseLayer {
     });
   }
 
+  /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const [ids, types] = inputs as tf.Tensor[];
@@ -131,11 +136,13 @@ export class BertEmbeddings extends BertBaseLayer {
     });
   }
 
+  /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     return [first[0] ?? null, first[1] ?? null, this.args.hiddenSize];
   }
 
+  /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     const { name: _name, trainable: _trainable, ...rest } = this.args;
     return { ...this.baseConfig(), ...rest };

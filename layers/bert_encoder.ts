@@ -28,14 +28,17 @@ export interface BertEncoderOutput {
  * Call it with `[hidden [B, T, H], mask [B, T]]` to get [B, T, H].
  */
 export class BertEncoder extends BertCompositeLayer {
-  /** @nocollapse */
+  /** The class name tfjs serialization registers. @nocollapse */
   static className = "BertEncoder";
   /** Constructor arguments, for `getConfig`. */
   readonly args: BertEncoderArgs;
   /** `layer[i]` */
   readonly layer: BertLayer[];
 
-  /** @param args sizes, activation and rates */
+  /**
+   * Builds the layer; weights are created by `build`.
+   * @param args sizes, activation and rates
+   */
   constructor(args: BertEncoderArgs) {
     super(args);
     this.args = { ...args };
@@ -52,11 +55,13 @@ export class BertEncoder extends BertCompositeLayer {
     }
   }
 
+  /** The sublayers, in weight order. */
   protected sublayers(): tfl.layers.Layer[] {
     return this.layer;
   }
 
   /**
+   * The eager computation the model runs (also used by `call`).
    * @param hidden the embedding output [B*T, H]
    * @param maskBias [B, 1, 1, T] or null
    */
@@ -89,6 +94,7 @@ export class BertEncoder extends BertCompositeLayer {
     return result;
   }
 
+  /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const [hidden, mask] = inputs as tf.Tensor[];
@@ -100,10 +106,12 @@ export class BertEncoder extends BertCompositeLayer {
     });
   }
 
+  /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
   }
 
+  /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     const { name: _name, trainable: _trainable, ...rest } = this.args;
     return { ...this.baseConfig(), ...rest };

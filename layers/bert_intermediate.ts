@@ -21,7 +21,7 @@ export interface BertIntermediateArgs extends BertBaseLayerArgs {
  * `dense.weight`), `dense.bias` [I]. Call it with [B, T, H] to get [B, T, I].
  */
 export class BertIntermediate extends BertBaseLayer {
-  /** @nocollapse */
+  /** The class name tfjs serialization registers. @nocollapse */
   static className = "BertIntermediate";
   /** Constructor arguments, for `getConfig`. */
   readonly args: BertIntermediateArgs;
@@ -32,6 +32,7 @@ export class BertIntermediate extends BertBaseLayer {
   private readonly activation: (x: tf.Tensor) => tf.Tensor;
 
   /**
+   * Creates the object; see the arguments.
    * @param args sizes and activation
    * @throws RangeError when the activation is not supported
    */
@@ -41,6 +42,7 @@ export class BertIntermediate extends BertBaseLayer {
     this.activation = getActivation(args.hiddenAct);
   }
 
+  /** Creates the weights; sizes come from the constructor arguments. */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const { hiddenSize, intermediateSize } = this.args;
     this.denseKernel = this.addParam("dense.kernel", [hiddenSize, intermediateSize], "normal");
@@ -49,6 +51,7 @@ export class BertIntermediate extends BertBaseLayer {
   }
 
   /**
+   * The eager computation the model runs (also used by `call`).
    * @param x [N, H]
    * @returns [N, I]
    */
@@ -58,6 +61,7 @@ export class BertIntermediate extends BertBaseLayer {
     );
   }
 
+  /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs)!;
@@ -67,11 +71,13 @@ export class BertIntermediate extends BertBaseLayer {
     });
   }
 
+  /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     return [first[0] ?? null, first[1] ?? null, this.args.intermediateSize];
   }
 
+  /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     const { name: _name, trainable: _trainable, ...rest } = this.args;
     return { ...this.baseConfig(), ...rest };

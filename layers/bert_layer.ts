@@ -37,7 +37,7 @@ export interface BertLayerArgs extends BertBaseLayerArgs {
  * `output` (`<name>.output`). Call it with `[hidden [B, T, H], mask [B, T]]`.
  */
 export class BertLayer extends BertCompositeLayer {
-  /** @nocollapse */
+  /** The class name tfjs serialization registers. @nocollapse */
   static className = "BertLayer";
   /** Constructor arguments, for `getConfig`. */
   readonly args: BertLayerArgs;
@@ -48,7 +48,10 @@ export class BertLayer extends BertCompositeLayer {
   /** transformers' `output` (renamed: tfjs layers already have an `output` property) */
   readonly outputLayer: BertOutput;
 
-  /** @param args sizes, activation and rates */
+  /**
+   * Builds the layer; weights are created by `build`.
+   * @param args sizes, activation and rates
+   */
   constructor(args: BertLayerArgs) {
     super(args);
     this.args = { ...args };
@@ -79,11 +82,13 @@ export class BertLayer extends BertCompositeLayer {
     });
   }
 
+  /** The sublayers, in weight order. */
   protected sublayers(): tfl.layers.Layer[] {
     return [this.attention, this.intermediate, this.outputLayer];
   }
 
   /**
+   * The eager computation the model runs (also used by `call`).
    * @param hidden [B*T, H]
    * @param maskBias [B, 1, 1, T] or null
    * @returns the block output [B*T, H] and, when asked, the attention probabilities
@@ -107,6 +112,7 @@ export class BertLayer extends BertCompositeLayer {
     return out;
   }
 
+  /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const [hidden, mask] = inputs as tf.Tensor[];
@@ -118,10 +124,12 @@ export class BertLayer extends BertCompositeLayer {
     });
   }
 
+  /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
   }
 
+  /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     const { name: _name, trainable: _trainable, ...rest } = this.args;
     return { ...this.baseConfig(), ...rest };

@@ -10,7 +10,7 @@ import { BertSelfOutput } from "./bert_self_output.ts";
  * {@linkcode BertSelfOutput}, with `inputSize` the intermediate width.
  */
 export class BertOutput extends BertSelfOutput {
-  /** @nocollapse */
+  /** The class name tfjs serialization registers. @nocollapse */
   static override className = "BertOutput";
 }
 

@@ -35,7 +35,7 @@ export interface SelfAttentionOutput {
  * The largest-magnitude negative float32, `torch.finfo(torch.float32).min`: transformers turns
  * a 0/1 attention mask into the additive bias `(1 - mask) * min`.
  */
-export const FLOAT32_MIN = -3.4028234663852886e38;
+export const FLOAT32_MIN: number = -3.4028234663852886e38;
 
 /**
  * The additive attention bias [B, 1, 1, T] of a 0/1 mask [B, T], computed as transformers'
@@ -56,7 +56,7 @@ export function attentionMaskBias(mask: tf.Tensor2D): tf.Tensor4D {
  * Call it with `[hidden [B, T, H], attentionMask [B, T]]` to get [B, T, H].
  */
 export class BertSelfAttention extends BertBaseLayer {
-  /** @nocollapse */
+  /** The class name tfjs serialization registers. @nocollapse */
   static className = "BertSelfAttention";
   /** Constructor arguments, for `getConfig`. */
   readonly args: BertSelfAttentionArgs;
@@ -66,6 +66,7 @@ export class BertSelfAttention extends BertBaseLayer {
   qkvBias!: tfl.LayerVariable;
 
   /**
+   * Creates the object; see the arguments.
    * @param args sizes and rates
    * @throws RangeError when heads do not divide the hidden size
    */
@@ -79,6 +80,7 @@ export class BertSelfAttention extends BertBaseLayer {
     this.args = { ...args };
   }
 
+  /** Creates the weights; sizes come from the constructor arguments. */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const H = this.args.hiddenSize;
     this.qkvKernel = this.addParam("qkv.kernel", [H, 3 * H], "normal");
@@ -87,6 +89,7 @@ export class BertSelfAttention extends BertBaseLayer {
   }
 
   /**
+   * The eager computation the model runs (also used by `call`).
    * @param hidden [B*T, H]
    * @param maskBias additive bias [B, 1, 1, T], or null for none
    * @param batch B
@@ -129,6 +132,7 @@ export class BertSelfAttention extends BertBaseLayer {
     return out;
   }
 
+  /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const [hidden, mask] = inputs as tf.Tensor[];
@@ -140,10 +144,12 @@ export class BertSelfAttention extends BertBaseLayer {
     });
   }
 
+  /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
   }
 
+  /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     const { name: _name, trainable: _trainable, ...rest } = this.args;
     return { ...this.baseConfig(), ...rest };

@@ -32,7 +32,7 @@ export interface BertSelfOutputArgs extends BertBaseLayerArgs {
  * `LayerNorm.bias`. Call it with `[x [B, T, in], residual [B, T, H]]`.
  */
 export class BertSelfOutput extends BertBaseLayer {
-  /** @nocollapse */
+  /** The class name tfjs serialization registers. @nocollapse */
   static className = "BertSelfOutput";
   /** Constructor arguments, for `getConfig`. */
   readonly args: BertSelfOutputArgs;
@@ -45,12 +45,16 @@ export class BertSelfOutput extends BertBaseLayer {
   /** [H] */
   layerNormBias!: tfl.LayerVariable;
 
-  /** @param args sizes and rates */
+  /**
+   * Builds the layer; weights are created by `build`.
+   * @param args sizes and rates
+   */
   constructor(args: BertSelfOutputArgs) {
     super(args);
     this.args = { ...args };
   }
 
+  /** Creates the weights; sizes come from the constructor arguments. */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const { inputSize, hiddenSize } = this.args;
     this.denseKernel = this.addParam("dense.kernel", [inputSize, hiddenSize], "normal");
@@ -61,6 +65,7 @@ export class BertSelfOutput extends BertBaseLayer {
   }
 
   /**
+   * The eager computation the model runs (also used by `call`).
    * @param x [N, in]
    * @param residual [N, H]
    * @returns [N, H]
@@ -78,6 +83,7 @@ export class BertSelfOutput extends BertBaseLayer {
     });
   }
 
+  /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const [x, residual] = inputs as tf.Tensor[];
@@ -93,11 +99,13 @@ export class BertSelfOutput extends BertBaseLayer {
     });
   }
 
+  /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     return [first[0] ?? null, first[1] ?? null, this.args.hiddenSize];
   }
 
+  /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     const { name: _name, trainable: _trainable, ...rest } = this.args;
     return { ...this.baseConfig(), ...rest };

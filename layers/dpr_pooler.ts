@@ -20,7 +20,7 @@ export interface DPRPoolerArgs extends BertBaseLayerArgs {
  * `encode_proj.bias` [P].
  */
 export class DPRPooler extends BertBaseLayer {
-  /** @nocollapse */
+  /** The class name tfjs serialization registers. @nocollapse */
   static className = "DPRPooler";
   /** Constructor arguments, for `getConfig`. */
   readonly args: DPRPoolerArgs;
@@ -29,7 +29,10 @@ export class DPRPooler extends BertBaseLayer {
   /** [P], or null without projection. */
   projBias: tfl.LayerVariable | null = null;
 
-  /** @param args sizes */
+  /**
+   * Builds the layer; weights are created by `build`.
+   * @param args sizes
+   */
   constructor(args: DPRPoolerArgs) {
     super(args);
     this.args = { ...args };
@@ -40,6 +43,7 @@ export class DPRPooler extends BertBaseLayer {
     return this.args.projectionDim > 0 ? this.args.projectionDim : this.args.hiddenSize;
   }
 
+  /** Creates the weights; sizes come from the constructor arguments. */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const { hiddenSize, projectionDim } = this.args;
     if (projectionDim > 0) {
@@ -50,6 +54,7 @@ export class DPRPooler extends BertBaseLayer {
   }
 
   /**
+   * The eager computation the model runs (also used by `call`).
    * @param hidden last hidden states [B*T, H]
    * @returns [B, H] or [B, P]
    */
@@ -63,6 +68,7 @@ export class DPRPooler extends BertBaseLayer {
     });
   }
 
+  /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {
       const hidden = (Array.isArray(inputs) ? inputs[0] : inputs)!;
@@ -71,11 +77,13 @@ export class DPRPooler extends BertBaseLayer {
     });
   }
 
+  /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
     const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     return [first[0] ?? null, this.outputSize];
   }
 
+  /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     const { name: _name, trainable: _trainable, ...rest } = this.args;
     return { ...this.baseConfig(), ...rest };

@@ -29,7 +29,7 @@ export interface SpanHeadOutput {
  * transformers' `.weight`s).
  */
 export class DPRSpanHead extends BertBaseLayer {
-  /** @nocollapse */
+  /** The class name tfjs serialization registers. @nocollapse */
   static className = "DPRSpanHead";
   /** Constructor arguments, for `getConfig`. */
   readonly args: DPRSpanHeadArgs;
@@ -42,12 +42,16 @@ export class DPRSpanHead extends BertBaseLayer {
   /** [1] */
   qaClassifierBias!: tfl.LayerVariable;
 
-  /** @param args sizes */
+  /**
+   * Builds the layer; weights are created by `build`.
+   * @param args sizes
+   */
   constructor(args: DPRSpanHeadArgs) {
     super(args);
     this.args = { ...args };
   }
 
+  /** Creates the weights; sizes come from the constructor arguments. */
   override build(_inputShape: tfl.Shape | tfl.Shape[]): void {
     const H = this.args.hiddenSize;
     this.qaOutputsKernel = this.addParam("qa_outputs.kernel", [H, 2], "normal");
@@ -57,7 +61,10 @@ export class DPRSpanHead extends BertBaseLayer {
     this.built = true;
   }
 
-  /** @param hidden last hidden states [B*T, H] */
+  /**
+   * The three logits from the last hidden states.
+   * @param hidden last hidden states [B*T, H]
+   */
   forward(hidden: tf.Tensor2D, batch: number, seq: number): SpanHeadOutput {
     const [startLogits, endLogits, relevanceLogits] = tf.tidy(() => {
       const H = this.args.hiddenSize;
@@ -78,6 +85,7 @@ export class DPRSpanHead extends BertBaseLayer {
     };
   }
 
+  /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Record<string, unknown>): tf.Tensor[] {
     return tf.tidy(() => {
       const hidden = (Array.isArray(inputs) ? inputs[0] : inputs)!;
@@ -87,6 +95,7 @@ export class DPRSpanHead extends BertBaseLayer {
     });
   }
 
+  /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape[] {
     const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
     const B = first[0] ?? null;
@@ -94,6 +103,7 @@ export class DPRSpanHead extends BertBaseLayer {
     return [[B, T], [B, T], [B]];
   }
 
+  /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
     const { name: _name, trainable: _trainable, ...rest } = this.args;
     return { ...this.baseConfig(), ...rest };

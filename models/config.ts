@@ -111,6 +111,7 @@ export class DPRConfig {
   readonly extra: Readonly<Record<string, unknown>>;
 
   /**
+   * Creates the object; see the arguments.
    * @param init fields to override; the rest take transformers' defaults
    * @throws TypeError / RangeError naming the field and the value when the config is invalid
    */
@@ -181,6 +182,7 @@ export class DPRConfig {
     return out;
   }
 
+  /** Throws on the first invalid field. */
   private validate(): void {
     const ints: [FieldName, number][] = [
       ["vocabSize", 1],

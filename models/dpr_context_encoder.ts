@@ -30,6 +30,7 @@ import {
  */
 export class DPRContextEncoder extends DPREncoder {
   /**
+   * Creates the object; see the arguments.
    * @param config the model configuration
    * @param options seed of the random initialisation
    */

@@ -104,6 +104,7 @@ export class DPREncoder {
   private disposed = false;
 
   /**
+   * Creates the object; see the arguments.
    * @param config the model configuration
    * @param options seed of the random initialisation
    * @param architecture checkpoint naming (subclasses set it; default: bare `DPREncoder`)

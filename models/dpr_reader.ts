@@ -69,6 +69,7 @@ export class DPRReader {
   private disposed = false;
 
   /**
+   * Creates the object; see the arguments.
    * @param config the model configuration
    * @param options seed of the random initialisation
    * @throws RangeError when `projectionDim` is neither 0 nor `hiddenSize` (transformers sizes the
