@@ -55,10 +55,12 @@ export {
   type ReaderTensors,
   type ReaderTexts,
 } from "./dpr_reader_tokenizer.ts";
-export type {
-  DecodeBestSpansOptions,
-  LogitsLike,
-  ReaderInput,
-  ReaderOutput,
-  SpanPrediction,
+export {
+  decodeBestSpans,
+  type DecodeBestSpansOptions,
+  type LogitsLike,
+  type ReaderInput,
+  type ReaderOutput,
+  type SpanDecoder,
+  type SpanPrediction,
 } from "./decode_best_spans.ts";
