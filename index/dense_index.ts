@@ -192,8 +192,8 @@ export class DenseIndex {
 
   #reserve(rows: number): void {
     if (rows * this.dim <= this.#data.length) return;
-    let capacity = this.#data.length / this.dim;
-    while (capacity < rows) capacity *= 2;
+    // Double for appends, but never allocate more than one doubling past what is needed.
+    const capacity = Math.max(rows, Math.min(2 * (this.#data.length / this.dim), 2 * rows));
     const next = new Float32Array(capacity * this.dim);
     next.set(this.#data.subarray(0, this.#count * this.dim));
     this.#data = next;
@@ -469,7 +469,24 @@ export class DenseIndex {
       count!,
     ) as RowMetadata[];
     const index = new DenseIndex(dim!, options);
-    index.add(ids as string[], readFloat32(npy, header.dataOffset, count! * dim!), metadata);
+    // The matrix is used in place (no copy); ids are checked like `add` does.
+    const vectors = readFloat32(npy, header.dataOffset, count! * dim!);
+    const rowOfId = new Map<string, number>();
+    (ids as string[]).forEach((id, row) => {
+      if (rowOfId.has(id)) {
+        throw new RangeError(
+          `Cannot load DenseIndex from ${where}: duplicate id ${
+            JSON.stringify(id)
+          } in ${files.ids}`,
+        );
+      }
+      rowOfId.set(id, row);
+    });
+    index.#data = vectors.length > 0 ? vectors : new Float32Array(dim! * 16);
+    index.#count = count!;
+    index.#ids = ids as string[];
+    index.#rowOfId = rowOfId;
+    index.#metadata = metadata;
     return index;
   }
 }
@@ -507,6 +524,8 @@ function float32Bytes(part: Float32Array): Uint8Array {
 
 function readFloat32(bytes: Uint8Array, offset: number, length: number): Float32Array {
   if (LITTLE_ENDIAN) {
+    const start = bytes.byteOffset + offset;
+    if (start % 4 === 0) return new Float32Array(bytes.buffer, start, length);
     return new Float32Array(bytes.slice(offset, offset + length * 4).buffer);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, length * 4);

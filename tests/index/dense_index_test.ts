@@ -99,8 +99,16 @@ Deno.test("DenseIndex: save/load round trip and corrupt files are refused", asyn
     assert.deepEqual(names, ["ids.jsonl", "index.json", "metadata.jsonl", "vectors.npy"]);
     const back = await DenseIndex.load(`${dir}/idx`);
     assert.equal(back.size, 20);
-    assert.deepEqual(back.vectors, index.vectors);
-    assert.deepEqual(back.ids, index.ids);
+    assert.equal(back.rowOf("id-7"), 7);
+    // A loaded index still grows and searches.
+    back.add(["new"], [vectors[3]!.map((x) => 10 * x)]);
+    const [top] = await back.search([vectors[3]!], 2);
+    const [before] = await index.search([vectors[3]!], 1);
+    assert.deepEqual(top!.map((h) => h.id), ["new", before![0]!.id]);
+    back.add(["newer"], [new Float32Array(8)]);
+    assert.equal(back.size, 22);
+    assert.deepEqual(back.vectors.subarray(0, 160), index.vectors);
+    assert.deepEqual(back.ids.slice(0, 20), index.ids);
     assert.deepEqual(back.metadata(4), meta[4]);
     // Saving again into the existing folder replaces the files.
     index.add(["extra"], [new Float32Array(8)]);
@@ -117,6 +125,8 @@ Deno.test("DenseIndex: save/load round trip and corrupt files are refused", asyn
     await assert.rejects(() => DenseIndex.load(`${dir}/idx`), /expected 21 lines/);
     await Deno.writeTextFile(`${dir}/idx/ids.jsonl`, ids.slice(0, -3));
     await assert.rejects(() => DenseIndex.load(`${dir}/idx`), /not terminated/);
+    await Deno.writeTextFile(`${dir}/idx/ids.jsonl`, ids.replace('"id-1"', '"id-0"'));
+    await assert.rejects(() => DenseIndex.load(`${dir}/idx`), /duplicate id "id-0"/);
     await Deno.writeTextFile(`${dir}/idx/ids.jsonl`, ids);
 
     const manifest = JSON.parse(await Deno.readTextFile(`${dir}/idx/index.json`));
