@@ -9,6 +9,7 @@ import { tf } from "../tf.ts";
 import { type BlasLibrary, openBlas } from "./library.ts";
 import { makeBatchMatMul, makeFusedMatMul } from "./matmul.ts";
 import { fastKernels } from "./elementwise.ts";
+import { fusedKernels } from "./fused_kernels.ts";
 
 /** Options for {@link registerBlasBackend}. */
 export interface BlasBackendOptions {
@@ -85,9 +86,12 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
     [tf.BatchMatMul, makeBatchMatMul(lib, cpu(tf.BatchMatMul))],
     [tf._FusedMatMul, makeFusedMatMul(lib, cpu(tf._FusedMatMul))],
     ...fastKernels(cpu),
+    ...fusedKernels(),
   ];
   for (const [kernelName, kernelFunc] of overrides) {
-    tf.unregisterKernel(kernelName, BLAS_BACKEND_NAME);
+    if (tf.getKernel(kernelName, BLAS_BACKEND_NAME) !== undefined) {
+      tf.unregisterKernel(kernelName, BLAS_BACKEND_NAME);
+    }
     tf.registerKernel({ kernelName, backendName: BLAS_BACKEND_NAME, kernelFunc });
   }
   tf.registerBackend(BLAS_BACKEND_NAME, () => new MathBackendCPU(), options.priority ?? 3);

@@ -1,0 +1,87 @@
+// The fused ops must equal their composite forms: fused on "blas", composite on "cpu" (which
+// has no fused kernels) and under a gradient tape.
+import assert from "node:assert/strict";
+import { tf } from "../../backend/tf.ts";
+import { registerBlasBackend } from "../../backend/blas/register.ts";
+import { geluErf, layerNormFused, maskedSoftmax } from "../../backend/blas/fused_ops.ts";
+
+function seeded(size: number, seed: number, scale = 3): Float32Array {
+  const out = new Float32Array(size);
+  let s = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = (s / 2147483648 - 1) * scale;
+  }
+  return out;
+}
+
+async function both(
+  f: () => tf.Tensor,
+): Promise<{ cpu: Float32Array; blas: Float32Array; kernels: string[] }> {
+  await tf.setBackend("cpu");
+  const cpu = tf.tidy(() => f().dataSync() as Float32Array);
+  await tf.setBackend("blas");
+  let blas: Float32Array = new Float32Array();
+  const profile = await tf.profile(() => {
+    blas = tf.tidy(() => f().dataSync() as Float32Array);
+  });
+  return { cpu, blas, kernels: profile.kernels.map((k) => k.name) };
+}
+
+function assertClose(got: Float32Array, want: Float32Array, tol: number): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    if (!(Math.abs(got[i]! - want[i]!) <= tol * Math.max(1, Math.abs(want[i]!)))) {
+      assert.fail(`element ${i}: fused ${got[i]} vs composite ${want[i]}`);
+    }
+  }
+}
+
+await registerBlasBackend();
+
+Deno.test("geluErf: fused on blas equals the composite on cpu", async () => {
+  const r = await both(() => geluErf(tf.tensor2d(seeded(600, 1), [20, 30])));
+  assert.ok(r.kernels.includes("DprGeluErf"), r.kernels.join());
+  assertClose(r.blas, r.cpu, 1e-6);
+});
+
+Deno.test("layerNormFused with and without residual equals the composite", async () => {
+  for (const withResidual of [false, true]) {
+    const r = await both(() => {
+      const x = tf.tensor3d(seeded(2 * 5 * 16, 2), [2, 5, 16]);
+      const res = tf.tensor3d(seeded(2 * 5 * 16, 3), [2, 5, 16]);
+      const gamma = tf.tensor1d(seeded(16, 4)), beta = tf.tensor1d(seeded(16, 5));
+      return layerNormFused(x, gamma, beta, 1e-12, withResidual ? res : undefined);
+    });
+    assert.ok(r.kernels.includes("DprLayerNorm"), r.kernels.join());
+    assertClose(r.blas, r.cpu, 1e-5);
+  }
+});
+
+Deno.test("maskedSoftmax with a padding mask and without equals the composite", async () => {
+  for (const withMask of [false, true]) {
+    const r = await both(() => {
+      const scores = tf.tensor4d(seeded(2 * 3 * 4 * 6, 6, 20), [2, 3, 4, 6]);
+      const mask = tf.tensor4d([0, 0, 0, 0, -1e4, -1e4, 0, 0, 0, 0, 0, -3.4e38], [2, 1, 1, 6]);
+      return maskedSoftmax(scores, 0.125, withMask ? mask : null);
+    });
+    assert.ok(r.kernels.includes("DprScaledMaskedSoftmax"), r.kernels.join());
+    assertClose(r.blas, r.cpu, 1e-6);
+  }
+});
+
+Deno.test("fused ops fall back to composites for other mask shapes and under gradients", async () => {
+  await tf.setBackend("blas");
+  const scores = tf.tensor4d(seeded(24, 7), [1, 2, 3, 4]);
+  const wideMask = tf.zeros([1, 2, 3, 4]);
+  const profile = await tf.profile(() => maskedSoftmax(scores, 1, wideMask).dispose());
+  assert.ok(!profile.kernels.some((k) => k.name === "DprScaledMaskedSoftmax"));
+  const x = tf.tensor1d([-1, 0.5, 2]);
+  const g = tf.grad((t: tf.Tensor) => tf.sum(geluErf(t)))(x);
+  // d/dx gelu(x) = Phi(x) + x phi(x)
+  const phi = (v: number) => Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI);
+  const Phi = (v: number) => (v === -1 ? 0.158655 : v === 0.5 ? 0.691462 : 0.97725);
+  const want = [-1, 0.5, 2].map((v) => Phi(v) + v * phi(v));
+  assertClose(g.dataSync() as Float32Array, new Float32Array(want), 1e-4);
+  tf.dispose([scores, wideMask, x, g]);
+});
