@@ -115,6 +115,17 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
 
 /**
  * Runs (or resumes) one shard of an encoding job.
+ *
+ * @example
+ * ```ts ignore
+ * import { mergeShards, runEncodeJob } from "./encode_passages.ts";
+ * import { loadDenseEncoder } from "./dpr_models.ts";
+ * const encoder = await loadDenseEncoder("context", { models: "models" });
+ * for (const shardId of [0, 1]) {
+ *   await runEncodeJob({ passages: "psgs.tsv", outDir: "idx", encoder, shardId, numShards: 2 });
+ * }
+ * await mergeShards("idx"); // idx/index.json, idx/vectors.npy, idx/ids.jsonl, idx/metadata.jsonl
+ * ```
  * @param options the job
  * @returns counts of what was done
  */

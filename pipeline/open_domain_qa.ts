@@ -106,8 +106,17 @@ function passageOf(metadata: RowMetadata): { title: string; text: string } {
 /**
  * Retriever plus reader over a passage index.
  *
- * Concurrent `retrieve`/`answer` calls are batched: their questions are embedded and searched
- * together, one model call at a time.
+ * Concurrent `retrieve`/`answer` calls are batched: their questions are embedded together, one
+ * model call at a time.
+ *
+ * @example
+ * ```ts ignore
+ * import { OpenDomainQA } from "./open_domain_qa.ts";
+ * // An index built with `deno task dpr index passages.tsv my-index`; models from local folders.
+ * const qa = await OpenDomainQA.fromPretrained({ index: "my-index", models: "models" });
+ * const [best] = await qa.answer("who discovered penicillin?", { topK: 10, numSpans: 3 });
+ * console.log(best?.text, best?.passageId, best?.start, best?.end);
+ * ```
  */
 export class OpenDomainQA {
   /** The question encoder. */
