@@ -34,6 +34,16 @@ Indexes data/demo_passages.tsv and answers questions. Without --models, facebook
 dpr-*-single-nq-base models are fetched and cached on first use; --models <dir> uses local folders
 <dir>/question_encoder, <dir>/ctx_encoder and <dir>/reader (Hugging Face layout).`;
 
+/** A file path for a data file: itself when local, else a downloaded copy (run from a URL). */
+async function localCopy(url: URL, dir: string): Promise<string> {
+  if (url.protocol === "file:") return decodeURIComponent(url.pathname);
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`Cannot fetch ${url}: HTTP ${response.status}`);
+  const path = `${dir}/${url.pathname.split("/").at(-1)}`;
+  await Deno.writeFile(path, new Uint8Array(await response.arrayBuffer()));
+  return path;
+}
+
 /**
  * Runs the demo.
  * @param args command-line arguments
@@ -78,12 +88,10 @@ export async function demo(args: readonly string[]): Promise<number> {
       throw error;
     }
 
-    const passages = new URL("demo_passages.tsv", DATA).pathname;
-    let indexDir = stringOption(options, "index-dir");
-    if (indexDir === undefined) {
-      tempDir = await Deno.makeTempDir({ prefix: "dpr-demo-" });
-      indexDir = `${tempDir}/index`;
-    }
+    tempDir = await Deno.makeTempDir({ prefix: "dpr-demo-" });
+    const passages = await localCopy(new URL("demo_passages.tsv", DATA), tempDir);
+    const questionsFile = await localCopy(new URL("demo_questions.tsv", DATA), tempDir);
+    const indexDir = stringOption(options, "index-dir") ?? `${tempDir}/index`;
     let index: DenseIndex;
     const started = performance.now();
     console.log("Loading models...");
@@ -107,7 +115,7 @@ export async function demo(args: readonly string[]): Promise<number> {
     }
     const qa = new OpenDomainQA({ questionEncoder, reader, index });
 
-    const qaPairs = await readQaFile(new URL("demo_questions.tsv", DATA).pathname);
+    const qaPairs = await readQaFile(questionsFile);
     const asked = questions.length > 0 ? questions : qaPairs.slice(0, 4).map((p) => p.question);
     for (const question of asked) {
       const answers = await qa.answer(question, { topK: 5, numSpans: 3, maxAnswerLength: 10 });
