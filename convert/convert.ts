@@ -1,9 +1,13 @@
 /**
  * `convertCheckpoint`: turns a checkpoint (Hugging Face folder, URL, hub id, or an original
- * facebookresearch/DPR checkpoint file) into a folder of TensorFlow.js weight artifacts:
- * `model.json` with a tfjs `weightsManifest`, 4 MiB weight shards, `config.json` and the
- * tokenizer files. The folder is built under a temporary name beside `outDir` and renamed into
- * place at the end, so a failed run leaves nothing behind.
+ * facebookresearch/DPR checkpoint file) into a folder of TensorFlow.js artifacts: `model.json`
+ * (the layers-model topology of our custom layers and a tfjs `weightsManifest`), 4 MiB weight
+ * shards, `config.json` and the tokenizer files. Once this package's layers are registered
+ * (importing any model module does it), `tf.loadLayersModel` loads the folder; `resolvePretrained`
+ * reads it back into the PyTorch-named state dict through the bindings kept in `model.json`.
+ *
+ * The folder is built under a temporary name beside `outDir` and renamed into place at the end,
+ * so a failed run leaves nothing behind.
  * @module
  */
 import { openFileReader } from "./byte_reader.ts";
@@ -14,9 +18,13 @@ import {
   selectEncoder,
 } from "./dpr_original.ts";
 import type { FileSource } from "./file_source.ts";
+import { readJson } from "./file_source.ts";
+import type { LayersLayout, LayoutBinding } from "./layers_layout.ts";
+import { toLayersWeights } from "./layers_layout.ts";
+import { describeLayout } from "./model_layout.ts";
 import type { Progress } from "./progress.ts";
 import { SILENT_PROGRESS } from "./progress.ts";
-import { resolvePretrained, resolveSource } from "./resolve.ts";
+import { readWeights, resolveSource } from "./resolve.ts";
 import type { PretrainedOptions } from "./resolve.ts";
 import type { StateDict } from "./state_dict.ts";
 import type { ManifestGroup, Quantization } from "./tfjs_artifacts.ts";
@@ -31,20 +39,33 @@ export const TOKENIZER_FILES: readonly string[] = [
   "added_tokens.json",
 ];
 
+/** How a converted folder stores its weights. */
+export type WeightLayout = "layers-model" | "pytorch";
+
 /** The `model.json` a converted folder holds. */
 export interface ConvertedModelJson {
-  /** "dpr-weights": a tfjs weights manifest whose weights keep PyTorch names and layouts. */
-  format: string;
+  /**
+   * "layers-model": tfjs layers-model artifacts (topology and our layers' weights);
+   * "dpr-weights": only a weights manifest whose weights keep PyTorch names and layouts.
+   */
+  format: "layers-model" | "dpr-weights";
   /** Which library wrote it. */
   generatedBy: string;
   /** Which tool converted it. */
   convertedBy: string;
+  /** The layers model's topology (layers-model format only). */
+  modelTopology?: unknown;
   /** tfjs's weights manifest. */
   weightsManifest: ManifestGroup[];
   /** Extra facts for readers of this folder. */
   userDefinedMetadata: {
-    /** Weight naming and layout ("pytorch"), architectures and quantization. */
-    dpr: { layout: "pytorch"; architectures: string[]; quantization: Quantization | null };
+    /** Layout, architectures, quantization, and for layers models the checkpoint bindings. */
+    dpr: {
+      layout: WeightLayout;
+      architectures: string[];
+      quantization: Quantization | null;
+      bindings?: LayoutBinding[];
+    };
   };
 }
 
@@ -57,6 +78,11 @@ export interface ConvertOptions extends PretrainedOptions {
   /** Receives bytes of weights written. */
   weightsProgress?: Progress;
   /**
+   * "layers-model" (default): tfjs layers-model artifacts that `tf.loadLayersModel` reads;
+   * "pytorch": only the checkpoint's tensors under their PyTorch names (no model needed).
+   */
+  layout?: WeightLayout;
+  /**
    * Where to copy tokenizer files from instead of the checkpoint's own folder (original DPR
    * checkpoints carry none: point this at a bert-base-uncased tokenizer folder).
    */
@@ -67,7 +93,7 @@ export interface ConvertOptions extends PretrainedOptions {
 export interface ConvertResult {
   /** The model folders written: `outDir`, or `outDir/question_encoder` and `outDir/ctx_encoder`. */
   folders: string[];
-  /** Number of weight tensors written, over all folders. */
+  /** Number of weights written, over all folders. */
   tensors: number;
 }
 
@@ -123,28 +149,49 @@ export function checkArchitecture(
   return kept;
 }
 
+/** One model folder to write. */
+interface Job {
+  sub: string;
+  config: Record<string, unknown>;
+  sd: StateDict;
+  layout: LayersLayout | null;
+}
+
 async function writeModelFolder(
   dir: string,
-  config: Record<string, unknown>,
-  stateDict: StateDict,
+  job: Job,
   tokenizer: FileSource | null,
   options: ConvertOptions,
-): Promise<void> {
+): Promise<number> {
+  const { config, sd: stateDict, layout } = job;
   await Deno.mkdir(dir, { recursive: true });
-  const manifest = await writeTfjsWeights(dir, stateDict, {
+  const architectures = (config.architectures as string[] | undefined) ?? [];
+  const weights = layout === null
+    ? stateDict
+    : toLayersWeights(stateDict, layout, architectures[0] ?? "the model");
+  const manifest = await writeTfjsWeights(dir, weights, {
     quantize: options.quantize,
     progress: options.weightsProgress ?? SILENT_PROGRESS,
   });
-  const architectures = (config.architectures as string[] | undefined) ?? [];
-  const modelJson: ConvertedModelJson = {
-    format: "dpr-weights",
-    generatedBy: "@dpr/dpr",
-    convertedBy: "@dpr/dpr convert",
-    weightsManifest: manifest,
-    userDefinedMetadata: {
-      dpr: { layout: "pytorch", architectures, quantization: options.quantize ?? null },
-    },
-  };
+  const quantization = options.quantize ?? null;
+  const modelJson: ConvertedModelJson = layout === null
+    ? {
+      format: "dpr-weights",
+      generatedBy: "@dpr/dpr",
+      convertedBy: "@dpr/dpr convert",
+      weightsManifest: manifest,
+      userDefinedMetadata: { dpr: { layout: "pytorch", architectures, quantization } },
+    }
+    : {
+      format: "layers-model",
+      generatedBy: "@dpr/dpr",
+      convertedBy: "@dpr/dpr convert",
+      modelTopology: layout.topology,
+      weightsManifest: manifest,
+      userDefinedMetadata: {
+        dpr: { layout: "layers-model", architectures, quantization, bindings: layout.bindings },
+      },
+    };
   await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(modelJson, null, 1));
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config, null, 2) + "\n");
   if (tokenizer !== null) {
@@ -153,6 +200,7 @@ async function writeModelFolder(
       if (bytes !== null) await Deno.writeFile(`${dir}/${name}`, bytes);
     }
   }
+  return manifest.reduce((n, g) => n + g.weights.length, 0);
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -201,8 +249,9 @@ export async function convertCheckpoint(
       `Cannot convert into ${out}: it already exists (pass overwrite, or --overwrite on the command line)`,
     );
   }
+  const wantLayout = (options.layout ?? "layers-model") === "layers-model";
   // Read everything before touching the disk, so a bad checkpoint leaves nothing.
-  const jobs: { sub: string; config: Record<string, unknown>; sd: StateDict }[] = [];
+  const jobs: Job[] = [];
   let tokenizer: FileSource | null = null;
   if (typeof source === "string" && await isFile(source)) {
     const reader = await openFileReader(source);
@@ -221,27 +270,41 @@ export async function convertCheckpoint(
       ) {
         const sd = selectEncoder(original.stateDict, which);
         const config = inferDprConfig(sd, arch);
-        jobs.push({ sub: `${which}_encoder`, config, sd: checkArchitecture(config, sd, source) });
+        jobs.push({
+          sub: `${which}_encoder`,
+          config,
+          sd: checkArchitecture(config, sd, source),
+          layout: wantLayout ? describeLayout(config) : null,
+        });
       }
     } else {
       const config = inferDprConfig(original.stateDict, "DPRReader");
-      jobs.push({ sub: "", config, sd: checkArchitecture(config, original.stateDict, source) });
+      jobs.push({
+        sub: "",
+        config,
+        sd: checkArchitecture(config, original.stateDict, source),
+        layout: wantLayout ? describeLayout(config) : null,
+      });
     }
   } else {
-    const resolved = await resolvePretrained(source, options);
-    const where = resolved.source.description;
-    if (detectDprOriginalKind(resolved.stateDict.keys()) !== null) {
+    const files = await resolveSource(source, options);
+    const where = files.description;
+    const config = await readJson(files, "config.json");
+    if (config === null || typeof config !== "object" || Array.isArray(config)) {
+      throw new RangeError(`Cannot convert ${where}: it has no config.json object`);
+    }
+    const cfg = config as Record<string, unknown>;
+    // The layout is built (and its zero-weight model freed) before the checkpoint is read.
+    const layout = wantLayout ? describeLayout(cfg) : null;
+    const { stateDict } = await readWeights(files);
+    if (detectDprOriginalKind(stateDict.keys()) !== null) {
       throw new TypeError(
         `Cannot convert ${where}: its weights use the original DPR names; pass the checkpoint ` +
           `file itself`,
       );
     }
-    jobs.push({
-      sub: "",
-      config: resolved.config,
-      sd: checkArchitecture(resolved.config, resolved.stateDict, where),
-    });
-    tokenizer = resolved.source;
+    jobs.push({ sub: "", config: cfg, sd: checkArchitecture(cfg, stateDict, where), layout });
+    tokenizer = files;
   }
   if (options.tokenizerFrom !== undefined) {
     tokenizer = await resolveSource(options.tokenizerFrom, options);
@@ -259,14 +322,12 @@ export async function convertCheckpoint(
     if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o755);
     let tensors = 0;
     for (const job of jobs) {
-      await writeModelFolder(
+      tensors += await writeModelFolder(
         job.sub ? `${temp}/${job.sub}` : temp,
-        job.config,
-        job.sd,
+        job,
         tokenizer,
         options,
       );
-      tensors += job.sd.size;
     }
     if (outExists) {
       const old = `${temp}.old`;

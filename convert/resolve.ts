@@ -9,6 +9,8 @@ import type { FileSource } from "./file_source.ts";
 import { LocalFolderSource, readJson } from "./file_source.ts";
 import type { HubOptions } from "./hub_source.ts";
 import { HubSource, isHubId } from "./hub_source.ts";
+import type { LayoutBinding } from "./layers_layout.ts";
+import { fromLayersWeights } from "./layers_layout.ts";
 import { readPytorchCheckpoint } from "./pytorch_pickle.ts";
 import {
   readSafetensors,
@@ -103,11 +105,24 @@ export async function readWeights(
   const tryTfjs = async (): Promise<StateDict | null> => {
     const modelJson = await readJson(source, "model.json");
     if (modelJson === null) return null;
-    const manifest = (modelJson as { weightsManifest?: unknown }).weightsManifest;
-    if (manifest === undefined) {
+    const json = modelJson as {
+      format?: unknown;
+      weightsManifest?: unknown;
+      userDefinedMetadata?: { dpr?: { bindings?: unknown } };
+    };
+    if (json.weightsManifest === undefined) {
       throw new TypeError(`Cannot read model.json in ${source.description}: no weightsManifest`);
     }
-    return await readTfjsWeights(source, manifest);
+    const weights = await readTfjsWeights(source, json.weightsManifest);
+    if (json.format !== "layers-model") return weights; // PyTorch names and layouts already
+    const bindings = json.userDefinedMetadata?.dpr?.bindings;
+    if (!Array.isArray(bindings)) {
+      throw new TypeError(
+        `Cannot read model.json in ${source.description}: a layers model without the ` +
+          `userDefinedMetadata.dpr.bindings this converter writes; its weights cannot be named`,
+      );
+    }
+    return fromLayersWeights(weights, bindings as LayoutBinding[], source.description);
   };
   if (source instanceof UrlSource) {
     const sd = await tryTfjs();

@@ -49,6 +49,16 @@ export interface ManifestGroup {
 /** tfjs's default shard size: 4 MiB. */
 export const DEFAULT_SHARD_BYTES = 4 * 1024 * 1024;
 
+/** One weight to write, produced on demand so only one is materialized at a time. */
+export interface WeightSource {
+  /** The manifest name. */
+  name: string;
+  /** Dimensions. */
+  shape: number[];
+  /** Returns the values, row-major. */
+  read(): Float32Array;
+}
+
 /** Options of {@linkcode writeTfjsWeights}. */
 export interface WriteWeightsOptions {
   /** Store weights as float16 or affine uint8 instead of float32. */
@@ -93,6 +103,19 @@ export function quantizeUint8(values: Float32Array): { q: Uint8Array; scale: num
   return { q, scale, min };
 }
 
+/**
+ * Lists a state dict's tensors as weight sources.
+ * @param stateDict the tensors
+ * @returns one source per tensor, in order
+ */
+export function stateDictSources(stateDict: StateDict): WeightSource[] {
+  return [...stateDict].map(([name, tensor]) => ({
+    name,
+    shape: tensor.shape,
+    read: () => tensor.data,
+  }));
+}
+
 function encodeWeight(
   name: string,
   tensor: RawTensor,
@@ -117,33 +140,28 @@ function encodeWeight(
  * Writes weights as tfjs shard files `group1-shard{i}of{N}.bin` into `dir` (which must exist).
  * Only one shard's bytes are held at a time.
  * @param dir the output folder
- * @param stateDict the weights, written in this order
+ * @param weights the weights, written in this order (a state dict, or sources read one by one)
  * @param options quantization, shard size, progress
  * @returns the manifest (one group)
  */
 export async function writeTfjsWeights(
   dir: string,
-  stateDict: StateDict,
+  weights: StateDict | readonly WeightSource[],
   options: WriteWeightsOptions = {},
 ): Promise<ManifestGroup[]> {
+  const sources = weights instanceof Map ? stateDictSources(weights) : weights;
   const shardBytes = options.shardBytes ?? DEFAULT_SHARD_BYTES;
   const progress = options.progress ?? SILENT_PROGRESS;
   let total = 0;
-  for (const [name, tensor] of stateDict) {
-    const count = tensor.shape.reduce((a, b) => a * b, 1);
-    if (count !== tensor.data.length) {
-      throw new TypeError(
-        `Cannot write weight "${name}": shape [${tensor.shape}] holds ${count} values: received ${tensor.data.length}`,
-      );
-    }
-    total += storedBytes(count, options.quantize);
+  for (const source of sources) {
+    total += storedBytes(source.shape.reduce((a, b) => a * b, 1), options.quantize);
   }
   const shardCount = Math.max(1, Math.ceil(total / shardBytes));
   const paths = Array.from(
     { length: shardCount },
     (_, i) => `group1-shard${i + 1}of${shardCount}.bin`,
   );
-  const weights: ManifestEntry[] = [];
+  const entries: ManifestEntry[] = [];
   let shard = new Uint8Array(Math.min(shardBytes, total));
   let fill = 0;
   let shardIndex = 0;
@@ -156,9 +174,21 @@ export async function writeTfjsWeights(
     fill = 0;
     shard = new Uint8Array(Math.min(shardBytes, total - written));
   };
-  for (const [name, tensor] of stateDict) {
-    const { entry, bytes } = encodeWeight(name, tensor, options.quantize);
-    weights.push(entry);
+  for (const source of sources) {
+    const data = source.read();
+    const count = source.shape.reduce((a, b) => a * b, 1);
+    if (count !== data.length) {
+      throw new TypeError(
+        `Cannot write weight "${source.name}": shape [${source.shape}] holds ${count} values: ` +
+          `received ${data.length}`,
+      );
+    }
+    const { entry, bytes } = encodeWeight(
+      source.name,
+      { shape: source.shape, data },
+      options.quantize,
+    );
+    entries.push(entry);
     let p = 0;
     while (p < bytes.length) {
       const n = Math.min(bytes.length - p, shard.length - fill);
@@ -170,7 +200,7 @@ export async function writeTfjsWeights(
   }
   if (shardIndex < shardCount) await flush(); // an empty state dict still gets its one shard
   progress.finish();
-  return [{ paths, weights }];
+  return [{ paths, weights: entries }];
 }
 
 function validateManifest(manifest: unknown, where: string): ManifestGroup[] {

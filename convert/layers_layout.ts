@@ -1,0 +1,199 @@
+/**
+ * The bridge between a checkpoint's PyTorch layout and the weights of our tfjs layers models.
+ *
+ * A {@linkcode LayersLayout} lists, for one model configuration, the layers model's weights
+ * (`originalName`, shape) and the bindings from PyTorch state-dict keys onto them: which weight,
+ * whether the PyTorch tensor is transposed (Linear weights are [out, in], ours [in, out]) and
+ * which slice of a fused weight it is (query/key/value share one kernel). With it a checkpoint is
+ * rearranged into the layers model's weights one weight at a time, and a converted folder is
+ * turned back into a PyTorch state dict, without building the model.
+ * @module
+ */
+import type { RawTensor, StateDict } from "./state_dict.ts";
+import type { WeightSource } from "./tfjs_artifacts.ts";
+
+/** One PyTorch tensor bound to (a slice of) one layers-model weight. */
+export interface LayoutBinding {
+  /** The PyTorch state-dict key. */
+  key: string;
+  /** The layers-model weight's `originalName`. */
+  weight: string;
+  /** The PyTorch tensor is the transpose of the (slice of the) weight. */
+  transpose: boolean;
+  /** For fused weights: slice `index` of `count` equal slices of the last axis. */
+  part?: { index: number; count: number };
+}
+
+/** A layers model's weights and how a PyTorch checkpoint maps onto them. */
+export interface LayersLayout {
+  /** The layers model's topology (`LayersModel.toJSON(null, false)`). */
+  topology: unknown;
+  /** Every weight of the layers model, in its order. */
+  weights: { name: string; shape: number[] }[];
+  /** Every checkpoint key the model uses. */
+  bindings: LayoutBinding[];
+}
+
+/** Keys a checkpoint may hold that models ignore: buffers and the unused BERT pooler. */
+export const IGNORABLE_KEYS: readonly RegExp[] = [
+  /(^|\.)position_ids$/,
+  /(^|\.)embeddings\.token_type_ids$/,
+  /(^|\.)pooler\.dense\.(weight|bias)$/,
+];
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Transposes a 2-D row-major matrix (1-D tensors are returned as they are).
+ * @param data the values
+ * @param shape [rows, cols] or [n]
+ * @returns the transposed values and shape
+ */
+export function transpose2d(data: Float32Array, shape: readonly number[]): RawTensor {
+  if (shape.length < 2) return { shape: [...shape], data };
+  if (shape.length !== 2) throw new TypeError(`Cannot transpose a tensor of shape [${shape}]`);
+  const [rows, cols] = shape as [number, number];
+  const out = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
+  }
+  return { shape: [cols, rows], data: out };
+}
+
+/** The PyTorch shape a binding expects, given its weight's shape. */
+function expectedShape(binding: LayoutBinding, weightShape: readonly number[]): number[] {
+  const shape = [...weightShape];
+  shape[shape.length - 1] = shape[shape.length - 1]! / (binding.part?.count ?? 1);
+  return binding.transpose ? shape.reverse() : shape;
+}
+
+/**
+ * Checks a checkpoint against a layout (every bound key present with the right shape, no
+ * unknown keys) and returns the layers model's weights as sources that rearrange one weight at a
+ * time when read.
+ * @param stateDict the checkpoint (PyTorch names and layouts)
+ * @param layout the target layout
+ * @param owner names the model in errors
+ * @returns one source per layers-model weight
+ * @throws TypeError listing every missing, unexpected and wrongly shaped key
+ */
+export function toLayersWeights(
+  stateDict: StateDict,
+  layout: LayersLayout,
+  owner: string,
+): WeightSource[] {
+  const shapes = new Map(layout.weights.map((w) => [w.name, w.shape]));
+  const byWeight = new Map<string, LayoutBinding[]>();
+  const missing: string[] = [];
+  const wrong: string[] = [];
+  for (const binding of layout.bindings) {
+    const shape = shapes.get(binding.weight);
+    if (shape === undefined) {
+      throw new TypeError(`Cannot map ${owner}: binding ${binding.key} names unknown weight`);
+    }
+    const tensor = stateDict.get(binding.key);
+    if (tensor === undefined) {
+      missing.push(binding.key);
+    } else {
+      const want = expectedShape(binding, shape);
+      if (
+        tensor.shape.length !== want.length || tensor.shape.some((d, i) => d !== want[i]) ||
+        tensor.data.length !== size(want)
+      ) {
+        wrong.push(`${binding.key} (expected [${want}], received [${tensor.shape}])`);
+      }
+    }
+    const list = byWeight.get(binding.weight) ?? [];
+    list.push(binding);
+    byWeight.set(binding.weight, list);
+  }
+  const bound = new Set(layout.bindings.map((b) => b.key));
+  const unexpected = [...stateDict.keys()].filter((k) =>
+    !bound.has(k) && !IGNORABLE_KEYS.some((re) => re.test(k))
+  );
+  const unbound = layout.weights.filter((w) => !byWeight.has(w.name)).map((w) => w.name);
+  const problems: string[] = [];
+  if (missing.length > 0) problems.push(`missing keys: ${missing.join(", ")}`);
+  if (unexpected.length > 0) problems.push(`unexpected keys: ${unexpected.join(", ")}`);
+  if (wrong.length > 0) problems.push(`wrong shapes: ${wrong.join(", ")}`);
+  if (unbound.length > 0) problems.push(`weights no key fills: ${unbound.join(", ")}`);
+  if (problems.length > 0) {
+    throw new TypeError(`Cannot convert weights for ${owner}: ${problems.join("; ")}`);
+  }
+  return layout.weights.map((w) => ({
+    name: w.name,
+    shape: [...w.shape],
+    read: (): Float32Array => assemble(w.shape, byWeight.get(w.name)!, stateDict),
+  }));
+}
+
+/** Builds one layers-model weight from its bound PyTorch tensors. */
+function assemble(
+  shape: readonly number[],
+  bindings: LayoutBinding[],
+  stateDict: StateDict,
+): Float32Array {
+  const sorted = [...bindings].sort((a, b) => (a.part?.index ?? 0) - (b.part?.index ?? 0));
+  const pieces = sorted.map((b) => {
+    const t = stateDict.get(b.key)!;
+    return b.transpose ? transpose2d(t.data, t.shape).data : t.data;
+  });
+  if (pieces.length === 1) return pieces[0]!;
+  // Fused: the pieces sit side by side along the last axis.
+  const last = shape[shape.length - 1]!;
+  const width = last / pieces.length;
+  const rows = size(shape) / last;
+  const out = new Float32Array(size(shape));
+  pieces.forEach((piece, p) => {
+    for (let r = 0; r < rows; r++) {
+      out.set(piece.subarray(r * width, (r + 1) * width), r * last + p * width);
+    }
+  });
+  return out;
+}
+
+/**
+ * Turns a converted folder's layers-model weights back into a PyTorch state dict. Each weight is
+ * removed from `weights` once its last binding is done, so memory stays near one copy.
+ * @param weights the layers model's weights by `originalName` (consumed)
+ * @param bindings the layout's bindings (stored in the converted `model.json`)
+ * @param where names the folder in errors
+ * @returns the state dict, in the bindings' order
+ */
+export function fromLayersWeights(
+  weights: StateDict,
+  bindings: readonly LayoutBinding[],
+  where: string,
+): StateDict {
+  const out: StateDict = new Map();
+  const uses = new Map<string, number>();
+  for (const b of bindings) uses.set(b.weight, (uses.get(b.weight) ?? 0) + 1);
+  for (const binding of bindings) {
+    const weight = weights.get(binding.weight);
+    if (weight === undefined) {
+      throw new RangeError(`Cannot read ${where}: weight ${binding.weight} is missing`);
+    }
+    let shape = [...weight.shape];
+    let data = weight.data;
+    if (binding.part !== undefined) {
+      const last = shape[shape.length - 1]!;
+      const width = last / binding.part.count;
+      const rows = size(shape) / last;
+      const slice = new Float32Array(rows * width);
+      for (let r = 0; r < rows; r++) {
+        const start = r * last + binding.part.index * width;
+        slice.set(data.subarray(start, start + width), r * width);
+      }
+      shape = [...shape.slice(0, -1), width];
+      data = slice;
+    }
+    const tensor = binding.transpose ? transpose2d(data, shape) : { shape, data };
+    out.set(binding.key, tensor);
+    const left = uses.get(binding.weight)! - 1;
+    uses.set(binding.weight, left);
+    if (left === 0) weights.delete(binding.weight);
+  }
+  return out;
+}
