@@ -26,7 +26,7 @@ interface Case {
 }
 
 /** Maps the Python keyword arguments of a `__call__` case to `encode` options. */
-export function encodeOptions(args: Record<string, unknown>): EncodeOptions {
+function encodeOptions(args: Record<string, unknown>): EncodeOptions {
   const options: EncodeOptions = {};
   if (args.text_pair !== undefined) options.textPair = args.text_pair as string | string[];
   if (args.add_special_tokens !== undefined) {
