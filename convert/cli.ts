@@ -6,6 +6,7 @@
  * Exit codes: 0 done, 1 conversion failed (nothing written), 2 usage error.
  * @module
  */
+import { tf } from "../backend/tf.ts";
 import { convertCheckpoint } from "./convert.ts";
 import type { ConvertOptions } from "./convert.ts";
 import { stderrIsTerminal, stderrProgress } from "./progress.ts";
@@ -109,7 +110,7 @@ export async function main(args: string[]): Promise<number> {
   try {
     const result = await convertCheckpoint(parsed.source, parsed.outDir, options);
     console.log(
-      `converted ${result.tensors} tensors into ${result.folders.join(", ")}${
+      `converted ${result.tensors} weights into ${result.folders.join(", ")}${
         parsed.quantize ? ` (${parsed.quantize})` : ""
       }`,
     );
@@ -120,4 +121,9 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  // Production mode silences tfjs's "running TensorFlow.js in Node.js" banner on stderr, which
+  // would break the progress line; the converter needs none of tfjs's debug checks.
+  tf.env().set("PROD", true);
+  Deno.exit(await main(Deno.args));
+}

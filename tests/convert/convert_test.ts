@@ -344,7 +344,7 @@ Deno.test("the convert CLI parses its arguments and returns exit codes", async (
       await main([`${FIXTURES}models/dpr-reader-tiny`, `${root}/x`, "--quantize", "float16"]),
       0,
     );
-    assert.match(lines.at(-1)!, /converted 33 tensors into .*x \(float16\)/);
+    assert.match(lines.at(-1)!, /converted 33 weights into .*x \(float16\)/);
   } finally {
     console.error = error;
     console.log = log;
