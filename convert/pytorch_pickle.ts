@@ -328,6 +328,14 @@ async function decodeTensor(
         `elements (${storageBytes} bytes)`,
     );
   }
+  if (count > ref.storage.numel) {
+    // Only broadcast or overlapping views (stride 0) hold more elements than their storage;
+    // state dicts have none, and expanding one could allocate without bound.
+    throw new RangeError(
+      `${where}: tensor "${tensorName}" has ${count} elements but its storage only ` +
+        `${ref.storage.numel}; broadcast views are not supported`,
+    );
+  }
   const window = await read(first * itemBytes, needed);
   const values = decodeLittleEndian(ref.storage.dtype, window, tensorName);
   return { shape: [...ref.shape], data: gather(values, ref.shape, ref.stride, count) };

@@ -175,3 +175,35 @@ Deno.test("crc32 matches the reference at every alignment and length", () => {
   }
   assert.equal(crc32(data.subarray(100), crc32(data.subarray(0, 100))), crc32(data));
 });
+
+Deno.test("randomly corrupted checkpoints either read or fail with a clear error", async () => {
+  const bin = await Deno.readFile(`${FIXTURES}dpr-reader-tiny/pytorch_model.bin`);
+  const st = await Deno.readFile(`${FIXTURES}dpr-reader-tiny/model.safetensors`);
+  // A fixed-seed generator keeps the test deterministic.
+  let state = 12345;
+  const random = (n: number): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state % n;
+  };
+  const broadcast = new PickleBuilder().dict().mark()
+    .str("w").tensor("0", "FloatStorage", 1, 0, [1_000_000_000], [0]).setitems().stop();
+  await assert.rejects(
+    () => readPytorchCheckpoint(torchZip(broadcast, { "0": f32([1]) })),
+    /broadcast views are not supported/,
+  );
+  for (let round = 0; round < 150; round++) {
+    for (const original of [bin, st]) {
+      const bytes = original.slice();
+      // Corrupt the structure-heavy start (header, pickle) more often than tensor data.
+      const span = random(2) === 0 ? Math.min(bytes.length, 6000) : bytes.length;
+      for (let k = 0; k < 1 + random(4); k++) bytes[random(span)] = random(256);
+      try {
+        if (original === bin) await readPytorchCheckpoint(bytes);
+        else readSafetensors(bytes);
+      } catch (error) {
+        assert.ok(error instanceof Error, `round ${round}: threw ${String(error)}`);
+        assert.match(error.message, /^Cannot /, `round ${round}: ${error.message}`);
+      }
+    }
+  }
+});
