@@ -258,3 +258,58 @@ Deno.test("sharded safetensors resolve from a local folder and from the hub", as
     await Deno.remove(cacheDir, { recursive: true });
   }
 });
+
+Deno.test("HF_TOKEN goes to the hub as a bearer token, never to another host", async () => {
+  const cacheDir = await Deno.makeTempDir();
+  const seen: { where: string; auth: string | null }[] = [];
+  const storageAbort = new AbortController();
+  const hubAbort = new AbortController();
+  const bytes = await Deno.readFile(`${FIXTURES}${NAME}/model.safetensors`);
+  const storage = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: storageAbort.signal, onListen: () => {} },
+    (req) => {
+      seen.push({ where: "storage", auth: req.headers.get("authorization") });
+      return new Response(bytes.slice());
+    },
+  );
+  const storagePort = (storage.addr as Deno.NetAddr).port;
+  const hub = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: hubAbort.signal, onListen: () => {} },
+    async (req) => {
+      seen.push({ where: "hub", auth: req.headers.get("authorization") });
+      const file = new URL(req.url).pathname.split("/").at(-1)!;
+      if (file === "model.safetensors") {
+        const sha = createHash("sha256").update(bytes).digest("hex");
+        return new Response(null, {
+          status: 302,
+          headers: { location: `http://127.0.0.1:${storagePort}/blob`, "x-linked-etag": sha },
+        });
+      }
+      if (file === "config.json") {
+        return new Response(await Deno.readFile(`${FIXTURES}${NAME}/config.json`));
+      }
+      return new Response("no", { status: 404 });
+    },
+  );
+  try {
+    const endpoint = `http://127.0.0.1:${(hub.addr as Deno.NetAddr).port}`;
+    const loaded = await resolvePretrained("org/private", {
+      endpoint,
+      cacheDir,
+      token: "secret-token",
+      progress: false,
+      offline: false,
+    });
+    assert.equal(loaded.stateDict.size, 37);
+    assert.ok(seen.some((s) => s.where === "storage"));
+    for (const s of seen) {
+      assert.equal(s.auth, s.where === "hub" ? "Bearer secret-token" : null, s.where);
+    }
+  } finally {
+    hubAbort.abort();
+    storageAbort.abort();
+    await hub.finished;
+    await storage.finished;
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
