@@ -290,7 +290,14 @@ export async function readTfjsWeights(source: FileSource, manifest: unknown): Pr
     };
     for (const entry of group.weights) {
       const count = entry.shape.reduce((a, b) => a * b, 1);
-      const bytes = await take(storedBytes(count, entry.quantization?.dtype), entry.name);
+      const byteLength = storedBytes(count, entry.quantization?.dtype);
+      if (byteLength > 2 ** 31 - 1) {
+        throw new RangeError(
+          `${where}: weight "${entry.name}" of shape [${entry.shape}] needs ${byteLength} bytes, ` +
+            `more than one array can hold`,
+        );
+      }
+      const bytes = await take(byteLength, entry.name);
       let data: Float32Array;
       const q = entry.quantization;
       if (q?.dtype === "float16") {

@@ -401,3 +401,41 @@ Deno.test("converted folders load with tf.loadLayersModel and match the golden o
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("a tampered converted folder is refused with a clear error", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const out = `${root}/m`;
+    await convertCheckpoint(`${FIXTURES}models/dpr-reader-tiny`, out);
+    const original = await Deno.readTextFile(`${out}/model.json`);
+    interface Editable {
+      weightsManifest: { paths: string[]; weights: { shape: number[]; dtype: string }[] }[];
+      userDefinedMetadata?: unknown;
+    }
+    const edit = async (change: (json: Editable) => void): Promise<void> => {
+      const json = JSON.parse(original);
+      change(json);
+      await Deno.writeTextFile(`${out}/model.json`, JSON.stringify(json));
+    };
+    await edit((j) => (j.weightsManifest[0]!.weights[0]!.shape = [1_000_000]));
+    await assert.rejects(() => resolvePretrained(out), /shards end before weight/);
+    await edit((j) => (j.weightsManifest[0]!.weights[0]!.shape = [100_000, 100_000]));
+    await assert.rejects(() => resolvePretrained(out), /more than one array can hold/);
+    await edit((j) => j.weightsManifest[0]!.weights.pop());
+    await assert.rejects(() => resolvePretrained(out), /bytes more than the manifest describes/);
+    await edit((j) => (j.weightsManifest[0]!.paths = ["../../etc/passwd"]));
+    await assert.rejects(() => resolvePretrained(out), /must stay in the folder/);
+    await edit((j) => (j.weightsManifest[0]!.weights[0]!.dtype = "int32"));
+    await assert.rejects(() => resolvePretrained(out), /only float32 is supported/);
+    await edit((j) => delete j.userDefinedMetadata);
+    await assert.rejects(
+      () => resolvePretrained(out),
+      /without the userDefinedMetadata\.dpr\.bindings/,
+    );
+    await Deno.writeTextFile(`${out}/model.json`, original);
+    await Deno.remove(`${out}/group1-shard1of1.bin`);
+    await assert.rejects(() => resolvePretrained(out), /shard group1-shard1of1\.bin is missing/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
