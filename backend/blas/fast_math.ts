@@ -9,19 +9,20 @@ import { tf } from "../tf.ts";
 const POW2 = new Float64Array(2047).map((_, i) => Math.pow(2, i - 1023));
 const LN2 = Math.LN2, LOG2E = Math.LOG2E;
 
+/** 2^(k / 256) for k in [0, 256). */
+const POW2_FRAC = new Float64Array(256).map((_, k) => Math.pow(2, k / 256));
+
 /**
- * exp(x) for x <= 0 (softmax after subtracting the row max, erf's exp(-x^2)) to 1e-8 relative
- * error, below float32 rounding, and about 1.7x faster than Math.exp in V8: 2^n from a table
- * times a degree-7 Taylor series of e^g with |g| <= ln(2) / 2. NaN stays NaN.
+ * exp(x) for x <= 0 (softmax after subtracting the row max, erf's exp(-x^2)) to 3e-12 relative
+ * error, about 1.5x faster than Math.exp in V8: with y = 256 x log2(e) = 256 e + k + f,
+ * exp(x) = 2^e 2^(k/256) e^(f ln2 / 256), the last by a 4-term series. NaN stays NaN.
  */
 export function expNonPositive(x: number): number {
   if (x < -87.4) return 0; // below float32's smallest subnormal after rounding
-  const y = x * LOG2E;
-  const n = (y - 0.5) | 0; // rounds y to nearest for y <= 0 (truncation toward zero)
-  const g = (y - n) * LN2;
-  const p = 1 +
-    g * (1 + g * (0.5 + g * (1 / 6 + g * (1 / 24 + g * (1 / 120 + g * (1 / 720 + g / 5040))))));
-  return p * POW2[n + 1023]!;
+  const y = x * (LOG2E * 256);
+  const n = Math.floor(y);
+  const r = (y - n) * (LN2 / 256); // [0, ln2 / 256)
+  return POW2[(n >> 8) + 1023]! * POW2_FRAC[n & 255]! * (1 + r * (1 + r * (0.5 + r / 6)));
 }
 
 const P = tf.backend_util.ERF_P, A1 = tf.backend_util.ERF_A1, A2 = tf.backend_util.ERF_A2;
