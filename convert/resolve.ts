@@ -8,7 +8,9 @@ import { openFileReader } from "./byte_reader.ts";
 import type { FileSource } from "./file_source.ts";
 import { LocalFolderSource, readJson } from "./file_source.ts";
 import type { HubOptions } from "./hub_source.ts";
-import { HubSource, isHubId } from "./hub_source.ts";
+import { HubSource } from "./hub_source.ts";
+import { resolveSource } from "./resolve_source.ts";
+import { UrlSource } from "./url_source.ts";
 import type { LayoutBinding } from "./layers_layout.ts";
 import { fromLayersWeights } from "./layers_layout.ts";
 import { readPytorchCheckpoint } from "./pytorch_pickle.ts";
@@ -20,7 +22,8 @@ import {
 } from "./safetensors.ts";
 import type { StateDict } from "./state_dict.ts";
 import { readTfjsWeights } from "./tfjs_artifacts.ts";
-import { UrlSource } from "./url_source.ts";
+
+export { resolveSource };
 
 /** Options of {@linkcode resolvePretrained}: where to download from and cache. */
 export type PretrainedOptions = HubOptions;
@@ -38,43 +41,6 @@ export interface ResolvedPretrained {
   source: FileSource;
   /** Which weight file was read. */
   format: WeightFormat;
-}
-
-/**
- * Turns a source string into a {@linkcode FileSource}: an existing local folder, an http(s) URL,
- * or a hub id such as `org/name`.
- * @param source a path, URL, hub id or an existing FileSource
- * @param options hub and fetch options
- * @returns the file source
- */
-export async function resolveSource(
-  source: string | FileSource,
-  options: PretrainedOptions = {},
-): Promise<FileSource> {
-  if (typeof source !== "string") return source;
-  if (/^https?:\/\//i.test(source)) {
-    const token = options.token;
-    return new UrlSource(
-      source,
-      token === undefined ? { fetch: options.fetch } : {
-        fetch: options.fetch,
-        token,
-      },
-    );
-  }
-  let isDirectory = false;
-  try {
-    isDirectory = (await Deno.stat(source)).isDirectory;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  if (isDirectory) return new LocalFolderSource(source);
-  const looksLocal = /^(\.{0,2}\/|[A-Za-z]:\\)/.test(source);
-  if (!looksLocal && isHubId(source)) return new HubSource(source, options);
-  throw new RangeError(
-    `Cannot resolve ${JSON.stringify(source)}: it is not an existing folder, an http(s) URL or ` +
-      `a hub id like org/name`,
-  );
 }
 
 /** Returns a local path for `name` when the source keeps files on disk, else null. */

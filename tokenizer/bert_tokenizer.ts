@@ -10,6 +10,7 @@ import { BertNormalizer } from "./normalizer.ts";
 import { paddedLength, type PaddingOption, paddingStrategy, padRow } from "./padding.ts";
 import { BertPipeline, utf16ToCodePointOffsets } from "./pipeline.ts";
 import { BertPostProcessor } from "./post_processor.ts";
+import type { HubOptions } from "../convert/hub_source.ts";
 import { loadTokenizerFiles } from "./pretrained.ts";
 import { type TokenizerTensors, toTensors } from "./tensors.ts";
 import { truncationCuts, type TruncationOption, truncationStrategy } from "./truncation.ts";
@@ -295,11 +296,15 @@ export class BertTokenizer {
   /**
    * Loads a tokenizer from a model folder: `vocab.txt` with `tokenizer_config.json` and
    * `special_tokens_map.json`, or a fast `tokenizer.json`.
-   * @param source a folder path or a {@linkcode FileSource}
+   * @param source a folder path, an http(s) URL, a hub id or a {@linkcode FileSource}
+   * @param options revision, cache folder, hub endpoint and token for URLs and hub ids
    * @returns the tokenizer
    */
-  static async fromPretrained(source: string | FileSource): Promise<BertTokenizer> {
-    const files = await loadTokenizerFiles(source, false);
+  static async fromPretrained(
+    source: string | FileSource,
+    options: HubOptions = {},
+  ): Promise<BertTokenizer> {
+    const files = await loadTokenizerFiles(source, false, options);
     return new BertTokenizer(files.vocab, files.options);
   }
 
@@ -735,11 +740,15 @@ export class BertTokenizerFast extends BertTokenizer {
 
   /**
    * Loads a tokenizer from a model folder (`tokenizer.json`, or `vocab.txt` with the configs).
-   * @param source a folder path or a {@linkcode FileSource}
+   * @param source a folder path, an http(s) URL, a hub id or a {@linkcode FileSource}
+   * @param options revision, cache folder, hub endpoint and token for URLs and hub ids
    * @returns the tokenizer
    */
-  static override async fromPretrained(source: string | FileSource): Promise<BertTokenizerFast> {
-    const files = await loadTokenizerFiles(source, true);
+  static override async fromPretrained(
+    source: string | FileSource,
+    options: HubOptions = {},
+  ): Promise<BertTokenizerFast> {
+    const files = await loadTokenizerFiles(source, true, options);
     return new BertTokenizerFast(files.vocab, files.options);
   }
 }

@@ -22,6 +22,7 @@ import {
 } from "./decode_best_spans.ts";
 import { paddedLength, type PaddingOption, paddingStrategy, padRow } from "./padding.ts";
 import { utf16ToCodePointOffsets } from "./pipeline.ts";
+import type { HubOptions } from "../convert/hub_source.ts";
 import { loadTokenizerFiles } from "./pretrained.ts";
 import { type TokenizerTensors, toTensors } from "./tensors.ts";
 import type { TruncationOption } from "./truncation.ts";
@@ -109,11 +110,15 @@ export class DPRReaderTokenizer extends BertTokenizer {
 
   /**
    * Loads the tokenizer from a model folder.
-   * @param source a folder path or a {@linkcode FileSource}
+   * @param source a folder path, an http(s) URL, a hub id or a {@linkcode FileSource}
+   * @param options revision, cache folder, hub endpoint and token for URLs and hub ids
    * @returns the tokenizer
    */
-  static override async fromPretrained(source: string | FileSource): Promise<DPRReaderTokenizer> {
-    const files = await loadTokenizerFiles(source, false);
+  static override async fromPretrained(
+    source: string | FileSource,
+    options: HubOptions = {},
+  ): Promise<DPRReaderTokenizer> {
+    const files = await loadTokenizerFiles(source, false, options);
     return new DPRReaderTokenizer(files.vocab, files.options);
   }
 
@@ -319,13 +324,15 @@ export class DPRReaderTokenizerFast extends DPRReaderTokenizer {
 
   /**
    * Loads the tokenizer from a model folder (`tokenizer.json`, or `vocab.txt` with configs).
-   * @param source a folder path or a {@linkcode FileSource}
+   * @param source a folder path, an http(s) URL, a hub id or a {@linkcode FileSource}
+   * @param options revision, cache folder, hub endpoint and token for URLs and hub ids
    * @returns the tokenizer
    */
   static override async fromPretrained(
     source: string | FileSource,
+    options: HubOptions = {},
   ): Promise<DPRReaderTokenizerFast> {
-    const files = await loadTokenizerFiles(source, true);
+    const files = await loadTokenizerFiles(source, true, options);
     return new DPRReaderTokenizerFast(files.vocab, files.options);
   }
 }

@@ -6,19 +6,22 @@
  */
 import type { FileSource } from "../convert/file_source.ts";
 import { BertTokenizer, BertTokenizerFast } from "./bert_tokenizer.ts";
+import type { HubOptions } from "../convert/hub_source.ts";
 import { loadTokenizerFiles } from "./pretrained.ts";
 
 /** Tokenizer of DPR's question encoder (same as `BertTokenizer`). */
 export class DPRQuestionEncoderTokenizer extends BertTokenizer {
   /**
    * Loads the tokenizer from a model folder.
-   * @param source a folder path or a {@linkcode FileSource}
+   * @param source a folder path, an http(s) URL, a hub id or a {@linkcode FileSource}
+   * @param options revision, cache folder, hub endpoint and token for URLs and hub ids
    * @returns the tokenizer
    */
   static override async fromPretrained(
     source: string | FileSource,
+    options: HubOptions = {},
   ): Promise<DPRQuestionEncoderTokenizer> {
-    const files = await loadTokenizerFiles(source, false);
+    const files = await loadTokenizerFiles(source, false, options);
     return new DPRQuestionEncoderTokenizer(files.vocab, files.options);
   }
 }
@@ -27,13 +30,15 @@ export class DPRQuestionEncoderTokenizer extends BertTokenizer {
 export class DPRContextEncoderTokenizer extends BertTokenizer {
   /**
    * Loads the tokenizer from a model folder.
-   * @param source a folder path or a {@linkcode FileSource}
+   * @param source a folder path, an http(s) URL, a hub id or a {@linkcode FileSource}
+   * @param options revision, cache folder, hub endpoint and token for URLs and hub ids
    * @returns the tokenizer
    */
   static override async fromPretrained(
     source: string | FileSource,
+    options: HubOptions = {},
   ): Promise<DPRContextEncoderTokenizer> {
-    const files = await loadTokenizerFiles(source, false);
+    const files = await loadTokenizerFiles(source, false, options);
     return new DPRContextEncoderTokenizer(files.vocab, files.options);
   }
 }
@@ -42,13 +47,15 @@ export class DPRContextEncoderTokenizer extends BertTokenizer {
 export class DPRQuestionEncoderTokenizerFast extends BertTokenizerFast {
   /**
    * Loads the tokenizer from a model folder.
-   * @param source a folder path or a {@linkcode FileSource}
+   * @param source a folder path, an http(s) URL, a hub id or a {@linkcode FileSource}
+   * @param options revision, cache folder, hub endpoint and token for URLs and hub ids
    * @returns the tokenizer
    */
   static override async fromPretrained(
     source: string | FileSource,
+    options: HubOptions = {},
   ): Promise<DPRQuestionEncoderTokenizerFast> {
-    const files = await loadTokenizerFiles(source, true);
+    const files = await loadTokenizerFiles(source, true, options);
     return new DPRQuestionEncoderTokenizerFast(files.vocab, files.options);
   }
 }
@@ -57,13 +64,15 @@ export class DPRQuestionEncoderTokenizerFast extends BertTokenizerFast {
 export class DPRContextEncoderTokenizerFast extends BertTokenizerFast {
   /**
    * Loads the tokenizer from a model folder.
-   * @param source a folder path or a {@linkcode FileSource}
+   * @param source a folder path, an http(s) URL, a hub id or a {@linkcode FileSource}
+   * @param options revision, cache folder, hub endpoint and token for URLs and hub ids
    * @returns the tokenizer
    */
   static override async fromPretrained(
     source: string | FileSource,
+    options: HubOptions = {},
   ): Promise<DPRContextEncoderTokenizerFast> {
-    const files = await loadTokenizerFiles(source, true);
+    const files = await loadTokenizerFiles(source, true, options);
     return new DPRContextEncoderTokenizerFast(files.vocab, files.options);
   }
 }

@@ -4,7 +4,9 @@
  * `tokenizer.json`.
  * @module
  */
-import { type FileSource, LocalFolderSource, readJson } from "../convert/file_source.ts";
+import { type FileSource, readJson } from "../convert/file_source.ts";
+import type { HubOptions } from "../convert/hub_source.ts";
+import { resolveSource } from "../convert/resolve_source.ts";
 import type { BertTokenizerOptions } from "./bert_tokenizer.ts";
 import { Vocabulary } from "./vocab.ts";
 
@@ -168,9 +170,10 @@ function fromTokenizerJson(json: Json, options: BertTokenizerOptions, where: str
 }
 
 /**
- * Reads a tokenizer from a folder.
- * @param source a folder path or a {@linkcode FileSource}
+ * Reads a tokenizer from a folder, an http(s) URL of a folder, or a hub id (downloaded and cached).
+ * @param source a folder path, URL, hub id or a {@linkcode FileSource}
  * @param preferFast read `tokenizer.json` first (else `vocab.txt` first)
+ * @param pretrained hub options (revision, cache folder, endpoint, token) for URLs and hub ids
  * @returns the vocabulary and the constructor options
  * @throws {Error} when the folder has neither `vocab.txt` nor `tokenizer.json`
  * @throws {SyntaxError} when a file cannot be parsed
@@ -178,8 +181,9 @@ function fromTokenizerJson(json: Json, options: BertTokenizerOptions, where: str
 export async function loadTokenizerFiles(
   source: string | FileSource,
   preferFast: boolean,
+  pretrained: HubOptions = {},
 ): Promise<TokenizerFiles> {
-  const folder = typeof source === "string" ? new LocalFolderSource(source) : source;
+  const folder = await resolveSource(source, pretrained);
   const where = folder.description;
   const options: BertTokenizerOptions = {};
   const config = await readObject(folder, "tokenizer_config.json");
