@@ -250,6 +250,10 @@ function evaluateGlue(
       liveWorkers.add(this);
       this.once("exit", () => liveWorkers.delete(this));
     }
+    // Emscripten refs a worker while a pthread runs on it, and XNNPACK's pool threads run
+    // forever, so the program would never exit. They only work while the main thread is
+    // blocked in a kernel call, so an idle pool must not keep the program alive.
+    override ref(): void {}
   }
   const cores = 2 * (globalThis.navigator?.hardwareConcurrency ?? 1);
   const os = { cpus: (): unknown[] => Array.from({ length: cores }, () => ({})) };

@@ -1,0 +1,272 @@
+import assert from "node:assert/strict";
+import { tf } from "../../backend/tf.ts";
+import {
+  AUTO_ORDER,
+  BackendUnavailableError,
+  type ConcreteBackendName,
+  setBackend,
+} from "../../backend/set_backend.ts";
+import { getBackendInfo } from "../../backend/backend_info.ts";
+import { defaultWasmThreads } from "../../backend/wasm_backend.ts";
+import { backendTestOptions, testBackends, webGpuProbe } from "./backends.ts";
+
+const assertEquals = (actual: unknown, expected: unknown, message?: string): void =>
+  assert.deepEqual(actual, expected, message);
+const assertMatch = (text: string, pattern: RegExp): void => assert.match(text, pattern);
+
+/** Awaits `fn`, asserts it rejects with an instance of `type`, and returns the error. */
+async function assertRejects<E extends Error>(
+  fn: () => Promise<unknown>,
+  type: new (...args: never[]) => E,
+): Promise<E> {
+  try {
+    await fn();
+  } catch (error) {
+    assert.ok(error instanceof type, `expected ${type.name}, got ${error}`);
+    return error;
+  }
+  throw new assert.AssertionError({ message: `expected a ${type.name} rejection` });
+}
+
+/** Row-major [m, k] x [k, n] in float64, the reference for every backend's matmul. */
+function referenceMatMul(a: Float32Array, b: Float32Array, m: number, k: number, n: number) {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let p = 0; p < k; p++) {
+      const x = a[i * k + p]!;
+      for (let j = 0; j < n; j++) out[i * n + j]! += x * b[p * n + j]!;
+    }
+  }
+  return out;
+}
+
+/** Deterministic values in [-1, 1). */
+function values(count: number, seed: number): Float32Array {
+  const out = new Float32Array(count);
+  let state = seed;
+  for (let i = 0; i < count; i++) {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    out[i] = state / 1073741824 - 1;
+  }
+  return out;
+}
+
+/** Matmuls a small exact case and a [96, 80] x [80, 72] one (big enough to split across threads). */
+async function checkMatMul(backend: string): Promise<void> {
+  const small = tf.matMul(
+    tf.tensor2d([[1, 2, 3], [4, 5, 6]]),
+    tf.tensor2d([[7, 8], [9, 10], [
+      11,
+      12,
+    ]]),
+  );
+  assertEquals(Array.from(await small.data()), [58, 64, 139, 154], `${backend}: 2x3 @ 3x2`);
+  const [m, k, n] = [96, 80, 72];
+  const a = values(m * k, 1);
+  const b = values(k * n, 2);
+  const got = await tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n])).data();
+  const want = referenceMatMul(a, b, m, k, n);
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+  assert.ok(worst < 1e-4, `${backend}: [96,80]x[80,72] max abs error ${worst} >= 1e-4`);
+}
+
+for (const backend of testBackends()) {
+  Deno.test({
+    name: `setBackend("${backend}") runs a matmul with the right numbers`,
+    ...backendTestOptions(backend),
+    fn: async () => {
+      const chosen = await setBackend(backend);
+      assertEquals(chosen.backend, backend);
+      assertEquals(chosen.source, "argument");
+      assertEquals(chosen.attempts.length, 1);
+      assertEquals(getBackendInfo().backend, backend);
+      tf.engine().startScope();
+      try {
+        await checkMatMul(backend);
+      } finally {
+        tf.engine().endScope();
+      }
+      if (backend === "wasm") {
+        assertEquals(chosen.info.simd, true);
+        assertEquals(chosen.info.threads, defaultWasmThreads(), "wasm runs on every core");
+      }
+      if (backend === "webgpu") {
+        assertEquals(chosen.info.adapter, webGpuProbe.description);
+        assertEquals(chosen.info.fallbackAdapter, webGpuProbe.fallback);
+      }
+      await setBackend("cpu");
+    },
+  });
+}
+
+Deno.test("setBackend rejects an unknown name with a RangeError naming the value", async () => {
+  const error = await assertRejects(
+    () => setBackend("gpu" as "cpu"),
+    RangeError,
+  );
+  assertMatch(
+    error.message,
+    /must be one of auto, webgpu, node-gpu, wasm, cpu, blas: received "gpu"/,
+  );
+});
+
+Deno.test("setBackend() reads DPR_BACKEND, and names it in errors", async () => {
+  const saved = Deno.env.get("DPR_BACKEND");
+  try {
+    Deno.env.set("DPR_BACKEND", "cpu");
+    const chosen = await setBackend();
+    assertEquals(chosen.backend, "cpu");
+    assertEquals(chosen.source, "DPR_BACKEND");
+    Deno.env.set("DPR_BACKEND", "tpu");
+    const error = await assertRejects(() => setBackend(), RangeError);
+    assertMatch(error.message, /received "tpu" \(from DPR_BACKEND\)/);
+    // An explicit argument wins over the variable.
+    assertEquals((await setBackend("cpu")).source, "argument");
+  } finally {
+    if (saved === undefined) Deno.env.delete("DPR_BACKEND");
+    else Deno.env.set("DPR_BACKEND", saved);
+  }
+});
+
+Deno.test("node-gpu without its native addon fails with what to install", async () => {
+  let chosen: ConcreteBackendName | undefined;
+  try {
+    chosen = (await setBackend("node-gpu")).backend;
+  } catch (error) {
+    assert.ok(error instanceof BackendUnavailableError, `got ${error}`);
+    assertEquals(error.backend, "node-gpu");
+    assertMatch(error.message, /^Cannot start backend "node-gpu": /);
+    assertMatch(error.message, /native addon \(tfjs_binding\.node/);
+    assertMatch(error.message, /@tensorflow\/tfjs-node-gpu/);
+    assertMatch(error.message, /libtensorflow/);
+    assertMatch(error.message, /CUDA/);
+    assertMatch(error.message, /--allow-ffi/);
+    assertEquals(getBackendInfo().tfBackend, "cpu", "the failed start left cpu running");
+  }
+  // On a machine where tfjs-node-gpu really works, it must then be the backend.
+  if (chosen !== undefined) assertEquals(chosen, "node-gpu");
+  await setBackend("cpu");
+});
+
+Deno.test({
+  name: "auto skips node-gpu and a software WebGPU adapter, says why, then picks blas or wasm",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const lines: string[] = [];
+    const chosen = await setBackend("auto", { log: (line) => lines.push(line) });
+    assertEquals(chosen.requested, "auto");
+    const tried = chosen.attempts.map((a) => a.backend);
+    assertEquals(tried, AUTO_ORDER.slice(0, tried.length), "tried in auto order");
+    assertEquals(lines.length, tried.length, "one log line per backend tried");
+    const nodeGpu = chosen.attempts[0]!;
+    assertEquals(nodeGpu.backend, "node-gpu");
+    assert.ok(!nodeGpu.ok, "node-gpu has no native addon here");
+    assertMatch(nodeGpu.reason, /tfjs_binding\.node/);
+    const webgpu = chosen.attempts[1]!;
+    assertEquals(webgpu.backend, "webgpu");
+    if (!webGpuProbe.available || webGpuProbe.fallback) {
+      assert.ok(!webgpu.ok, "auto must not choose a software adapter");
+      assertMatch(webgpu.reason, webGpuProbe.available ? /software adapter/ : /no WebGPU adapter/);
+    }
+    const blas = chosen.attempts[2];
+    assert.ok(blas !== undefined);
+    // blas wins when its native library loads; otherwise wasm.
+    assertEquals(chosen.backend, blas.ok ? "blas" : "wasm");
+    assertMatch(chosen.reason, /^auto: /);
+    assertEquals(getBackendInfo().backend, chosen.backend);
+    await setBackend("cpu");
+  },
+});
+
+Deno.test({
+  name: "switching with live tensors: move keeps them valid, refuse throws and keeps the backend",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await setBackend("wasm");
+    const weights = tf.tensor2d([[1, 2], [3, 4]]);
+    const before = tf.memory().numTensors;
+    const error = await assertRejects(
+      () => setBackend("cpu", { liveTensors: "refuse" }),
+      Error,
+    );
+    assertMatch(error.message, /Cannot switch backend from "wasm" to "cpu": \d+ tensors live/);
+    assertEquals(tf.getBackend(), "wasm", "refused switch keeps the backend");
+    const lines: string[] = [];
+    await setBackend("cpu", { log: (line) => lines.push(line) });
+    assert.ok(lines.some((line) => /move to "cpu" on first use/.test(line)), lines.join("\n"));
+    assertEquals(tf.getBackend(), "cpu");
+    const product = tf.matMul(weights, weights);
+    assertEquals(Array.from(await product.data()), [7, 10, 15, 22]);
+    assertEquals(Array.from(await weights.data()), [1, 2, 3, 4], "weights survived the switch");
+    // Back to wasm: the wasm backend was never disposed, so it still works too.
+    await setBackend("wasm");
+    const one = tf.scalar(1);
+    const plusOne = tf.add(weights, one);
+    assertEquals(Array.from(await plusOne.data()), [2, 3, 4, 5]);
+    tf.dispose([product, weights, one, plusOne]);
+    assertEquals(tf.memory().numTensors, before - 1, "nothing leaked or lost");
+    await setBackend("cpu");
+  },
+});
+
+Deno.test({
+  name: "leaving webgpu while tensors live there is refused (no sync GPU read in Deno)",
+  ignore: !webGpuProbe.available,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    await setBackend("webgpu");
+    const input = tf.tensor1d([1, 2, 3]);
+    const onGpu = tf.add(input, 1);
+    assertEquals(Array.from(await onGpu.data()), [2, 3, 4]);
+    const error = await assertRejects(() => setBackend("cpu"), Error);
+    assertMatch(
+      error.message,
+      /Cannot switch backend from "webgpu" to "cpu": .*synchronous GPU read/,
+    );
+    assertEquals(tf.getBackend(), "webgpu");
+    input.dispose();
+    onGpu.dispose();
+    // With nothing left on the GPU the switch goes through.
+    assertEquals((await setBackend("cpu")).backend, "cpu");
+  },
+});
+
+Deno.test({
+  name: "wasm under `deno run --allow-read` only: matmul right, no banner, DPR_BACKEND unread",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const script = new URL("./select_and_matmul.ts", import.meta.url);
+    const run = async (args: string[]) => {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--allow-read", "--no-prompt", script.pathname, ...args],
+        env: { DPR_BACKEND: "not-a-backend" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.ok(output.success, `subprocess failed:\n${stderr}`);
+      assert.ok(
+        !/looks like you are running TensorFlow\.js/.test(stderr),
+        `banner printed:\n${stderr}`,
+      );
+      return JSON.parse(new TextDecoder().decode(output.stdout).trim().split("\n").at(-1)!);
+    };
+    const wasm = await run(["wasm"]);
+    assertEquals(wasm.backend, "wasm");
+    assertEquals(wasm.product, [58, 64, 139, 154]);
+    assertEquals(wasm.onCpu, [58, 64, 139, 154]);
+    assertEquals(wasm.simd, true);
+    assertEquals(wasm.threads, defaultWasmThreads());
+    // No name and no env permission: DPR_BACKEND ("not-a-backend") is not read; auto runs,
+    // and without --allow-ffi blas is skipped, so wasm wins.
+    const auto = await run([]);
+    assertEquals(auto.source, "default");
+    assertEquals(auto.backend, "wasm");
+    assertEquals(auto.product, [58, 64, 139, 154]);
+  },
+});
