@@ -45,7 +45,7 @@ function explain(error: unknown): string {
   if (/libtensorflow|libcud|\.so/.test(message)) {
     return `the native TensorFlow or CUDA libraries could not be loaded (${firstLine})`;
   }
-  if (/import map|resolve|not found|Cannot find/i.test(message)) {
+  if (/import map|not a dependency|resolve|not found|Cannot find/i.test(message)) {
     return `@tensorflow/tfjs-node-gpu is not installed (${firstLine})`;
   }
   return firstLine;

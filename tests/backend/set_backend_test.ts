@@ -262,6 +262,11 @@ Deno.test({
     assertEquals(wasm.onCpu, [58, 64, 139, 154]);
     assertEquals(wasm.simd, true);
     assertEquals(wasm.threads, defaultWasmThreads());
+    // One thread takes tfjs-backend-wasm's own start-up, with the paths setBackend resolved.
+    const single = await run(["wasm", "1"]);
+    assertEquals(single.threads, 1);
+    assertEquals(single.simd, true);
+    assertEquals(single.product, [58, 64, 139, 154]);
     // No name and no env permission: DPR_BACKEND ("not-a-backend") is not read; auto runs,
     // and without --allow-ffi blas is skipped, so wasm wins.
     const auto = await run([]);
