@@ -49,6 +49,44 @@ export function attentionMaskBias(mask: tf.Tensor2D): tf.Tensor4D {
   });
 }
 
+/** How {@linkcode BertSelfAttention} computes attention. */
+export type AttentionImplementation = "auto" | "batched" | "per-head";
+
+let attentionImplementation: AttentionImplementation = "auto";
+
+/**
+ * Chooses how attention is computed: `"batched"` (4-D matmuls; best where batched matmuls are
+ * native, e.g. GPUs), `"per-head"` (2-D matmuls per sequence and head; best on wasm) or
+ * `"auto"` (per-head on wasm, batched elsewhere; the default). Results agree to float rounding.
+ * @param implementation the strategy
+ * @throws RangeError for any other value
+ */
+export function setAttentionImplementation(implementation: AttentionImplementation): void {
+  if (!["auto", "batched", "per-head"].includes(implementation)) {
+    throw new RangeError(
+      `Cannot set the attention implementation: it must be "auto", "batched" or "per-head": received ${
+        JSON.stringify(implementation)
+      }`,
+    );
+  }
+  attentionImplementation = implementation;
+}
+
+function usePerHead(): boolean {
+  if (attentionImplementation !== "auto") return attentionImplementation === "per-head";
+  return tf.getBackend() === "wasm";
+}
+
+/** Queries, scaled transposed keys and values, head-major. */
+interface AttentionHeads {
+  /** [B, N, T, D] */
+  qh: tf.Tensor4D;
+  /** [B, N, D, T], already scaled by 1/sqrt(D) */
+  kh: tf.Tensor4D;
+  /** [B, N, T, D] */
+  vh: tf.Tensor4D;
+}
+
 /**
  * Self-attention. Query, key and value are one fused Linear: kernel `qkv.kernel` [H, 3H] (the
  * transposes of transformers' `query.weight`, `key.weight`, `value.weight` side by side) and bias
@@ -110,26 +148,90 @@ export class BertSelfAttention extends BertBaseLayer {
       const D = H / N;
       const qkv = linear(hidden, this.qkvKernel.read(), this.qkvBias.read()); // [B*T, 3H]
       const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]; // [B*T, H]
-      // Scaling the queries instead of the scores: same result, T/D times fewer multiplies.
-      const qh = tf.transpose(tf.reshape(tf.mul(q, 1 / Math.sqrt(D)), [batch, seq, N, D]), [
-        0,
-        2,
-        1,
-        3,
-      ]); // [B, N, T, D]
-      // Keys go straight to [B, N, D, T] so the score matmul needs no transposeB.
-      const kh = tf.transpose(tf.reshape(k, [batch, seq, N, D]), [0, 2, 3, 1]); // [B, N, D, T]
+      const qh = tf.transpose(tf.reshape(q, [batch, seq, N, D]), [0, 2, 1, 3]); // [B, N, T, D]
+      // Keys go straight to [B, N, D, T], scaled by 1/sqrt(D) (fewer multiplies than scaling the
+      // [T, T] scores; HF scales the scores, the difference is float rounding), so the score
+      // matmul needs no transposeB.
+      const kh = tf.mul(
+        tf.transpose(tf.reshape(k, [batch, seq, N, D]), [0, 2, 3, 1]),
+        1 / Math.sqrt(D),
+      ); // [B, N, D, T]
       const vh = tf.transpose(tf.reshape(v, [batch, seq, N, D]), [0, 2, 1, 3]); // [B, N, T, D]
-      let scores = tf.matMul(qh, kh) as tf.Tensor4D; // [B, N, T, T]
-      if (maskBias !== null) scores = tf.add(scores, maskBias); // + [B, 1, 1, T]
-      const probs = dropout(tf.softmax(scores), this.args.attentionProbsDropoutProb, ctx);
-      const contextHeads = tf.matMul(probs, vh); // [B, N, T, D]
-      const context = tf.reshape(tf.transpose(contextHeads, [0, 2, 1, 3]), [batch * seq, H]); // [B*T, H]
-      return outputAttentions ? [context, probs] : [context];
+      const heads = { qh, kh, vh } as AttentionHeads;
+      return usePerHead()
+        ? this.attendPerHead(heads, maskBias, batch, seq, ctx, outputAttentions)
+        : this.attendBatched(heads, maskBias, batch, seq, ctx, outputAttentions);
     }) as tf.Tensor[];
     const out: SelfAttentionOutput = { context: result[0] as tf.Tensor2D };
     if (result[1] !== undefined) out.probs = result[1] as tf.Tensor4D;
     return out;
+  }
+
+  /** Attention with 4-D batched matmuls over [B, N, ...]: few kernels; for GPU backends. */
+  private attendBatched(
+    { qh, kh, vh }: AttentionHeads,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+    outputAttentions: boolean,
+  ): tf.Tensor[] {
+    const H = this.args.hiddenSize;
+    let scores = tf.matMul(qh, kh) as tf.Tensor4D; // [B, N, T, T]
+    if (maskBias !== null) scores = tf.add(scores, maskBias); // + [B, 1, 1, T]
+    const probs = dropout(tf.softmax(scores), this.args.attentionProbsDropoutProb, ctx);
+    const contextHeads = tf.matMul(probs, vh); // [B, N, T, D]
+    const context = tf.reshape(tf.transpose(contextHeads, [0, 2, 1, 3]), [batch * seq, H]); // [B*T, H]
+    return outputAttentions ? [context, probs] : [context];
+  }
+
+  /**
+   * Attention as one pair of plain 2-D matmuls per (sequence, head). The wasm backend runs 2-D
+   * matmuls on XNNPACK but batched or transposed ones on a naive loop about ten times slower per
+   * flop, so this wins there despite the extra kernel calls. Heads are picked with `gather`, not
+   * `slice`: wasm's Slice copies its whole input on every call.
+   */
+  private attendPerHead(
+    { qh, kh, vh }: AttentionHeads,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+    outputAttentions: boolean,
+  ): tf.Tensor[] {
+    const H = this.args.hiddenSize;
+    const N = this.args.numAttentionHeads;
+    const D = H / N;
+    const T = seq;
+    const G = batch * N;
+    const queries = tf.reshape(qh, [G, T * D]); // row g = b*N + h holds that head's [T, D]
+    const keys = tf.reshape(kh, [G, D * T]); // [D, T] per row
+    const values = tf.reshape(vh, [G, T * D]); // [T, D] per row
+    const biases = maskBias === null ? null : tf.reshape(maskBias, [batch, T]);
+    const contexts: tf.Tensor2D[] = [];
+    const allProbs: tf.Tensor2D[] = [];
+    for (let b = 0; b < batch; b++) {
+      const bias = biases === null ? null : tf.gather(biases, [b]); // [1, T]
+      for (let h = 0; h < N; h++) {
+        const [context, probs] = tf.tidy(() => {
+          const row = [b * N + h];
+          const query = tf.reshape(tf.gather(queries, row), [T, D]);
+          const keyT = tf.reshape(tf.gather(keys, row), [D, T]);
+          const value = tf.reshape(tf.gather(values, row), [T, D]);
+          let scores: tf.Tensor2D = tf.matMul(query, keyT); // [T, T]
+          if (bias !== null) scores = tf.add(scores, bias); // + [1, T]
+          const p = dropout(tf.softmax(scores), this.args.attentionProbsDropoutProb, ctx);
+          const c = tf.matMul(p, value); // [T, D]
+          return outputAttentions ? [c, p] : [c];
+        });
+        contexts.push(context as tf.Tensor2D);
+        if (probs !== undefined) allProbs.push(probs as tf.Tensor2D);
+      }
+    }
+    const heads = tf.reshape(tf.stack(contexts), [batch, N, T, D]); // [B, N, T, D]
+    const context = tf.reshape(tf.transpose(heads, [0, 2, 1, 3]), [batch * T, H]); // [B*T, H]
+    if (!outputAttentions) return [context];
+    return [context, tf.reshape(tf.stack(allProbs), [batch, N, T, T])]; // [B, N, T, T]
   }
 
   /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
