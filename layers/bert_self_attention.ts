@@ -77,16 +77,6 @@ function usePerHead(): boolean {
   return tf.getBackend() === "wasm";
 }
 
-/** Queries, scaled transposed keys and values, head-major. */
-interface AttentionHeads {
-  /** [B, N, T, D] */
-  qh: tf.Tensor4D;
-  /** [B, N, D, T], already scaled by 1/sqrt(D) */
-  kh: tf.Tensor4D;
-  /** [B, N, T, D] */
-  vh: tf.Tensor4D;
-}
-
 /**
  * Self-attention. Query, key and value are one fused Linear: kernel `qkv.kernel` [H, 3H] (the
  * transposes of transformers' `query.weight`, `key.weight`, `value.weight` side by side) and bias
@@ -142,25 +132,10 @@ export class BertSelfAttention extends BertBaseLayer {
     outputAttentions = false,
   ): SelfAttentionOutput {
     const result = tf.tidy(() => {
-      // Legend: B batch, T sequence, N heads, D head size, H = N * D.
-      const H = this.args.hiddenSize;
-      const N = this.args.numAttentionHeads;
-      const D = H / N;
       const qkv = linear(hidden, this.qkvKernel.read(), this.qkvBias.read()); // [B*T, 3H]
-      const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]; // [B*T, H]
-      const qh = tf.transpose(tf.reshape(q, [batch, seq, N, D]), [0, 2, 1, 3]); // [B, N, T, D]
-      // Keys go straight to [B, N, D, T], scaled by 1/sqrt(D) (fewer multiplies than scaling the
-      // [T, T] scores; HF scales the scores, the difference is float rounding), so the score
-      // matmul needs no transposeB.
-      const kh = tf.mul(
-        tf.transpose(tf.reshape(k, [batch, seq, N, D]), [0, 2, 3, 1]),
-        1 / Math.sqrt(D),
-      ); // [B, N, D, T]
-      const vh = tf.transpose(tf.reshape(v, [batch, seq, N, D]), [0, 2, 1, 3]); // [B, N, T, D]
-      const heads = { qh, kh, vh } as AttentionHeads;
       return usePerHead()
-        ? this.attendPerHead(heads, maskBias, batch, seq, ctx, outputAttentions)
-        : this.attendBatched(heads, maskBias, batch, seq, ctx, outputAttentions);
+        ? this.attendPerHead(qkv, maskBias, batch, seq, ctx, outputAttentions)
+        : this.attendBatched(qkv, maskBias, batch, seq, ctx, outputAttentions);
     }) as tf.Tensor[];
     const out: SelfAttentionOutput = { context: result[0] as tf.Tensor2D };
     if (result[1] !== undefined) out.probs = result[1] as tf.Tensor4D;
@@ -169,14 +144,27 @@ export class BertSelfAttention extends BertBaseLayer {
 
   /** Attention with 4-D batched matmuls over [B, N, ...]: few kernels; for GPU backends. */
   private attendBatched(
-    { qh, kh, vh }: AttentionHeads,
+    qkv: tf.Tensor2D,
     maskBias: tf.Tensor4D | null,
     batch: number,
     seq: number,
     ctx: ForwardContext,
     outputAttentions: boolean,
   ): tf.Tensor[] {
+    // Legend: B batch, T sequence, N heads, D head size, H = N * D.
     const H = this.args.hiddenSize;
+    const N = this.args.numAttentionHeads;
+    const D = H / N;
+    const [q, k, v] = tf.split(qkv, 3, 1) as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D]; // [B*T, H]
+    const qh = tf.transpose(tf.reshape(q, [batch, seq, N, D]), [0, 2, 1, 3]); // [B, N, T, D]
+    // Keys go straight to [B, N, D, T], scaled by 1/sqrt(D) (fewer multiplies than scaling the
+    // [T, T] scores as transformers does; the difference is float rounding), so the score
+    // matmul needs no transposeB.
+    const kh = tf.mul(
+      tf.transpose(tf.reshape(k, [batch, seq, N, D]), [0, 2, 3, 1]),
+      1 / Math.sqrt(D),
+    ); // [B, N, D, T]
+    const vh = tf.transpose(tf.reshape(v, [batch, seq, N, D]), [0, 2, 1, 3]); // [B, N, T, D]
     let scores = tf.matMul(qh, kh) as tf.Tensor4D; // [B, N, T, T]
     if (maskBias !== null) scores = tf.add(scores, maskBias); // + [B, 1, 1, T]
     const probs = dropout(tf.softmax(scores), this.args.attentionProbsDropoutProb, ctx);
@@ -192,21 +180,26 @@ export class BertSelfAttention extends BertBaseLayer {
    * `slice`: wasm's Slice copies its whole input on every call.
    */
   private attendPerHead(
-    { qh, kh, vh }: AttentionHeads,
+    qkv: tf.Tensor2D,
     maskBias: tf.Tensor4D | null,
     batch: number,
     seq: number,
     ctx: ForwardContext,
     outputAttentions: boolean,
   ): tf.Tensor[] {
+    // Legend: B batch, T sequence, N heads, D head size, H = N * D; row j of the 3N "parts" is
+    // query head j, key head j - N or value head j - 2N.
     const H = this.args.hiddenSize;
     const N = this.args.numAttentionHeads;
     const D = H / N;
     const T = seq;
-    const G = batch * N;
-    const queries = tf.reshape(qh, [G, T * D]); // row g = b*N + h holds that head's [T, D]
-    const keys = tf.reshape(kh, [G, D * T]); // [D, T] per row
-    const values = tf.reshape(vh, [G, T * D]); // [T, D] per row
+    const scale = 1 / Math.sqrt(D);
+    // Two transposes of the whole projection instead of split + three transposes (wasm's split
+    // slices copy their whole input): one with [T, D] blocks for queries and values, one with
+    // [D, T] blocks for keys.
+    const parts = tf.reshape(qkv, [batch, T, 3 * N, D]);
+    const rows = tf.reshape(tf.transpose(parts, [0, 2, 1, 3]), [batch * 3 * N, T * D]); // [T, D] each
+    const rowsT = tf.reshape(tf.transpose(parts, [0, 2, 3, 1]), [batch * 3 * N, D * T]); // [D, T] each
     const biases = maskBias === null ? null : tf.reshape(maskBias, [batch, T]);
     const contexts: tf.Tensor2D[] = [];
     const allProbs: tf.Tensor2D[] = [];
@@ -214,10 +207,10 @@ export class BertSelfAttention extends BertBaseLayer {
       const bias = biases === null ? null : tf.gather(biases, [b]); // [1, T]
       for (let h = 0; h < N; h++) {
         const [context, probs] = tf.tidy(() => {
-          const row = [b * N + h];
-          const query = tf.reshape(tf.gather(queries, row), [T, D]);
-          const keyT = tf.reshape(tf.gather(keys, row), [D, T]);
-          const value = tf.reshape(tf.gather(values, row), [T, D]);
+          const base = b * 3 * N + h;
+          const query = tf.reshape(tf.gather(rows, [base]), [T, D]);
+          const keyT = tf.mul(tf.reshape(tf.gather(rowsT, [base + N]), [D, T]), scale);
+          const value = tf.reshape(tf.gather(rows, [base + 2 * N]), [T, D]);
           let scores: tf.Tensor2D = tf.matMul(query, keyT); // [T, T]
           if (bias !== null) scores = tf.add(scores, bias); // + [1, T]
           const p = dropout(tf.softmax(scores), this.args.attentionProbsDropoutProb, ctx);
