@@ -331,17 +331,15 @@ async function startWebGpu(explicit: boolean): Promise<Started> {
   };
 }
 
-/** The native-BLAS backend module; its file may be absent from a build. */
-const BLAS_MODULE = "./blas/register.ts";
-
 async function startBlas(): Promise<Started> {
   let register: () => Promise<void>;
   try {
-    const module = await import(new URL(BLAS_MODULE, import.meta.url).href) as {
+    // Loaded only when blas is tried; a build without it reports blas as unavailable.
+    const module = await import("./blas/register.ts") as {
       registerBlasBackend?: () => Promise<void>;
     };
     if (typeof module.registerBlasBackend !== "function") {
-      throw new Error(`${BLAS_MODULE} does not export registerBlasBackend()`);
+      throw new Error("backend/blas/register.ts does not export registerBlasBackend()");
     }
     register = module.registerBlasBackend;
   } catch (error) {

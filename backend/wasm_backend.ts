@@ -78,11 +78,19 @@ const liveWorkers = new Set<NodeWorker>();
  * @returns the file URL
  */
 export function wasmPackageFile(relative: string): URL {
-  const candidates = ["@tensorflow/tfjs-backend-wasm", "npm:@tensorflow/tfjs-backend-wasm@4.22.0"];
+  // Literal specifiers, so JSR rewrites them at publish time like imports. The versioned npm:
+  // one covers a caller whose import map lacks the bare name.
+  const resolvers: Array<[string, () => string]> = [
+    ["@tensorflow/tfjs-backend-wasm", () => import.meta.resolve("@tensorflow/tfjs-backend-wasm")],
+    [
+      "npm:@tensorflow/tfjs-backend-wasm@4.22.0",
+      () => import.meta.resolve("npm:@tensorflow/tfjs-backend-wasm@4.22.0"),
+    ],
+  ];
   const failures: string[] = [];
-  for (const specifier of candidates) {
+  for (const [specifier, resolve] of resolvers) {
     try {
-      const main = import.meta.resolve(specifier);
+      const main = resolve();
       if (main.startsWith("file:")) return new URL(relative, main);
       failures.push(`${specifier} resolved to ${main}, not a file: URL`);
     } catch (error) {
