@@ -161,6 +161,7 @@ export async function setBackend(
       if (options.verbose) console.error(summary(result));
       return result;
     } catch (error) {
+      if (error instanceof RangeError) throw error; // a bad option, not an unavailable backend
       const reason = error instanceof BackendUnavailableError
         ? error.reason
         : (error as Error).message;

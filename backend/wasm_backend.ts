@@ -129,18 +129,21 @@ export async function prepareWasm(threads: number | "auto"): Promise<WasmPrepara
   }
   const pkg: WasmPackage = await import("@tensorflow/tfjs-backend-wasm");
   const engine = engineInternals();
-  if (engine.registry["wasm"] !== undefined && started !== undefined) return started;
+  const wanted = Math.min(threads === "auto" ? defaultWasmThreads() : threads, MAX_THREADS);
   if (engine.registry["wasm"] !== undefined) {
-    // Started elsewhere (e.g. plain tf.setBackend("wasm")): report what it runs with.
-    started = {
+    // Already running (restarting would lose its tensors): report what it runs with.
+    started ??= {
       threads: pkg.getThreadsCount(),
       simd: true,
       binary: "unknown",
-      note: "already started",
+      note: "started outside setBackend",
     };
-    return started;
+    if (started.threads === wanted) return started;
+    return {
+      ...started,
+      note: `${started.note}; already running, so ${wanted} threads need a new process`,
+    };
   }
-  const wanted = Math.min(threads === "auto" ? defaultWasmThreads() : threads, MAX_THREADS);
   const simd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") === true;
   if (wanted > 1 && simd && threadsPossible()) {
     await installThreadedFactory(pkg, wanted);

@@ -111,6 +111,22 @@ Deno.test("setBackend rejects an unknown name with a RangeError naming the value
   );
 });
 
+Deno.test({
+  name: "wasm threads: bad counts are a RangeError; a new count after start needs a new process",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const error = await assertRejects(() => setBackend("wasm", { wasmThreads: 0 }), RangeError);
+    assertMatch(error.message, /threads must be a positive integer or "auto": received 0/);
+    const first = await setBackend("wasm");
+    const other = first.info.threads === 1 ? 2 : 1;
+    const again = await setBackend("wasm", { wasmThreads: other });
+    assertEquals(again.info.threads, first.info.threads, "the running pool is kept");
+    assertMatch(again.reason, new RegExp(`${other} threads need a new process`));
+    await setBackend("cpu");
+  },
+});
+
 Deno.test("setBackend() reads DPR_BACKEND, and names it in errors", async () => {
   const saved = Deno.env.get("DPR_BACKEND");
   try {
