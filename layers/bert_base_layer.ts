@@ -59,6 +59,60 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
   });
 }
 
+/** The wasm backend's ranged read (its `readSync` takes an element range). */
+interface RangedReader {
+  readSync(dataId: object, start?: number, end?: number): ArrayLike<number>;
+}
+
+/**
+ * Rows `indices` of a 2-D tensor, as `tf.gather(table, indices)`.
+ *
+ * On wasm, outside gradient recording, rows are copied straight out of wasm memory with ranged
+ * reads: wasm's GatherV2 copies element by element (tens of millions of floats per second, a
+ * large share of a BERT forward pass there) and its Slice copies the whole input per call.
+ * Everywhere else, and whenever gradients are being recorded, this is `tf.gather` (on wasm a
+ * one-hot matmul, since wasm cannot differentiate gather).
+ * @param table [rows, width]
+ * @param indices row numbers
+ * @returns [indices.length, width]
+ * @throws RangeError when an index is outside the table
+ */
+export function gatherRows(
+  table: tf.Tensor2D,
+  indices: ArrayLike<number> | tf.Tensor1D,
+): tf.Tensor2D {
+  const wasm = tf.getBackend() === "wasm";
+  if (!wasm || tf.engine().isTapeOn()) {
+    return tf.tidy(() => {
+      const ids = indices instanceof tf.Tensor
+        ? indices
+        : tf.tensor1d(Array.from(indices), "int32");
+      // wasm lacks UnsortedSegmentSum, which gather's gradient needs; a one-hot matmul has a
+      // gradient there (slow, but only used while recording gradients).
+      if (wasm) return tf.matMul(tf.cast(tf.oneHot(ids, table.shape[0]), "float32"), table);
+      return tf.gather(table, ids);
+    });
+  }
+  const ids = indices instanceof tf.Tensor ? indices.dataSync() : indices;
+  const [rows, width] = table.shape;
+  const reader = tf.backend() as unknown as RangedReader;
+  const out = new Float32Array(ids.length * width);
+  const cache = new Map<number, ArrayLike<number>>();
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i]!;
+    let row = cache.get(id);
+    if (row === undefined) {
+      if (!(Number.isInteger(id) && id >= 0 && id < rows)) {
+        throw new RangeError(`Cannot gather row ${id}: the table has ${rows} rows`);
+      }
+      row = reader.readSync(table.dataId, id * width, (id + 1) * width);
+      cache.set(id, row);
+    }
+    out.set(row, i * width);
+  }
+  return tf.tensor2d(out, [ids.length, width], "float32");
+}
+
 /** 32-bit FNV-1a hash, used to derive one seed per weight from the base seed and its name. */
 function hashSeed(seed: number, name: string): number {
   let h = 0x811c9dc5;

@@ -10,6 +10,7 @@ import {
   dropout,
   evalContext,
   type ForwardContext,
+  gatherRows,
   layerNorm,
 } from "./bert_base_layer.ts";
 
@@ -102,10 +103,13 @@ export class BertEmbeddings extends BertBaseLayer {
       // Legend: B batch, T sequence, H hidden.
       const words = inputs.inputsEmbeds !== undefined
         ? tf.reshape(inputs.inputsEmbeds, [B * T, H]) // [B*T, H]
-        : tf.gather(this.wordEmbeddings.read(), tf.reshape(inputs.inputIds!, [B * T])); // [B*T, H]
-      const types = tf.gather(
-        this.tokenTypeEmbeddings.read(),
-        tf.reshape(inputs.tokenTypeIds, [B * T]),
+        : gatherRows(
+          this.wordEmbeddings.read() as tf.Tensor2D,
+          tf.reshape(inputs.inputIds!, [B * T]) as tf.Tensor1D,
+        ); // [B*T, H]
+      const types = gatherRows(
+        this.tokenTypeEmbeddings.read() as tf.Tensor2D,
+        tf.reshape(inputs.tokenTypeIds, [B * T]) as tf.Tensor1D,
       ); // [B*T, H]
       const positions = tf.slice(this.positionEmbeddings.read(), [0, 0], [T, H]); // [T, H]
       // Broadcast positions over the batch: [B, T, H] + [T, H].

@@ -10,6 +10,7 @@ import {
   dropout,
   evalContext,
   type ForwardContext,
+  gatherRows,
   linear,
 } from "./bert_base_layer.ts";
 
@@ -176,8 +177,8 @@ export class BertSelfAttention extends BertBaseLayer {
   /**
    * Attention as one pair of plain 2-D matmuls per (sequence, head). The wasm backend runs 2-D
    * matmuls on XNNPACK but batched or transposed ones on a naive loop about ten times slower per
-   * flop, so this wins there despite the extra kernel calls. Heads are picked with `gather`, not
-   * `slice`: wasm's Slice copies its whole input on every call.
+   * flop, so this wins there despite the extra kernel calls. Heads are picked with
+   * {@linkcode gatherRows}, not `slice`: wasm's Slice copies its whole input on every call.
    */
   private attendPerHead(
     qkv: tf.Tensor2D,
@@ -198,19 +199,22 @@ export class BertSelfAttention extends BertBaseLayer {
     // slices copy their whole input): one with [T, D] blocks for queries and values, one with
     // [D, T] blocks for keys.
     const parts = tf.reshape(qkv, [batch, T, 3 * N, D]);
-    const rows = tf.reshape(tf.transpose(parts, [0, 2, 1, 3]), [batch * 3 * N, T * D]); // [T, D] each
-    const rowsT = tf.reshape(tf.transpose(parts, [0, 2, 3, 1]), [batch * 3 * N, D * T]); // [D, T] each
-    const biases = maskBias === null ? null : tf.reshape(maskBias, [batch, T]);
+    const rows: tf.Tensor2D = tf.reshape(tf.transpose(parts, [0, 2, 1, 3]), [batch * 3 * N, T * D]); // [T, D] each
+    const rowsT: tf.Tensor2D = tf.reshape(tf.transpose(parts, [0, 2, 3, 1]), [
+      batch * 3 * N,
+      D * T,
+    ]); // [D, T] each
+    const biases: tf.Tensor2D | null = maskBias === null ? null : tf.reshape(maskBias, [batch, T]);
     const contexts: tf.Tensor2D[] = [];
     const allProbs: tf.Tensor2D[] = [];
     for (let b = 0; b < batch; b++) {
-      const bias = biases === null ? null : tf.gather(biases, [b]); // [1, T]
+      const bias = biases === null ? null : gatherRows(biases, [b]); // [1, T]
       for (let h = 0; h < N; h++) {
         const [context, probs] = tf.tidy(() => {
           const base = b * 3 * N + h;
-          const query = tf.reshape(tf.gather(rows, [base]), [T, D]);
-          const keyT = tf.mul(tf.reshape(tf.gather(rowsT, [base + N]), [D, T]), scale);
-          const value = tf.reshape(tf.gather(rows, [base + 2 * N]), [T, D]);
+          const query = tf.reshape(gatherRows(rows, [base]), [T, D]);
+          const keyT = tf.mul(tf.reshape(gatherRows(rowsT, [base + N]), [D, T]), scale);
+          const value = tf.reshape(gatherRows(rows, [base + 2 * N]), [T, D]);
           let scores: tf.Tensor2D = tf.matMul(query, keyT); // [T, T]
           if (bias !== null) scores = tf.add(scores, bias); // + [1, T]
           const p = dropout(tf.softmax(scores), this.args.attentionProbsDropoutProb, ctx);
