@@ -200,7 +200,9 @@ export class BertSelfAttention extends BertBaseLayer {
     // [D, T] blocks for keys.
     const parts = tf.reshape(qkv, [batch, T, 3 * N, D]);
     const rows: tf.Tensor2D = tf.reshape(tf.transpose(parts, [0, 2, 1, 3]), [batch * 3 * N, T * D]); // [T, D] each
-    const rowsT: tf.Tensor2D = tf.reshape(tf.transpose(parts, [0, 2, 3, 1]), [
+    // Keys scaled by 1/sqrt(D) in one multiply (this also scales the unused query/value blocks
+    // of this copy, which is cheaper on wasm than one small kernel call per head).
+    const rowsT: tf.Tensor2D = tf.reshape(tf.mul(tf.transpose(parts, [0, 2, 3, 1]), scale), [
       batch * 3 * N,
       D * T,
     ]); // [D, T] each
@@ -213,7 +215,7 @@ export class BertSelfAttention extends BertBaseLayer {
         const [context, probs] = tf.tidy(() => {
           const base = b * 3 * N + h;
           const query = tf.reshape(gatherRows(rows, [base]), [T, D]);
-          const keyT = tf.mul(tf.reshape(gatherRows(rowsT, [base + N]), [D, T]), scale);
+          const keyT = tf.reshape(gatherRows(rowsT, [base + N]), [D, T]);
           const value = tf.reshape(gatherRows(rows, [base + 2 * N]), [T, D]);
           let scores: tf.Tensor2D = tf.matMul(query, keyT); // [T, T]
           if (bias !== null) scores = tf.add(scores, bias); // + [1, T]
