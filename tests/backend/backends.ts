@@ -68,18 +68,3 @@ export function testBackends(): ConcreteBackendName[] {
 export async function useBackend(backend: ConcreteBackendName): Promise<void> {
   await setBackend(backend);
 }
-
-/**
- * Options for `Deno.test` on a backend: wasm's thread pool (worker threads, started once and
- * kept for the process) and WebGPU's device outlive a single test, so the op and resource
- * sanitizers are off for them.
- *
- * @param backend the backend the test runs on
- * @returns the sanitizer options to spread into `Deno.test`
- */
-export function backendTestOptions(
-  backend: ConcreteBackendName,
-): { sanitizeOps: boolean; sanitizeResources: boolean } {
-  const longLived = backend !== "cpu";
-  return { sanitizeOps: !longLived, sanitizeResources: !longLived };
-}

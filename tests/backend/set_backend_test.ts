@@ -8,7 +8,7 @@ import {
 } from "../../backend/set_backend.ts";
 import { getBackendInfo } from "../../backend/backend_info.ts";
 import { defaultWasmThreads } from "../../backend/wasm_backend.ts";
-import { backendTestOptions, testBackends, webGpuProbe } from "./backends.ts";
+import { testBackends, webGpuProbe } from "./backends.ts";
 
 const assertEquals = (actual: unknown, expected: unknown, message?: string): void =>
   assert.deepEqual(actual, expected, message);
@@ -74,7 +74,6 @@ async function checkMatMul(backend: string): Promise<void> {
 for (const backend of testBackends()) {
   Deno.test({
     name: `setBackend("${backend}") runs a matmul with the right numbers`,
-    ...backendTestOptions(backend),
     fn: async () => {
       const chosen = await setBackend(backend);
       assertEquals(chosen.backend, backend);
@@ -113,8 +112,6 @@ Deno.test("setBackend rejects an unknown name with a RangeError naming the value
 
 Deno.test({
   name: "wasm threads: bad counts are a RangeError; a new count after start needs a new process",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     const error = await assertRejects(() => setBackend("wasm", { wasmThreads: 0 }), RangeError);
     assertMatch(error.message, /threads must be a positive integer or "auto": received 0/);
@@ -167,8 +164,6 @@ Deno.test("node-gpu without its native addon fails with what to install", async 
 
 Deno.test({
   name: "auto skips node-gpu and a software WebGPU adapter, says why, then picks blas or wasm",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     const lines: string[] = [];
     const chosen = await setBackend("auto", { log: (line) => lines.push(line) });
@@ -198,8 +193,6 @@ Deno.test({
 
 Deno.test({
   name: "switching with live tensors: move keeps them valid, refuse throws and keeps the backend",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     await setBackend("wasm");
     const weights = tf.tensor2d([[1, 2], [3, 4]]);
@@ -231,8 +224,6 @@ Deno.test({
 Deno.test({
   name: "leaving webgpu while tensors live there is refused (no sync GPU read in Deno)",
   ignore: !webGpuProbe.available,
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     await setBackend("webgpu");
     const input = tf.tensor1d([1, 2, 3]);
@@ -253,8 +244,6 @@ Deno.test({
 
 Deno.test({
   name: "wasm under `deno run --allow-read` only: matmul right, no banner, DPR_BACKEND unread",
-  sanitizeOps: false,
-  sanitizeResources: false,
   fn: async () => {
     const script = new URL("./select_and_matmul.ts", import.meta.url);
     const run = async (args: string[]) => {
