@@ -16,7 +16,8 @@ export interface WebGpuProbe {
 /** Adapter descriptions of known software rasterizers, for drivers that do not flag them. */
 const SOFTWARE_ADAPTER = /llvmpipe|lavapipe|softpipe|swiftshader|microsoft basic render|warp/i;
 
-interface AdapterInfoLike {
+/** The adapter-info fields read here (a subset of `GPUAdapterInfo`). */
+export interface AdapterInfoLike {
   description?: string;
   vendor?: string;
   architecture?: string;
@@ -24,7 +25,8 @@ interface AdapterInfoLike {
   isFallbackAdapter?: boolean;
 }
 
-interface AdapterLike {
+/** The adapter fields read here (a subset of `GPUAdapter`). */
+export interface AdapterLike {
   info?: AdapterInfoLike;
   isFallbackAdapter?: boolean;
 }
@@ -61,12 +63,22 @@ export async function probeWebGpu(): Promise<WebGpuProbe> {
       description: "navigator.gpu.requestAdapter() returned null (no GPU adapter or driver found)",
     };
   }
-  const like = adapter as unknown as AdapterLike;
-  const info: AdapterInfoLike = like.info ?? {};
+  return { available: true, ...describeAdapter(adapter as unknown as AdapterLike) };
+}
+
+/**
+ * Names an adapter and says whether it is a software fallback: flagged by the driver
+ * (`info.isFallbackAdapter`, or the older `adapter.isFallbackAdapter`) or a known software
+ * rasterizer by name.
+ *
+ * @param adapter a `GPUAdapter`, or any object with its `info` / `isFallbackAdapter` fields
+ * @returns the adapter's description and whether it is a fallback
+ */
+export function describeAdapter(adapter: AdapterLike): { fallback: boolean; description: string } {
+  const info: AdapterInfoLike = adapter.info ?? {};
   const description = info.description ||
     [info.vendor, info.architecture, info.device].filter((part) => part).join(" ") ||
     "unnamed adapter";
-  // `info.isFallbackAdapter` is the current spec; `adapter.isFallbackAdapter` the older one.
-  const flagged = info.isFallbackAdapter === true || like.isFallbackAdapter === true;
-  return { available: true, fallback: flagged || SOFTWARE_ADAPTER.test(description), description };
+  const flagged = info.isFallbackAdapter === true || adapter.isFallbackAdapter === true;
+  return { fallback: flagged || SOFTWARE_ADAPTER.test(description), description };
 }
