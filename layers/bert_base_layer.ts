@@ -62,6 +62,7 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: 
 /** The wasm backend's ranged read (its `readSync` takes an element range). */
 interface RangedReader {
   readSync(dataId: object, start?: number, end?: number): ArrayLike<number>;
+  dataIdMap?: { has(dataId: object): boolean };
 }
 
 /**
@@ -82,20 +83,26 @@ export function gatherRows(
   indices: ArrayLike<number> | tf.Tensor1D,
 ): tf.Tensor2D {
   const wasm = tf.getBackend() === "wasm";
-  if (!wasm || tf.engine().isTapeOn()) {
+  const reader = tf.backend() as unknown as RangedReader;
+  // A tensor made on another backend moves to wasm the first time a kernel reads it; until
+  // then it is not in wasm memory, so let tf.gather move it.
+  const resident = wasm && reader.dataIdMap?.has(table.dataId) === true;
+  const taping = tf.engine().isTapeOn();
+  if (!resident || taping) {
     return tf.tidy(() => {
       const ids = indices instanceof tf.Tensor
         ? indices
         : tf.tensor1d(Array.from(indices), "int32");
       // wasm lacks UnsortedSegmentSum, which gather's gradient needs; a one-hot matmul has a
       // gradient there (slow, but only used while recording gradients).
-      if (wasm) return tf.matMul(tf.cast(tf.oneHot(ids, table.shape[0]), "float32"), table);
+      if (wasm && taping) {
+        return tf.matMul(tf.cast(tf.oneHot(ids, table.shape[0]), "float32"), table);
+      }
       return tf.gather(table, ids);
     });
   }
   const ids = indices instanceof tf.Tensor ? indices.dataSync() : indices;
   const [rows, width] = table.shape;
-  const reader = tf.backend() as unknown as RangedReader;
   const out = new Float32Array(ids.length * width);
   const cache = new Map<number, ArrayLike<number>>();
   for (let i = 0; i < ids.length; i++) {
