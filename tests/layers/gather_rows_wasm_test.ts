@@ -67,3 +67,36 @@ Deno.test("on wasm, gradients reach every weight (per-head attention, one-hot ga
     }
   });
 });
+
+Deno.test("a model built on cpu gives the same outputs after switching to wasm", async () => {
+  const previous = tf.getBackend() ?? "cpu";
+  await tf.setBackend("cpu");
+  const reader = new DPRReader(
+    new DPRConfig({
+      vocabSize: 20,
+      hiddenSize: 8,
+      numHiddenLayers: 1,
+      numAttentionHeads: 2,
+      intermediateSize: 8,
+      maxPositionEmbeddings: 8,
+    }),
+    { seed: 3 },
+  );
+  const ids = [[1, 4, 6, 0], [1, 9, 3, 2]];
+  try {
+    const onCpu = reader.forward({ inputIds: ids });
+    const expected = Array.from(onCpu.startLogits.dataSync());
+    tf.dispose([onCpu.startLogits, onCpu.endLogits, onCpu.relevanceLogits]);
+    await tf.setBackend("wasm");
+    for (let run = 0; run < 2; run++) {
+      // First run: weights still on cpu (moved by tf.gather); second: read from wasm memory.
+      const out = reader.forward({ inputIds: ids });
+      const got = out.startLogits.dataSync();
+      expected.forEach((v, i) => ok(Math.abs(v - got[i]!) < 1e-5, `run ${run} index ${i}`));
+      tf.dispose([out.startLogits, out.endLogits, out.relevanceLogits]);
+    }
+  } finally {
+    reader.dispose();
+    await tf.setBackend(previous);
+  }
+});
