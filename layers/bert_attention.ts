@@ -8,6 +8,7 @@ import {
   BertCompositeLayer,
   evalContext,
   type ForwardContext,
+  gatherRows,
 } from "./bert_base_layer.ts";
 import { attentionMaskBias, BertSelfAttention } from "./bert_self_attention.ts";
 import { BertSelfOutput } from "./bert_self_output.ts";
@@ -102,6 +103,27 @@ export class BertAttention extends BertCompositeLayer {
     const out: AttentionOutput = { hidden: result[0] as tf.Tensor2D };
     if (result[1] !== undefined) out.probs = result[1] as tf.Tensor4D;
     return out;
+  }
+
+  /**
+   * The block's output at the first position only (see
+   * {@linkcode BertSelfAttention.forwardFirstToken}).
+   * @param hidden [B*T, H]
+   * @returns [B, H]
+   */
+  forwardFirstToken(
+    hidden: tf.Tensor2D,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+  ): tf.Tensor2D {
+    return tf.tidy(() => {
+      const context = this.self.forwardFirstToken(hidden, maskBias, batch, seq, ctx); // [B, H]
+      const firstRows = Array.from({ length: batch }, (_, b) => b * seq);
+      const residual = gatherRows(hidden, firstRows); // [B, H]
+      return this.outputLayer.forward(context, residual, ctx);
+    });
   }
 
   /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */

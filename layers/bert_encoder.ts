@@ -3,7 +3,12 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
-import { BertCompositeLayer, evalContext, type ForwardContext } from "./bert_base_layer.ts";
+import {
+  BertCompositeLayer,
+  evalContext,
+  type ForwardContext,
+  gatherRows,
+} from "./bert_base_layer.ts";
 import { BertLayer, type BertLayerArgs } from "./bert_layer.ts";
 import { attentionMaskBias } from "./bert_self_attention.ts";
 
@@ -13,9 +18,22 @@ export interface BertEncoderArgs extends BertLayerArgs {
   numHiddenLayers: number;
 }
 
+/** Options of {@linkcode BertEncoder.forward}. */
+export interface BertEncoderOptions {
+  /** Also return every hidden state. Default false. */
+  outputHiddenStates?: boolean;
+  /** Also return every block's attention probabilities. Default false. */
+  outputAttentions?: boolean;
+  /**
+   * Compute the last block at the first position only (`lastHidden` is then [B, H]); ignored
+   * when hidden states or attentions are requested. Default false.
+   */
+  firstTokenOnly?: boolean;
+}
+
 /** Result of {@linkcode BertEncoder.forward}. */
 export interface BertEncoderOutput {
-  /** Output of the last block [B*T, H]. */
+  /** Output of the last block [B*T, H] ([B, H] with `firstTokenOnly`). */
   lastHidden: tf.Tensor2D;
   /** When asked: the input, then each block's output, each [B*T, H]. */
   hiddenStates?: tf.Tensor2D[];
@@ -71,24 +89,36 @@ export class BertEncoder extends BertCompositeLayer {
     batch: number,
     seq: number,
     ctx: ForwardContext,
-    options: { outputHiddenStates?: boolean; outputAttentions?: boolean } = {},
+    options: BertEncoderOptions = {},
   ): BertEncoderOutput {
     const keepStates = options.outputHiddenStates === true;
     const keepAttentions = options.outputAttentions === true;
+    const firstOnly = options.firstTokenOnly === true && !keepStates && !keepAttentions;
     const states: tf.Tensor2D[] = keepStates ? [tf.clone(hidden)] : [];
     const attentions: tf.Tensor4D[] = [];
     let current = hidden;
-    for (const block of this.layer) {
-      const out = block.forward(current, maskBias, batch, seq, ctx, keepAttentions);
+    for (const [i, block] of this.layer.entries()) {
+      const last = i === this.layer.length - 1;
+      const out = firstOnly && last
+        ? { hidden: block.forwardFirstToken(current, maskBias, batch, seq, ctx) }
+        : block.forward(current, maskBias, batch, seq, ctx, keepAttentions);
       // Free each intermediate state as soon as the next exists, unless the caller keeps them.
       if (current !== hidden && !keepStates) current.dispose();
       current = out.hidden;
       if (keepStates) states.push(current);
       if (out.probs !== undefined) attentions.push(out.probs);
     }
-    const result: BertEncoderOutput = {
-      lastHidden: current === hidden ? tf.clone(hidden) : keepStates ? tf.clone(current) : current,
-    };
+    let lastHidden = current === hidden
+      ? tf.clone(hidden)
+      : keepStates
+      ? tf.clone(current)
+      : current;
+    if (firstOnly && this.layer.length === 0) {
+      // No blocks: the first rows of the embedding output.
+      lastHidden.dispose();
+      lastHidden = gatherRows(hidden, Array.from({ length: batch }, (_, b) => b * seq));
+    }
+    const result: BertEncoderOutput = { lastHidden };
     if (keepStates) result.hiddenStates = states;
     if (keepAttentions) result.attentions = attentions;
     return result;

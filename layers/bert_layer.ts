@@ -112,6 +112,26 @@ export class BertLayer extends BertCompositeLayer {
     return out;
   }
 
+  /**
+   * The block's output at the first position only: attention reads every position, the rest
+   * runs on the [CLS] rows alone.
+   * @param hidden [B*T, H]
+   * @returns [B, H]
+   */
+  forwardFirstToken(
+    hidden: tf.Tensor2D,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+  ): tf.Tensor2D {
+    return tf.tidy(() => {
+      const attended = this.attention.forwardFirstToken(hidden, maskBias, batch, seq, ctx); // [B, H]
+      const expanded = this.intermediate.forward(attended); // [B, I]
+      return this.outputLayer.forward(expanded, attended, ctx); // [B, H]
+    });
+  }
+
   /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {

@@ -143,6 +143,44 @@ export class BertSelfAttention extends BertBaseLayer {
     return out;
   }
 
+  /**
+   * Attention output at the first position ([CLS]) only: keys and values over the whole
+   * sequence, one query per sequence. What a DPR encoder's last layer needs, as its pooler reads
+   * only the [CLS] state.
+   * @param hidden [B*T, H]
+   * @param maskBias additive bias [B, 1, 1, T], or null for none
+   * @param batch B
+   * @param seq T
+   * @returns the context vectors of position 0 [B, H]
+   */
+  forwardFirstToken(
+    hidden: tf.Tensor2D,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+  ): tf.Tensor2D {
+    return tf.tidy(() => {
+      // Legend: B batch, T sequence, N heads, D head size, H = N * D.
+      const H = this.args.hiddenSize;
+      const N = this.args.numAttentionHeads;
+      const D = H / N;
+      const T = seq;
+      const qkv = linear(hidden, this.qkvKernel.read(), this.qkvBias.read()); // [B*T, 3H]
+      const firstRows = Array.from({ length: batch }, (_, b) => b * T);
+      const query = tf.slice(gatherRows(qkv, firstRows), [0, 0], [batch, H]); // [B, H]
+      // [B, H] is [B, N, D] head-major already: one query row per head.
+      const qh = tf.reshape(tf.mul(query, 1 / Math.sqrt(D)), [batch, N, 1, D]); // [B, N, 1, D]
+      const parts = tf.reshape(qkv, [batch, T, 3 * N, D]);
+      const kh = tf.slice(tf.transpose(parts, [0, 2, 3, 1]), [0, N, 0, 0], [batch, N, D, T]); // [B, N, D, T]
+      const vh = tf.slice(tf.transpose(parts, [0, 2, 1, 3]), [0, 2 * N, 0, 0], [batch, N, T, D]); // [B, N, T, D]
+      let scores = tf.matMul(qh, kh) as tf.Tensor4D; // [B, N, 1, T]
+      if (maskBias !== null) scores = tf.add(scores, maskBias); // + [B, 1, 1, T]
+      const probs = dropout(tf.softmax(scores), this.args.attentionProbsDropoutProb, ctx);
+      return tf.reshape(tf.matMul(probs, vh), [batch, H]); // [B, N, 1, D] -> [B, H]
+    });
+  }
+
   /** Attention with 4-D batched matmuls over [B, N, ...]: few kernels; for GPU backends. */
   private attendBatched(
     qkv: tf.Tensor2D,

@@ -68,6 +68,18 @@ export class DPRPooler extends BertBaseLayer {
     });
   }
 
+  /**
+   * The pooler output from the [CLS] states themselves.
+   * @param cls [B, H]
+   * @returns [B, H] (a copy) or [B, P]
+   */
+  project(cls: tf.Tensor2D): tf.Tensor2D {
+    return tf.tidy(() => {
+      if (this.projKernel === null || this.projBias === null) return tf.clone(cls);
+      return linear(cls, this.projKernel.read(), this.projBias.read()); // [B, P]
+    });
+  }
+
   /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], _kwargs: Record<string, unknown>): tf.Tensor {
     return tf.tidy(() => {

@@ -54,7 +54,7 @@ export interface DPREncoderOutput {
 
 /** The BERT stack's raw result, shared by the encoders and the reader. */
 export interface BertRunOutput {
-  /** [B*T, H] */
+  /** [B*T, H], or [B, H] (the [CLS] rows) when run with `firstTokenOnly`. */
   lastHidden: tf.Tensor2D;
   /** [B, T, H] each, when asked. */
   hiddenStates?: tf.Tensor3D[];
@@ -192,6 +192,7 @@ export class DPREncoder {
     options: DPRForwardOptions,
     defaults: InputDefaults,
     owner: string,
+    firstTokenOnly = false,
   ): { prepared: { batch: number; seq: number }; run: () => BertRunOutput } {
     this.assertLive(owner);
     const prepared = prepareInputs(this.config, inputs, owner, defaults);
@@ -215,7 +216,11 @@ export class DPREncoder {
       const maskBias = prepared.maskBias === null
         ? null
         : tf.tensor4d(prepared.maskBias, [B, 1, 1, T], "float32");
-      const enc = this.encoder.forward(embedded, maskBias, B, T, ctx, options);
+      const enc = this.encoder.forward(embedded, maskBias, B, T, ctx, {
+        outputHiddenStates: options.outputHiddenStates === true,
+        outputAttentions: options.outputAttentions === true,
+        firstTokenOnly,
+      });
       const out: BertRunOutput = { lastHidden: enc.lastHidden };
       if (enc.hiddenStates !== undefined) {
         out.hiddenStates = enc.hiddenStates.map((h) => tf.reshape(h, [B, T, H]) as tf.Tensor3D);
@@ -234,16 +239,23 @@ export class DPREncoder {
    * @throws TypeError / RangeError for bad inputs, before any kernel runs
    */
   forward(inputs: DPRInputs, options: DPRForwardOptions = {}): DPREncoderOutput {
+    // The pooler reads only [CLS]: unless every state is asked for, the last layer runs its
+    // feed-forward part on the [CLS] rows alone (same values, about 7% less work for BERT-base).
+    const firstTokenOnly = options.outputHiddenStates !== true &&
+      options.outputAttentions !== true;
     const { prepared, run } = this.runBert(
       inputs,
       options,
       this.inputDefaults(),
       this.architecture.name,
+      firstTokenOnly,
     );
     return tf.tidy(() => {
       const bert = run();
       const out: DPREncoderOutput = {
-        poolerOutput: this.pooler.forward(bert.lastHidden, prepared.batch, prepared.seq),
+        poolerOutput: firstTokenOnly
+          ? this.pooler.project(bert.lastHidden)
+          : this.pooler.forward(bert.lastHidden, prepared.batch, prepared.seq),
       };
       if (bert.hiddenStates !== undefined) out.hiddenStates = bert.hiddenStates;
       if (bert.attentions !== undefined) out.attentions = bert.attentions;

@@ -82,6 +82,30 @@ export async function replayCheckpoint(
         await assertClose(out.attentions![k]!, a, tol, `${label} attn ${k}`);
       }
       tf.dispose(out as unknown as tf.TensorContainer);
+      // Without extra outputs the encoders take a shorter path (last layer on [CLS] only).
+      const plain = model.forward(inputs);
+      if ("poolerOutput" in plain) {
+        await assertClose(
+          plain.poolerOutput,
+          o["pooler_output"] as GoldenTensor,
+          tol,
+          `${label} plain`,
+        );
+      } else {
+        await assertClose(
+          plain.startLogits,
+          o["start_logits"] as GoldenTensor,
+          tol,
+          `${label} plain`,
+        );
+        await assertClose(
+          plain.relevanceLogits,
+          o["relevance_logits"] as GoldenTensor,
+          tol,
+          `${label} plain relevance`,
+        );
+      }
+      tf.dispose(plain as unknown as tf.TensorContainer);
       equal(tf.memory().numTensors, before, `${label}: tensors leaked`);
       if (inputs.inputsEmbeds instanceof tf.Tensor) inputs.inputsEmbeds.dispose();
       replayed.push(c.name);
