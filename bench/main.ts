@@ -12,7 +12,8 @@
  * Flags: `--backends blas,wasm,cpu,webgpu` (default: blas, wasm, cpu, and webgpu on a real GPU
  * adapter), `--quick` (fewer iterations, short memory loop), `--iters N`, `--layers N` (a smaller
  * model, for development), `--cpu-passages` (time passage encoding on the slow cpu backend too),
- * `--no-peer`, `--no-memory`, `--no-extras` (skip tokenizer and conversion).
+ * `--memory-batches N` (default 1000, 50 with `--quick`), `--no-peer`, `--no-memory`,
+ * `--no-extras` (skip tokenizer and conversion).
  * @module
  */
 import { tf } from "../backend/tf.ts";
@@ -30,6 +31,7 @@ interface Flags {
   cpuPassages: boolean;
   peer: boolean;
   memory: boolean;
+  memoryBatches: number | null;
   extras: boolean;
 }
 
@@ -42,6 +44,7 @@ function parseFlags(args: string[]): Flags {
     cpuPassages: false,
     peer: true,
     memory: true,
+    memoryBatches: null,
     extras: true,
   };
   const known = ["blas", "wasm", "cpu", "webgpu", "node-gpu"];
@@ -62,13 +65,14 @@ function parseFlags(args: string[]): Flags {
       }
       flags.backends = list as ConcreteBackendName[];
     } else if (name === "--quick") flags.quick = true;
-    else if (name === "--iters" || name === "--layers") {
+    else if (name === "--iters" || name === "--layers" || name === "--memory-batches") {
       const n = Number(value());
       if (!Number.isInteger(n) || n < 1) {
         throw new RangeError(`bench: ${name} must be a positive integer: received ${n}`);
       }
       if (name === "--iters") flags.iters = n;
-      else flags.layers = n;
+      else if (name === "--layers") flags.layers = n;
+      else flags.memoryBatches = n;
     } else if (name === "--cpu-passages") flags.cpuPassages = true;
     else if (name === "--no-peer") flags.peer = false;
     else if (name === "--no-memory") flags.memory = false;
@@ -223,7 +227,7 @@ async function main(): Promise<void> {
   if (flags.memory) {
     const backend = started[0]!;
     await setBackend(backend);
-    const batches = quick ? 50 : 1000, warmup = 10;
+    const batches = flags.memoryBatches ?? (quick ? 50 : 1000), warmup = 10;
     const ids = inputIds(2, 64);
     for (let i = 0; i < warmup; i++) await forward(model, ids);
     const rssStart = rss(), tensorsStart = tf.memory().numTensors;

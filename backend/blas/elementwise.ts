@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { erf, expNonPositive } from "./fast_math.ts";
+import { expNonPositive, normalCdf } from "./fast_math.ts";
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelFunc;
@@ -203,7 +203,10 @@ function softmaxKernel(fallback: KernelFunc): KernelFunc {
   };
 }
 
-/** erf with the same rational approximation as the cpu backend, in one flat loop. */
+/**
+ * erf as `2 Phi(x sqrt 2) - 1`, Phi from the table of cubic pieces built on the cpu backend's
+ * erf (within 2e-8 of it), about 4x faster than evaluating that approximation per element.
+ */
 function erfKernel(fallback: KernelFunc): KernelFunc {
   return (args) => {
     const backend = args.backend as unknown as CpuLikeBackend;
@@ -211,7 +214,7 @@ function erfKernel(fallback: KernelFunc): KernelFunc {
     const xv = f32(backend, x);
     if (!xv) return fallback(args);
     const out = new Float32Array(xv.length);
-    for (let i = 0; i < xv.length; i++) out[i] = erf(xv[i]!);
+    for (let i = 0; i < xv.length; i++) out[i] = 2 * normalCdf(xv[i]! * Math.SQRT2) - 1;
     return backend.makeTensorInfo(x.shape, "float32", out);
   };
 }
