@@ -94,6 +94,12 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
     }
     tf.registerKernel({ kernelName, backendName: BLAS_BACKEND_NAME, kernelFunc });
   }
-  tf.registerBackend(BLAS_BACKEND_NAME, () => new MathBackendCPU(), options.priority ?? 3);
+  tf.registerBackend(BLAS_BACKEND_NAME, () => {
+    const backend = new MathBackendCPU();
+    // The cpu backend prints a "running in Node.js, install tfjs-node" banner on first use;
+    // this backend is the native path that banner asks for.
+    (backend as unknown as { firstUse: boolean }).firstUse = false;
+    return backend;
+  }, options.priority ?? 3);
   await Promise.resolve();
 }

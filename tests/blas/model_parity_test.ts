@@ -1,0 +1,17 @@
+// Every Hugging Face golden case of every fixture checkpoint, replayed on the "blas" backend
+// (native GEMMs, fast elementwise kernels), within the same 1e-4 as the cpu backend.
+import { deepEqual } from "node:assert/strict";
+import { tf } from "../../backend/tf.ts";
+import { registerBlasBackend } from "../../backend/blas/register.ts";
+import { CHECKPOINTS, readGolden } from "../models/golden_helpers.ts";
+import { replayCheckpoint } from "../models/parity_cases.ts";
+
+await registerBlasBackend();
+
+for (const name of CHECKPOINTS) {
+  Deno.test(`blas parity: ${name}, every golden case`, async () => {
+    await tf.setBackend("blas");
+    const replayed = await replayCheckpoint(name, { tolerance: 1e-4 });
+    deepEqual(replayed, readGolden(name).cases.map((c) => c.name));
+  });
+}
