@@ -1,5 +1,5 @@
-import "@tensorflow/tfjs-backend-wasm";
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { setBackend } from "../../backend/set_backend.ts";
 import { tf } from "../../backend/tf.ts";
 import { gatherRows } from "../../layers/bert_base_layer.ts";
 import { DPRConfig } from "../../models/config.ts";
@@ -7,12 +7,11 @@ import { DPRReader } from "../../models/dpr_reader.ts";
 
 // On wasm, gatherRows copies rows out of wasm memory unless gradients are being recorded.
 async function onWasm(fn: () => void): Promise<void> {
-  const previous = tf.getBackend() ?? "cpu";
-  await tf.setBackend("wasm");
+  await setBackend("wasm");
   try {
     fn();
   } finally {
-    await tf.setBackend(previous);
+    await setBackend("cpu");
   }
 }
 
@@ -69,8 +68,7 @@ Deno.test("on wasm, gradients reach every weight (per-head attention, one-hot ga
 });
 
 Deno.test("a model built on cpu gives the same outputs after switching to wasm", async () => {
-  const previous = tf.getBackend() ?? "cpu";
-  await tf.setBackend("cpu");
+  await setBackend("cpu");
   const reader = new DPRReader(
     new DPRConfig({
       vocabSize: 20,
@@ -87,7 +85,7 @@ Deno.test("a model built on cpu gives the same outputs after switching to wasm",
     const onCpu = reader.forward({ inputIds: ids });
     const expected = Array.from(onCpu.startLogits.dataSync());
     tf.dispose([onCpu.startLogits, onCpu.endLogits, onCpu.relevanceLogits]);
-    await tf.setBackend("wasm");
+    await setBackend("wasm");
     for (let run = 0; run < 2; run++) {
       // First run: weights still on cpu (moved by tf.gather); second: read from wasm memory.
       const out = reader.forward({ inputIds: ids });
@@ -97,6 +95,6 @@ Deno.test("a model built on cpu gives the same outputs after switching to wasm",
     }
   } finally {
     reader.dispose();
-    await tf.setBackend(previous);
+    await setBackend("cpu");
   }
 });

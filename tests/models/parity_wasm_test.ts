@@ -1,19 +1,17 @@
-import "@tensorflow/tfjs-backend-wasm";
 import { deepEqual } from "node:assert/strict";
-import { tf } from "../../backend/tf.ts";
+import { setBackend } from "../../backend/set_backend.ts";
 import { CHECKPOINTS, readGolden } from "./golden_helpers.ts";
 import { replayCheckpoint } from "./parity_cases.ts";
 
 // Every golden case of every fixture checkpoint, on the wasm backend, within 1e-4.
 for (const name of CHECKPOINTS) {
   Deno.test(`wasm parity: ${name}, every golden case`, async () => {
-    const previous = tf.getBackend() ?? "cpu";
-    await tf.setBackend("wasm");
+    await setBackend("wasm");
     try {
       const replayed = await replayCheckpoint(name, { tolerance: 1e-4 });
       deepEqual(replayed, readGolden(name).cases.map((c) => c.name));
     } finally {
-      await tf.setBackend(previous);
+      await setBackend("cpu");
     }
   });
 }

@@ -1,6 +1,5 @@
-import "@tensorflow/tfjs-backend-webgpu";
 import { deepEqual } from "node:assert/strict";
-import { tf } from "../../backend/tf.ts";
+import { setBackend } from "../../backend/set_backend.ts";
 import { CHECKPOINTS, readGolden } from "./golden_helpers.ts";
 import { replayCheckpoint } from "./parity_cases.ts";
 
@@ -15,13 +14,12 @@ for (const name of CHECKPOINTS) {
     name: `webgpu parity: ${name}, every golden case`,
     ignore: !hasWebgpu,
     fn: async () => {
-      const previous = tf.getBackend() ?? "cpu";
-      if (!(await tf.setBackend("webgpu"))) throw new Error("webgpu backend failed to start");
+      await setBackend("webgpu");
       try {
         const replayed = await replayCheckpoint(name, { tolerance: 1e-3 });
         deepEqual(replayed, readGolden(name).cases.map((c) => c.name));
       } finally {
-        await tf.setBackend(previous);
+        await setBackend("cpu");
       }
     },
   });
