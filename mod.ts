@@ -30,7 +30,12 @@ export {
   type SetBackendResult,
 } from "./backend/set_backend.ts";
 export { type BackendInfo, getBackendInfo } from "./backend/backend_info.ts";
-export { BACKEND_NAMES, type BackendName } from "./backend/backend_name.ts";
+export {
+  AUTO_ORDER,
+  BACKEND_NAMES,
+  type BackendName,
+  type ConcreteBackendName,
+} from "./backend/backend_name.ts";
 export { BackendUnavailableError } from "./backend/backend_unavailable_error.ts";
 
 export * from "./tokenizer/mod.ts";
@@ -46,34 +51,87 @@ export {
 export { DPRQuestionEncoder } from "./models/dpr_question_encoder.ts";
 export { DPRContextEncoder } from "./models/dpr_context_encoder.ts";
 export { DPRReader, type DPRReaderInputs, type DPRReaderOutput } from "./models/dpr_reader.ts";
-export type { DPRInputs } from "./models/inputs.ts";
+export type { DPRInputs, EmbedsInput, IntMatrixInput } from "./models/inputs.ts";
 export type { FromPretrainedOptions, PretrainedSource } from "./models/from_pretrained.ts";
 export { encoderLayersModel, readerLayersModel } from "./models/layers_model.ts";
 
 export { BertEmbeddings } from "./layers/bert_embeddings.ts";
-export { BertSelfAttention } from "./layers/bert_self_attention.ts";
+export {
+  type AttentionImplementation,
+  BertSelfAttention,
+  setAttentionImplementation,
+} from "./layers/bert_self_attention.ts";
 export { BertSelfOutput } from "./layers/bert_self_output.ts";
 export { BertAttention } from "./layers/bert_attention.ts";
 export { BertIntermediate } from "./layers/bert_intermediate.ts";
 export { BertOutput } from "./layers/bert_output.ts";
 export { BertLayer } from "./layers/bert_layer.ts";
-export { BertEncoder } from "./layers/bert_encoder.ts";
+export { BertEncoder, type BertEncoderOptions } from "./layers/bert_encoder.ts";
+export { DPRPooler } from "./layers/dpr_pooler.ts";
+export { DPRSpanHead } from "./layers/dpr_span_head.ts";
+export { ACTIVATIONS, getActivation } from "./layers/activations.ts";
+export type { LoadStateDictOptions } from "./models/hf_weight_map.ts";
 
 export type { RawTensor, StateDict } from "./convert/state_dict.ts";
 export { type FileSource, LocalFolderSource } from "./convert/file_source.ts";
 export { UrlSource } from "./convert/url_source.ts";
 export { HubSource } from "./convert/hub_source.ts";
-export { type PretrainedOptions, resolvePretrained } from "./convert/resolve.ts";
-export { readSafetensors, writeSafetensors } from "./convert/safetensors.ts";
+export { type PretrainedOptions, resolvePretrained, resolveSource } from "./convert/resolve.ts";
+export { convertedFolderHandler, type ModelIOHandler } from "./convert/tfjs_io.ts";
+export { readSafetensors, readSafetensorsFile, writeSafetensors } from "./convert/safetensors.ts";
 export { readPytorchCheckpoint } from "./convert/pytorch_pickle.ts";
-export { readDprOriginalCheckpoint } from "./convert/dpr_original.ts";
+export {
+  inferDprConfig,
+  readDprOriginalCheckpoint,
+  selectEncoder,
+} from "./convert/dpr_original.ts";
 export { convertCheckpoint, type ConvertOptions, type ConvertResult } from "./convert/convert.ts";
 export { saveSafetensors } from "./convert/save_safetensors.ts";
 
-export { DenseIndex, type SearchHit } from "./index/dense_index.ts";
-export { type Answer, OpenDomainQA, type RetrievedPassage } from "./pipeline/open_domain_qa.ts";
+export { DenseIndex } from "./index/dense_index.ts";
+export type {
+  DenseIndexOptions,
+  IndexManifest,
+  RowMetadata,
+  SearchHit,
+} from "./index/dense_index.ts";
+export { decodeNpy, encodeNpy, parseNpyHeader } from "./index/npy.ts";
+export { OpenDomainQA } from "./pipeline/open_domain_qa.ts";
+export type {
+  Answer,
+  AnswerOptions,
+  OpenDomainQAOptions,
+  OpenDomainQAParts,
+  RetrievedPassage,
+} from "./pipeline/open_domain_qa.ts";
+export {
+  DEFAULT_MODELS,
+  DprEncoderAdapter,
+  DprReaderAdapter,
+  loadDenseEncoder,
+  loadPassageReader,
+  modelSubfolder,
+} from "./pipeline/dpr_models.ts";
+export type { DprModelSources } from "./pipeline/dpr_models.ts";
+export { embedEncoded, padBatch, tokenizePassage } from "./pipeline/dense_encoder.ts";
+export type {
+  DenseEncoder,
+  EncodedInput,
+  PaddedBatch,
+  PassageTokenTypes,
+} from "./pipeline/dense_encoder.ts";
+export type {
+  PassageReader,
+  ReaderPassage,
+  ReaderSpan,
+  ReadOptions,
+} from "./pipeline/passage_reader.ts";
 export { mergeShards, runEncodeJob } from "./pipeline/encode_passages.ts";
+export type { EncodeJobOptions, EncodeJobResult } from "./pipeline/encode_passages.ts";
+export { readPassages } from "./pipeline/passages.ts";
+export type { Passage, PassageFormat, ReadPassagesOptions } from "./pipeline/passages.ts";
+export { MicroBatcher } from "./pipeline/micro_batcher.ts";
 export { createHandler, type HandlerOptions } from "./server/handler.ts";
-export { exactMatch, hasAnswer } from "./eval/answer_match.ts";
-export { retrievalAccuracy } from "./eval/retrieval_accuracy.ts";
-export { readQaFile } from "./eval/qa_file.ts";
+export { exactMatch, hasAnswer, type MatchMode, normalizeAnswer } from "./eval/answer_match.ts";
+export { parseQaFile, type QaPair, readQaFile } from "./eval/qa_file.ts";
+export { exactMatchRate, retrievalAccuracy } from "./eval/retrieval_accuracy.ts";

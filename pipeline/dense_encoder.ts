@@ -39,6 +39,8 @@ export interface DenseEncoder {
   tokenize(text: string, pair?: string): EncodedInput;
   /** Runs the model on a padded batch; one pooled vector per row. */
   embed(batch: PaddedBatch): Promise<Float32Array[]>;
+  /** Frees the model's weights, when it holds any. */
+  dispose?(): void;
 }
 
 /**

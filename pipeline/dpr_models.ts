@@ -190,6 +190,11 @@ export class DprEncoderAdapter implements DenseEncoder {
       poolerOutput.dispose();
     }
   }
+
+  /** Frees the encoder's weights. */
+  dispose(): void {
+    this.model.dispose();
+  }
 }
 
 /** DPR's reader with its tokenizer, as a {@link PassageReader}. */
@@ -268,6 +273,11 @@ export class DprReaderAdapter implements PassageReader {
       tokenStart: s.startIndex,
       tokenEnd: s.endIndex,
     }));
+  }
+
+  /** Frees the reader's weights. */
+  dispose(): void {
+    this.model.dispose();
   }
 }
 

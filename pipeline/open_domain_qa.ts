@@ -202,6 +202,12 @@ export class OpenDomainQA {
     return this.#serialize(run);
   }
 
+  /** Frees the models' weights (the index holds plain arrays and needs no disposal). */
+  dispose(): void {
+    const parts = new Set([this.questionEncoder, this.contextEncoder, this.reader]);
+    for (const part of parts) part?.dispose?.();
+  }
+
   /**
    * Retrieves the `k` passages with the highest inner product with the question.
    * @param question the question

@@ -55,4 +55,6 @@ export interface PassageReader {
   read(question: string, passages: readonly ReaderPassage[], options?: ReadOptions): Promise<
     ReaderSpan[]
   >;
+  /** Frees the model's weights, when it holds any. */
+  dispose?(): void;
 }
