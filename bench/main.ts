@@ -155,8 +155,13 @@ async function loadPeer(): Promise<RunPeer | null> {
     emit({ bench: "onnx_peer", skipped: `no peer at ${url.pathname} (../shared is absent)` });
     return null;
   }
-  const module = await import(url.href) as { runOnnxPeer: RunPeer };
-  return module.runOnnxPeer;
+  try {
+    const module = await import(url.href) as { runOnnxPeer: RunPeer };
+    return module.runOnnxPeer;
+  } catch (error) {
+    emit({ bench: "onnx_peer", error: `cannot load the peer: ${(error as Error).message}` });
+    return null;
+  }
 }
 
 /** Backends to run: the flag's list, else blas, wasm, cpu and webgpu on a real adapter. */
@@ -259,10 +264,14 @@ async function main(): Promise<void> {
   if (flags.peer && flags.layers === 12) {
     const runPeer = await loadPeer();
     if (runPeer !== null) {
-      peerP = await runPeer({ ...P, iters: flags.iters ?? (quick ? 2 : 5), threads });
-      emit({ bench: "onnx_peer", kind: "passage_encoding", ...peerP });
-      peerQ = await runPeer({ ...Q, iters: quick ? 10 : 30, threads });
-      emit({ bench: "onnx_peer", kind: "question_latency", ...peerQ });
+      try {
+        peerP = await runPeer({ ...P, iters: flags.iters ?? (quick ? 2 : 5), threads });
+        emit({ bench: "onnx_peer", kind: "passage_encoding", ...peerP });
+        peerQ = await runPeer({ ...Q, iters: quick ? 10 : 30, threads });
+        emit({ bench: "onnx_peer", kind: "question_latency", ...peerQ });
+      } catch (error) {
+        emit({ bench: "onnx_peer", error: (error as Error).message });
+      }
     }
   } else if (flags.peer) {
     emit({ bench: "onnx_peer", skipped: "the peer is BERT-base (12 layers) only" });
