@@ -3,6 +3,8 @@
  * `resolvePretrained`) and checking it holds the class being loaded.
  * @module
  */
+import type { BackendName } from "../backend/backend_name.ts";
+import { setBackend } from "../backend/set_backend.ts";
 import type { FileSource } from "../convert/file_source.ts";
 import { type PretrainedOptions, resolvePretrained } from "../convert/resolve.ts";
 import type { StateDict } from "../convert/state_dict.ts";
@@ -19,6 +21,11 @@ export interface FromPretrainedOptions extends LoadStateDictOptions, PretrainedO
    * Default false: loading e.g. a DPRContextEncoder checkpoint as DPRQuestionEncoder throws.
    */
   ignoreArchitecture?: boolean;
+  /**
+   * Select this backend (as {@linkcode setBackend}) before the weights are created, so they live
+   * on it. Default: keep the active backend.
+   */
+  backend?: BackendName;
 }
 
 /** The parts of a pretrained model folder. */
@@ -59,5 +66,6 @@ export async function readPretrained(
         `${architectures.join(" / ")} checkpoint, not a ${className}`,
     );
   }
+  if (options.backend !== undefined) await setBackend(options.backend);
   return { config, stateDict: resolved.stateDict, source: resolved.source };
 }
