@@ -4,6 +4,7 @@
  * @module
  */
 import { tf } from "../backend/tf.ts";
+import { geluErf as fusedGeluErf } from "../backend/blas/fused_ops.ts";
 
 /** An elementwise activation: takes and returns a float32 tensor of the same shape. */
 export type Activation = (x: tf.Tensor) => tf.Tensor;
@@ -11,8 +12,13 @@ export type Activation = (x: tf.Tensor) => tf.Tensor;
 const SQRT_HALF = Math.SQRT1_2;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
-/** `gelu`: the exact form `0.5 x (1 + erf(x / sqrt 2))` (PyTorch's default `GELU`). */
+/**
+ * `gelu`: the exact form `0.5 x (1 + erf(x / sqrt 2))` (PyTorch's default `GELU`). One fused
+ * kernel where the active backend registers it (float32, outside gradient recording), the
+ * composite ops elsewhere.
+ */
 export function geluErf(x: tf.Tensor): tf.Tensor {
+  if (x.dtype === "float32") return fusedGeluErf(x);
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, SQRT_HALF)), 1)));
 }
 

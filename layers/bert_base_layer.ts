@@ -4,6 +4,7 @@
  * @module
  */
 import { tf, tfl } from "../backend/tf.ts";
+import { layerNormFused } from "../backend/blas/fused_ops.ts";
 
 /** Fields every BERT layer accepts. */
 export interface BertBaseLayerArgs {
@@ -50,13 +51,20 @@ export function linear(x: tf.Tensor2D, kernel: tf.Tensor, bias: tf.Tensor): tf.T
   return tf.fused.matMul({ a: x, b: kernel as tf.Tensor2D, bias }) as tf.Tensor2D;
 }
 
-/** LayerNorm over the last axis (biased variance, epsilon inside the square root, as PyTorch). */
-export function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number): tf.Tensor {
-  return tf.tidy(() => {
-    const centered = tf.sub(x, tf.mean(x, -1, true));
-    const variance = tf.mean(tf.square(centered), -1, true);
-    return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), gamma), beta);
-  });
+/**
+ * LayerNorm over the last axis of `x + residual` (biased variance, epsilon inside the square
+ * root, as PyTorch). One fused kernel where the active backend registers it, the composite ops
+ * elsewhere and under gradient recording.
+ * @param residual added to `x` first when given (same shape)
+ */
+export function layerNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  residual?: tf.Tensor,
+): tf.Tensor {
+  return layerNormFused(x, gamma, beta, eps, residual);
 }
 
 /** The wasm backend's ranged read (its `readSync` takes an element range). */

@@ -4,6 +4,7 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
+import { hasFusedKernel, MASKED_SOFTMAX_KERNEL, maskedSoftmax } from "../backend/blas/fused_ops.ts";
 import {
   BertBaseLayer,
   type BertBaseLayerArgs,
@@ -199,14 +200,20 @@ export class BertSelfAttention extends BertBaseLayer {
     // Keys go straight to [B, N, D, T], scaled by 1/sqrt(D) (fewer multiplies than scaling the
     // [T, T] scores as transformers does; the difference is float rounding), so the score
     // matmul needs no transposeB.
-    const kh = tf.mul(
-      tf.transpose(tf.reshape(k, [batch, seq, N, D]), [0, 2, 3, 1]),
-      1 / Math.sqrt(D),
-    ); // [B, N, D, T]
+    // Where a fused scale + mask + softmax kernel exists, the scale goes there instead.
+    const fused = hasFusedKernel(MASKED_SOFTMAX_KERNEL);
+    const keys = tf.transpose(tf.reshape(k, [batch, seq, N, D]), [0, 2, 3, 1]);
+    const kh = fused ? keys : tf.mul(keys, 1 / Math.sqrt(D)); // [B, N, D, T]
     const vh = tf.transpose(tf.reshape(v, [batch, seq, N, D]), [0, 2, 1, 3]); // [B, N, T, D]
     let scores = tf.matMul(qh, kh) as tf.Tensor4D; // [B, N, T, T]
-    if (maskBias !== null) scores = tf.add(scores, maskBias); // + [B, 1, 1, T]
-    const probs = dropout(tf.softmax(scores), this.args.attentionProbsDropoutProb, ctx);
+    let probs: tf.Tensor4D;
+    if (fused) {
+      probs = maskedSoftmax(scores, 1 / Math.sqrt(D), maskBias) as tf.Tensor4D;
+    } else {
+      if (maskBias !== null) scores = tf.add(scores, maskBias); // + [B, 1, 1, T]
+      probs = tf.softmax(scores);
+    }
+    probs = dropout(probs, this.args.attentionProbsDropoutProb, ctx);
     const contextHeads = tf.matMul(probs, vh); // [B, N, T, D]
     const context = tf.reshape(tf.transpose(contextHeads, [0, 2, 1, 3]), [batch * seq, H]); // [B*T, H]
     return outputAttentions ? [context, probs] : [context];

@@ -73,12 +73,12 @@ export class BertSelfOutput extends BertBaseLayer {
   forward(x: tf.Tensor2D, residual: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
     return tf.tidy(() => {
       const projected = linear(x, this.denseKernel.read(), this.denseBias.read()); // [N, H]
-      const summed = tf.add(dropout(projected, this.args.hiddenDropoutProb, ctx), residual);
       return layerNorm(
-        summed,
+        dropout(projected, this.args.hiddenDropoutProb, ctx),
         this.layerNormWeight.read(),
         this.layerNormBias.read(),
         this.args.layerNormEps,
+        residual,
       ) as tf.Tensor2D;
     });
   }

@@ -13,12 +13,22 @@ export const GELU_KERNEL = "DprGeluErf";
 export const LAYER_NORM_KERNEL = "DprLayerNorm";
 /** Kernel name of {@link maskedSoftmax}. */
 export const MASKED_SOFTMAX_KERNEL = "DprScaledMaskedSoftmax";
+/** Kernel name of {@link fusedAttention}. */
+export const ATTENTION_KERNEL = "DprFusedAttention";
 
-function fusedAvailable(kernel: string, inputs: tf.Tensor[]): boolean {
+/**
+ * Whether `kernel` would run fused now: it is registered for the active backend and no
+ * gradient is being recorded (the fused kernels have no gradients).
+ * @param kernel a kernel name such as {@link MASKED_SOFTMAX_KERNEL}
+ */
+export function hasFusedKernel(kernel: string): boolean {
   const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
   if (state.gradientDepth > 0) return false;
-  if (tf.getKernel(kernel, tf.getBackend()) === undefined) return false;
-  return inputs.every((t) => t.dtype === "float32");
+  return tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}
+
+function fusedAvailable(kernel: string, inputs: tf.Tensor[]): boolean {
+  return hasFusedKernel(kernel) && inputs.every((t) => t.dtype === "float32");
 }
 
 /**
@@ -99,5 +109,85 @@ export function maskedSoftmax(
   return tf.tidy(() => {
     const scaled = tf.mul(scores, scale);
     return tf.softmax(maskBias === null ? scaled : tf.add(scaled, maskBias));
+  });
+}
+
+/** Sizes of {@link fusedAttention}. */
+export interface FusedAttentionArgs {
+  /** Sequences B. */
+  batch: number;
+  /** Sequence length T. */
+  seq: number;
+  /** Heads N; the head size is H / N. */
+  heads: number;
+  /** Only the first position's query of each sequence (what a [CLS] pooler reads). */
+  firstOnly?: boolean;
+}
+
+/**
+ * Multi-head self-attention straight from a fused projection: per sequence and head,
+ * `softmax(Q Kᵀ / sqrt(D) + maskBias) V`, written into the [B*Tq, H] context layout (Tq = T, or 1
+ * with `firstOnly`). On "blas" one kernel (two GEMMs per head reading the projection with
+ * strides, no transposes, no [B, N, T, T] tensor); elsewhere and under a gradient tape the
+ * composite ops. No dropout: for inference.
+ * @param qkv float32 [B*T, 3H], the [query | key | value] projection of each position
+ * @param maskBias float32 [B, 1, 1, T] additive bias, or null
+ * @param args batch, sequence length and heads
+ * @returns the context vectors [B*Tq, H]
+ * @throws TypeError when the shapes do not fit the sizes
+ */
+export function fusedAttention(
+  qkv: tf.Tensor2D,
+  maskBias: tf.Tensor | null,
+  args: FusedAttentionArgs,
+): tf.Tensor2D {
+  const { batch: b, seq: t, heads: n } = args;
+  const firstOnly = args.firstOnly === true;
+  const h3 = qkv.shape[1];
+  const okShape = qkv.rank === 2 && qkv.shape[0] === b * t && h3 % 3 === 0 && (h3 / 3) % n === 0 &&
+    (maskBias === null || tf.util.arraysEqual(maskBias.shape, [b, 1, 1, t]));
+  if (!okShape) {
+    throw new TypeError(
+      `fusedAttention: qkv must be [batch * seq, 3 * heads * headSize] and maskBias ` +
+        `[batch, 1, 1, seq]: received qkv [${qkv.shape}], maskBias ` +
+        `${maskBias === null ? "null" : `[${maskBias.shape}]`}, batch ${b}, seq ${t}, heads ${n}`,
+    );
+  }
+  const h = h3 / 3, d = h / n, tq = firstOnly ? 1 : t;
+  const inputs = maskBias === null ? [qkv] : [qkv, maskBias];
+  if (fusedAvailable(ATTENTION_KERNEL, inputs)) {
+    const named: tf.NamedTensorMap = maskBias === null ? { qkv } : { qkv, maskBias };
+    return tf.engine().runKernel(
+      ATTENTION_KERNEL,
+      named,
+      { batch: b, seq: t, heads: n, firstOnly } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor2D;
+  }
+  return tf.tidy(() => {
+    const parts = tf.reshape(qkv, [b, t, 3, n, d]);
+    let q = tf.slice(parts, [0, 0, 0, 0, 0], [b, tq, 1, n, d]);
+    q = tf.transpose(tf.reshape(q, [b, tq, n, d]), [0, 2, 1, 3]); // [B, N, Tq, D]
+    const k = tf.transpose(
+      tf.reshape(tf.slice(parts, [0, 0, 1, 0, 0], [b, t, 1, n, d]), [
+        b,
+        t,
+        n,
+        d,
+      ]),
+      [0, 2, 3, 1],
+    ); // [B, N, D, T]
+    const v = tf.transpose(
+      tf.reshape(tf.slice(parts, [0, 0, 2, 0, 0], [b, t, 1, n, d]), [
+        b,
+        t,
+        n,
+        d,
+      ]),
+      [0, 2, 1, 3],
+    ); // [B, N, T, D]
+    let scores = tf.mul(tf.matMul(q, k), 1 / Math.sqrt(d));
+    if (maskBias !== null) scores = tf.add(scores, maskBias);
+    const context = tf.matMul(tf.softmax(scores), v); // [B, N, Tq, D]
+    return tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [b * tq, h]) as tf.Tensor2D;
   });
 }
