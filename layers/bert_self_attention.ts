@@ -4,7 +4,13 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
-import { hasFusedKernel, MASKED_SOFTMAX_KERNEL, maskedSoftmax } from "../backend/blas/fused_ops.ts";
+import {
+  ATTENTION_KERNEL,
+  fusedAttention,
+  hasFusedKernel,
+  MASKED_SOFTMAX_KERNEL,
+  maskedSoftmax,
+} from "../backend/blas/fused_ops.ts";
 import {
   BertBaseLayer,
   type BertBaseLayerArgs,
@@ -135,6 +141,10 @@ export class BertSelfAttention extends BertBaseLayer {
   ): SelfAttentionOutput {
     const result = tf.tidy(() => {
       const qkv = linear(hidden, this.qkvKernel.read(), this.qkvBias.read()); // [B*T, 3H]
+      if (!outputAttentions && this.fusedAttentionUsable(ctx)) {
+        const heads = this.args.numAttentionHeads;
+        return [fusedAttention(qkv, maskBias, { batch, seq, heads })];
+      }
       return usePerHead()
         ? this.attendPerHead(qkv, maskBias, batch, seq, ctx, outputAttentions)
         : this.attendBatched(qkv, maskBias, batch, seq, ctx, outputAttentions);
@@ -168,6 +178,9 @@ export class BertSelfAttention extends BertBaseLayer {
       const D = H / N;
       const T = seq;
       const qkv = linear(hidden, this.qkvKernel.read(), this.qkvBias.read()); // [B*T, 3H]
+      if (this.fusedAttentionUsable(ctx)) {
+        return fusedAttention(qkv, maskBias, { batch, seq: T, heads: N, firstOnly: true });
+      }
       const firstRows = Array.from({ length: batch }, (_, b) => b * T);
       const query = tf.slice(gatherRows(qkv, firstRows), [0, 0], [batch, H]); // [B, H]
       // [B, H] is [B, N, D] head-major already: one query row per head.
@@ -180,6 +193,15 @@ export class BertSelfAttention extends BertBaseLayer {
       const probs = dropout(tf.softmax(scores), this.args.attentionProbsDropoutProb, ctx);
       return tf.reshape(tf.matMul(probs, vh), [batch, H]); // [B, N, 1, D] -> [B, H]
     });
+  }
+
+  /**
+   * Whether the whole attention can run as the backend's one fused kernel: registered for the
+   * active backend, no gradient recording, and no dropout on the probabilities.
+   */
+  private fusedAttentionUsable(ctx: ForwardContext): boolean {
+    if (ctx.training && this.args.attentionProbsDropoutProb > 0) return false;
+    return hasFusedKernel(ATTENTION_KERNEL);
   }
 
   /** Attention with 4-D batched matmuls over [B, N, ...]: few kernels; for GPU backends. */

@@ -1,11 +1,17 @@
 /**
  * The "blas" backend's kernels behind the ops of `fused_ops.ts`: GELU, LayerNorm with residual,
- * and scaled, masked softmax, each a single pass over its rows.
+ * scaled, masked softmax, each a single pass over its rows; and whole multi-head attention.
  * @module
  */
 import type { tf } from "../tf.ts";
 import { expNonPositive, normalCdf } from "./fast_math.ts";
-import { GELU_KERNEL, LAYER_NORM_KERNEL, MASKED_SOFTMAX_KERNEL } from "./fused_ops.ts";
+import {
+  ATTENTION_KERNEL,
+  GELU_KERNEL,
+  LAYER_NORM_KERNEL,
+  MASKED_SOFTMAX_KERNEL,
+} from "./fused_ops.ts";
+import type { BlasLibrary } from "./library.ts";
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelFunc;
@@ -116,11 +122,93 @@ const maskedSoftmax: KernelFunc = (args) => {
   return backend.makeTensorInfo(scores.shape, "float32", out);
 };
 
-/** The fused kernels to register for "blas". */
-export function fusedKernels(): Array<[string, KernelFunc]> {
+/** Softmax of `row[o .. o + n)` in place after adding `bias[ib .. ib + n)` (when given). */
+function softmaxRow(
+  row: Float32Array,
+  o: number,
+  n: number,
+  bias: Float32Array | null,
+  ib: number,
+): void {
+  let max = -Infinity;
+  if (bias) {
+    for (let j = 0; j < n; j++) {
+      const y = row[o + j]! + bias[ib + j]!;
+      row[o + j] = y;
+      if (y > max) max = y;
+    }
+  } else {
+    for (let j = 0; j < n; j++) {
+      const y = row[o + j]!;
+      if (y > max) max = y;
+    }
+  }
+  let sum = 0;
+  for (let j = 0; j < n; j++) {
+    const e = expNonPositive(row[o + j]! - max);
+    row[o + j] = e;
+    sum += e;
+  }
+  const inv = 1 / sum;
+  for (let j = 0; j < n; j++) row[o + j] = row[o + j]! * inv;
+}
+
+/**
+ * Multi-head attention from the fused [B*T, 3H] projection: per (sequence, head) one GEMM for
+ * the scaled scores (Q and K read in place with row stride 3H), the masked softmax in place, and
+ * one GEMM writing P V into its columns of the [B*Tq, H] output (row stride H).
+ */
+function makeAttention(lib: BlasLibrary): KernelFunc {
+  return (args) => {
+    const backend = args.backend as unknown as CpuLikeBackend;
+    const { qkv, maskBias } = args.inputs as { qkv: TensorInfo; maskBias?: TensorInfo };
+    const { batch, seq, heads, firstOnly } = args.attrs as unknown as {
+      batch: number;
+      seq: number;
+      heads: number;
+      firstOnly: boolean;
+    };
+    const qv = values(backend, qkv, ATTENTION_KERNEL);
+    const mv = maskBias ? values(backend, maskBias, ATTENTION_KERNEL) : null;
+    const h3 = qkv.shape[1]!, h = h3 / 3, d = h / heads, t = seq, tq = firstOnly ? 1 : t;
+    const out = new Float32Array(batch * tq * h);
+    if (t === 0 || d === 0) return backend.makeTensorInfo([batch * tq, h], "float32", out);
+    const scale = 1 / Math.sqrt(d);
+    const scores = new Float32Array(tq * t);
+    for (let b = 0; b < batch; b++) {
+      const base = b * t * h3;
+      for (let n = 0; n < heads; n++) {
+        const q = qv.subarray(base + n * d), k = qv.subarray(base + h + n * d);
+        const v = qv.subarray(base + 2 * h + n * d);
+        lib.sgemm(false, true, tq, t, d, scale, q, h3, k, h3, 0, scores, t);
+        for (let r = 0; r < tq; r++) softmaxRow(scores, r * t, t, mv, b * t);
+        lib.sgemm(
+          false,
+          false,
+          tq,
+          d,
+          t,
+          1,
+          scores,
+          t,
+          v,
+          h3,
+          0,
+          out.subarray(b * tq * h + n * d),
+          h,
+        );
+      }
+    }
+    return backend.makeTensorInfo([batch * tq, h], "float32", out);
+  };
+}
+
+/** The fused kernels to register for "blas"; attention calls `lib`'s GEMM. */
+export function fusedKernels(lib: BlasLibrary): Array<[string, KernelFunc]> {
   return [
     [GELU_KERNEL, gelu],
     [LAYER_NORM_KERNEL, layerNorm],
     [MASKED_SOFTMAX_KERNEL, maskedSoftmax],
+    [ATTENTION_KERNEL, makeAttention(lib)],
   ];
 }

@@ -86,7 +86,7 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
     [tf.BatchMatMul, makeBatchMatMul(lib, cpu(tf.BatchMatMul))],
     [tf._FusedMatMul, makeFusedMatMul(lib, cpu(tf._FusedMatMul))],
     ...fastKernels(cpu),
-    ...fusedKernels(),
+    ...fusedKernels(lib),
   ];
   for (const [kernelName, kernelFunc] of overrides) {
     if (tf.getKernel(kernelName, BLAS_BACKEND_NAME) !== undefined) {

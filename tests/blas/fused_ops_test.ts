@@ -3,7 +3,12 @@
 import assert from "node:assert/strict";
 import { tf } from "../../backend/tf.ts";
 import { registerBlasBackend } from "../../backend/blas/register.ts";
-import { geluErf, layerNormFused, maskedSoftmax } from "../../backend/blas/fused_ops.ts";
+import {
+  fusedAttention,
+  geluErf,
+  layerNormFused,
+  maskedSoftmax,
+} from "../../backend/blas/fused_ops.ts";
 
 function seeded(size: number, seed: number, scale = 3): Float32Array {
   const out = new Float32Array(size);
@@ -68,6 +73,29 @@ Deno.test("maskedSoftmax with a padding mask and without equals the composite", 
     assert.ok(r.kernels.includes("DprScaledMaskedSoftmax"), r.kernels.join());
     assertClose(r.blas, r.cpu, 1e-6);
   }
+});
+
+Deno.test("fusedAttention (all queries and first only, with a mask) equals the composite", async () => {
+  // B 2, T 5, N 3, D 4: H 12, qkv [10, 36].
+  for (const firstOnly of [false, true]) {
+    for (const withMask of [false, true]) {
+      const r = await both(() => {
+        const qkv = tf.tensor2d(seeded(10 * 36, 8, 2), [10, 36]);
+        const mask = tf.tensor4d([0, 0, 0, -3.4e38, -3.4e38, 0, 0, 0, 0, 0], [2, 1, 1, 5]);
+        const args = { batch: 2, seq: 5, heads: 3, firstOnly };
+        return fusedAttention(qkv, withMask ? mask : null, args);
+      });
+      assert.ok(r.kernels.includes("DprFusedAttention"), r.kernels.join());
+      assert.equal(r.blas.length, (firstOnly ? 2 : 10) * 12);
+      assertClose(r.blas, r.cpu, 1e-5);
+    }
+  }
+});
+
+Deno.test("fusedAttention rejects a projection that does not fit the sizes", () => {
+  const qkv = tf.zeros([6, 36]) as tf.Tensor2D;
+  assert.throws(() => fusedAttention(qkv, null, { batch: 2, seq: 5, heads: 3 }), TypeError);
+  qkv.dispose();
 });
 
 Deno.test("fused ops fall back to composites for other mask shapes and under gradients", async () => {
