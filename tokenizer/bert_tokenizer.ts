@@ -52,6 +52,13 @@ export interface BertTokenizerOptions {
   nfc?: boolean;
   /** Words kept in the encoding cache. Default 200 000. */
   cacheSize?: number;
+  /**
+   * Words (`never_split`) kept whole: a whitespace-separated word equal to one of them (after
+   * lower-casing when `doLowerCase`) is neither split on punctuation nor into WordPieces; it
+   * becomes its vocabulary id, or `[UNK]`. As in Hugging Face, only the Python-style classes use
+   * it: the Fast classes ignore it, as `BertTokenizerFast` does.
+   */
+  neverSplit?: readonly string[];
 }
 
 /** Options of {@linkcode BertTokenizer.encode}. */
@@ -280,9 +287,28 @@ export class BertTokenizer {
       continuingSubwordPrefix: this.#prefix,
       maxInputCharsPerWord: options.maxInputCharsPerWord ?? 100,
     });
+    const neverSplit = new Map<string, number>();
+    if (options.neverSplit !== undefined && options.neverSplit !== null) {
+      if (!Array.isArray(options.neverSplit)) {
+        throw new TypeError(
+          `Cannot build ${name}: neverSplit must be an array of strings: received ${typeof options
+            .neverSplit}`,
+        );
+      }
+      for (const word of options.neverSplit as unknown[]) {
+        if (typeof word !== "string") {
+          throw new TypeError(
+            `Cannot build ${name}: neverSplit must hold strings: received ${JSON.stringify(word)}`,
+          );
+        }
+        if (word.length === 0) continue;
+        neverSplit.set(word, this.vocab.tokenToId.get(word) ?? specialIds.get(specials.unk)!);
+      }
+    }
     this.#pipeline = new BertPipeline({
       normalizer,
       wordPiece,
+      neverSplit,
       specialTokens: specialIds,
       handleChineseChars: options.tokenizeChineseChars ?? true,
       cacheSize: options.cacheSize,
@@ -735,7 +761,7 @@ export class BertTokenizerFast extends BertTokenizer {
    * @param options normalization, special tokens and limits (`nfc` defaults to `false`)
    */
   constructor(vocab: Vocabulary | readonly string[] | string, options: BertTokenizerOptions = {}) {
-    super(vocab, { nfc: false, ...options });
+    super(vocab, { nfc: false, ...options, neverSplit: undefined });
   }
 
   /**

@@ -72,7 +72,7 @@ export class BertNormalizer {
       }
     }
     if (ascii) return { text: this.lowercase ? word.toLowerCase() : word, sources: null };
-    if (!this.lowercase && !this.stripAccents) return this.#compose(word);
+    if (!this.lowercase && !this.stripAccents) return this.#compose(word, word);
     let text = "";
     const sources: number[] = [];
     let index = 0;
@@ -83,11 +83,16 @@ export class BertNormalizer {
       for (let k = 0; k < out.length; k++) sources.push(index);
       index++;
     }
+    // Python composes the text to NFC before lower-casing it; stripping accents decomposes it
+    // again, so only lower-casing alone needs the composition ("e\u0301" is then "é").
+    if (this.nfc && !this.stripAccents && text !== text.normalize("NFC")) {
+      return this.#compose(word, text);
+    }
     return { text, sources };
   }
 
-  #compose(word: string): NormalizedWord {
-    const text = this.nfc ? word.normalize("NFC") : word;
+  #compose(word: string, normalized: string): NormalizedWord {
+    const text = this.nfc ? normalized.normalize("NFC") : normalized;
     // Composition merges a base with its marks; map each output character to the input
     // character at the same position (exact when nothing was composed).
     const inputCount = [...word].length;

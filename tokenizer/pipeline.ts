@@ -30,6 +30,11 @@ export interface BertPipelineOptions {
   normalizer: BertNormalizer;
   /** WordPiece model. */
   wordPiece: WordPiece;
+  /**
+   * Words kept whole (`never_split`) and their ids: matched against each whitespace-separated
+   * word, lower-cased first when the normalizer lower-cases, then composed to NFC.
+   */
+  neverSplit?: ReadonlyMap<string, number>;
   /** Special tokens (never split nor normalized) and their ids. */
   specialTokens: ReadonlyMap<string, number>;
   /** Space out CJK ideographs (`tokenize_chinese_chars`). Default `true`. */
@@ -46,6 +51,7 @@ export class BertPipeline {
   readonly #specials: readonly string[];
   readonly #handleChinese: boolean;
   readonly #cacheSize: number;
+  readonly #neverSplit: ReadonlyMap<string, number> | null;
   // Word cache: open addressing over the hash of a word's UTF-16 units, so the hot loop can look
   // words up straight from the text without slicing a string first.
   #slots = new Int32Array(1 << 12).fill(-1);
@@ -65,6 +71,8 @@ export class BertPipeline {
     this.#specials = [...options.specialTokens.keys()];
     this.#handleChinese = options.handleChineseChars ?? true;
     this.#cacheSize = options.cacheSize ?? 200_000;
+    const neverSplit = options.neverSplit;
+    this.#neverSplit = neverSplit !== undefined && neverSplit.size > 0 ? neverSplit : null;
   }
 
   /**
@@ -246,6 +254,19 @@ export class BertPipeline {
   }
 
   #encodeWord(word: string): WordEntry {
+    if (this.#neverSplit !== null) {
+      // Python lower-cases the text one character at a time, then composes it to NFC, before
+      // it compares words with never_split.
+      let key = "";
+      if (this.#normalizer.lowercase) { for (const ch of word) key += ch.toLowerCase(); }
+      else key = word;
+      const id = this.#neverSplit.get(key.normalize("NFC"));
+      if (id !== undefined) {
+        let count = 0;
+        for (const _ of word) count++;
+        return { ids: [id], chars: [0, count - 1] };
+      }
+    }
     const normalized = this.#normalizer.normalizeWord(word);
     const text = normalized.text;
     const sources = normalized.sources;

@@ -69,6 +69,17 @@ function applyConfig(options: BertTokenizerOptions, config: Json, where: string)
     // Hugging Face writes 1e30 for "no limit".
     options.modelMaxLength = maxLength >= 1e29 ? Number.POSITIVE_INFINITY : maxLength;
   }
+  const neverSplit = config.never_split;
+  if (neverSplit !== undefined && neverSplit !== null) {
+    if (!Array.isArray(neverSplit) || neverSplit.some((w) => typeof w !== "string")) {
+      throw new TypeError(
+        `Cannot read ${where}: never_split must be a list of strings: received ${
+          JSON.stringify(neverSplit).slice(0, 80)
+        }`,
+      );
+    }
+    options.neverSplit = neverSplit as string[];
+  }
   applySpecialTokens(options, config, where);
 }
 

@@ -1,0 +1,82 @@
+// Options of the Python BertTokenizer that the golden fixtures do not reach: `never_split` and
+// lower-casing without accent stripping (the Python tokenizer composes to NFC first).
+import { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
+import {
+  DPRQuestionEncoderTokenizer,
+  DPRQuestionEncoderTokenizerFast,
+} from "../../tokenizer/mod.ts";
+
+const VOCAB = [
+  "[PAD]",
+  "[UNK]",
+  "[CLS]",
+  "[SEP]",
+  "[MASK]",
+  "hello-world",
+  "hello",
+  "-",
+  "world",
+  "!",
+  "café",
+  "cafe",
+  "caf",
+  "##e",
+  "##é",
+  "##\u0301",
+];
+
+Deno.test("neverSplit keeps whole words (lower-cased first), as Python's never_split", () => {
+  const slow = new DPRQuestionEncoderTokenizer(VOCAB, { neverSplit: ["hello-world", "zzz!"] });
+  assertEquals(slow.tokenize("Hello-World hello-world!"), [
+    "hello-world",
+    "hello",
+    "-",
+    "world",
+    "!",
+  ]);
+  // A kept word missing from the vocabulary is the unknown token.
+  assertEquals(slow.encode("zzz! world").inputIds, [2, 1, 8, 3]);
+  // The Fast classes ignore it, like BertTokenizerFast.
+  const fast = new DPRQuestionEncoderTokenizerFast(VOCAB, { neverSplit: ["hello-world"] });
+  assertEquals(fast.tokenize("hello-world"), ["hello", "-", "world"]);
+  // Without lower-casing the word must match exactly.
+  const cased = new DPRQuestionEncoderTokenizer(VOCAB, {
+    doLowerCase: false,
+    neverSplit: ["hello-world"],
+  });
+  assertEquals(cased.tokenize("Hello-World hello-world"), ["[UNK]", "-", "[UNK]", "hello-world"]);
+});
+
+Deno.test("never_split is read from tokenizer_config.json and checked", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/vocab.txt`, VOCAB.join("\n") + "\n");
+    await Deno.writeTextFile(
+      `${dir}/tokenizer_config.json`,
+      JSON.stringify({ do_lower_case: true, never_split: ["hello-world"] }),
+    );
+    const slow = await DPRQuestionEncoderTokenizer.fromPretrained(dir);
+    assertEquals(slow.tokenize("HELLO-WORLD"), ["hello-world"]);
+    const fast = await DPRQuestionEncoderTokenizerFast.fromPretrained(dir);
+    assertEquals(fast.tokenize("HELLO-WORLD"), ["hello", "-", "world"]);
+    await Deno.writeTextFile(`${dir}/tokenizer_config.json`, JSON.stringify({ never_split: "x" }));
+    await rejects(DPRQuestionEncoderTokenizer.fromPretrained(dir), {
+      name: "TypeError",
+      message: /never_split must be a list of strings/,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("do_lower_case without strip_accents composes to NFC (Python), Fast does not (Rust)", () => {
+  const slow = new DPRQuestionEncoderTokenizer(VOCAB, { stripAccents: false });
+  assertEquals(slow.tokenize("CAFE\u0301 Café"), ["café", "café"]);
+  const fast = new DPRQuestionEncoderTokenizerFast(VOCAB, { stripAccents: false });
+  assertEquals(fast.tokenize("CAFE\u0301"), ["cafe", "##\u0301"]);
+  // Stripping accents (the default with lower-casing) is unchanged.
+  assertEquals(new DPRQuestionEncoderTokenizer(VOCAB).tokenize("CAFE\u0301 Café"), [
+    "cafe",
+    "cafe",
+  ]);
+});
