@@ -175,6 +175,17 @@ export class DenseIndex {
         }
       }
     }
+    const bad = flat
+      ? firstNonFinite(vectors)
+      : vectors.reduce((found, v, i) => found >= 0 ? found : firstNonFinite(v) < 0 ? -1 : i, -1);
+    if (bad >= 0) {
+      const row = flat ? Math.floor(bad / this.dim) : bad;
+      throw new RangeError(
+        `Cannot add to DenseIndex: vector ${row} (id ${
+          JSON.stringify(ids[row])
+        }) holds NaN or Infinity; its scores would be meaningless`,
+      );
+    }
     this.#reserve(this.#count + n);
     const base = this.#count * this.dim;
     if (flat) {
@@ -240,6 +251,12 @@ export class DenseIndex {
       throw new RangeError(`Cannot search DenseIndex: k must be a positive integer: received ${k}`);
     }
     const flat = queryMatrix(queries, this.dim);
+    const badQuery = firstNonFinite(flat);
+    if (badQuery >= 0) {
+      throw new RangeError(
+        `Cannot search DenseIndex: query ${Math.floor(badQuery / this.dim)} holds NaN or Infinity`,
+      );
+    }
     const nq = flat.length / this.dim;
     if (nq === 0) return [];
     const best: Array<Array<[number, number]>> = Array.from({ length: nq }, () => []);
@@ -445,7 +462,21 @@ export class DenseIndex {
           `received ${count} and ${dim}`,
       );
     }
-    const files = { ...FILES, ...(manifest.files ?? {}) };
+    const custom: unknown = manifest.files ?? {};
+    if (typeof custom !== "object" || custom === null || Array.isArray(custom)) {
+      throw new TypeError(
+        `Cannot load DenseIndex from ${where}: index.json files must be an object of file names`,
+      );
+    }
+    for (const [key, value] of Object.entries(custom)) {
+      if (key in FILES && typeof value !== "string") {
+        throw new TypeError(
+          `Cannot load DenseIndex from ${where}: index.json files.${key} must be a file name: ` +
+            `received ${JSON.stringify(value)}`,
+        );
+      }
+    }
+    const files = { ...FILES, ...(custom as Partial<typeof FILES>) };
     const npy = await need(files.vectors);
     const header = parseNpyHeader(npy, `${where}/${files.vectors}`);
     if (header.rows !== count || header.cols !== dim) {
@@ -471,6 +502,14 @@ export class DenseIndex {
     const index = new DenseIndex(dim!, options);
     // The matrix is used in place (no copy); ids are checked like `add` does.
     const vectors = readFloat32(npy, header.dataOffset, count! * dim!);
+    const bad = firstNonFinite(vectors);
+    if (bad >= 0) {
+      throw new RangeError(
+        `Cannot load DenseIndex from ${where}: row ${
+          Math.floor(bad / dim!)
+        } of ${files.vectors} holds NaN or Infinity (a corrupt file?)`,
+      );
+    }
     const rowOfId = new Map<string, number>();
     (ids as string[]).forEach((id, row) => {
       if (rowOfId.has(id)) {
@@ -512,6 +551,16 @@ function queryMatrix(queries: Float32Array | readonly Float32Array[], dim: numbe
     flat.set(v, i * dim);
   });
   return flat;
+}
+
+/** Index of the first NaN or infinite value, or -1. */
+function firstNonFinite(values: Float32Array): number {
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    // x - x is NaN exactly for NaN and for infinities.
+    if (x - x !== 0) return i;
+  }
+  return -1;
 }
 
 function float32Bytes(part: Float32Array): Uint8Array {

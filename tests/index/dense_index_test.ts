@@ -200,3 +200,44 @@ Deno.test("DenseIndex: the saved index loads in numpy/FAISS and gives the same t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("DenseIndex: NaN or Infinity in vectors, queries or vectors.npy is refused", async () => {
+  const index = new DenseIndex(2);
+  assert.throws(
+    () => index.add(["a", "b"], [new Float32Array([1, 0]), new Float32Array([NaN, 1])]),
+    {
+      name: "RangeError",
+      message: /vector 1 \(id "b"\) holds NaN or Infinity/,
+    },
+  );
+  assert.throws(() => index.add(["a"], new Float32Array([Infinity, 0])), RangeError);
+  assert.equal(index.size, 0);
+  index.add(["a", "b"], new Float32Array([1, 0, 0, 1]));
+  await assert.rejects(index.search([new Float32Array([NaN, 0])], 1), {
+    name: "RangeError",
+    message: /query 0 holds NaN/,
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    await index.save(dir);
+    const npy = await Deno.readFile(`${dir}/vectors.npy`);
+    new DataView(npy.buffer).setFloat32(npy.length - 4, NaN, true);
+    await Deno.writeFile(`${dir}/vectors.npy`, npy);
+    await assert.rejects(DenseIndex.load(dir), {
+      name: "RangeError",
+      message: /row 1 of vectors.npy holds NaN/,
+    });
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/index.json`));
+    manifest.files = { vectors: 5 };
+    await Deno.writeTextFile(`${dir}/index.json`, JSON.stringify(manifest));
+    await assert.rejects(DenseIndex.load(dir), {
+      name: "TypeError",
+      message: /files.vectors must be a file name/,
+    });
+    manifest.files = [];
+    await Deno.writeTextFile(`${dir}/index.json`, JSON.stringify(manifest));
+    await assert.rejects(DenseIndex.load(dir), { name: "TypeError", message: /files must be/ });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
