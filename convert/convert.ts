@@ -107,6 +107,32 @@ const ARCHITECTURE_PREFIX: Record<string, string> = {
 /** Buffers and pooler weights models skip; they are not written. */
 const IGNORED = [/(^|\.)position_ids$/, /(^|\.)token_type_ids$/, /(^|\.)pooler\.dense\./];
 
+/** `describeLayout`, with a clear error when the config's sizes cannot be allocated. */
+function layoutOrSizeError(config: Record<string, unknown>, where: string): LayersLayout {
+  try {
+    return describeLayout(config);
+  } catch (error) {
+    if (
+      error instanceof RangeError &&
+      /allocation failed|Invalid (typed )?array length/i.test(error.message)
+    ) {
+      const sizes = [
+        "vocab_size",
+        "hidden_size",
+        "num_hidden_layers",
+        "intermediate_size",
+        "max_position_embeddings",
+        "type_vocab_size",
+      ].map((k) => `${k} ${config[k]}`).join(", ");
+      throw new RangeError(
+        `Cannot convert ${where}: config.json's sizes (${sizes}) need more memory than can be ` +
+          `allocated; is config.json corrupt?`,
+      );
+    }
+    throw error;
+  }
+}
+
 /**
  * Checks that a state dict's names fit the architecture named by `config.json` (a context
  * encoder's weights under a question-encoder config would otherwise load as random weights, as in
@@ -289,13 +315,20 @@ export async function convertCheckpoint(
   } else {
     const files = await resolveSource(source, options);
     const where = files.description;
+    if (await files.readFile("config.json") === null) {
+      throw new RangeError(`Cannot convert ${where}: it has no config.json`);
+    }
     const config = await readJson(files, "config.json");
     if (config === null || typeof config !== "object" || Array.isArray(config)) {
-      throw new RangeError(`Cannot convert ${where}: it has no config.json object`);
+      throw new TypeError(
+        `Cannot convert ${where}: config.json must be a JSON object: received ${
+          Array.isArray(config) ? "an array" : JSON.stringify(config)?.slice(0, 40)
+        }`,
+      );
     }
     const cfg = config as Record<string, unknown>;
     // The layout is built (and its zero-weight model freed) before the checkpoint is read.
-    const layout = wantLayout ? describeLayout(cfg) : null;
+    const layout = wantLayout ? layoutOrSizeError(cfg, where) : null;
     const { stateDict } = await readWeights(files);
     if (detectDprOriginalKind(stateDict.keys()) !== null) {
       throw new TypeError(

@@ -1,0 +1,37 @@
+// convertCheckpoint on broken config.json files: a clear error, and nothing written.
+import assert from "node:assert/strict";
+import { convertCheckpoint } from "../../convert/convert.ts";
+
+const FIXTURE = new URL("../fixtures/models/dpr-question_encoder-tiny/", import.meta.url).pathname;
+
+Deno.test("convertCheckpoint: config.json absent, not an object, or with impossible sizes", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${FIXTURE}model.safetensors`, `${dir}/model.safetensors`);
+    await assert.rejects(convertCheckpoint(dir, `${dir}/out`), {
+      name: "RangeError",
+      message: /has no config\.json$/,
+    });
+    const cases: [string, string][] = [["[1, 2]", "an array"], ["null", "null"], ['"x"', '"x"']];
+    for (const [text, shown] of cases) {
+      await Deno.writeTextFile(`${dir}/config.json`, text);
+      await assert.rejects(convertCheckpoint(dir, `${dir}/out`), {
+        name: "TypeError",
+        message: new RegExp(`config\\.json must be a JSON object: received ${shown}`),
+      });
+    }
+    const config = JSON.parse(await Deno.readTextFile(`${FIXTURE}config.json`));
+    config.vocab_size = 1e10;
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+    await assert.rejects(convertCheckpoint(dir, `${dir}/out`), {
+      name: "RangeError",
+      message: /sizes \(vocab_size 10000000000, hidden_size 32.*need more memory/,
+    });
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
+      "config.json",
+      "model.safetensors",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
