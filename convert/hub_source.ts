@@ -167,6 +167,43 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
+/**
+ * The body of a response that came compressed although identity was asked for. Deno hands such a
+ * body over as sent; a browser (which ignores the request header) inflates it but keeps the
+ * Content-Encoding header, so a gzip body is inflated here only when it starts with gzip's magic.
+ */
+async function decodedBody(
+  body: ReadableStream<Uint8Array>,
+  encoding: string,
+): Promise<ReadableStream<Uint8Array>> {
+  const reader = body.getReader();
+  const first = await reader.read();
+  const rest = new ReadableStream<Uint8Array>({
+    start(controller): void {
+      if (!first.done) controller.enqueue(first.value);
+    },
+    async pull(controller): Promise<void> {
+      const { done, value } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel(reason): Promise<void> {
+      return reader.cancel(reason);
+    },
+  });
+  const head = first.done ? new Uint8Array(0) : first.value;
+  const gzip = (encoding === "gzip" || encoding === "x-gzip") && head[0] === 0x1f &&
+    head[1] === 0x8b;
+  return gzip
+    ? rest.pipeThrough(
+      new DecompressionStream("gzip") as unknown as TransformStream<
+        Uint8Array,
+        Uint8Array
+      >,
+    )
+    : rest;
+}
+
 /** Options of {@linkcode downloadFile}. */
 export interface DownloadOptions {
   /** The fetch to use. */
@@ -216,6 +253,9 @@ export async function downloadFile(
   const headers = new Headers();
   if (options.token) headers.set("Authorization", `Bearer ${options.token}`);
   if (have > 0) headers.set("Range", `bytes=${have}-`);
+  // Byte counts, ranges and digests are about the file itself: ask for it uncompressed (fetch
+  // would inflate a gzip body silently while Content-Length counts the compressed bytes).
+  headers.set("Accept-Encoding", "identity");
   // Redirects are followed by hand: the hub puts the LFS file's sha256 (x-linked-etag) on its
   // redirect to the storage host, whose own etag need not be the digest.
   let response: Response;
@@ -263,8 +303,18 @@ export async function downloadFile(
   const resumed = response.status === 206;
   if (!resumed) have = 0;
   const expected = linkedSha ?? expectedSha256(response.headers);
+  const encoding = (response.headers.get("content-encoding") ?? "identity").trim().toLowerCase();
+  const encoded = encoding !== "" && encoding !== "identity";
+  if (resumed && encoded) {
+    // A range of compressed bytes cannot be appended to the file: start over.
+    await response.body.cancel();
+    await Deno.remove(partial);
+    return downloadFile(url, dest, options);
+  }
   let total = 0;
-  if (resumed) {
+  if (encoded) {
+    total = 0; // the length of the compressed body says nothing about the file's
+  } else if (resumed) {
     const range = /\/(\d+)\s*$/.exec(response.headers.get("content-range") ?? "");
     total = range ? Number(range[1]) : 0;
   } else {
@@ -288,7 +338,9 @@ export async function downloadFile(
     resumed ? { append: true } : { write: true, create: true, truncate: true },
   );
   try {
-    const reader = response.body.getReader();
+    const reader = encoded
+      ? (await decodedBody(response.body, encoding)).getReader()
+      : response.body.getReader();
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;

@@ -1,0 +1,44 @@
+// Hub downloads from servers that compress: the file is asked for uncompressed, and a body that
+// comes compressed anyway is still saved whole (Content-Length then counts compressed bytes).
+import assert from "node:assert/strict";
+import { downloadFile } from "../../convert/hub_source.ts";
+
+async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
+  const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+Deno.test("downloadFile: asks for identity encoding and copes with a gzip body", async () => {
+  const body = new TextEncoder().encode(JSON.stringify({ text: "dense ".repeat(2000) }));
+  const compressed = await gzip(body);
+  const seen: (string | null)[] = [];
+  let always = false;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const accept = req.headers.get("accept-encoding");
+    seen.push(accept);
+    if (always || (accept ?? "").includes("gzip")) {
+      return new Response(compressed, {
+        headers: {
+          "content-encoding": "gzip",
+          "content-length": String(compressed.length),
+          "content-type": "application/json",
+        },
+      });
+    }
+    return new Response(body, { headers: { "content-type": "application/json" } });
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/org/name/resolve/main/config.json`;
+    assert.equal(await downloadFile(url, `${dir}/a.json`), true);
+    assert.deepEqual(await Deno.readFile(`${dir}/a.json`), body);
+    assert.equal(seen[0], "identity");
+    always = true; // a server that compresses whatever it is asked
+    assert.equal(await downloadFile(url, `${dir}/b.json`), true);
+    assert.deepEqual(await Deno.readFile(`${dir}/b.json`), body);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), ["a.json", "b.json"]);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
