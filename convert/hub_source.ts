@@ -140,6 +140,17 @@ export class HubSource implements FileSource {
     const url = `${endpoint}/${this.id}/resolve/${encodeURIComponent(this.revision)}/${
       name.split("/").map(encodeURIComponent).join("/")
     }`;
+    // Loads running at the same time (a tokenizer and its model, say) share one download of a
+    // file: two writers of one partial file would corrupt it.
+    let pending = IN_FLIGHT.get(path);
+    if (pending === undefined) {
+      pending = this.#download(name, url, path).finally(() => IN_FLIGHT.delete(path));
+      IN_FLIGHT.set(path, pending);
+    }
+    return await pending;
+  }
+
+  async #download(name: string, url: string, path: string): Promise<string | null> {
     const folderExisted = await exists(this.folder);
     const show = this.#options.progress ?? stderrIsTerminal();
     const found = await downloadFile(url, path, {
@@ -156,6 +167,9 @@ export class HubSource implements FileSource {
     return path;
   }
 }
+
+/** Downloads in progress in this process, by cache path. */
+const IN_FLIGHT = new Map<string, Promise<string | null>>();
 
 async function exists(path: string): Promise<boolean> {
   try {
@@ -378,6 +392,12 @@ export async function downloadFile(
       );
     }
   }
-  await Deno.rename(partial, dest);
+  try {
+    await Deno.rename(partial, dest);
+  } catch (error) {
+    // Another process downloading the same file finished first.
+    if (error instanceof Deno.errors.NotFound && await exists(dest)) return true;
+    throw error;
+  }
   return true;
 }

@@ -1,7 +1,7 @@
 // Hub downloads from servers that compress: the file is asked for uncompressed, and a body that
 // comes compressed anyway is still saved whole (Content-Length then counts compressed bytes).
 import assert from "node:assert/strict";
-import { downloadFile } from "../../convert/hub_source.ts";
+import { downloadFile, HubSource } from "../../convert/hub_source.ts";
 
 async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
@@ -40,5 +40,38 @@ Deno.test("downloadFile: asks for identity encoding and copes with a gzip body",
   } finally {
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("HubSource: loads at the same time share one download of a file", async () => {
+  const body = new Uint8Array(600_000).map((_, i) => i % 251);
+  let requests = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+    requests++;
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller): Promise<void> {
+        if (sent >= body.length) return controller.close();
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        controller.enqueue(body.slice(sent, sent + 100_000));
+        sent += 100_000;
+      },
+    });
+    return new Response(stream, { headers: { "content-length": String(body.length) } });
+  });
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const endpoint = `http://127.0.0.1:${server.addr.port}`;
+    const files = await Promise.all(
+      Array.from(
+        { length: 4 },
+        () => new HubSource("org/name", { cacheDir, endpoint }).readFile("model.safetensors"),
+      ),
+    );
+    for (const file of files) assert.deepEqual(file, body);
+    assert.equal(requests, 1);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(cacheDir, { recursive: true });
   }
 });
