@@ -4,6 +4,7 @@
  */
 import { tf, type tfl } from "../backend/tf.ts";
 import { getActivation } from "./activations.ts";
+import { linearGeluErf } from "../backend/blas/fused_ops.ts";
 import { BertBaseLayer, type BertBaseLayerArgs, linear } from "./bert_base_layer.ts";
 
 /** Sizes of {@linkcode BertIntermediate}. */
@@ -56,9 +57,12 @@ export class BertIntermediate extends BertBaseLayer {
    * @returns [N, I]
    */
   forward(x: tf.Tensor2D): tf.Tensor2D {
-    return tf.tidy(() =>
-      this.activation(linear(x, this.denseKernel.read(), this.denseBias.read())) as tf.Tensor2D
-    );
+    return tf.tidy(() => {
+      const kernel = this.denseKernel.read() as tf.Tensor2D, bias = this.denseBias.read();
+      // Exact GELU: one kernel with the activation in place where the backend has it.
+      if (this.args.hiddenAct === "gelu") return linearGeluErf(x, kernel, bias);
+      return this.activation(linear(x, kernel, bias)) as tf.Tensor2D;
+    });
   }
 
   /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */

@@ -9,6 +9,7 @@ import {
   ATTENTION_KERNEL,
   GELU_KERNEL,
   LAYER_NORM_KERNEL,
+  LINEAR_GELU_KERNEL,
   MASKED_SOFTMAX_KERNEL,
 } from "./fused_ops.ts";
 import type { BlasLibrary } from "./library.ts";
@@ -122,14 +123,18 @@ const maskedSoftmax: KernelFunc = (args) => {
   return backend.makeTensorInfo(scores.shape, "float32", out);
 };
 
-/** Softmax of `row[o .. o + n)` in place after adding `bias[ib .. ib + n)` (when given). */
-function softmaxRow(
+/**
+ * Unnormalized softmax of `row[o .. o + n)` in place after adding `bias[ib .. ib + n)` (when
+ * given): `exp(y - max y)`. Returns the row's sum, by which the caller divides (the attention
+ * kernel divides the [Tq, D] context rows instead of the [Tq, T] probabilities: fewer elements).
+ */
+function expRow(
   row: Float32Array,
   o: number,
   n: number,
   bias: Float32Array | null,
   ib: number,
-): void {
+): number {
   let max = -Infinity;
   if (bias) {
     for (let j = 0; j < n; j++) {
@@ -149,8 +154,13 @@ function softmaxRow(
     row[o + j] = e;
     sum += e;
   }
-  const inv = 1 / sum;
-  for (let j = 0; j < n; j++) row[o + j] = row[o + j]! * inv;
+  return sum;
+}
+
+/** Whether `v[o .. o + n)` is all zeros (a mask bias row without padding). */
+function allZero(v: Float32Array, o: number, n: number): boolean {
+  for (let j = 0; j < n; j++) if (v[o + j] !== 0) return false;
+  return true;
 }
 
 /**
@@ -175,37 +185,60 @@ function makeAttention(lib: BlasLibrary): KernelFunc {
     if (t === 0 || d === 0) return backend.makeTensorInfo([batch * tq, h], "float32", out);
     const scale = 1 / Math.sqrt(d);
     const scores = new Float32Array(tq * t);
+    const inv = new Float64Array(tq);
     for (let b = 0; b < batch; b++) {
       const base = b * t * h3;
+      const bias = mv !== null && !allZero(mv, b * t, t) ? mv : null;
       for (let n = 0; n < heads; n++) {
         const q = qv.subarray(base + n * d), k = qv.subarray(base + h + n * d);
         const v = qv.subarray(base + 2 * h + n * d);
         lib.sgemm(false, true, tq, t, d, scale, q, h3, k, h3, 0, scores, t);
-        for (let r = 0; r < tq; r++) softmaxRow(scores, r * t, t, mv, b * t);
-        lib.sgemm(
-          false,
-          false,
-          tq,
-          d,
-          t,
-          1,
-          scores,
-          t,
-          v,
-          h3,
-          0,
-          out.subarray(b * tq * h + n * d),
-          h,
-        );
+        for (let r = 0; r < tq; r++) inv[r] = 1 / expRow(scores, r * t, t, bias, b * t);
+        const o = b * tq * h + n * d;
+        lib.sgemm(false, false, tq, d, t, 1, scores, t, v, h3, 0, out.subarray(o), h);
+        for (let r = 0; r < tq; r++) {
+          const s = inv[r]!, ro = o + r * h;
+          for (let c = 0; c < d; c++) out[ro + c] = out[ro + c]! * s;
+        }
       }
     }
     return backend.makeTensorInfo([batch * tq, h], "float32", out);
   };
 }
 
-/** The fused kernels to register for "blas"; attention calls `lib`'s GEMM. */
-export function fusedKernels(lib: BlasLibrary): Array<[string, KernelFunc]> {
+/** `geluErf(x @ kernel + bias)`: the backend's `_FusedMatMul`, then GELU in place. */
+function makeLinearGelu(fusedMatMul: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as unknown as CpuLikeBackend;
+    const { x, kernel, bias } = args.inputs as {
+      x: TensorInfo;
+      kernel: TensorInfo;
+      bias: TensorInfo;
+    };
+    const out = fusedMatMul({
+      inputs: { a: x, b: kernel, bias },
+      backend: args.backend,
+      attrs: { transposeA: false, transposeB: false, activation: "linear" },
+    }) as TensorInfo;
+    const v = values(backend, out, LINEAR_GELU_KERNEL);
+    for (let i = 0; i < v.length; i++) {
+      const y = v[i]!;
+      v[i] = y * normalCdf(y);
+    }
+    return out;
+  };
+}
+
+/**
+ * The fused kernels to register for "blas": attention calls `lib`'s GEMM, linear + GELU the
+ * backend's `fusedMatMul` kernel.
+ */
+export function fusedKernels(
+  lib: BlasLibrary,
+  fusedMatMul: KernelFunc,
+): Array<[string, KernelFunc]> {
   return [
+    [LINEAR_GELU_KERNEL, makeLinearGelu(fusedMatMul)],
     [GELU_KERNEL, gelu],
     [LAYER_NORM_KERNEL, layerNorm],
     [MASKED_SOFTMAX_KERNEL, maskedSoftmax],

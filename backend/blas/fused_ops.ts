@@ -13,6 +13,8 @@ export const GELU_KERNEL = "DprGeluErf";
 export const LAYER_NORM_KERNEL = "DprLayerNorm";
 /** Kernel name of {@link maskedSoftmax}. */
 export const MASKED_SOFTMAX_KERNEL = "DprScaledMaskedSoftmax";
+/** Kernel name of {@link linearGeluErf}. */
+export const LINEAR_GELU_KERNEL = "DprLinearGeluErf";
 /** Kernel name of {@link fusedAttention}. */
 export const ATTENTION_KERNEL = "DprFusedAttention";
 
@@ -41,6 +43,23 @@ export function geluErf(x: tf.Tensor): tf.Tensor {
     return tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor;
   }
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
+}
+
+/**
+ * `geluErf(x @ kernel + bias)`: on "blas" one kernel, the GELU applied in place on the GEMM's
+ * output (no second [N, out] tensor); elsewhere and under a gradient tape the composite.
+ * @param x float32 [N, in]
+ * @param kernel float32 [in, out]
+ * @param bias float32 [out]
+ * @returns [N, out]
+ */
+export function linearGeluErf(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor): tf.Tensor2D {
+  const shapesOk = x.rank === 2 && kernel.rank === 2 && x.shape[1] === kernel.shape[0] &&
+    bias.rank === 1 && bias.shape[0] === kernel.shape[1];
+  if (shapesOk && fusedAvailable(LINEAR_GELU_KERNEL, [x, kernel, bias])) {
+    return tf.engine().runKernel(LINEAR_GELU_KERNEL, { x, kernel, bias }) as tf.Tensor2D;
+  }
+  return tf.tidy(() => geluErf(tf.fused.matMul({ a: x, b: kernel, bias }))) as tf.Tensor2D;
 }
 
 /**

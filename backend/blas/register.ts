@@ -82,11 +82,12 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
     tf.registerKernel({ ...config, backendName: BLAS_BACKEND_NAME });
   }
   const cpu = (name: string): tf.KernelFunc => tf.getKernel(name, "cpu")!.kernelFunc;
+  const fusedMatMul = makeFusedMatMul(lib, cpu(tf._FusedMatMul));
   const overrides: Array<[string, tf.KernelFunc]> = [
     [tf.BatchMatMul, makeBatchMatMul(lib, cpu(tf.BatchMatMul))],
-    [tf._FusedMatMul, makeFusedMatMul(lib, cpu(tf._FusedMatMul))],
+    [tf._FusedMatMul, fusedMatMul],
     ...fastKernels(cpu),
-    ...fusedKernels(lib),
+    ...fusedKernels(lib, fusedMatMul),
   ];
   for (const [kernelName, kernelFunc] of overrides) {
     if (tf.getKernel(kernelName, BLAS_BACKEND_NAME) !== undefined) {

@@ -7,6 +7,7 @@ import {
   fusedAttention,
   geluErf,
   layerNormFused,
+  linearGeluErf,
   maskedSoftmax,
 } from "../../backend/blas/fused_ops.ts";
 
@@ -48,6 +49,18 @@ Deno.test("geluErf: fused on blas equals the composite on cpu", async () => {
   const r = await both(() => geluErf(tf.tensor2d(seeded(600, 1), [20, 30])));
   assert.ok(r.kernels.includes("DprGeluErf"), r.kernels.join());
   assertClose(r.blas, r.cpu, 1e-6);
+});
+
+Deno.test("linearGeluErf: fused on blas equals the composite on cpu", async () => {
+  const r = await both(() =>
+    linearGeluErf(
+      tf.tensor2d(seeded(7 * 12, 11, 1), [7, 12]),
+      tf.tensor2d(seeded(12 * 20, 12, 0.5), [12, 20]),
+      tf.tensor1d(seeded(20, 13, 0.5)),
+    )
+  );
+  assert.ok(r.kernels.includes("DprLinearGeluErf"), r.kernels.join());
+  assertClose(r.blas, r.cpu, 1e-5);
 });
 
 Deno.test("layerNormFused with and without residual equals the composite", async () => {
