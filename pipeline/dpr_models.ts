@@ -15,6 +15,7 @@
  */
 import { tf } from "../backend/tf.ts";
 import type { FileSource } from "../convert/file_source.ts";
+import type { HubOptions } from "../convert/hub_source.ts";
 import { resolveSource } from "../convert/resolve.ts";
 import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
 import { DPRQuestionEncoder } from "../models/dpr_question_encoder.ts";
@@ -40,8 +41,11 @@ export const DEFAULT_MODELS: {
   reader: "facebook/dpr-reader-single-nq-base",
 };
 
-/** Where the three models come from. */
-export interface DprModelSources {
+/**
+ * Where the three models come from; the hub options (`cacheDir`, `revision`, `endpoint`,
+ * `token`, `offline`, `fetch`, `progress`) apply to sources that are hub ids or URLs.
+ */
+export interface DprModelSources extends HubOptions {
   /** Question encoder source (default: facebook's single-nq-base). */
   questionEncoder?: string | FileSource;
   /** Context encoder source (default: facebook's single-nq-base). */
@@ -95,10 +99,23 @@ export function modelSubfolder(models: string, kind: "question" | "context" | "r
  * Turns a model source into a {@link FileSource}: a local folder, an http(s) URL of a folder, or
  * a hub id (downloaded on first use and cached by the conversion module's `resolveSource`).
  * @param source a folder, URL, hub id or FileSource
+ * @param hub cache folder, revision, endpoint and token for hub ids and URLs
  * @returns the file source
  */
-export async function resolveModelSource(source: string | FileSource): Promise<FileSource> {
-  return await resolveSource(source);
+export async function resolveModelSource(
+  source: string | FileSource,
+  hub: HubOptions = {},
+): Promise<FileSource> {
+  const { revision, cacheDir, fetch, endpoint, token, offline, progress } = hub;
+  return await resolveSource(source, {
+    revision,
+    cacheDir,
+    fetch,
+    endpoint,
+    token,
+    offline,
+    progress,
+  });
 }
 
 function sourceFor(
@@ -291,7 +308,7 @@ export async function loadDenseEncoder(
   kind: "question" | "context",
   sources: DprModelSources = {},
 ): Promise<DprEncoderAdapter> {
-  const source = await resolveModelSource(sourceFor(kind, sources));
+  const source = await resolveModelSource(sourceFor(kind, sources), sources);
   if (kind === "question") {
     const [tokenizer, model] = await Promise.all([
       DPRQuestionEncoderTokenizer.fromPretrained(source),
@@ -312,7 +329,7 @@ export async function loadDenseEncoder(
  * @returns the reader
  */
 export async function loadPassageReader(sources: DprModelSources = {}): Promise<DprReaderAdapter> {
-  const source = await resolveModelSource(sourceFor("reader", sources));
+  const source = await resolveModelSource(sourceFor("reader", sources), sources);
   const [tokenizer, model] = await Promise.all([
     DPRReaderTokenizerFast.fromPretrained(source),
     DPRReader.fromPretrained(source),

@@ -1,0 +1,53 @@
+// OpenDomainQA.fromPretrained with hub ids: the hub options (cacheDir, endpoint) reach the
+// downloads, and a second load works from the cache with the server gone.
+import assert from "node:assert/strict";
+import { DenseIndex } from "../../index/dense_index.ts";
+import { OpenDomainQA } from "../../pipeline/open_domain_qa.ts";
+
+const MODELS = new URL("../fixtures/models/", import.meta.url).pathname;
+const REPOS: Record<string, string> = {
+  "org/q": "dpr-question_encoder-tiny",
+  "org/ctx": "dpr-ctx_encoder-tiny",
+  "org/reader": "dpr-reader-tiny",
+};
+
+Deno.test("OpenDomainQA.fromPretrained: hub ids with cacheDir and endpoint, then offline", async () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const match = /^\/(\w+\/\w+)\/resolve\/main\/([\w.]+)$/.exec(new URL(req.url).pathname);
+    const folder = match ? REPOS[match[1]!] : undefined;
+    if (!match || folder === undefined || match[2] === "pytorch_model.bin") {
+      return new Response("Entry not found", { status: 404 });
+    }
+    try {
+      return new Response(await Deno.readFile(`${MODELS}${folder}/${match[2]}`));
+    } catch {
+      return new Response("Entry not found", { status: 404 });
+    }
+  });
+  const dir = await Deno.makeTempDir();
+  try {
+    const index = new DenseIndex(32);
+    index.add(["p1"], [new Float32Array(32).fill(0.1)], [{ title: "T", text: "Paris is nice." }]);
+    await index.save(`${dir}/index`);
+    const options = {
+      index: `${dir}/index`,
+      questionEncoder: "org/q",
+      contextEncoder: "org/ctx",
+      reader: "org/reader",
+      cacheDir: `${dir}/cache`,
+      endpoint: `http://127.0.0.1:${server.addr.port}`,
+    };
+    const qa = await OpenDomainQA.fromPretrained(options);
+    const answers = await qa.answer("where is paris?", { topK: 1 });
+    assert.ok(answers.length > 0);
+    qa.dispose();
+    assert.ok((await Deno.stat(`${dir}/cache/hub/org--q/main/model.safetensors`)).isFile);
+    await server.shutdown();
+    const again = await OpenDomainQA.fromPretrained({ ...options, offline: true });
+    assert.deepEqual(await again.answer("where is paris?", { topK: 1 }), answers);
+    again.dispose();
+  } finally {
+    await server.shutdown().catch(() => {});
+    await Deno.remove(dir, { recursive: true });
+  }
+});
