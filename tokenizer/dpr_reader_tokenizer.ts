@@ -319,7 +319,7 @@ export class DPRReaderTokenizerFast extends DPRReaderTokenizer {
    * @param options normalization, special tokens and limits (`nfc` defaults to `false`)
    */
   constructor(vocab: Vocabulary | readonly string[] | string, options: BertTokenizerOptions = {}) {
-    super(vocab, { nfc: false, ...options });
+    super(vocab, { nfc: false, ...options, neverSplit: undefined });
   }
 
   /**

@@ -4,6 +4,8 @@ import { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
 import {
   DPRQuestionEncoderTokenizer,
   DPRQuestionEncoderTokenizerFast,
+  DPRReaderTokenizer,
+  DPRReaderTokenizerFast,
 } from "../../tokenizer/mod.ts";
 
 const VOCAB = [
@@ -39,6 +41,10 @@ Deno.test("neverSplit keeps whole words (lower-cased first), as Python's never_s
   // The Fast classes ignore it, like BertTokenizerFast.
   const fast = new DPRQuestionEncoderTokenizerFast(VOCAB, { neverSplit: ["hello-world"] });
   assertEquals(fast.tokenize("hello-world"), ["hello", "-", "world"]);
+  const readerFast = new DPRReaderTokenizerFast(VOCAB, { neverSplit: ["hello-world"] });
+  assertEquals(readerFast.tokenize("hello-world"), ["hello", "-", "world"]);
+  const reader = new DPRReaderTokenizer(VOCAB, { neverSplit: ["hello-world"] });
+  assertEquals(reader.tokenize("hello-world"), ["hello-world"]);
   // Without lower-casing the word must match exactly.
   const cased = new DPRQuestionEncoderTokenizer(VOCAB, {
     doLowerCase: false,
