@@ -78,6 +78,8 @@ interface JobSettings {
   chunkSize: number;
   tokenTypes: PassageTokenTypes;
   fingerprint: Record<string, unknown>;
+  /** Size of the passage file: a resumed job must read the same collection. */
+  passagesBytes: number;
 }
 
 /** The folder of shard `shardId` of `numShards` under `outDir`. */
@@ -144,6 +146,16 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
       `Cannot run encoding job: shardId must be below numShards ${numShards}: received ${shardId}`,
     );
   }
+  let fileSize = 0;
+  try {
+    fileSize = (await Deno.stat(options.passages)).size;
+  } catch (error) {
+    throw new Deno.errors.NotFound(
+      `Cannot run encoding job: cannot read passages ${options.passages}: ${
+        (error as Error).message
+      }`,
+    );
+  }
   const dir = shardDir(options.outDir, shardId, numShards);
   const settings: JobSettings = {
     passages: options.passages,
@@ -152,6 +164,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     chunkSize,
     tokenTypes,
     fingerprint: options.fingerprint ?? {},
+    passagesBytes: fileSize,
   };
   await Deno.mkdir(dir, { recursive: true });
   const jobPath = `${dir}/job.json`;
@@ -191,16 +204,6 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     return result;
   }
 
-  let fileSize = 0;
-  try {
-    fileSize = (await Deno.stat(options.passages)).size;
-  } catch (error) {
-    throw new Deno.errors.NotFound(
-      `Cannot run encoding job: cannot read passages ${options.passages}: ${
-        (error as Error).message
-      }`,
-    );
-  }
   let bytesRead = 0;
   const bar = new ProgressBar(options.progress ?? true);
   let seen = 0;

@@ -159,3 +159,30 @@ Deno.test("runEncodeJob: a shard killed midway resumes without redoing chunks", 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("runEncodeJob: resuming with a different passage file is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const tsv = `${dir}/p.tsv`;
+    await Deno.writeTextFile(tsv, generatedPassagesTsv(30));
+    const encoder = new FakeEncoder();
+    const job = { passages: tsv, outDir: `${dir}/out`, encoder, chunkSize: 10, progress: false };
+    // The first run stops after its first chunk, as a crash would.
+    await assert.rejects(
+      runEncodeJob({
+        ...job,
+        afterChunk: () => {
+          throw new Error("crash");
+        },
+      }),
+      /crash/,
+    );
+    await Deno.writeTextFile(tsv, generatedPassagesTsv(40));
+    await assert.rejects(runEncodeJob(job), {
+      name: "RangeError",
+      message: /Cannot resume the encoding job .*passagesBytes/,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
