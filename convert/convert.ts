@@ -18,13 +18,12 @@ import {
   selectEncoder,
 } from "./dpr_original.ts";
 import type { FileSource } from "./file_source.ts";
-import { readJson } from "./file_source.ts";
 import type { LayersLayout, LayoutBinding } from "./layers_layout.ts";
 import { toLayersWeights } from "./layers_layout.ts";
 import { describeLayout } from "./model_layout.ts";
 import type { Progress } from "./progress.ts";
 import { SILENT_PROGRESS } from "./progress.ts";
-import { readWeights, resolveSource } from "./resolve.ts";
+import { readConfigObject, readWeights, resolveSource } from "./resolve.ts";
 import type { PretrainedOptions } from "./resolve.ts";
 import type { StateDict } from "./state_dict.ts";
 import type { ManifestGroup, Quantization } from "./tfjs_artifacts.ts";
@@ -315,18 +314,7 @@ export async function convertCheckpoint(
   } else {
     const files = await resolveSource(source, options);
     const where = files.description;
-    if (await files.readFile("config.json") === null) {
-      throw new RangeError(`Cannot convert ${where}: it has no config.json`);
-    }
-    const config = await readJson(files, "config.json");
-    if (config === null || typeof config !== "object" || Array.isArray(config)) {
-      throw new TypeError(
-        `Cannot convert ${where}: config.json must be a JSON object: received ${
-          Array.isArray(config) ? "an array" : JSON.stringify(config)?.slice(0, 40)
-        }`,
-      );
-    }
-    const cfg = config as Record<string, unknown>;
+    const cfg = await readConfigObject(files, `Cannot convert ${where}`);
     // The layout is built (and its zero-weight model freed) before the checkpoint is read.
     const layout = wantLayout ? layoutOrSizeError(cfg, where) : null;
     const { stateDict } = await readWeights(files);

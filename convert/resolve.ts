@@ -59,6 +59,43 @@ async function localPath(source: FileSource, name: string): Promise<string | nul
 }
 
 /**
+ * Reads a folder's `config.json`, which must hold a JSON object.
+ * @param files the folder
+ * @param context the start of error messages, e.g. "Cannot load a model from x"
+ * @returns the parsed object
+ * @throws {RangeError} when the file is absent
+ * @throws {SyntaxError} when it is not JSON
+ * @throws {TypeError} when it holds something other than an object (`null` included)
+ */
+export async function readConfigObject(
+  files: FileSource,
+  context: string,
+): Promise<Record<string, unknown>> {
+  const bytes = await files.readFile("config.json");
+  if (bytes === null) {
+    throw new RangeError(
+      `${context}: it has no config.json (is the path, URL or hub id right?)`,
+    );
+  }
+  let config: unknown;
+  try {
+    config = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (error) {
+    throw new SyntaxError(
+      `${context}: config.json is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    throw new TypeError(
+      `${context}: config.json must be a JSON object: received ${
+        Array.isArray(config) ? "an array" : JSON.stringify(config)?.slice(0, 40)
+      }`,
+    );
+  }
+  return config as Record<string, unknown>;
+}
+
+/**
  * Reads a folder's weights: `model.safetensors`, then `model.safetensors.index.json` (shards),
  * then `pytorch_model.bin`, then a converted folder's `model.json` (tried first for URL sources,
  * which normally serve converted folders).
@@ -172,16 +209,7 @@ export async function resolvePretrained(
   options: PretrainedOptions = {},
 ): Promise<ResolvedPretrained> {
   const files = await resolveSource(source, options);
-  const config = await readJson(files, "config.json");
-  if (config === null) {
-    throw new RangeError(
-      `Cannot load a model from ${files.description}: it has no config.json (is the path, URL or ` +
-        `hub id right?)`,
-    );
-  }
-  if (typeof config !== "object" || Array.isArray(config)) {
-    throw new TypeError(`Cannot load config.json of ${files.description}: it must be an object`);
-  }
+  const config = await readConfigObject(files, `Cannot load a model from ${files.description}`);
   const { stateDict, format } = await readWeights(files);
-  return { config: config as Record<string, unknown>, stateDict, source: files, format };
+  return { config, stateDict, source: files, format };
 }

@@ -1,6 +1,7 @@
 // convertCheckpoint on broken config.json files: a clear error, and nothing written.
 import assert from "node:assert/strict";
 import { convertCheckpoint } from "../../convert/convert.ts";
+import { resolvePretrained } from "../../convert/resolve.ts";
 
 const FIXTURE = new URL("../fixtures/models/dpr-question_encoder-tiny/", import.meta.url).pathname;
 
@@ -10,7 +11,7 @@ Deno.test("convertCheckpoint: config.json absent, not an object, or with impossi
     await Deno.copyFile(`${FIXTURE}model.safetensors`, `${dir}/model.safetensors`);
     await assert.rejects(convertCheckpoint(dir, `${dir}/out`), {
       name: "RangeError",
-      message: /has no config\.json$/,
+      message: /has no config\.json/,
     });
     const cases: [string, string][] = [["[1, 2]", "an array"], ["null", "null"], ['"x"', '"x"']];
     for (const [text, shown] of cases) {
@@ -19,8 +20,14 @@ Deno.test("convertCheckpoint: config.json absent, not an object, or with impossi
         name: "TypeError",
         message: new RegExp(`config\\.json must be a JSON object: received ${shown}`),
       });
+      await assert.rejects(resolvePretrained(dir), {
+        name: "TypeError",
+        message: new RegExp(`load a model from .*config\\.json must be a JSON object`),
+      });
     }
     const config = JSON.parse(await Deno.readTextFile(`${FIXTURE}config.json`));
+    await Deno.writeTextFile(`${dir}/config.json`, "{not json");
+    await assert.rejects(resolvePretrained(dir), { name: "SyntaxError" });
     config.vocab_size = 1e10;
     await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
     await assert.rejects(convertCheckpoint(dir, `${dir}/out`), {
