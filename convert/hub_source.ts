@@ -123,7 +123,7 @@ export class HubSource implements FileSource {
     if (await exists(path)) return path;
     if (await exists(`${path}.absent`)) return null;
     const offline = this.#options.offline ??
-      ["1", "true", "yes"].includes((env("HF_HUB_OFFLINE") ?? "").toLowerCase());
+      ["1", "on", "true", "yes"].includes((env("HF_HUB_OFFLINE") ?? "").toLowerCase());
     if (offline) {
       throw new Error(
         `Cannot read ${name} of ${this.description}: it is not in the cache (${path}) and ` +

@@ -75,3 +75,19 @@ Deno.test("HubSource: loads at the same time share one download of a file", asyn
     await Deno.remove(cacheDir, { recursive: true });
   }
 });
+
+Deno.test("HF_HUB_OFFLINE accepts the values huggingface_hub does (1, ON, YES, TRUE)", async () => {
+  const before = Deno.env.get("HF_HUB_OFFLINE");
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    for (const value of ["1", "ON", "yes", "True"]) {
+      Deno.env.set("HF_HUB_OFFLINE", value);
+      const source = new HubSource("org/name", { cacheDir, endpoint: "http://127.0.0.1:9" });
+      await assert.rejects(source.readFile("config.json"), /downloads are off \(offline\)/);
+    }
+  } finally {
+    if (before === undefined) Deno.env.delete("HF_HUB_OFFLINE");
+    else Deno.env.set("HF_HUB_OFFLINE", before);
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
