@@ -4,6 +4,7 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
+import { linearLayerNorm } from "../backend/blas/fused_ops.ts";
 import {
   BertBaseLayer,
   type BertBaseLayerArgs,
@@ -72,6 +73,18 @@ export class BertSelfOutput extends BertBaseLayer {
    */
   forward(x: tf.Tensor2D, residual: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
     return tf.tidy(() => {
+      if (!ctx.training || this.args.hiddenDropoutProb === 0) {
+        // No dropout: one kernel (LayerNorm in place on the GEMM output) where the backend has it.
+        return linearLayerNorm(
+          x,
+          this.denseKernel.read() as tf.Tensor2D,
+          this.denseBias.read(),
+          this.layerNormWeight.read(),
+          this.layerNormBias.read(),
+          this.args.layerNormEps,
+          residual,
+        );
+      }
       const projected = linear(x, this.denseKernel.read(), this.denseBias.read()); // [N, H]
       return layerNorm(
         dropout(projected, this.args.hiddenDropoutProb, ctx),

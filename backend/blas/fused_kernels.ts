@@ -10,6 +10,7 @@ import {
   GELU_KERNEL,
   LAYER_NORM_KERNEL,
   LINEAR_GELU_KERNEL,
+  LINEAR_LAYER_NORM_KERNEL,
   MASKED_SOFTMAX_KERNEL,
 } from "./fused_ops.ts";
 import type { BlasLibrary } from "./library.ts";
@@ -229,6 +230,43 @@ function makeLinearGelu(fusedMatMul: KernelFunc): KernelFunc {
   };
 }
 
+/** `layerNorm(x @ kernel + bias + residual)`: `_FusedMatMul`, then the LayerNorm in place. */
+function makeLinearLayerNorm(fusedMatMul: KernelFunc): KernelFunc {
+  return (args) => {
+    const backend = args.backend as unknown as CpuLikeBackend;
+    const { x, kernel, bias, gamma, beta, residual } = args.inputs as Record<string, TensorInfo>;
+    const { eps } = args.attrs as unknown as { eps: number };
+    const out = fusedMatMul({
+      inputs: { a: x!, b: kernel!, bias: bias! },
+      backend: args.backend,
+      attrs: { transposeA: false, transposeB: false, activation: "linear" },
+    }) as TensorInfo;
+    const v = values(backend, out, LINEAR_LAYER_NORM_KERNEL);
+    const rv = values(backend, residual!, LINEAR_LAYER_NORM_KERNEL);
+    const gv = values(backend, gamma!, LINEAR_LAYER_NORM_KERNEL);
+    const bv = values(backend, beta!, LINEAR_LAYER_NORM_KERNEL);
+    const h = gv.length;
+    if (h === 0) return out;
+    for (let o = 0; o < v.length; o += h) {
+      let sum = 0;
+      for (let j = 0; j < h; j++) {
+        const y = Math.fround(v[o + j]! + rv[o + j]!);
+        v[o + j] = y;
+        sum += y;
+      }
+      const mean = sum / h;
+      let sq = 0;
+      for (let j = 0; j < h; j++) {
+        const c = v[o + j]! - mean;
+        sq += c * c;
+      }
+      const inv = 1 / Math.sqrt(sq / h + eps);
+      for (let j = 0; j < h; j++) v[o + j] = (v[o + j]! - mean) * inv * gv[j]! + bv[j]!;
+    }
+    return out;
+  };
+}
+
 /**
  * The fused kernels to register for "blas": attention calls `lib`'s GEMM, linear + GELU the
  * backend's `fusedMatMul` kernel.
@@ -239,6 +277,7 @@ export function fusedKernels(
 ): Array<[string, KernelFunc]> {
   return [
     [LINEAR_GELU_KERNEL, makeLinearGelu(fusedMatMul)],
+    [LINEAR_LAYER_NORM_KERNEL, makeLinearLayerNorm(fusedMatMul)],
     [GELU_KERNEL, gelu],
     [LAYER_NORM_KERNEL, layerNorm],
     [MASKED_SOFTMAX_KERNEL, maskedSoftmax],

@@ -15,6 +15,8 @@ export const LAYER_NORM_KERNEL = "DprLayerNorm";
 export const MASKED_SOFTMAX_KERNEL = "DprScaledMaskedSoftmax";
 /** Kernel name of {@link linearGeluErf}. */
 export const LINEAR_GELU_KERNEL = "DprLinearGeluErf";
+/** Kernel name of {@link linearLayerNorm}. */
+export const LINEAR_LAYER_NORM_KERNEL = "DprLinearLayerNorm";
 /** Kernel name of {@link fusedAttention}. */
 export const ATTENTION_KERNEL = "DprFusedAttention";
 
@@ -99,6 +101,45 @@ export function layerNormFused(
     const variance = tf.mean(tf.square(centered), -1, true);
     return tf.add(tf.mul(tf.mul(centered, tf.rsqrt(tf.add(variance, eps))), gamma), beta);
   });
+}
+
+/**
+ * `layerNorm(x @ kernel + bias + residual)`: a BERT output block at inference. On "blas" one
+ * kernel, the LayerNorm done in place on the GEMM's output; elsewhere and under a gradient tape
+ * the composite.
+ * @param x float32 [N, in]
+ * @param kernel float32 [in, H]
+ * @param bias float32 [H]
+ * @param gamma float32 [H]
+ * @param beta float32 [H]
+ * @param eps epsilon
+ * @param residual float32 [N, H]
+ * @returns [N, H]
+ */
+export function linearLayerNorm(
+  x: tf.Tensor2D,
+  kernel: tf.Tensor2D,
+  bias: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  eps: number,
+  residual: tf.Tensor2D,
+): tf.Tensor2D {
+  const h = kernel.shape[1];
+  const shapesOk = x.rank === 2 && kernel.rank === 2 && x.shape[1] === kernel.shape[0] &&
+    bias.rank === 1 && bias.size === h && gamma.size === h && beta.size === h &&
+    tf.util.arraysEqual(residual.shape, [x.shape[0], h]);
+  const inputs = [x, kernel, bias, gamma, beta, residual];
+  if (shapesOk && fusedAvailable(LINEAR_LAYER_NORM_KERNEL, inputs)) {
+    return tf.engine().runKernel(
+      LINEAR_LAYER_NORM_KERNEL,
+      { x, kernel, bias, gamma, beta, residual },
+      { eps } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor2D;
+  }
+  return tf.tidy(() =>
+    layerNormFused(tf.fused.matMul({ a: x, b: kernel, bias }), gamma, beta, eps, residual)
+  ) as tf.Tensor2D;
 }
 
 /**

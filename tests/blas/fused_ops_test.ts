@@ -8,6 +8,7 @@ import {
   geluErf,
   layerNormFused,
   linearGeluErf,
+  linearLayerNorm,
   maskedSoftmax,
 } from "../../backend/blas/fused_ops.ts";
 
@@ -60,6 +61,22 @@ Deno.test("linearGeluErf: fused on blas equals the composite on cpu", async () =
     )
   );
   assert.ok(r.kernels.includes("DprLinearGeluErf"), r.kernels.join());
+  assertClose(r.blas, r.cpu, 1e-5);
+});
+
+Deno.test("linearLayerNorm: fused on blas equals the composite on cpu", async () => {
+  const r = await both(() =>
+    linearLayerNorm(
+      tf.tensor2d(seeded(7 * 12, 14, 1), [7, 12]),
+      tf.tensor2d(seeded(12 * 16, 15, 0.5), [12, 16]),
+      tf.tensor1d(seeded(16, 16, 0.5)),
+      tf.tensor1d(seeded(16, 17)),
+      tf.tensor1d(seeded(16, 18)),
+      1e-12,
+      tf.tensor2d(seeded(7 * 16, 19), [7, 16]),
+    )
+  );
+  assert.ok(r.kernels.includes("DprLinearLayerNorm"), r.kernels.join());
   assertClose(r.blas, r.cpu, 1e-5);
 });
 
