@@ -90,22 +90,59 @@ export async function* readPassages(
       >,
     )
     : counted;
-  const lines = readLines(decoded.pipeThrough(new TextDecoderStream("utf-8", { fatal: true })));
+  const lines = readLines(
+    decoded.pipeThrough(new TextDecoderStream("utf-8", { fatal: true })),
+    name,
+    gz,
+  );
   if (format === "jsonl") yield* parseJsonl(lines, name);
   else yield* parseTsv(lines, name);
 }
 
-async function* readLines(text: ReadableStream<string>): AsyncGenerator<string> {
+async function* readLines(
+  text: ReadableStream<string>,
+  name: string,
+  gz: boolean,
+): AsyncGenerator<string> {
   let rest = "";
-  for await (const chunk of text) {
-    rest += chunk;
-    let start = 0;
-    let nl: number;
-    while ((nl = rest.indexOf("\n", start)) !== -1) {
-      yield rest.slice(start, nl).replace(/\r$/, "");
-      start = nl + 1;
+  let lineNo = 0;
+  let finished = false;
+  const reader = text.getReader();
+  try {
+    for (;;) {
+      let next: ReadableStreamReadResult<string>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        // The decoders fail with bare TypeErrors that name neither the file nor the place.
+        if (!(error instanceof TypeError)) throw error;
+        const what = /encoded data is not valid/i.test(error.message)
+          ? "it is not valid UTF-8"
+          : gz
+          ? "it is not a valid gzip file (truncated or corrupt?)"
+          : "it cannot be decoded";
+        throw new SyntaxError(
+          `Cannot read ${name}: ${what}, after line ${lineNo}: ${error.message}`,
+        );
+      }
+      if (next.done) {
+        finished = true;
+        break;
+      }
+      rest += next.value;
+      let start = 0;
+      let nl: number;
+      while ((nl = rest.indexOf("\n", start)) !== -1) {
+        lineNo++;
+        yield rest.slice(start, nl).replace(/\r$/, "");
+        start = nl + 1;
+      }
+      rest = rest.slice(start);
     }
-    rest = rest.slice(start);
+  } finally {
+    // A consumer that stops early (or an error) must not leave the file open.
+    if (!finished) await reader.cancel().catch(() => {});
+    reader.releaseLock();
   }
   if (rest !== "") yield rest.replace(/\r$/, "");
 }

@@ -92,3 +92,39 @@ Deno.test("readPassages: gzip-compressed file on disk", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("readPassages: corrupt gzip and bad UTF-8 name the file; stopping early is clean", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const raw = new TextEncoder().encode("id\ttext\ttitle\n1\thello\tH\n2\tbye\tB\n");
+    const gz = new Uint8Array(
+      await new Response(
+        new Blob([raw]).stream().pipeThrough(new CompressionStream("gzip")),
+      ).arrayBuffer(),
+    );
+    await Deno.writeFile(`${dir}/cut.tsv.gz`, gz.slice(0, gz.length - 6));
+    await assert.rejects(all(readPassages(`${dir}/cut.tsv.gz`)), {
+      name: "SyntaxError",
+      message: /cut\.tsv\.gz: it is not a valid gzip file/,
+    });
+    await Deno.writeFile(`${dir}/plain.tsv.gz`, raw);
+    await assert.rejects(all(readPassages(`${dir}/plain.tsv.gz`)), {
+      name: "SyntaxError",
+      message: /plain\.tsv\.gz: it is not a valid gzip file/,
+    });
+    await Deno.writeFile(`${dir}/latin1.tsv`, new Uint8Array([...raw, 0x33, 0x09, 0xe9, 0x0a]));
+    await assert.rejects(all(readPassages(`${dir}/latin1.tsv`)), {
+      name: "SyntaxError",
+      message: /latin1\.tsv: it is not valid UTF-8/,
+    });
+    // Stopping early cancels the file stream (as a for-await over the stream did).
+    const rows = Array.from({ length: 50_000 }, (_, i) => `${i + 1}\tpassage ${i}\tT\n`);
+    await Deno.writeTextFile(`${dir}/p.tsv`, "id\ttext\ttitle\n" + rows.join(""));
+    for await (const passage of readPassages(`${dir}/p.tsv`)) {
+      assert.equal(passage.id, "1");
+      break;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
