@@ -591,7 +591,12 @@ function jsonLines(values: readonly unknown[]): string {
 }
 
 function parseJsonLines(bytes: Uint8Array, name: string, expected: number): unknown[] {
-  const text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new SyntaxError(`Cannot read ${name}: it is not valid UTF-8`);
+  }
   if (text.length > 0 && !text.endsWith("\n")) {
     throw new SyntaxError(`Cannot read ${name}: the last line is not terminated (truncated file?)`);
   }

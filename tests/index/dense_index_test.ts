@@ -234,6 +234,13 @@ Deno.test("DenseIndex: NaN or Infinity in vectors, queries or vectors.npy is ref
       name: "TypeError",
       message: /files.vectors must be a file name/,
     });
+    manifest.files = { ids: "bad.jsonl" };
+    await Deno.writeTextFile(`${dir}/index.json`, JSON.stringify(manifest));
+    await Deno.writeFile(`${dir}/bad.jsonl`, new Uint8Array([0x22, 0xff, 0x22, 0x0a]));
+    await assert.rejects(DenseIndex.load(dir), {
+      name: "SyntaxError",
+      message: /bad\.jsonl: it is not valid UTF-8/,
+    });
     manifest.files = [];
     await Deno.writeTextFile(`${dir}/index.json`, JSON.stringify(manifest));
     await assert.rejects(DenseIndex.load(dir), { name: "TypeError", message: /files must be/ });
