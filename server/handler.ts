@@ -156,11 +156,26 @@ function checkKeys(body: Record<string, unknown>, allowed: readonly string[]): v
  * ```
  */
 export function createHandler(options: HandlerOptions): (request: Request) => Promise<Response> {
-  const maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
-  const maxTexts = options.maxTexts ?? 64;
-  const maxTextLength = options.maxTextLength ?? 4096;
-  const maxK = options.maxK ?? 100;
-  const maxInFlight = options.maxInFlight ?? 1024;
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Cannot create a handler: options must be an object: received ${options}`);
+  }
+  if (options.qa === undefined && options.index === undefined) {
+    throw new TypeError("Cannot create a handler: pass a pipeline (qa) or an index to load");
+  }
+  const limit = (name: keyof HandlerOptions, fallback: number): number => {
+    const value = options[name] ?? fallback;
+    if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) {
+      throw new RangeError(
+        `Cannot create a handler: ${name} must be a positive integer: received ${String(value)}`,
+      );
+    }
+    return value;
+  };
+  const maxBodyBytes = limit("maxBodyBytes", 1024 * 1024);
+  const maxTexts = limit("maxTexts", 64);
+  const maxTextLength = limit("maxTextLength", 4096);
+  const maxK = limit("maxK", 100);
+  const maxInFlight = limit("maxInFlight", 1024);
   let inFlight = 0;
 
   let qaPromise: Promise<OpenDomainQA> | null = options.qa === undefined

@@ -196,3 +196,20 @@ Deno.test("createHandler: load failures answer 500 and never crash", async () =>
   assert.equal(again.status, 500);
   await again.body?.cancel();
 });
+
+Deno.test("createHandler: without a pipeline or an index, or with bad limits, it refuses to start", () => {
+  assert.throws(() => createHandler({}), {
+    name: "TypeError",
+    message: /pipeline \(qa\) or an index/,
+  });
+  for (const bad of [0, -1, 1.5, Number.NaN, Infinity]) {
+    assert.throws(() => createHandler({ index: "x", maxK: bad }), {
+      name: "RangeError",
+      message: /maxK must be a positive integer/,
+    });
+  }
+  assert.throws(() => createHandler({ index: "x", maxBodyBytes: "1" as unknown as number }), {
+    name: "RangeError",
+    message: /maxBodyBytes/,
+  });
+});
