@@ -59,6 +59,12 @@ export interface BertTokenizerOptions {
    * it: the Fast classes ignore it, as `BertTokenizerFast` does.
    */
   neverSplit?: readonly string[];
+  /**
+   * Added tokens that are not special (Hugging Face's `added_tokens` with `special: false`):
+   * each must be in the vocabulary; found anywhere in the text (exactly, before normalization)
+   * they become their id, like special tokens, but `decode` never skips them.
+   */
+  addedTokens?: readonly string[];
 }
 
 /** Options of {@linkcode BertTokenizer.encode}. */
@@ -266,6 +272,25 @@ export class BertTokenizer {
     }
     this.allSpecialTokens = all;
     this.allSpecialIds = all.map((token) => specialIds.get(token)!);
+    // Added tokens are cut out of the text like special tokens (the pipeline's map) but are not
+    // special.
+    const cutIds = new Map(specialIds);
+    for (const token of options.addedTokens ?? []) {
+      if (typeof token !== "string" || token.length === 0) {
+        throw new TypeError(
+          `Cannot build ${name}: addedTokens must be non-empty strings: received ${
+            JSON.stringify(token)
+          }`,
+        );
+      }
+      const id = this.vocab.tokenToId.get(token);
+      if (id === undefined) {
+        throw new RangeError(
+          `Cannot build ${name}: added token ${JSON.stringify(token)} is not in the vocabulary`,
+        );
+      }
+      if (!cutIds.has(token)) cutIds.set(token, id);
+    }
     this.#specialIdSet = new Set(this.allSpecialIds);
     const modelMaxLength = options.modelMaxLength ?? Number.POSITIVE_INFINITY;
     if (!(modelMaxLength > 0)) {
@@ -309,7 +334,7 @@ export class BertTokenizer {
       normalizer,
       wordPiece,
       neverSplit,
-      specialTokens: specialIds,
+      specialTokens: cutIds,
       handleChineseChars: options.tokenizeChineseChars ?? true,
       cacheSize: options.cacheSize,
     });

@@ -210,9 +210,24 @@ export async function loadTokenizerFiles(
     }
     return Vocabulary.fromText(text, `vocab.txt in ${where}`);
   };
+  const added: AddedToken[] = [];
   const readFast = async (): Promise<Vocabulary | null> => {
     const json = await readObject(folder, "tokenizer.json");
-    return json === null ? null : fromTokenizerJson(json, options, `tokenizer.json in ${where}`);
+    if (json === null) return null;
+    const at = `tokenizer.json in ${where}`;
+    const fastVocab = fromTokenizerJson(json, options, at);
+    if (Array.isArray(json.added_tokens)) {
+      for (const item of json.added_tokens as unknown[]) {
+        if (!isObject(item)) continue;
+        added.push({
+          id: typeof item.id === "number" ? item.id : Number.NaN,
+          content: typeof item.content === "string" ? item.content : "",
+          special: item.special === true,
+          where: `${at} added_tokens`,
+        });
+      }
+    }
+    return fastVocab;
   };
   let vocab = preferFast ? await readFast() : await readVocabTxt();
   vocab ??= preferFast ? await readVocabTxt() : await readFast();
@@ -225,5 +240,91 @@ export async function loadTokenizerFiles(
   if (specialMap !== null) {
     applySpecialTokens(options, specialMap, `special_tokens_map.json in ${where}`);
   }
-  return { vocab, options };
+  if (config !== null && isObject(config.added_tokens_decoder)) {
+    const at = `tokenizer_config.json in ${where} added_tokens_decoder`;
+    for (const [key, value] of Object.entries(config.added_tokens_decoder)) {
+      const content = tokenString(value, at);
+      added.push({
+        id: Number(key),
+        content: content ?? "",
+        special: isObject(value) && value.special === true,
+        where: at,
+      });
+    }
+  }
+  const addedJson = await readObject(folder, "added_tokens.json");
+  if (addedJson !== null) {
+    for (const [content, id] of Object.entries(addedJson)) {
+      added.push({
+        id: Number(id),
+        content,
+        special: false,
+        where: `added_tokens.json in ${where}`,
+      });
+    }
+  }
+  return { vocab: withAddedTokens(vocab, added, options), options };
+}
+
+interface AddedToken {
+  id: number;
+  content: string;
+  special: boolean;
+  where: string;
+}
+
+/**
+ * Hugging Face's added tokens: those past the end of the vocabulary extend it (their ids must
+ * follow it without gaps), and every added token is kept whole in the text. Special ones join
+ * the special tokens (skipped by `decode`), the others are only never split.
+ */
+function withAddedTokens(
+  vocab: Vocabulary,
+  added: readonly AddedToken[],
+  options: BertTokenizerOptions,
+): Vocabulary {
+  if (added.length === 0) return vocab;
+  const extra = new Map<number, string>();
+  for (const token of added) {
+    if (!Number.isInteger(token.id) || token.id < 0 || token.content === "") {
+      throw new SyntaxError(
+        `Cannot read ${token.where}: an added token needs a non-negative integer id and a ` +
+          `non-empty content: received ${token.id} ${JSON.stringify(token.content)}`,
+      );
+    }
+    if (token.id >= vocab.size) extra.set(token.id, token.content);
+  }
+  let result = vocab;
+  if (extra.size > 0) {
+    const tokens = [...vocab.idToToken];
+    for (let id = vocab.size; id < vocab.size + extra.size; id++) {
+      const content = extra.get(id);
+      if (content === undefined) {
+        throw new SyntaxError(
+          `Cannot read the added tokens: their ids must continue the vocabulary of ${vocab.size} ` +
+            `tokens without gaps: id ${id} is missing (ids ${
+              [...extra.keys()].sort((a, b) => a - b).join(", ")
+            })`,
+        );
+      }
+      tokens.push(content);
+    }
+    result = new Vocabulary(tokens, "vocabulary with added tokens");
+  }
+  const named = new Set(
+    [options.unkToken, options.sepToken, options.padToken, options.clsToken, options.maskToken]
+      .map((t, i) => t ?? ["[UNK]", "[SEP]", "[PAD]", "[CLS]", "[MASK]"][i]!),
+  );
+  const specials = [...(options.additionalSpecialTokens ?? [])];
+  const plain: string[] = [...(options.addedTokens ?? [])];
+  for (const token of added) {
+    // Only tokens the vocabulary really maps to this id are honoured.
+    if (result.idToToken[token.id] !== token.content || named.has(token.content)) continue;
+    const list = token.special ? specials : plain;
+    if (!list.includes(token.content)) list.push(token.content);
+  }
+  if (specials.length > 0) options.additionalSpecialTokens = specials;
+  const kept = plain.filter((t) => !specials.includes(t));
+  if (kept.length > 0) options.addedTokens = kept;
+  return result;
 }

@@ -1,6 +1,6 @@
 // Options of the Python BertTokenizer that the golden fixtures do not reach: `never_split` and
 // lower-casing without accent stripping (the Python tokenizer composes to NFC first).
-import { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
+import assert, { deepStrictEqual as assertEquals, rejects } from "node:assert/strict";
 import {
   DPRQuestionEncoderTokenizer,
   DPRQuestionEncoderTokenizerFast,
@@ -85,4 +85,50 @@ Deno.test("do_lower_case without strip_accents composes to NFC (Python), Fast do
     "cafe",
     "cafe",
   ]);
+});
+
+Deno.test("added tokens past the vocabulary extend it and are kept whole", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/vocab.txt`, VOCAB.join("\n") + "\n");
+    const decoder = {
+      "0": { content: "[PAD]", special: true },
+      "16": { content: "<ent>", special: true },
+      "17": { content: "NewWord", special: false },
+    };
+    await Deno.writeTextFile(
+      `${dir}/tokenizer_config.json`,
+      JSON.stringify({ do_lower_case: true, added_tokens_decoder: decoder }),
+    );
+    for (
+      const tokenizer of [
+        await DPRQuestionEncoderTokenizer.fromPretrained(dir),
+        await DPRQuestionEncoderTokenizerFast.fromPretrained(dir),
+      ]
+    ) {
+      assert.equal(tokenizer.vocabSize, 18);
+      assertEquals(tokenizer.tokenize("hello<ent>world NewWord!"), [
+        "hello",
+        "<ent>",
+        "world",
+        "NewWord",
+        "!",
+      ]);
+      const ids = tokenizer.encode("hello <ent> NewWord").inputIds as number[];
+      assertEquals(ids, [2, 6, 16, 17, 3]);
+      // Special added tokens are skipped by decode, the others are not.
+      assert.equal(tokenizer.decode(ids, { skipSpecialTokens: true }), "hello NewWord");
+    }
+    // Ids must continue the vocabulary.
+    await Deno.writeTextFile(
+      `${dir}/tokenizer_config.json`,
+      JSON.stringify({ added_tokens_decoder: { "20": { content: "<x>", special: true } } }),
+    );
+    await rejects(DPRQuestionEncoderTokenizer.fromPretrained(dir), {
+      name: "SyntaxError",
+      message: /continue the vocabulary of 16 tokens without gaps: id 16 is missing/,
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
