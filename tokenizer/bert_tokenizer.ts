@@ -307,10 +307,18 @@ export class BertTokenizer {
       stripAccents: options.stripAccents ?? null,
       nfc: options.nfc ?? true,
     });
+    const maxChars = options.maxInputCharsPerWord ?? 100;
+    if (typeof maxChars !== "number" || !(Number.isInteger(maxChars) && maxChars >= 1)) {
+      throw new RangeError(
+        `Cannot build ${name}: maxInputCharsPerWord must be a positive integer: received ${
+          String(maxChars)
+        }`,
+      );
+    }
     const wordPiece = new WordPiece(this.vocab.tokenToId, {
       unkId: specialIds.get(specials.unk)!,
       continuingSubwordPrefix: this.#prefix,
-      maxInputCharsPerWord: options.maxInputCharsPerWord ?? 100,
+      maxInputCharsPerWord: maxChars,
     });
     const neverSplit = new Map<string, number>();
     if (options.neverSplit !== undefined && options.neverSplit !== null) {

@@ -132,3 +132,14 @@ Deno.test("added tokens past the vocabulary extend it and are kept whole", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("maxInputCharsPerWord must be a positive integer (a tokenizer.json may say otherwise)", () => {
+  for (const bad of [0, -1, 2.5, Number.NaN]) {
+    assert.throws(() => new DPRQuestionEncoderTokenizer(VOCAB, { maxInputCharsPerWord: bad }), {
+      name: "RangeError",
+      message: /maxInputCharsPerWord must be a positive integer/,
+    });
+  }
+  const short = new DPRQuestionEncoderTokenizer(VOCAB, { maxInputCharsPerWord: 4 });
+  assertEquals(short.tokenize("cafe hello"), ["cafe", "[UNK]"]);
+});
