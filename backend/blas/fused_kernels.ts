@@ -4,7 +4,7 @@
  * @module
  */
 import type { tf } from "../tf.ts";
-import { expNonPositive, normalCdf } from "./fast_math.ts";
+import { expNonPositive, normalCdfLinear } from "./fast_math.ts";
 import {
   ATTENTION_KERNEL,
   GELU_KERNEL,
@@ -38,7 +38,7 @@ const gelu: KernelFunc = (args) => {
   const out = new Float32Array(xv.length);
   for (let i = 0; i < xv.length; i++) {
     const v = xv[i]!;
-    out[i] = v * normalCdf(v);
+    out[i] = v * normalCdfLinear(v);
   }
   return backend.makeTensorInfo(x.shape, "float32", out);
 };
@@ -224,7 +224,7 @@ function makeLinearGelu(fusedMatMul: KernelFunc): KernelFunc {
     const v = values(backend, out, LINEAR_GELU_KERNEL);
     for (let i = 0; i < v.length; i++) {
       const y = v[i]!;
-      v[i] = y * normalCdf(y);
+      v[i] = y * normalCdfLinear(y);
     }
     return out;
   };

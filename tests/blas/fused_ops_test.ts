@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../../backend/tf.ts";
 import { registerBlasBackend } from "../../backend/blas/register.ts";
+import { normalCdf, normalCdfLinear } from "../../backend/blas/fast_math.ts";
 import {
   fusedAttention,
   geluErf,
@@ -142,4 +143,15 @@ Deno.test("fused ops fall back to composites for other mask shapes and under gra
   const want = [-1, 0.5, 2].map((v) => Phi(v) + v * phi(v));
   assertClose(g.dataSync() as Float32Array, new Float32Array(want), 1e-4);
   tf.dispose([scores, wideMask, x, g]);
+});
+
+Deno.test("normalCdfLinear stays within 2e-7 of normalCdf and keeps NaN and the tails", () => {
+  let worst = 0;
+  for (let x = -12; x < 12; x += 0.000377) {
+    worst = Math.max(worst, Math.abs(normalCdfLinear(x) - normalCdf(x)));
+  }
+  assert.ok(worst < 2e-7, `worst error ${worst}`);
+  assert.ok(Number.isNaN(normalCdfLinear(NaN)));
+  assert.equal(normalCdfLinear(-Infinity), 0);
+  assert.equal(normalCdfLinear(Infinity), 1);
 });
