@@ -70,6 +70,7 @@ export function parseArgs(args: readonly string[], spec: Record<string, OptionKi
  * @param name option name
  * @param fallback value when absent
  * @param min smallest allowed value
+ * @param max largest allowed value (default: the largest safe integer)
  * @returns the integer
  */
 export function intOption(
@@ -77,12 +78,16 @@ export function intOption(
   name: string,
   fallback: number,
   min = 1,
+  max: number = Number.MAX_SAFE_INTEGER,
 ): number {
   const raw = options[name];
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (typeof raw !== "string" || !/^-?\d+$/.test(raw) || value < min) {
     throw new UsageError(`--${name} must be an integer >= ${min}: received ${JSON.stringify(raw)}`);
+  }
+  if (value > max) {
+    throw new UsageError(`--${name} must be at most ${max}: received ${JSON.stringify(raw)}`);
   }
   return value;
 }

@@ -338,7 +338,7 @@ async function commandServe(args: string[]): Promise<number> {
     hostname: "string",
   });
   need(positionals, 1, "serve");
-  const port = intOption(options, "port", 8000, 0);
+  const port = intOption(options, "port", 8000, 0, 65535);
   const hostname = stringOption(options, "hostname") ?? "127.0.0.1";
   const qa = await loadQa(positionals[0]!, options, false);
   const server = Deno.serve({ port, hostname }, createHandler({ qa, ...modelSources(options) }));
