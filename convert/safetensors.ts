@@ -500,9 +500,39 @@ export function writeSafetensors(
   stateDict: StateDict,
   options: WriteSafetensorsOptions = {},
 ): Uint8Array {
-  const header: Record<string, unknown> = { __metadata__: options.metadata ?? { format: "pt" } };
+  const metadata = options.metadata ?? { format: "pt" };
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== "string") {
+      throw new TypeError(
+        `Cannot write safetensors: metadata values must be strings: "${key}" is ${
+          JSON.stringify(value)
+        }`,
+      );
+    }
+  }
+  const header: Record<string, unknown> = { __metadata__: metadata };
   let offset = 0;
   for (const [name, tensor] of stateDict) {
+    if (name === "__metadata__") {
+      throw new TypeError(`Cannot write a tensor named "__metadata__": the name is reserved`);
+    }
+    if (!(tensor.data instanceof Float32Array)) {
+      throw new TypeError(
+        `Cannot write tensor "${name}": data must be a Float32Array: received ${
+          (tensor.data as unknown as object)?.constructor?.name ?? typeof tensor.data
+        }`,
+      );
+    }
+    if (
+      !Array.isArray(tensor.shape) ||
+      tensor.shape.some((d) => typeof d !== "number" || !Number.isInteger(d) || d < 0)
+    ) {
+      throw new TypeError(
+        `Cannot write tensor "${name}": shape must be non-negative integers: received ${
+          JSON.stringify(tensor.shape)
+        }`,
+      );
+    }
     const count = tensor.shape.reduce((a, b) => a * b, 1);
     if (count !== tensor.data.length) {
       throw new TypeError(

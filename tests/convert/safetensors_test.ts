@@ -203,3 +203,32 @@ Deno.test("sharded checkpoints are read through their index", async () => {
   await assert.rejects(() => readShardedSafetensors(new MemorySource(files)), /does not hold/);
   assert.equal(await readShardedSafetensors(new LocalFolderSource(FIXTURES)), null);
 });
+
+Deno.test("writeSafetensors refuses what it cannot write faithfully or read back", () => {
+  const write = (name: string, tensor: unknown, metadata?: Record<string, string>) => () =>
+    writeSafetensors(
+      new Map([[name, tensor as { shape: number[]; data: Float32Array }]]),
+      metadata === undefined ? {} : { metadata },
+    );
+  assert.throws(write("w", { shape: [2], data: [1, 2] }), {
+    name: "TypeError",
+    message: /data must be a Float32Array: received Array/,
+  });
+  assert.throws(write("w", { shape: [2], data: new Float64Array([1, 2]) }), {
+    name: "TypeError",
+    message: /received Float64Array/,
+  });
+  assert.throws(write("w", { shape: [-2], data: new Float32Array(2) }), {
+    name: "TypeError",
+    message: /shape must be non-negative integers/,
+  });
+  assert.throws(write("__metadata__", { shape: [1], data: new Float32Array(1) }), {
+    name: "TypeError",
+    message: /reserved/,
+  });
+  const badMetadata = { format: 1 } as unknown as Record<string, string>;
+  assert.throws(write("w", { shape: [1], data: new Float32Array(1) }, badMetadata), {
+    name: "TypeError",
+    message: /metadata values must be strings/,
+  });
+});
