@@ -155,6 +155,23 @@ export class DenseIndex {
         `Cannot add to DenseIndex: got ${n} ids but ${metadata.length} metadata entries`,
       );
     }
+    metadata?.forEach((value, i) => {
+      let text: string | undefined;
+      try {
+        text = value === undefined ? "null" : JSON.stringify(value);
+      } catch (error) {
+        throw new TypeError(
+          `Cannot add to DenseIndex: metadata ${i} cannot be saved as JSON: ${
+            (error as Error).message.split("\n")[0]
+          }`,
+        );
+      }
+      if (typeof text !== "string") {
+        throw new TypeError(
+          `Cannot add to DenseIndex: metadata ${i} must be a JSON value: received ${typeof value}`,
+        );
+      }
+    });
     const seen = new Set<string>();
     for (const id of ids) {
       if (typeof id !== "string") {

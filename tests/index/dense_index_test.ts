@@ -248,3 +248,19 @@ Deno.test("DenseIndex: NaN or Infinity in vectors, queries or vectors.npy is ref
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("DenseIndex.add: metadata that cannot be saved as JSON is refused up front", () => {
+  const index = new DenseIndex(2);
+  const v = [new Float32Array([1, 2])];
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
+  for (const bad of [() => 1, Symbol("s"), 1n, circular]) {
+    assert.throws(() => index.add(["a"], v, [bad as never]), {
+      name: "TypeError",
+      message: /metadata 0 (must be a JSON value|cannot be saved as JSON)/,
+    });
+  }
+  assert.equal(index.size, 0);
+  index.add(["a"], v, [{ title: "ok", n: 1 }]);
+  assert.deepEqual(index.metadata(0), { title: "ok", n: 1 });
+});
