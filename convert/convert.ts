@@ -106,6 +106,36 @@ const ARCHITECTURE_PREFIX: Record<string, string> = {
 /** Buffers and pooler weights models skip; they are not written. */
 const IGNORED = [/(^|\.)position_ids$/, /(^|\.)token_type_ids$/, /(^|\.)pooler\.dense\./];
 
+/**
+ * Replacing `out` must not delete what is being converted: the source (a folder or a file) or
+ * the tokenizer source may not be `out` or lie inside it.
+ */
+async function refuseReplacingSource(
+  source: string,
+  out: string,
+  options: ConvertOptions,
+): Promise<void> {
+  const real = async (path: string): Promise<string | null> => {
+    try {
+      return await Deno.realPath(path);
+    } catch {
+      return null; // a URL or a hub id: nothing local to lose
+    }
+  };
+  const outReal = await real(out);
+  if (outReal === null) return;
+  for (const candidate of [source, options.tokenizerFrom]) {
+    if (typeof candidate !== "string") continue;
+    const inReal = await real(candidate);
+    if (inReal !== null && (inReal === outReal || inReal.startsWith(`${outReal}/`))) {
+      throw new RangeError(
+        `Cannot convert ${candidate} into ${out}: replacing ${out} would delete the files being ` +
+          `converted; choose another output folder`,
+      );
+    }
+  }
+}
+
 /** `describeLayout`, with a clear error when the config's sizes cannot be allocated. */
 function layoutOrSizeError(config: Record<string, unknown>, where: string): LayersLayout {
   try {
@@ -273,6 +303,9 @@ export async function convertCheckpoint(
     throw new RangeError(
       `Cannot convert into ${out}: it already exists (pass overwrite, or --overwrite on the command line)`,
     );
+  }
+  if (outExists && typeof source === "string") {
+    await refuseReplacingSource(source, out, options);
   }
   const wantLayout = (options.layout ?? "layers-model") === "layers-model";
   // Read everything before touching the disk, so a bad checkpoint leaves nothing.

@@ -42,3 +42,27 @@ Deno.test("convertCheckpoint: config.json absent, not an object, or with impossi
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("convertCheckpoint: overwrite never replaces the folder being converted", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const src = `${dir}/model`;
+    await Deno.mkdir(src);
+    for (const file of ["config.json", "model.safetensors", "vocab.txt"]) {
+      await Deno.copyFile(`${FIXTURE}${file}`, `${src}/${file}`);
+    }
+    for (const out of [src, dir, `${src}/`]) {
+      await assert.rejects(convertCheckpoint(src, out, { overwrite: true }), {
+        name: "RangeError",
+        message: /would delete the files being converted/,
+      });
+    }
+    assert.ok((await Deno.stat(`${src}/model.safetensors`)).isFile);
+    // Converting next to it still works, and again over the previous output.
+    await convertCheckpoint(src, `${dir}/out`);
+    await convertCheckpoint(src, `${dir}/out`, { overwrite: true });
+    assert.ok((await Deno.stat(`${dir}/out/model.json`)).isFile);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
