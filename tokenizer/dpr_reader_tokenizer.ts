@@ -168,8 +168,33 @@ export class DPRReaderTokenizer extends BertTokenizer {
       );
     }
     const opts = options as ReaderEncodeOptions;
-    if (reader.titles === undefined || reader.texts === undefined) {
-      const pair = reader.titles ?? reader.texts;
+    const name = this.constructor.name;
+    const fields = [["questions", reader.questions], ["titles", reader.titles], [
+      "texts",
+      reader.texts,
+    ]] as const;
+    for (const [field, value] of fields) {
+      if (field !== "questions" && (value === undefined || value === null)) continue;
+      const ok = typeof value === "string" ||
+        (Array.isArray(value) && value.every((v: unknown) => typeof v === "string"));
+      if (!ok) {
+        const bad = Array.isArray(value)
+          ? `${field}[${value.findIndex((v: unknown) => typeof v !== "string")}] is not a string`
+          : `received ${value === null ? "null" : typeof value}`;
+        throw new TypeError(
+          `Cannot encode with ${name}: ${field} must be a string or a list of strings: ${bad}`,
+        );
+      }
+    }
+    if (reader.titles == null || reader.texts == null) {
+      // As Hugging Face: with only titles or only texts, they pair with the questions.
+      const pair = reader.titles ?? reader.texts ?? undefined;
+      if (pair !== undefined && typeof pair !== typeof reader.questions) {
+        throw new TypeError(
+          `Cannot encode with ${name}: without both titles and texts, questions and ` +
+            `${reader.titles == null ? "texts" : "titles"} must both be strings or both lists`,
+        );
+      }
       return super.encode(reader.questions as string, {
         textPair: pair as string | undefined,
         padding: opts.padding,

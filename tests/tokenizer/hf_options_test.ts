@@ -143,3 +143,26 @@ Deno.test("maxInputCharsPerWord must be a positive integer (a tokenizer.json may
   const short = new DPRQuestionEncoderTokenizer(VOCAB, { maxInputCharsPerWord: 4 });
   assertEquals(short.tokenize("cafe hello"), ["cafe", "[UNK]"]);
 });
+
+Deno.test("DPRReaderTokenizer: wrong input types name the field; null texts mean absent (as None)", () => {
+  const reader = new DPRReaderTokenizer(VOCAB);
+  assert.throws(
+    () => reader.encode({ questions: "hello", titles: [5 as unknown as string], texts: ["x"] }),
+    { name: "TypeError", message: /titles must be a string or a list of strings: titles\[0\]/ },
+  );
+  assert.throws(
+    () => reader.encode({ questions: 7 as unknown as string, titles: ["t"], texts: ["x"] }),
+    { name: "TypeError", message: /questions must be a string .*received number/ },
+  );
+  // Only titles: they pair with the question, as with texts=None in Hugging Face.
+  const pair = reader.encode({
+    questions: "hello",
+    titles: "world",
+    texts: null as unknown as string,
+  });
+  assertEquals((pair as unknown as { inputIds: number[] }).inputIds, [2, 6, 3, 8, 3]);
+  assert.throws(() => reader.encode({ questions: "hello", texts: ["world"] }), {
+    name: "TypeError",
+    message: /questions and texts must both be strings or both lists/,
+  });
+});
