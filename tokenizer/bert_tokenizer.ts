@@ -447,6 +447,7 @@ export class BertTokenizer {
     options: { skipSpecialTokens?: boolean } = {},
   ): string | string[] {
     if (typeof ids === "number") return this.#token(ids, "convertIdsToTokens");
+    ids = idRow(ids, `convertIdsToTokens with ${this.constructor.name}`);
     const out: string[] = [];
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i]!;
@@ -488,6 +489,16 @@ export class BertTokenizer {
    * @returns one text per row
    */
   batchDecode(rows: readonly ArrayLike<number>[], options: DecodeOptions = {}): string[] {
+    const tensor = rows as unknown as { rank?: unknown; arraySync?: unknown };
+    if (typeof tensor.arraySync === "function" && tensor.rank === 2) {
+      rows = (tensor.arraySync as () => number[][])();
+    }
+    if (!Array.isArray(rows)) {
+      throw new TypeError(
+        `Cannot batchDecode with ${this.constructor.name}: rows must be a list of id rows or a ` +
+          `rank-2 tensor`,
+      );
+    }
     return rows.map((row) => this.decode(row, options));
   }
 
@@ -778,6 +789,36 @@ export class BertTokenizer {
       );
     }
   }
+}
+
+/**
+ * The ids of one row: an array-like of numbers, or a rank-1 tfjs tensor (read synchronously).
+ * Anything else (a tensor of another rank, an object without a length) is a TypeError rather
+ * than an empty row.
+ */
+function idRow(ids: unknown, where: string): ArrayLike<number> {
+  const tensor = ids as { rank?: unknown; dataSync?: unknown; shape?: unknown };
+  if (ids !== null && typeof ids === "object" && typeof tensor.dataSync === "function") {
+    if (tensor.rank !== 1) {
+      throw new TypeError(
+        `Cannot ${where}: a tensor of ids must have rank 1: received shape ${
+          JSON.stringify(tensor.shape)
+        }`,
+      );
+    }
+    return (tensor.dataSync as () => ArrayLike<number>)();
+  }
+  if (
+    ids === null || typeof ids !== "object" ||
+    typeof (ids as { length?: unknown }).length !== "number"
+  ) {
+    throw new TypeError(
+      `Cannot ${where}: ids must be an array of token ids: received ${
+        ids === null ? "null" : typeof ids
+      }`,
+    );
+  }
+  return ids as ArrayLike<number>;
 }
 
 /**

@@ -7,6 +7,7 @@ import {
   DPRReaderTokenizer,
   DPRReaderTokenizerFast,
 } from "../../tokenizer/mod.ts";
+import { tf } from "../../backend/tf.ts";
 
 const VOCAB = [
   "[PAD]",
@@ -165,4 +166,31 @@ Deno.test("DPRReaderTokenizer: wrong input types name the field; null texts mean
     name: "TypeError",
     message: /questions and texts must both be strings or both lists/,
   });
+});
+
+Deno.test("decode takes a rank-1 tensor of ids; other non-arrays are TypeErrors, not ''", () => {
+  const tokenizer = new DPRQuestionEncoderTokenizer(VOCAB);
+  const ids = tokenizer.encode("hello world").inputIds as number[];
+  const row = tf.tensor1d(ids, "int32");
+  const rows = tf.tensor2d([ids, ids], [2, ids.length], "int32");
+  try {
+    assert.equal(tokenizer.decode(row as unknown as number[]), "[CLS] hello world [SEP]");
+    assertEquals(
+      tokenizer.batchDecode(rows as unknown as number[][], { skipSpecialTokens: true }),
+      [
+        "hello world",
+        "hello world",
+      ],
+    );
+    assert.throws(() => tokenizer.decode(rows as unknown as number[]), {
+      name: "TypeError",
+      message: /rank 1/,
+    });
+    assert.throws(() => tokenizer.decode({} as unknown as number[]), {
+      name: "TypeError",
+      message: /ids must be an array of token ids/,
+    });
+  } finally {
+    tf.dispose([row, rows]);
+  }
 });
