@@ -120,13 +120,43 @@ export function parseAnswerList(text: string, where = "answers"): string[] {
 }
 
 /**
+ * DPR's retriever JSON (`nq-dev.json` and the like): a list of objects with `question` and
+ * `answers` (other keys, such as `positive_ctxs`, are ignored).
+ */
+function parseQaJson(text: string, name: string): QaPair[] {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new SyntaxError(`Cannot read ${name}: ${(error as Error).message}`);
+  }
+  if (!Array.isArray(value)) {
+    throw new TypeError(`Cannot read ${name}: a .json QA file must hold a list of questions`);
+  }
+  return value.map((item: unknown, i: number): QaPair => {
+    const v = item as { question?: unknown; answers?: unknown } | null;
+    if (
+      typeof v?.question !== "string" || !Array.isArray(v.answers) ||
+      !v.answers.every((a) => typeof a === "string")
+    ) {
+      throw new TypeError(
+        `Cannot read ${name}: item ${i} must be {"question": string, "answers": string[]}`,
+      );
+    }
+    return { question: v.question, answers: v.answers as string[] };
+  });
+}
+
+/**
  * Parses a whole QA file's text.
  * @param text the file's contents
- * @param name the file's name, for error messages (a `.jsonl` name selects JSONL)
+ * @param name the file's name, for error messages (a `.jsonl` name selects JSONL, a `.json` name
+ *   DPR's retriever JSON list; anything else is DPR's `question<TAB>answers` TSV)
  * @returns the questions in file order
  */
 export function parseQaFile(text: string, name: string): QaPair[] {
   const out: QaPair[] = [];
+  if (name.toLowerCase().endsWith(".json")) return parseQaJson(text, name);
   const lines = text.split("\n").map((l) => l.replace(/\r$/, ""));
   if (name.toLowerCase().endsWith(".jsonl")) {
     lines.forEach((line, i) => {

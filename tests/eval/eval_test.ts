@@ -93,3 +93,23 @@ Deno.test("retrievalAccuracy: first-hit ranks and top-k shares", () => {
   assert.deepEqual(acc.topK, { 1: 1 / 3, 2: 2 / 3, 100: 2 / 3 });
   assert.throws(() => retrievalAccuracy([["a"]], [], [1]), RangeError);
 });
+
+Deno.test("parseQaFile: DPR's retriever .json list (extra keys ignored), and its errors", () => {
+  const text = JSON.stringify([
+    { question: "who sang?", answers: ["Haddaway"], positive_ctxs: [{ title: "x", text: "y" }] },
+    { question: "when?", answers: ["1993", "in 1993"] },
+  ]);
+  assert.deepEqual(parseQaFile(text, "nq-dev.json"), [
+    { question: "who sang?", answers: ["Haddaway"] },
+    { question: "when?", answers: ["1993", "in 1993"] },
+  ]);
+  assert.throws(() => parseQaFile('{"question": "q"}', "a.json"), {
+    name: "TypeError",
+    message: /a\.json: a \.json QA file must hold a list/,
+  });
+  assert.throws(() => parseQaFile('[{"question": "q", "answers": "a"}]', "a.json"), {
+    name: "TypeError",
+    message: /item 0 must be/,
+  });
+  assert.throws(() => parseQaFile("[", "a.json"), { name: "SyntaxError" });
+});
