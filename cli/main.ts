@@ -36,7 +36,8 @@ Commands:
   merge <index-dir>              merge the finished shards of a sharded index job
   ask <index-dir> <question>     retrieve passages and read answers
   eval <index-dir> <qa-file>     top-k retrieval accuracy (k = 1, 5, 20, 100) and reader exact
-                                 match on a DPR QA file ("question<TAB>['answer', ...]")
+                                 match on a DPR QA file ("question<TAB>['answer', ...]"; or
+                                 .jsonl / DPR's .json list of {question, answers})
   serve <index-dir>              HTTP server: POST /embed, /search, /answer
 
 Model options (all commands):
