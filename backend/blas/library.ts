@@ -177,6 +177,24 @@ export function openBlas(path?: string): BlasLibrary {
   );
 }
 
+/** Throws unless `data` holds a row-major `rows` x `cols` matrix with leading dimension `ld`. */
+function checkOperand(
+  name: string,
+  data: Float32Array,
+  rows: number,
+  cols: number,
+  ld: number,
+): void {
+  if (rows <= 0 || cols <= 0) return;
+  const needed = (rows - 1) * ld + cols;
+  if (!(ld >= cols) || data.length < needed) {
+    throw new RangeError(
+      `Cannot run cblas_sgemm: operand ${name} of ${rows} x ${cols} with leading dimension ${ld} ` +
+        `needs ${needed} values and ld >= ${cols}: received ${data.length} values`,
+    );
+  }
+}
+
 function wrap(path: string, lib: Deno.DynamicLibrary<typeof SYMBOLS>): BlasLibrary {
   const sym = lib.symbols;
   const gemm = sym.cblas_sgemm;
@@ -185,6 +203,13 @@ function wrap(path: string, lib: Deno.DynamicLibrary<typeof SYMBOLS>): BlasLibra
   return {
     path,
     sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc): void {
+      // Native code trusts these sizes: a wrong one would read or write past a buffer and
+      // corrupt the heap, so they are checked here (a few integer operations per call).
+      if (m > 0 && n > 0) {
+        checkOperand("A", a, transA ? k : m, transA ? m : k, lda);
+        checkOperand("B", b, transB ? n : k, transB ? k : n, ldb);
+        checkOperand("C", c, m, n, ldc);
+      }
       gemm(
         ROW_MAJOR,
         transA ? TRANS : NO_TRANS,
