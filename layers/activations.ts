@@ -43,15 +43,47 @@ export function silu(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => tf.mul(x, tf.sigmoid(x)));
 }
 
-/** The supported `hidden_act` names and their functions. */
+/** `quick_gelu`: `x * sigmoid(1.702 x)`. */
+export function quickGelu(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.sigmoid(tf.mul(x, 1.702))));
+}
+
+/** `mish`: `x * tanh(softplus(x))`. */
+export function mish(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => tf.mul(x, tf.tanh(tf.softplus(x))));
+}
+
+/** `laplace`: `0.5 (1 + erf((x - mu) / (sigma sqrt 2)))` with transformers' mu and sigma. */
+export function laplace(x: tf.Tensor): tf.Tensor {
+  const mu = 0.707107, sigma = 0.282095;
+  return tf.tidy(() => tf.mul(tf.add(tf.erf(tf.div(tf.sub(x, mu), sigma * Math.SQRT2)), 1), 0.5));
+}
+
+/**
+ * The supported `hidden_act` names and their functions: transformers' `ACT2FN` table.
+ * `gelu_python` is the same erf form as `gelu`; `gelu_pytorch_tanh` and `gelu_accurate` compute
+ * the tanh approximation of `gelu_new`.
+ */
 export const ACTIVATIONS: Readonly<Record<string, Activation>> = Object.freeze({
   gelu: geluErf,
+  gelu_python: geluErf,
   gelu_new: geluNew,
+  gelu_pytorch_tanh: geluNew,
+  gelu_accurate: geluNew,
   gelu_fast: geluFast,
+  gelu_10: (x: tf.Tensor): tf.Tensor => tf.tidy(() => tf.clipByValue(geluErf(x), -10, 10)),
+  quick_gelu: quickGelu,
   relu: (x: tf.Tensor): tf.Tensor => tf.relu(x),
+  relu2: (x: tf.Tensor): tf.Tensor => tf.tidy(() => tf.square(tf.relu(x))),
+  relu6: (x: tf.Tensor): tf.Tensor => tf.relu6(x),
+  leaky_relu: (x: tf.Tensor): tf.Tensor => tf.leakyRelu(x, 0.01),
   silu,
   swish: silu,
+  mish,
   tanh: (x: tf.Tensor): tf.Tensor => tf.tanh(x),
+  sigmoid: (x: tf.Tensor): tf.Tensor => tf.sigmoid(x),
+  linear: (x: tf.Tensor): tf.Tensor => tf.clone(x),
+  laplace,
 });
 
 /**
