@@ -229,6 +229,24 @@ export class DPRConfig {
         `Invalid DPRConfig: hiddenSize must be divisible by numAttentionHeads: received ${this.hiddenSize} and ${this.numAttentionHeads}`,
       );
     }
+    // tfjs keeps each weight in one typed array, and V8 caps those at 2^31 - 1 elements on
+    // 64-bit hosts: refuse sizes no backend could allocate before anything is allocated.
+    const largest: [string, number][] = [
+      ["vocabSize x hiddenSize", this.vocabSize * this.hiddenSize],
+      ["maxPositionEmbeddings x hiddenSize", this.maxPositionEmbeddings * this.hiddenSize],
+      ["typeVocabSize x hiddenSize", this.typeVocabSize * this.hiddenSize],
+      ["hiddenSize x 3 hiddenSize", 3 * this.hiddenSize * this.hiddenSize],
+      ["hiddenSize x intermediateSize", this.hiddenSize * this.intermediateSize],
+      ["hiddenSize x projectionDim", this.hiddenSize * this.projectionDim],
+    ];
+    for (const [what, elements] of largest) {
+      if (elements > MAX_WEIGHT_ELEMENTS) {
+        throw new RangeError(
+          `Invalid DPRConfig: a weight of ${what} would hold ${elements} values, more than ` +
+            `the ${MAX_WEIGHT_ELEMENTS} one array can`,
+        );
+      }
+    }
     if (this.padTokenId >= this.vocabSize) {
       throw new RangeError(
         `Invalid DPRConfig: padTokenId must be below vocabSize ${this.vocabSize}: received ${this.padTokenId}`,
@@ -250,6 +268,9 @@ export class DPRConfig {
     }
   }
 }
+
+/** The most elements one weight may hold (V8's typed-array limit). */
+const MAX_WEIGHT_ELEMENTS = 2 ** 31 - 1;
 
 function describe(value: unknown): string {
   if (value === undefined) return "undefined";

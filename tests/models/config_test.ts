@@ -70,9 +70,13 @@ Deno.test("DPRConfig rejects invalid values with errors naming field and value",
     name: "RangeError",
     message: /hiddenSize must be divisible by numAttentionHeads: received 30 and 4/,
   });
-  throws(() => new DPRConfig({ hiddenAct: "gelu_pytorch_tanh" }), {
+  throws(() => new DPRConfig({ hiddenAct: "gelu_unknown" }), {
     name: "RangeError",
-    message: /unsupported activation.*gelu_pytorch_tanh/,
+    message: /unsupported activation.*gelu_unknown/,
+  });
+  throws(() => DPRConfig.fromJSON({ vocab_size: 1e10 }), {
+    name: "RangeError",
+    message: /vocabSize x hiddenSize would hold 7680000000000 values, more than the 2147483647/,
   });
   throws(() => new DPRConfig({ positionEmbeddingType: "relative_key" }), {
     name: "RangeError",
