@@ -1,4 +1,4 @@
-import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import { deepEqual, ok, throws } from "node:assert/strict";
 import { tf } from "../../backend/tf.ts";
 import { ACTIVATIONS, getActivation } from "../../layers/activations.ts";
 
