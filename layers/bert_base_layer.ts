@@ -128,6 +128,14 @@ export function gatherRows(
   return tf.tensor2d(out, [ids.length, width], "float32");
 }
 
+/**
+ * The shape of a layer's first input: `inputShape` itself for one input, its first entry for a
+ * list of inputs.
+ */
+export function firstInputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
+  return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+}
+
 /** 32-bit FNV-1a hash, used to derive one seed per weight from the base seed and its name. */
 function hashSeed(seed: number, name: string): number {
   let h = 0x811c9dc5;
@@ -187,6 +195,15 @@ export abstract class BertBaseLayer extends tfl.layers.Layer {
   /** Config fields shared by all BERT layers. */
   protected baseConfig(): tf.serialization.ConfigDict {
     return { ...super.getConfig(), initializerRange: this.initializerRange, seed: this.seed };
+  }
+
+  /**
+   * The config of a layer built from `args`: {@linkcode baseConfig} plus every constructor
+   * argument but `name` and `trainable` (tfjs's own config already holds those).
+   */
+  protected argsConfig(args: BertBaseLayerArgs): tf.serialization.ConfigDict {
+    const { name: _name, trainable: _trainable, ...rest } = args;
+    return { ...this.baseConfig(), ...rest };
   }
 
   /** Arguments every sublayer inherits from this one. */

@@ -5,12 +5,12 @@
 import { tf, type tfl } from "../backend/tf.ts";
 import {
   BertCompositeLayer,
-  evalContext,
+  firstInputShape,
   type ForwardContext,
   gatherRows,
 } from "./bert_base_layer.ts";
 import { BertLayer, type BertLayerArgs } from "./bert_layer.ts";
-import { attentionMaskBias } from "./bert_self_attention.ts";
+import { callOnSequence } from "./bert_self_attention.ts";
 
 /** Sizes of {@linkcode BertEncoder}. */
 export interface BertEncoderArgs extends BertLayerArgs {
@@ -126,25 +126,21 @@ export class BertEncoder extends BertCompositeLayer {
 
   /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
-    return tf.tidy(() => {
-      const [hidden, mask] = inputs as tf.Tensor[];
-      const [B, T, H] = hidden!.shape as [number, number, number];
-      const bias = mask === undefined ? null : attentionMaskBias(mask as tf.Tensor2D);
-      const ctx = { ...evalContext(), training: kwargs["training"] === true };
-      const out = this.forward(tf.reshape(hidden!, [B * T, H]), bias, B, T, ctx);
-      return tf.reshape(out.lastHidden, [B, T, H]);
-    });
+    return callOnSequence(
+      inputs,
+      kwargs,
+      (hidden, bias, B, T, ctx) => this.forward(hidden, bias, B, T, ctx).lastHidden,
+    );
   }
 
   /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    return firstInputShape(inputShape);
   }
 
   /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
-    const { name: _name, trainable: _trainable, ...rest } = this.args;
-    return { ...this.baseConfig(), ...rest };
+    return this.argsConfig(this.args);
   }
 }
 

@@ -5,7 +5,12 @@
 import { tf, type tfl } from "../backend/tf.ts";
 import { getActivation } from "./activations.ts";
 import { linearGeluErf } from "../backend/blas/fused_ops.ts";
-import { BertBaseLayer, type BertBaseLayerArgs, linear } from "./bert_base_layer.ts";
+import {
+  BertBaseLayer,
+  type BertBaseLayerArgs,
+  firstInputShape,
+  linear,
+} from "./bert_base_layer.ts";
 
 /** Sizes of {@linkcode BertIntermediate}. */
 export interface BertIntermediateArgs extends BertBaseLayerArgs {
@@ -77,14 +82,13 @@ export class BertIntermediate extends BertBaseLayer {
 
   /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const first = firstInputShape(inputShape);
     return [first[0] ?? null, first[1] ?? null, this.args.intermediateSize];
   }
 
   /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
-    const { name: _name, trainable: _trainable, ...rest } = this.args;
-    return { ...this.baseConfig(), ...rest };
+    return this.argsConfig(this.args);
   }
 }
 

@@ -16,6 +16,7 @@ import {
   type BertBaseLayerArgs,
   dropout,
   evalContext,
+  firstInputShape,
   type ForwardContext,
   gatherRows,
   linear,
@@ -54,6 +55,38 @@ export function attentionMaskBias(mask: tf.Tensor2D): tf.Tensor4D {
     const [B, T] = mask.shape;
     const bias = tf.mul(tf.sub(1, tf.cast(mask, "float32")), FLOAT32_MIN);
     return tf.reshape(bias, [B, 1, 1, T]);
+  });
+}
+
+/** An eager forward pass over flattened hidden states [B*T, H], returning [B*T, H]. */
+export type SequenceForward = (
+  hidden: tf.Tensor2D,
+  maskBias: tf.Tensor4D | null,
+  batch: number,
+  seq: number,
+  ctx: ForwardContext,
+) => tf.Tensor2D;
+
+/**
+ * The `call()` the attention blocks share: takes `[hidden [B, T, H], mask [B, T]]`, flattens
+ * hidden to [B*T, H], turns the mask (when given) into its additive bias, runs `forward` in an
+ * eval context (training when `kwargs.training` is true) and reshapes its result to [B, T, H].
+ * @param inputs `[hidden, mask]` or `[hidden]`
+ * @param kwargs tfjs's call arguments
+ * @param forward the layer's eager forward pass
+ * @returns [B, T, H]
+ */
+export function callOnSequence(
+  inputs: tf.Tensor | tf.Tensor[],
+  kwargs: Record<string, unknown>,
+  forward: SequenceForward,
+): tf.Tensor {
+  return tf.tidy(() => {
+    const [hidden, mask] = inputs as tf.Tensor[];
+    const [B, T, H] = hidden!.shape as [number, number, number];
+    const bias = mask === undefined ? null : attentionMaskBias(mask as tf.Tensor2D);
+    const ctx = { ...evalContext(), training: kwargs["training"] === true };
+    return tf.reshape(forward(tf.reshape(hidden!, [B * T, H]), bias, B, T, ctx), [B, T, H]);
   });
 }
 
@@ -302,25 +335,21 @@ export class BertSelfAttention extends BertBaseLayer {
 
   /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
-    return tf.tidy(() => {
-      const [hidden, mask] = inputs as tf.Tensor[];
-      const [B, T, H] = hidden!.shape as [number, number, number];
-      const bias = mask === undefined ? null : attentionMaskBias(mask as tf.Tensor2D);
-      const ctx = { ...evalContext(), training: kwargs["training"] === true };
-      const { context } = this.forward(tf.reshape(hidden!, [B * T, H]), bias, B, T, ctx);
-      return tf.reshape(context, [B, T, H]);
-    });
+    return callOnSequence(
+      inputs,
+      kwargs,
+      (hidden, bias, B, T, ctx) => this.forward(hidden, bias, B, T, ctx).context,
+    );
   }
 
   /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    return firstInputShape(inputShape);
   }
 
   /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
-    const { name: _name, trainable: _trainable, ...rest } = this.args;
-    return { ...this.baseConfig(), ...rest };
+    return this.argsConfig(this.args);
   }
 }
 

@@ -10,6 +10,7 @@ import {
   type BertBaseLayerArgs,
   dropout,
   evalContext,
+  firstInputShape,
   type ForwardContext,
   layerNorm,
   linear,
@@ -114,14 +115,13 @@ export class BertSelfOutput extends BertBaseLayer {
 
   /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const first = firstInputShape(inputShape);
     return [first[0] ?? null, first[1] ?? null, this.args.hiddenSize];
   }
 
   /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
-    const { name: _name, trainable: _trainable, ...rest } = this.args;
-    return { ...this.baseConfig(), ...rest };
+    return this.argsConfig(this.args);
   }
 }
 

@@ -4,7 +4,12 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
-import { BertBaseLayer, type BertBaseLayerArgs, linear } from "./bert_base_layer.ts";
+import {
+  BertBaseLayer,
+  type BertBaseLayerArgs,
+  firstInputShape,
+  linear,
+} from "./bert_base_layer.ts";
 
 /** Sizes of {@linkcode DPRPooler}. */
 export interface DPRPoolerArgs extends BertBaseLayerArgs {
@@ -91,14 +96,13 @@ export class DPRPooler extends BertBaseLayer {
 
   /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const first = firstInputShape(inputShape);
     return [first[0] ?? null, this.outputSize];
   }
 
   /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
-    const { name: _name, trainable: _trainable, ...rest } = this.args;
-    return { ...this.baseConfig(), ...rest };
+    return this.argsConfig(this.args);
   }
 }
 

@@ -4,7 +4,12 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
-import { BertBaseLayer, type BertBaseLayerArgs, linear } from "./bert_base_layer.ts";
+import {
+  BertBaseLayer,
+  type BertBaseLayerArgs,
+  firstInputShape,
+  linear,
+} from "./bert_base_layer.ts";
 
 /** Sizes of {@linkcode DPRSpanHead}. */
 export interface DPRSpanHeadArgs extends BertBaseLayerArgs {
@@ -97,7 +102,7 @@ export class DPRSpanHead extends BertBaseLayer {
 
   /** The output shape for an input shape (used on symbolic tensors). */
   override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape[] {
-    const first = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as tfl.Shape;
+    const first = firstInputShape(inputShape);
     const B = first[0] ?? null;
     const T = first[1] ?? null;
     return [[B, T], [B, T], [B]];
@@ -105,8 +110,7 @@ export class DPRSpanHead extends BertBaseLayer {
 
   /** The constructor arguments, for tfjs serialization. */
   override getConfig(): tf.serialization.ConfigDict {
-    const { name: _name, trainable: _trainable, ...rest } = this.args;
-    return { ...this.baseConfig(), ...rest };
+    return this.argsConfig(this.args);
   }
 }
 
