@@ -6,8 +6,8 @@ import type { DPRConfig } from "./config.ts";
 import { DPREncoder, type DPRModelOptions } from "./dpr_encoder.ts";
 import {
   type FromPretrainedOptions,
+  loadPretrained,
   type PretrainedSource,
-  readPretrained,
 } from "./from_pretrained.ts";
 
 /**
@@ -54,14 +54,6 @@ export class DPRQuestionEncoder extends DPREncoder {
     source: PretrainedSource,
     options: FromPretrainedOptions = {},
   ): Promise<DPRQuestionEncoder> {
-    const { config, stateDict } = await readPretrained(source, "DPRQuestionEncoder", options);
-    const model = new DPRQuestionEncoder(config, { zeroInit: true });
-    try {
-      model.loadStateDict(stateDict, options);
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return model;
+    return await loadPretrained(source, "DPRQuestionEncoder", DPRQuestionEncoder, options);
   }
 }

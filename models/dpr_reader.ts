@@ -19,8 +19,8 @@ import type { DPRInputs } from "./inputs.ts";
 import { readerLayersModel } from "./layers_model.ts";
 import {
   type FromPretrainedOptions,
+  loadPretrained,
   type PretrainedSource,
-  readPretrained,
 } from "./from_pretrained.ts";
 
 /** Output of {@linkcode DPRReader.forward}; the caller owns (and disposes) the tensors. */
@@ -110,15 +110,7 @@ export class DPRReader {
     source: PretrainedSource,
     options: FromPretrainedOptions = {},
   ): Promise<DPRReader> {
-    const { config, stateDict } = await readPretrained(source, "DPRReader", options);
-    const model = new DPRReader(config, { zeroInit: true });
-    try {
-      model.loadStateDict(stateDict, options);
-    } catch (error) {
-      model.dispose();
-      throw error;
-    }
-    return model;
+    return await loadPretrained(source, "DPRReader", DPRReader, options);
   }
 
   /** Every weight, once. */

@@ -10,6 +10,7 @@ import { type PretrainedOptions, resolvePretrained } from "../convert/resolve.ts
 import type { StateDict } from "../convert/state_dict.ts";
 import { DPRConfig } from "./config.ts";
 import type { LoadStateDictOptions } from "./hf_weight_map.ts";
+import type { DPRModelOptions } from "./dpr_encoder.ts";
 
 /** Where a pretrained model comes from: a folder path, URL, hub id or a {@linkcode FileSource}. */
 export type PretrainedSource = string | FileSource;
@@ -68,4 +69,46 @@ export async function readPretrained(
   }
   if (options.backend !== undefined) await setBackend(options.backend);
   return { config, stateDict: resolved.stateDict, source: resolved.source };
+}
+
+/** A model class {@linkcode loadPretrained} can build: made from a config, then given weights. */
+export interface PretrainedModelClass<M> {
+  /** Builds the model with its weights allocated (here zero-initialised, to be overwritten). */
+  new (config: DPRConfig, options: DPRModelOptions): M;
+}
+
+/** What {@linkcode loadPretrained} needs of a model instance. */
+export interface LoadableModel {
+  /** Copies a checkpoint's weights in; throws on missing or mismatched ones. */
+  loadStateDict(stateDict: StateDict, options: LoadStateDictOptions): void;
+  /** Frees the model's tensors. */
+  dispose(): void;
+}
+
+/**
+ * The `fromPretrained` of the DPR models: reads `source` (checking it holds `className`), builds
+ * the model with zeroed weights and loads the checkpoint into it; the model is disposed when
+ * loading fails, so nothing leaks.
+ * @param source a folder path, URL, hub id or FileSource
+ * @param className the class being loaded, e.g. `"DPRQuestionEncoder"`
+ * @param modelClass its constructor
+ * @param options hub options, load options and the architecture check switch
+ * @returns the model with the checkpoint's weights
+ * @throws TypeError when the folder holds another architecture or mismatched weights
+ */
+export async function loadPretrained<M extends LoadableModel>(
+  source: PretrainedSource,
+  className: string,
+  modelClass: PretrainedModelClass<M>,
+  options: FromPretrainedOptions = {},
+): Promise<M> {
+  const { config, stateDict } = await readPretrained(source, className, options);
+  const model = new modelClass(config, { zeroInit: true });
+  try {
+    model.loadStateDict(stateDict, options);
+  } catch (error) {
+    model.dispose();
+    throw error;
+  }
+  return model;
 }
