@@ -11,6 +11,7 @@
  */
 import { createHash } from "node:crypto";
 import type { FileSource } from "./file_source.ts";
+import { pathExists } from "./path_exists.ts";
 import type { Progress } from "./progress.ts";
 import { SILENT_PROGRESS, stderrIsTerminal, stderrProgress } from "./progress.ts";
 import { checkFileName } from "./url_source.ts";
@@ -120,8 +121,8 @@ export class HubSource implements FileSource {
   async localPath(name: string): Promise<string | null> {
     checkFileName(name, this.description);
     const path = `${this.folder}/${name}`;
-    if (await exists(path)) return path;
-    if (await exists(`${path}.absent`)) return null;
+    if (await pathExists(path)) return path;
+    if (await pathExists(`${path}.absent`)) return null;
     const offline = this.#options.offline ??
       ["1", "on", "true", "yes"].includes((env("HF_HUB_OFFLINE") ?? "").toLowerCase());
     if (offline) {
@@ -151,7 +152,7 @@ export class HubSource implements FileSource {
   }
 
   async #download(name: string, url: string, path: string): Promise<string | null> {
-    const folderExisted = await exists(this.folder);
+    const folderExisted = await pathExists(this.folder);
     const show = this.#options.progress ?? stderrIsTerminal();
     const found = await downloadFile(url, path, {
       fetch: this.#options.fetch ?? fetch,
@@ -170,16 +171,6 @@ export class HubSource implements FileSource {
 
 /** Downloads in progress in this process, by cache path. */
 const IN_FLIGHT = new Map<string, Promise<string | null>>();
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
 
 /**
  * The body of a response that came compressed although identity was asked for. Deno hands such a
@@ -396,7 +387,7 @@ export async function downloadFile(
     await Deno.rename(partial, dest);
   } catch (error) {
     // Another process downloading the same file finished first.
-    if (error instanceof Deno.errors.NotFound && await exists(dest)) return true;
+    if (error instanceof Deno.errors.NotFound && await pathExists(dest)) return true;
     throw error;
   }
   return true;

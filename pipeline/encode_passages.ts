@@ -18,6 +18,7 @@
  * @module
  */
 import { DenseIndex } from "../index/dense_index.ts";
+import { pathExists } from "../convert/path_exists.ts";
 import {
   type DenseEncoder,
   embedEncoded,
@@ -99,16 +100,6 @@ function checkInt(name: string, value: number, min: number): void {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.tmp-${Deno.pid}`;
   await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
@@ -168,7 +159,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
   };
   await Deno.mkdir(dir, { recursive: true });
   const jobPath = `${dir}/job.json`;
-  if (await exists(jobPath)) {
+  if (await pathExists(jobPath)) {
     const previous = JSON.parse(await Deno.readTextFile(jobPath));
     const { passages: _p, ...prevRest } = previous as JobSettings;
     const { passages: _q, ...nowRest } = settings;
@@ -197,7 +188,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     totalChunks: 0,
   };
   const donePath = `${dir}/done.json`;
-  if (await exists(donePath)) {
+  if (await pathExists(donePath)) {
     const done = JSON.parse(await Deno.readTextFile(donePath));
     result.totalPassages = done.totalPassages;
     result.totalChunks = done.totalChunks;
@@ -222,7 +213,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
   const flush = async (chunk: number, passages: Passage[]): Promise<void> => {
     if (chunk % numShards !== shardId) return;
     const target = `${dir}/${chunkName(chunk)}`;
-    if (await exists(target)) {
+    if (await pathExists(target)) {
       result.chunksSkipped++;
       skippedPassages += passages.length;
       return;
@@ -313,7 +304,7 @@ export async function mergeShards(outDir: string, indexDir: string = outDir): Pr
       problems.push(`shard ${s} has not started`);
       continue;
     }
-    if (!(await exists(`${dir}/done.json`))) {
+    if (!(await pathExists(`${dir}/done.json`))) {
       problems.push(`shard ${s} is not finished`);
       continue;
     }
@@ -329,7 +320,7 @@ export async function mergeShards(outDir: string, indexDir: string = outDir): Pr
   let merged: DenseIndex | null = null;
   for (let c = 0; c < totals.totalChunks; c++) {
     const path = `${shardDir(outDir, c % numShards, numShards)}/${chunkName(c)}`;
-    if (!(await exists(path))) {
+    if (!(await pathExists(path))) {
       throw new Deno.errors.NotFound(`Cannot merge ${root}: chunk ${c} is missing (${path})`);
     }
     const part = await DenseIndex.load(path);
