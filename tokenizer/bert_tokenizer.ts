@@ -822,6 +822,16 @@ function idRow(ids: unknown, where: string): ArrayLike<number> {
 }
 
 /**
+ * The options a Fast class hands its Python-style base, as in Rust: `nfc` defaults to `false`
+ * and `neverSplit` is ignored (see {@linkcode BertTokenizerOptions}).
+ * @param options the options given to the Fast class
+ * @returns the options for the base constructor
+ */
+export function fastTokenizerOptions(options: BertTokenizerOptions): BertTokenizerOptions {
+  return { nfc: false, ...options, neverSplit: undefined };
+}
+
+/**
  * {@linkcode BertTokenizer} that also returns character offsets (`returnOffsetsMapping`), like
  * Hugging Face's Rust-backed `BertTokenizerFast`.
  */
@@ -835,7 +845,7 @@ export class BertTokenizerFast extends BertTokenizer {
    * @param options normalization, special tokens and limits (`nfc` defaults to `false`)
    */
   constructor(vocab: Vocabulary | readonly string[] | string, options: BertTokenizerOptions = {}) {
-    super(vocab, { nfc: false, ...options, neverSplit: undefined });
+    super(vocab, fastTokenizerOptions(options));
   }
 
   /**

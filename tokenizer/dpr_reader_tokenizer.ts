@@ -11,6 +11,7 @@ import {
   type BertTokenizerOptions,
   type EncodeOptions,
   type Encoding,
+  fastTokenizerOptions,
   type TensorEncodeOptions,
 } from "./bert_tokenizer.ts";
 import {
@@ -344,7 +345,7 @@ export class DPRReaderTokenizerFast extends DPRReaderTokenizer {
    * @param options normalization, special tokens and limits (`nfc` defaults to `false`)
    */
   constructor(vocab: Vocabulary | readonly string[] | string, options: BertTokenizerOptions = {}) {
-    super(vocab, { nfc: false, ...options, neverSplit: undefined });
+    super(vocab, fastTokenizerOptions(options));
   }
 
   /**
