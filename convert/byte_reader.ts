@@ -37,6 +37,38 @@ export function memoryReader(bytes: Uint8Array, description = "in-memory file"):
   };
 }
 
+/** What {@linkcode readUpTo} read. */
+export interface PartialRead {
+  /** A buffer of the requested length; only its first `filled` bytes were read. */
+  bytes: Uint8Array;
+  /** How many bytes were read: the requested length, or fewer when the file ended first. */
+  filled: number;
+}
+
+/**
+ * Reads `length` bytes at `offset` of an open file, looping over short reads until they are all
+ * in or the file ends; callers decide what a short result means.
+ * @param file an open file
+ * @param offset where to start
+ * @param length how many bytes
+ * @returns the buffer and how much of it was filled
+ */
+export async function readUpTo(
+  file: Deno.FsFile,
+  offset: number,
+  length: number,
+): Promise<PartialRead> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  const bytes = new Uint8Array(length);
+  let filled = 0;
+  while (filled < length) {
+    const n = await file.read(bytes.subarray(filled));
+    if (n === null) break;
+    filled += n;
+  }
+  return { bytes, filled };
+}
+
 /**
  * Opens a file on disk for random access (needs `--allow-read`).
  * @param path the file's path
@@ -50,21 +82,15 @@ export async function openFileReader(path: string): Promise<ByteReader> {
     size,
     async read(offset: number, length: number): Promise<Uint8Array> {
       checkRange(path, size, offset, length);
-      await file.seek(offset, Deno.SeekMode.Start);
-      const out = new Uint8Array(length);
-      let filled = 0;
-      while (filled < length) {
-        const n = await file.read(out.subarray(filled));
-        if (n === null) {
-          throw new RangeError(
-            `Cannot read ${path}: the file ended at ${offset + filled} bytes, before ${
-              offset + length
-            }`,
-          );
-        }
-        filled += n;
+      const { bytes, filled } = await readUpTo(file, offset, length);
+      if (filled < length) {
+        throw new RangeError(
+          `Cannot read ${path}: the file ended at ${offset + filled} bytes, before ${
+            offset + length
+          }`,
+        );
       }
-      return out;
+      return bytes;
     },
     close(): void {
       file.close();

@@ -5,6 +5,7 @@
  * tensor is decoded, since a file may come from anywhere.
  * @module
  */
+import { readUpTo } from "./byte_reader.ts";
 import type { FileSource } from "./file_source.ts";
 import { readJson } from "./file_source.ts";
 import type { RawTensor, StateDict } from "./state_dict.ts";
@@ -398,19 +399,13 @@ export async function readAt(
   offset: number,
   length: number,
 ): Promise<Uint8Array> {
-  await file.seek(offset, Deno.SeekMode.Start);
-  const out = new Uint8Array(length);
-  let filled = 0;
-  while (filled < length) {
-    const n = await file.read(out.subarray(filled));
-    if (n === null) {
-      throw new RangeError(
-        `Cannot read ${length} bytes at offset ${offset}: the file ended after ${filled}`,
-      );
-    }
-    filled += n;
+  const { bytes, filled } = await readUpTo(file, offset, length);
+  if (filled < length) {
+    throw new RangeError(
+      `Cannot read ${length} bytes at offset ${offset}: the file ended after ${filled}`,
+    );
   }
-  return out;
+  return bytes;
 }
 
 /** The JSON index of a sharded safetensors checkpoint (`model.safetensors.index.json`). */

@@ -1,0 +1,32 @@
+import { deepEqual, equal, rejects } from "node:assert/strict";
+import { openFileReader, readUpTo } from "../../convert/byte_reader.ts";
+import { readAt } from "../../convert/safetensors.ts";
+
+Deno.test("readUpTo: reads a whole range, and stops at the end of the file", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/bytes.bin`;
+  try {
+    await Deno.writeFile(path, new Uint8Array([1, 2, 3, 4, 5]));
+    using file = await Deno.open(path, { read: true });
+    const whole = await readUpTo(file, 1, 3);
+    equal(whole.filled, 3);
+    deepEqual(Array.from(whole.bytes), [2, 3, 4]);
+    const short = await readUpTo(file, 3, 4);
+    equal(short.filled, 2);
+    deepEqual(Array.from(short.bytes), [4, 5, 0, 0]);
+    deepEqual(Array.from(await readAt(file, 0, 5)), [1, 2, 3, 4, 5]);
+    await rejects(readAt(file, 3, 4), {
+      name: "RangeError",
+      message: "Cannot read 4 bytes at offset 3: the file ended after 2",
+    });
+    const reader = await openFileReader(path);
+    try {
+      deepEqual(Array.from(await reader.read(2, 2)), [3, 4]);
+      await rejects(reader.read(4, 2), RangeError);
+    } finally {
+      reader.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
