@@ -143,7 +143,11 @@ function layoutOrSizeError(config: Record<string, unknown>, where: string): Laye
   } catch (error) {
     if (
       error instanceof RangeError &&
-      /allocation failed|Invalid (typed )?array length/i.test(error.message)
+      // The engine's own allocation failures, and DPRConfig's refusal of a weight larger than
+      // one typed array can hold (it now checks before allocating).
+      /allocation failed|Invalid (typed )?array length|more than the \d+ one array can/i.test(
+        error.message,
+      )
     ) {
       const sizes = [
         "vocab_size",
