@@ -36,6 +36,18 @@ export interface AttentionOutput {
 }
 
 /**
+ * Unpacks what a block's forward pass returns from its `tidy`: `[hidden]`, or `[hidden, probs]`
+ * when attention probabilities were asked for.
+ * @param result the tensors kept by the tidy
+ * @returns them as an {@linkcode AttentionOutput}
+ */
+export function attentionOutput(result: tf.Tensor[]): AttentionOutput {
+  const out: AttentionOutput = { hidden: result[0] as tf.Tensor2D };
+  if (result[1] !== undefined) out.probs = result[1] as tf.Tensor4D;
+  return out;
+}
+
+/**
  * Sublayers `self` ({@linkcode BertSelfAttention}, named `<name>.self`) and `output`
  * ({@linkcode BertSelfOutput}, `<name>.output`). Call it with `[hidden [B, T, H], mask [B, T]]`.
  */
@@ -100,9 +112,7 @@ export class BertAttention extends BertCompositeLayer {
       const out = this.outputLayer.forward(context, hidden, ctx);
       return probs === undefined ? [out] : [out, probs];
     }) as tf.Tensor[];
-    const out: AttentionOutput = { hidden: result[0] as tf.Tensor2D };
-    if (result[1] !== undefined) out.probs = result[1] as tf.Tensor4D;
-    return out;
+    return attentionOutput(result);
   }
 
   /**

@@ -9,7 +9,7 @@ import {
   firstInputShape,
   type ForwardContext,
 } from "./bert_base_layer.ts";
-import { type AttentionOutput, BertAttention } from "./bert_attention.ts";
+import { type AttentionOutput, attentionOutput, BertAttention } from "./bert_attention.ts";
 import { BertIntermediate } from "./bert_intermediate.ts";
 import { BertOutput } from "./bert_output.ts";
 import { callOnSequence } from "./bert_self_attention.ts";
@@ -107,9 +107,7 @@ export class BertLayer extends BertCompositeLayer {
       const out = this.outputLayer.forward(expanded, attn.hidden, ctx); // [B*T, H]
       return attn.probs === undefined ? [out] : [out, attn.probs];
     }) as tf.Tensor[];
-    const out: AttentionOutput = { hidden: result[0] as tf.Tensor2D };
-    if (result[1] !== undefined) out.probs = result[1] as tf.Tensor4D;
-    return out;
+    return attentionOutput(result);
   }
 
   /**
