@@ -1,9 +1,11 @@
 import { deepEqual, throws } from "node:assert/strict";
-import { openBlas } from "../../backend/blas/library.ts";
+import { blasLibrary, registerBlasBackend } from "../../backend/blas/register.ts";
 
-Deno.test("sgemm refuses operands too small for their sizes instead of corrupting memory", () => {
-  const lib = openBlas();
-  try {
+Deno.test("sgemm refuses operands too small for their sizes instead of corrupting memory", async () => {
+  // The backend's own handle: OpenBLAS is never unloaded (dlclose with its threads alive is unsafe).
+  await registerBlasBackend();
+  const lib = blasLibrary()!;
+  {
     const a = new Float32Array([1, 2, 3, 4]); // [2, 2]
     const b = new Float32Array([1, 0, 0, 1]); // [2, 2]
     const c = new Float32Array(4);
@@ -18,7 +20,5 @@ Deno.test("sgemm refuses operands too small for their sizes instead of corruptin
       /operand B of 3 x 2/,
     );
     throws(() => lib.sgemm(false, false, 2, 2, 2, 1, a, 1, b, 2, 0, c, 2), /ld >= 2/);
-  } finally {
-    lib.close();
   }
 });
