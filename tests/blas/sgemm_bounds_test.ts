@@ -5,20 +5,18 @@ Deno.test("sgemm refuses operands too small for their sizes instead of corruptin
   // The backend's own handle: OpenBLAS is never unloaded (dlclose with its threads alive is unsafe).
   await registerBlasBackend();
   const lib = blasLibrary()!;
-  {
-    const a = new Float32Array([1, 2, 3, 4]); // [2, 2]
-    const b = new Float32Array([1, 0, 0, 1]); // [2, 2]
-    const c = new Float32Array(4);
-    lib.sgemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);
-    deepEqual([...c], [1, 2, 3, 4]);
-    throws(
-      () => lib.sgemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, new Float32Array(3), 2),
-      /operand C of 2 x 2 with leading dimension 2 needs 4 values/,
-    );
-    throws(
-      () => lib.sgemm(false, true, 2, 3, 2, 1, a, 2, b, 2, 0, new Float32Array(6), 3),
-      /operand B of 3 x 2/,
-    );
-    throws(() => lib.sgemm(false, false, 2, 2, 2, 1, a, 1, b, 2, 0, c, 2), /ld >= 2/);
-  }
+  const a = new Float32Array([1, 2, 3, 4]); // [2, 2]
+  const b = new Float32Array([1, 0, 0, 1]); // [2, 2]
+  const c = new Float32Array(4);
+  lib.sgemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);
+  deepEqual([...c], [1, 2, 3, 4]);
+  throws(
+    () => lib.sgemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, new Float32Array(3), 2),
+    /operand C of 2 x 2 with leading dimension 2 needs 4 values/,
+  );
+  throws(
+    () => lib.sgemm(false, true, 2, 3, 2, 1, a, 2, b, 2, 0, new Float32Array(6), 3),
+    /operand B of 3 x 2/,
+  );
+  throws(() => lib.sgemm(false, false, 2, 2, 2, 1, a, 1, b, 2, 0, c, 2), /ld >= 2/);
 });
