@@ -207,8 +207,11 @@ function makeAttention(lib: BlasLibrary): KernelFunc {
   };
 }
 
-/** `geluErf(x @ kernel + bias)`: the backend's `_FusedMatMul`, then GELU in place. */
-function makeLinearGelu(fusedMatMul: KernelFunc): KernelFunc {
+/**
+ * `geluErf(x @ kernel + bias)`: one native call when the library fuses GELU (oneDNN), else the
+ * backend's `_FusedMatMul`, then GELU in place.
+ */
+function makeLinearGelu(lib: BlasLibrary, fusedMatMul: KernelFunc): KernelFunc {
   return (args) => {
     const backend = args.backend as unknown as CpuLikeBackend;
     const { x, kernel, bias } = args.inputs as {
@@ -216,6 +219,14 @@ function makeLinearGelu(fusedMatMul: KernelFunc): KernelFunc {
       kernel: TensorInfo;
       bias: TensorInfo;
     };
+    const [m, k] = x.shape as [number, number], n = kernel.shape[1]!;
+    const fused = new Float32Array(m * n);
+    const xv = values(backend, x, LINEAR_GELU_KERNEL);
+    const kv = values(backend, kernel, LINEAR_GELU_KERNEL);
+    const bv = values(backend, bias, LINEAR_GELU_KERNEL);
+    if (lib.linear(false, m, n, k, xv, kv, bv, "gelu_erf", fused, true)) {
+      return backend.makeTensorInfo([m, n], "float32", fused);
+    }
     const out = fusedMatMul({
       inputs: { a: x, b: kernel, bias },
       backend: args.backend,
@@ -230,12 +241,32 @@ function makeLinearGelu(fusedMatMul: KernelFunc): KernelFunc {
   };
 }
 
-/** `layerNorm(x @ kernel + bias + residual)`: `_FusedMatMul`, then the LayerNorm in place. */
-function makeLinearLayerNorm(fusedMatMul: KernelFunc): KernelFunc {
+/**
+ * `layerNorm(x @ kernel + bias + residual)`: natively in one call when the library can (oneDNN),
+ * else `_FusedMatMul`, then the LayerNorm in place.
+ */
+function makeLinearLayerNorm(lib: BlasLibrary, fusedMatMul: KernelFunc): KernelFunc {
   return (args) => {
     const backend = args.backend as unknown as CpuLikeBackend;
     const { x, kernel, bias, gamma, beta, residual } = args.inputs as Record<string, TensorInfo>;
     const { eps } = args.attrs as unknown as { eps: number };
+    const [m, k] = x!.shape as [number, number], n = kernel!.shape[1]!;
+    const fused = new Float32Array(m * n);
+    const native = lib.linearLayerNorm(
+      m,
+      n,
+      k,
+      values(backend, x!, LINEAR_LAYER_NORM_KERNEL),
+      values(backend, kernel!, LINEAR_LAYER_NORM_KERNEL),
+      values(backend, bias!, LINEAR_LAYER_NORM_KERNEL),
+      values(backend, residual!, LINEAR_LAYER_NORM_KERNEL),
+      values(backend, gamma!, LINEAR_LAYER_NORM_KERNEL),
+      values(backend, beta!, LINEAR_LAYER_NORM_KERNEL),
+      eps,
+      fused,
+      true,
+    );
+    if (native) return backend.makeTensorInfo([m, n], "float32", fused);
     const out = fusedMatMul({
       inputs: { a: x!, b: kernel!, bias: bias! },
       backend: args.backend,
@@ -276,8 +307,8 @@ export function fusedKernels(
   fusedMatMul: KernelFunc,
 ): Array<[string, KernelFunc]> {
   return [
-    [LINEAR_GELU_KERNEL, makeLinearGelu(fusedMatMul)],
-    [LINEAR_LAYER_NORM_KERNEL, makeLinearLayerNorm(fusedMatMul)],
+    [LINEAR_GELU_KERNEL, makeLinearGelu(lib, fusedMatMul)],
+    [LINEAR_LAYER_NORM_KERNEL, makeLinearLayerNorm(lib, fusedMatMul)],
     [GELU_KERNEL, gelu],
     [LAYER_NORM_KERNEL, layerNorm],
     [MASKED_SOFTMAX_KERNEL, maskedSoftmax],

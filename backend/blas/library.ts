@@ -30,6 +30,8 @@ const SYMBOLS = {
   openblas_get_num_threads: { parameters: [], result: "i32", optional: true },
 } as const;
 
+import { isOneDnnActivation, type OneDnnGemm } from "./onednn.ts";
+
 /** An opened BLAS library. */
 export interface BlasLibrary {
   /** The path or soname that was opened. */
@@ -38,6 +40,8 @@ export interface BlasLibrary {
    * Row-major single-precision GEMM: `C = alpha * op(A) op(B) + beta * C`.
    * @param transA Whether `A` is stored transposed (`[K, M]`).
    * @param transB Whether `B` is stored transposed (`[N, K]`).
+   * @param stableB `B` is immutable tensor data (a weight), which the library may cache in a
+   * faster layout.
    */
   sgemm(
     transA: boolean,
@@ -53,7 +57,51 @@ export interface BlasLibrary {
     beta: number,
     c: Float32Array,
     ldc: number,
+    stableB?: boolean,
   ): void;
+  /**
+   * `C = act(A op(B) + bias)` for dense row-major `A` [m, k], `B` [k, n] (or [n, k] when
+   * `transB`) and `C` [m, n], bias and activation applied natively, when the library can (oneDNN
+   * is loaded and knows the activation); returns `false`, touching nothing, otherwise.
+   * @param activation a tfjs `_FusedMatMul` activation name ("linear", "relu", ...) or
+   * "gelu_erf"
+   */
+  linear(
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    activation: string,
+    c: Float32Array,
+    stableB?: boolean,
+  ): boolean;
+  /**
+   * `C = layerNorm(A B + bias + residual) * gamma + beta` over rows of `n`, natively when the
+   * library can (oneDNN); returns `false`, touching nothing, otherwise.
+   */
+  linearLayerNorm(
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array,
+    residual: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    eps: number,
+    c: Float32Array,
+    stableB?: boolean,
+  ): boolean;
+  /** Bytes of native memory held by cached weight layouts (oneDNN prepacking), else 0. */
+  packedBytes(): number;
+  /** Drops any cached layout of `b` (its tensor is gone). */
+  release(b: Float32Array): void;
+  /** oneDNN's version when its matmul takes the GEMMs it handles better, else `undefined`. */
+  readonly oneDnn: string | undefined;
   /** The number of threads the library uses, or `undefined` when it cannot tell. */
   threads(): number | undefined;
   /** Sets the number of threads when the library supports it (OpenBLAS); returns whether it did. */
@@ -150,7 +198,7 @@ function assertFfiPermission(): void {
  * @throws {Error} When `--allow-ffi` is missing or no library could be opened; the message names
  * what is missing and how to install it.
  */
-export function openBlas(path?: string): BlasLibrary {
+export function openBlas(path?: string, oneDnn?: OneDnnGemm): BlasLibrary {
   assertFfiPermission();
   const explicit = path ?? envOverride();
   const tried = explicit === undefined ? blasCandidates() : [explicit];
@@ -164,7 +212,7 @@ export function openBlas(path?: string): BlasLibrary {
       failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
       continue;
     }
-    return wrap(name, lib);
+    return wrap(name, lib, oneDnn);
   }
   const source = path !== undefined
     ? "the given path"
@@ -195,20 +243,30 @@ function checkOperand(
   }
 }
 
-function wrap(path: string, lib: Deno.DynamicLibrary<typeof SYMBOLS>): BlasLibrary {
+function wrap(
+  path: string,
+  lib: Deno.DynamicLibrary<typeof SYMBOLS>,
+  oneDnn: OneDnnGemm | undefined,
+): BlasLibrary {
   const sym = lib.symbols;
   const gemm = sym.cblas_sgemm;
   const setN = sym.openblas_set_num_threads as ((n: number) => void) | null;
   const getN = sym.openblas_get_num_threads as (() => number) | null;
   return {
     path,
-    sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc): void {
+    oneDnn: oneDnn?.version,
+    sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, stableB): void {
       // Native code trusts these sizes: a wrong one would read or write past a buffer and
       // corrupt the heap, so they are checked here (a few integer operations per call).
       if (m > 0 && n > 0) {
         checkOperand("A", a, transA ? k : m, transA ? m : k, lda);
         checkOperand("B", b, transB ? n : k, transB ? k : n, ldb);
         checkOperand("C", c, m, n, ldc);
+        if (
+          oneDnn !== undefined && !transA && alpha === 1 && (beta === 0 || beta === 1) &&
+          lda === k && ldb === (transB ? k : n) && ldc === n &&
+          oneDnn.gemm(transB, m, n, k, a, b, beta, c, stableB)
+        ) return;
       }
       gemm(
         ROW_MAJOR,
@@ -227,6 +285,29 @@ function wrap(path: string, lib: Deno.DynamicLibrary<typeof SYMBOLS>): BlasLibra
         ldc,
       );
     },
+    linear(transB, m, n, k, a, b, bias, activation, c, stableB): boolean {
+      if (oneDnn === undefined || m <= 0 || n <= 0 || k <= 0) return false;
+      const act = activation === "linear" ? null : activation;
+      if (act !== null && !isOneDnnActivation(act)) return false;
+      checkOperand("A", a, m, k, k);
+      checkOperand("B", b, transB ? n : k, transB ? k : n, transB ? k : n);
+      checkOperand("C", c, m, n, n);
+      return oneDnn.linear(transB, m, n, k, a, b, bias, act, c, stableB);
+    },
+    linearLayerNorm(m, n, k, a, b, bias, residual, gamma, beta, eps, c, stableB): boolean {
+      if (oneDnn === undefined || m <= 0 || n <= 0 || k <= 0) return false;
+      checkOperand("A", a, m, k, k);
+      checkOperand("B", b, k, n, n);
+      checkOperand("C", c, m, n, n);
+      checkOperand("residual", residual, m, n, n);
+      return oneDnn.linearLayerNorm(m, n, k, a, b, bias, residual, gamma, beta, eps, c, stableB);
+    },
+    packedBytes(): number {
+      return oneDnn?.packedBytes() ?? 0;
+    },
+    release(b: Float32Array): void {
+      oneDnn?.release(b);
+    },
     threads(): number | undefined {
       return getN ? getN() : undefined;
     },
@@ -236,6 +317,7 @@ function wrap(path: string, lib: Deno.DynamicLibrary<typeof SYMBOLS>): BlasLibra
       return true;
     },
     close(): void {
+      oneDnn?.close();
       lib.close();
     },
   };

@@ -77,7 +77,8 @@ function gemmBatched(
   const lda = transposeA ? m : k, ldb = transposeB ? k : n;
   if (batchB === 1 && !transposeA && batch === batchA) {
     // [batch, m, k] x [k, n]: one GEMM with batch * m rows.
-    lib.sgemm(false, transposeB, batch * m, n, k, 1, av, lda, bv, ldb, beta, out, n);
+    // B is a whole tensor's values (a weight in a model): stable, so cacheable.
+    lib.sgemm(false, transposeB, batch * m, n, k, 1, av, lda, bv, ldb, beta, out, n, true);
     return;
   }
   const sa = m * k, sb = k * n, sc = m * n;
@@ -189,6 +190,13 @@ export function makeFusedMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
       (biasV.length === 1 ||
         (biasV.length === n && bias.shape[bias.shape.length - 1] === n &&
           bias.shape.length <= p.outShape.length));
+    const oneGemm = p.batchB === 1 && !transposeA && p.batch === p.batchA;
+    if (
+      oneGemm && (bias === undefined || (rowBias && biasV?.length === n)) &&
+      lib.linear(transposeB, rows, n, p.k, av, bv, biasV ?? null, activation, out, true)
+    ) {
+      return backend.makeTensorInfo(p.outShape, "float32", out);
+    }
     let beta = 0;
     if (rowBias && biasV) {
       if (biasV.length === 1) out.fill(biasV[0]!);

@@ -7,6 +7,7 @@
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { tf } from "../tf.ts";
 import { type BlasLibrary, openBlas } from "./library.ts";
+import { type OneDnnGemm, openOneDnn } from "./onednn.ts";
 import { makeBatchMatMul, makeFusedMatMul } from "./matmul.ts";
 import { fastKernels } from "./elementwise.ts";
 import { fusedKernels } from "./fused_kernels.ts";
@@ -22,6 +23,66 @@ export interface BlasBackendOptions {
   priority?: number;
   /** Threads for OpenBLAS; default: the library's own choice (all cores). */
   threads?: number;
+  /**
+   * Whether large enough plain GEMMs go to oneDNN's matmul when oneDNN 2 is installed (Debian/
+   * Ubuntu `libdnnl2`), or the path of the library to use. Default: `DPR_ONEDNN` (`0` turns it
+   * off, `1` on, a path chooses the library), else on when the library is found.
+   */
+  oneDnn?: boolean | string;
+  /**
+   * Keep each weight matrix that oneDNN multiplies twice in oneDNN's blocked layout as well
+   * (native memory, about 0.8x a BERT encoder's weight bytes more), which makes short inputs
+   * (one question) about 1.5x faster. Default: `DPR_BLAS_PREPACK=1`, else off.
+   */
+  prepack?: boolean;
+}
+
+function readEnv(name: string): string | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
+      return undefined;
+    }
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
+}
+
+let oneDnnSkipped: string | undefined;
+
+/**
+ * Why the "blas" backend runs without oneDNN (not installed, turned off), or `undefined` when
+ * it uses oneDNN or is not registered.
+ */
+export function oneDnnSkipReason(): string | undefined {
+  return oneDnnSkipped;
+}
+
+function startOneDnn(
+  choice: boolean | string | undefined,
+  prepack: boolean,
+): OneDnnGemm | undefined {
+  const env = readEnv("DPR_ONEDNN");
+  const wanted = choice ??
+    (env === undefined || ["", "1", "on", "true"].includes(env)
+      ? true
+      : ["0", "off", "false"].includes(env)
+      ? false
+      : env);
+  if (wanted === false) {
+    oneDnnSkipped = "turned off";
+    return undefined;
+  }
+  const opened = openOneDnn(typeof wanted === "string" ? wanted : undefined, prepack);
+  if (typeof opened === "string") {
+    if (typeof wanted === "string") {
+      throw new Error(`Cannot register the blas backend: oneDNN at ${wanted}: ${opened}`);
+    }
+    oneDnnSkipped = opened;
+    return undefined;
+  }
+  oneDnnSkipped = undefined;
+  return opened;
 }
 
 /** The backend's name, as passed to `tf.setBackend`. */
@@ -57,7 +118,15 @@ export function blasLibrary(): BlasLibrary | undefined {
  */
 export async function registerBlasBackend(options: BlasBackendOptions = {}): Promise<void> {
   if (tf.findBackendFactory(BLAS_BACKEND_NAME) !== null && loaded !== undefined) return;
-  const lib = openBlas(options.libraryPath);
+  const prepack = options.prepack ?? readEnv("DPR_BLAS_PREPACK") === "1";
+  const oneDnn = startOneDnn(options.oneDnn, prepack);
+  let lib: BlasLibrary;
+  try {
+    lib = openBlas(options.libraryPath, oneDnn);
+  } catch (err) {
+    oneDnn?.close();
+    throw err;
+  }
   if (options.threads !== undefined) {
     if (!Number.isInteger(options.threads) || options.threads < 1) {
       lib.close();
@@ -100,6 +169,14 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
     // The cpu backend prints a "running in Node.js, install tfjs-node" banner on first use;
     // this backend is the native path that banner asks for.
     (backend as unknown as { firstUse: boolean }).firstUse = false;
+    // A disposed tensor's packed weight layout (native memory) goes with it.
+    const dispose = backend.disposeData.bind(backend);
+    backend.disposeData = (dataId: object, force?: boolean): boolean => {
+      const values = backend.data.get(dataId)?.values;
+      const disposed = dispose(dataId, force);
+      if (disposed && values instanceof Float32Array) lib.release(values);
+      return disposed;
+    };
     return backend;
   }, options.priority ?? 3);
   await Promise.resolve();

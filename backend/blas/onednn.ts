@@ -1,0 +1,842 @@
+/**
+ * Optional oneDNN (v2 C API, Debian/Ubuntu package `libdnnl2`) matrix products for the "blas"
+ * backend. oneDNN's matmul primitive runs the skinny GEMMs of a short input (a 32-token question:
+ * [32, 768] x [768, 3072]) 1.5-2x faster than OpenBLAS, which repacks the whole weight matrix on
+ * every call. Primitives are created per shape and kept in a small least-recently-used cache.
+ * Anything this path does not handle returns `false` and goes to OpenBLAS.
+ * @module
+ */
+
+/** The oneDNN v2 C functions used here. */
+const SYMBOLS = {
+  dnnl_version: { parameters: [], result: "pointer" },
+  dnnl_engine_create: { parameters: ["buffer", "i32", "usize"], result: "i32" },
+  dnnl_engine_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_stream_create: { parameters: ["buffer", "pointer", "u32"], result: "i32" },
+  dnnl_stream_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_stream_wait: { parameters: ["pointer"], result: "i32" },
+  dnnl_memory_desc_init_by_strides: {
+    parameters: ["buffer", "i32", "buffer", "i32", "buffer"],
+    result: "i32",
+  },
+  dnnl_matmul_desc_init: {
+    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer"],
+    result: "i32",
+  },
+  dnnl_primitive_attr_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_primitive_attr_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_primitive_attr_set_post_ops: { parameters: ["pointer", "pointer"], result: "i32" },
+  dnnl_post_ops_create: { parameters: ["buffer"], result: "i32" },
+  dnnl_post_ops_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_post_ops_append_sum: { parameters: ["pointer", "f32"], result: "i32" },
+  dnnl_post_ops_append_binary: { parameters: ["pointer", "i32", "buffer"], result: "i32" },
+  dnnl_layer_normalization_forward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
+    result: "i32",
+  },
+  dnnl_post_ops_append_eltwise: {
+    parameters: ["pointer", "f32", "i32", "f32", "f32"],
+    result: "i32",
+  },
+  dnnl_primitive_desc_create: {
+    parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
+    result: "i32",
+  },
+  dnnl_primitive_desc_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_primitive_create: { parameters: ["buffer", "pointer"], result: "i32" },
+  dnnl_primitive_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_primitive_execute: { parameters: ["pointer", "pointer", "i32", "buffer"], result: "i32" },
+  dnnl_memory_create: { parameters: ["buffer", "buffer", "pointer", "pointer"], result: "i32" },
+  dnnl_memory_destroy: { parameters: ["pointer"], result: "i32" },
+  dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
+  dnnl_memory_desc_init_by_tag: {
+    parameters: ["buffer", "i32", "buffer", "i32", "i32"],
+    result: "i32",
+  },
+  dnnl_memory_desc_get_size: { parameters: ["buffer"], result: "usize" },
+  dnnl_primitive_desc_query_md: { parameters: ["pointer", "i32", "i32"], result: "pointer" },
+  dnnl_reorder_primitive_desc_create: {
+    parameters: ["buffer", "buffer", "pointer", "buffer", "pointer", "pointer"],
+    result: "i32",
+  },
+} as const;
+
+type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
+type Ptr = Deno.PointerValue;
+
+// Sizes of the v2 structs (x86-64 and aarch64): dnnl_memory_desc_t is 696 bytes and
+// dnnl_matmul_desc_t 2800; the buffers are larger so that a minor release that grows them
+// cannot write past them.
+const MEMORY_DESC_BYTES = 1024;
+/** `sizeof(dnnl_memory_desc_t)` in the v2 ABI, for copying one out of the library. */
+const MEMORY_DESC_SIZE = 696;
+const FORMAT_ANY = 1;
+const QUERY_WEIGHTS_MD = 131;
+/** `DNNL_MEMORY_ALLOCATE`: the library allocates the buffer. */
+const MEMORY_ALLOCATE = 0xffffffffffffffffn;
+const MATMUL_DESC_BYTES = 4096;
+const ENGINE_CPU = 1;
+const STREAM_IN_ORDER = 1;
+const F32 = 3;
+const ARG_SRC = 1;
+const ARG_DST = 17;
+const ARG_WEIGHTS = 33;
+const ARG_BIAS = 41;
+const ARG_SCALE = 51;
+const ARG_SHIFT = 52;
+/** `DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1`: the first post-op's second input. */
+const ARG_POST_OP_0_SRC_1 = 16384 | 2;
+const BINARY_ADD = 0x1fff0;
+const FORWARD_INFERENCE = 96;
+const USE_SCALE_AND_SHIFT = 0x8 | 0x10;
+const LAYER_NORM_DESC_BYTES = 8192;
+
+/** Activations oneDNN applies in the GEMM's epilogue: oneDNN's algorithm, alpha and beta. */
+const ACTIVATIONS = {
+  relu: [0x1f, 0, 0],
+  elu: [0x3f, 1, 0],
+  sigmoid: [0xaf, 0, 0],
+  tanh: [0x2f, 0, 0],
+  gelu_erf: [0x30, 0, 0],
+  gelu_tanh: [0xcf, 0, 0],
+} as const;
+
+/** An activation {@link OneDnnGemm.matmul} fuses into the product. */
+export type OneDnnActivation = keyof typeof ACTIVATIONS;
+
+/** Whether oneDNN can fuse `name` (a tfjs `_FusedMatMul` activation or `gelu_erf`). */
+export function isOneDnnActivation(name: string): name is OneDnnActivation {
+  return Object.hasOwn(ACTIVATIONS, name);
+}
+
+const STATUS = [
+  "success",
+  "out_of_memory",
+  "invalid_arguments",
+  "unimplemented",
+  "iterator_ends",
+  "runtime_error",
+  "not_required",
+];
+
+/**
+ * GEMMs this small (multiply-adds) stay on OpenBLAS: creating a primitive would cost more than
+ * it saves, and the operands of a tiny product may live on the JavaScript heap, where the
+ * garbage collector can move them.
+ */
+const MIN_MACS = 1 << 20;
+const CACHE_SIZE = 48;
+/** V8 keeps typed arrays up to 64 bytes inside the JavaScript heap. */
+const MIN_OFF_HEAP_BYTES = 64;
+
+/** oneDNN's matmul as a row-major GEMM, for the operand layouts it supports. */
+export interface OneDnnGemm {
+  /** The library that was opened. */
+  readonly path: string;
+  /** oneDNN's version, `major.minor.patch`. */
+  readonly version: string;
+  /** Whether weights are kept packed (see {@link OneDnnGemm.gemm}). */
+  readonly prepack: boolean;
+  /** Bytes of native memory that packed weights hold now. */
+  packedBytes(): number;
+  /**
+   * `C = A op(B) + beta C` with `A` [m, k], `B` [k, n] (or [n, k] when `transB`), `C` [m, n],
+   * all dense row-major. Returns `false`, touching nothing, when this path does not take the
+   * product (too small, or a primitive oneDNN cannot build); the caller then runs it elsewhere.
+   * @param stableB `B` is immutable tensor data: with `prepack` on, its second use packs it
+   * into oneDNN's blocked layout, kept (in native memory) until {@link OneDnnGemm.release}.
+   * @throws {Error} When oneDNN fails while running a primitive it built.
+   */
+  gemm(
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    beta: 0 | 1,
+    c: Float32Array,
+    stableB?: boolean,
+  ): boolean;
+  /**
+   * `C = act(A op(B) + bias)`, the bias (`[n]`) and the activation applied by oneDNN as the
+   * GEMM's epilogue; otherwise as {@link OneDnnGemm.gemm} (with `beta` 0).
+   */
+  linear(
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    activation: OneDnnActivation | null,
+    c: Float32Array,
+    stableB?: boolean,
+  ): boolean;
+  /**
+   * `C = layerNorm(A op(B) + bias + residual) * gamma + beta` over rows of `n`: the residual
+   * added in the GEMM's epilogue, then oneDNN's LayerNorm in place. Returns `false`, touching
+   * nothing, when this path does not take it.
+   */
+  linearLayerNorm(
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array,
+    residual: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    eps: number,
+    c: Float32Array,
+    stableB?: boolean,
+  ): boolean;
+  /** Frees the packed copy of `b`, if any (its tensor was disposed). */
+  release(b: Float32Array): void;
+  /** Frees every primitive, every packed weight and the library's engine and stream. */
+  close(): void;
+}
+
+/** Library names tried in order. */
+export function oneDnnCandidates(os: typeof Deno.build.os = Deno.build.os): string[] {
+  if (os === "darwin") return ["libdnnl.2.dylib", "/opt/homebrew/lib/libdnnl.2.dylib"];
+  if (os === "windows") return ["dnnl.dll"];
+  return ["libdnnl.so.2"];
+}
+
+interface Plan {
+  primitive: Ptr;
+  src: Ptr;
+  weights: Ptr;
+  bias: Ptr;
+  residual: Ptr;
+  dst: Ptr;
+}
+
+/** A LayerNorm primitive over rows of one width, with its memory objects. */
+interface NormPlan {
+  primitive: Ptr;
+  data: Ptr;
+  scale: Ptr;
+  shift: Ptr;
+}
+
+/** What a primitive computes besides the product. */
+interface Epilogue {
+  beta: 0 | 1;
+  bias: boolean;
+  /** An `[m, n]` matrix added after the bias (a skip connection). */
+  residual: boolean;
+  activation: OneDnnActivation | null;
+}
+
+/** A weight matrix copied into oneDNN's blocked layout for `[k, n]` (stored as `transB` says). */
+interface Packed {
+  memory: Ptr;
+  bytes: number;
+  k: number;
+  n: number;
+  transB: boolean;
+}
+
+/** The blocked layout oneDNN picks for a `[k, n]` weight, and the reorder that fills it. */
+interface Layout {
+  desc: Uint8Array;
+  bytes: number;
+  reorder: Ptr;
+  plainDesc: Uint8Array;
+}
+
+class Status extends Error {}
+
+function check(status: number, what: string): void {
+  if (status !== 0) {
+    throw new Status(`oneDNN ${what} failed: ${STATUS[status] ?? `status ${status}`}`);
+  }
+}
+
+/** Reads the pointer a `dnnl_*_create` call wrote into `out`. */
+function handle(out: BigUint64Array): Ptr {
+  return Deno.UnsafePointer.create(out[0]!);
+}
+
+class OneDnn implements OneDnnGemm {
+  readonly path: string;
+  readonly version: string;
+  readonly prepack: boolean;
+  readonly #lib: Lib;
+  readonly #engine: Ptr;
+  readonly #stream: Ptr;
+  /** Shape key -> primitive, or null when oneDNN could not build it. Map order is LRU order. */
+  readonly #plans = new Map<string, Plan | null>();
+  /** `k,n,transB` -> packed layout, or null when the primitive keeps plain weights. */
+  readonly #layouts = new Map<string, Layout | null>();
+  /** `m,n,eps` -> LayerNorm primitive, or null when oneDNN could not build it. */
+  readonly #norms = new Map<string, NormPlan | null>();
+  readonly #packed = new WeakMap<Float32Array, Packed>();
+  readonly #seen = new WeakSet<Float32Array>();
+  readonly #live = new Set<Packed>();
+  /** Room for 8 `dnnl_exec_arg_t` (an int and a pointer each). */
+  readonly #args = new BigUint64Array(16);
+  readonly #out = new BigUint64Array(1);
+  #closed = false;
+
+  constructor(path: string, lib: Lib, version: string, prepack: boolean) {
+    this.path = path;
+    this.#lib = lib;
+    this.version = version;
+    this.prepack = prepack;
+    const s = lib.symbols;
+    check(s.dnnl_engine_create(this.#out, ENGINE_CPU, 0n), "engine creation");
+    this.#engine = handle(this.#out);
+    try {
+      check(s.dnnl_stream_create(this.#out, this.#engine, STREAM_IN_ORDER), "stream creation");
+    } catch (err) {
+      s.dnnl_engine_destroy(this.#engine);
+      throw err;
+    }
+    this.#stream = handle(this.#out);
+  }
+
+  #desc(rows: number, cols: number, rowStride: number, colStride: number): Uint8Array {
+    const md = new Uint8Array(MEMORY_DESC_BYTES);
+    const dims = new BigInt64Array([BigInt(rows), BigInt(cols)]);
+    const strides = new BigInt64Array([BigInt(rowStride), BigInt(colStride)]);
+    check(
+      this.#lib.symbols.dnnl_memory_desc_init_by_strides(md, 2, dims, F32, strides),
+      "memory descriptor",
+    );
+    return md;
+  }
+
+  #weightsDesc(k: number, n: number, transB: boolean): Uint8Array {
+    return transB ? this.#desc(k, n, 1, k) : this.#desc(k, n, n, 1);
+  }
+
+  #memory(md: Uint8Array, data: Ptr = null): Ptr {
+    check(
+      this.#lib.symbols.dnnl_memory_create(this.#out, md, this.#engine, data),
+      "memory creation",
+    );
+    return handle(this.#out);
+  }
+
+  /** Creates a primitive from its descriptor; the descriptor is freed. */
+  #primitive(op: Uint8Array, attr: Ptr): Ptr {
+    const s = this.#lib.symbols;
+    check(s.dnnl_primitive_desc_create(this.#out, op, attr, this.#engine, null), "matmul");
+    const pd = handle(this.#out);
+    try {
+      check(s.dnnl_primitive_create(this.#out, pd), "primitive creation");
+      return handle(this.#out);
+    } finally {
+      s.dnnl_primitive_desc_destroy(pd);
+    }
+  }
+
+  /** Builds the primitive for one shape; returns null when oneDNN cannot. */
+  #build(
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    epilogue: Epilogue,
+    layout: Layout | null,
+  ): Plan | null {
+    const s = this.#lib.symbols;
+    let attr: Ptr = null, postOps: Ptr = null;
+    try {
+      const src = this.#desc(m, k, k, 1);
+      const weights = layout?.desc ?? this.#weightsDesc(k, n, transB);
+      const dst = this.#desc(m, n, n, 1);
+      const bias = epilogue.bias ? this.#desc(1, n, n, 1) : null;
+      const op = new Uint8Array(MATMUL_DESC_BYTES);
+      check(s.dnnl_matmul_desc_init(op, src, weights, bias, dst), "matmul descriptor");
+      const residual = epilogue.residual ? this.#desc(m, n, n, 1) : null;
+      if (epilogue.beta === 1 || epilogue.activation !== null || residual !== null) {
+        check(s.dnnl_primitive_attr_create(this.#out), "attribute creation");
+        attr = handle(this.#out);
+        check(s.dnnl_post_ops_create(this.#out), "post-op creation");
+        postOps = handle(this.#out);
+        if (epilogue.beta === 1) check(s.dnnl_post_ops_append_sum(postOps, 1), "sum post-op");
+        if (residual !== null) {
+          if (epilogue.beta === 1) throw new Status("a residual after a sum is not supported");
+          check(s.dnnl_post_ops_append_binary(postOps, BINARY_ADD, residual), "add post-op");
+        }
+        if (epilogue.activation !== null) {
+          const [alg, alpha, beta] = ACTIVATIONS[epilogue.activation];
+          check(s.dnnl_post_ops_append_eltwise(postOps, 1, alg, alpha, beta), "eltwise post-op");
+        }
+        check(s.dnnl_primitive_attr_set_post_ops(attr, postOps), "post-op attribute");
+      }
+      const plan: Plan = {
+        primitive: this.#primitive(op, attr),
+        src: null,
+        weights: null,
+        bias: null,
+        residual: null,
+        dst: null,
+      };
+      try {
+        plan.src = this.#memory(src);
+        plan.weights = this.#memory(weights);
+        if (bias !== null) plan.bias = this.#memory(bias);
+        if (residual !== null) plan.residual = this.#memory(residual);
+        plan.dst = this.#memory(dst);
+      } catch (err) {
+        this.#free(plan);
+        throw err;
+      }
+      return plan;
+    } catch (err) {
+      if (err instanceof Status) return null;
+      throw err;
+    } finally {
+      if (postOps !== null) s.dnnl_post_ops_destroy(postOps);
+      if (attr !== null) s.dnnl_primitive_attr_destroy(attr);
+    }
+  }
+
+  #free(plan: Plan): void {
+    const s = this.#lib.symbols;
+    for (const mem of [plan.src, plan.weights, plan.bias, plan.residual, plan.dst]) {
+      if (mem !== null) s.dnnl_memory_destroy(mem);
+    }
+    s.dnnl_primitive_destroy(plan.primitive);
+  }
+
+  #plan(
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    epilogue: Epilogue,
+    layout: Layout | null,
+  ): Plan | null {
+    const key = `${m},${n},${k},${transB ? 1 : 0},${epilogue.beta},${epilogue.bias ? 1 : 0},` +
+      `${epilogue.residual ? 1 : 0},` +
+      `${epilogue.activation ?? ""},${layout ? "packed" : "plain"}`;
+    const cached = this.#plans.get(key);
+    if (cached !== undefined) {
+      this.#plans.delete(key);
+      this.#plans.set(key, cached);
+      return cached;
+    }
+    const plan = this.#build(transB, m, n, k, epilogue, layout);
+    this.#plans.set(key, plan);
+    if (this.#plans.size > CACHE_SIZE) {
+      const [oldest, evicted] = this.#plans.entries().next().value!;
+      this.#plans.delete(oldest);
+      if (evicted) this.#free(evicted);
+    }
+    return plan;
+  }
+
+  /**
+   * The blocked layout oneDNN's matmul wants for a `[k, n]` weight (the same for every row
+   * count: it is asked once, with `m` rows), and a reorder into it; null when it wants plain.
+   */
+  #layout(k: number, n: number, transB: boolean, m: number): Layout | null {
+    const key = `${k},${n},${transB ? 1 : 0}`;
+    const cached = this.#layouts.get(key);
+    if (cached !== undefined) return cached;
+    const s = this.#lib.symbols;
+    let layout: Layout | null = null;
+    try {
+      const src = this.#desc(m, k, k, 1), dst = this.#desc(m, n, n, 1);
+      const any = new Uint8Array(MEMORY_DESC_BYTES);
+      const dims = new BigInt64Array([BigInt(k), BigInt(n)]);
+      check(s.dnnl_memory_desc_init_by_tag(any, 2, dims, F32, FORMAT_ANY), "memory descriptor");
+      const op = new Uint8Array(MATMUL_DESC_BYTES);
+      check(s.dnnl_matmul_desc_init(op, src, any, null, dst), "matmul descriptor");
+      const desc = new Uint8Array(MEMORY_DESC_BYTES);
+      check(s.dnnl_primitive_desc_create(this.#out, op, null, this.#engine, null), "matmul");
+      const pd = handle(this.#out);
+      try {
+        const md = s.dnnl_primitive_desc_query_md(pd, QUERY_WEIGHTS_MD, 0);
+        if (md === null) throw new Status("oneDNN weights query failed");
+        new Deno.UnsafePointerView(md).copyInto(desc.subarray(0, MEMORY_DESC_SIZE));
+      } finally {
+        s.dnnl_primitive_desc_destroy(pd);
+      }
+      const plainDesc = this.#weightsDesc(k, n, transB);
+      const bytes = Number(s.dnnl_memory_desc_get_size(desc));
+      // A blocked layout (padded by at most half), not the plain matrix itself.
+      if (bytes >= k * n * 4 && bytes <= k * n * 6 && !equalBytes(desc, plainDesc)) {
+        check(
+          s.dnnl_reorder_primitive_desc_create(
+            this.#out,
+            plainDesc,
+            this.#engine,
+            desc,
+            this.#engine,
+            null,
+          ),
+          "reorder",
+        );
+        const rpd = handle(this.#out);
+        try {
+          check(s.dnnl_primitive_create(this.#out, rpd), "reorder creation");
+        } finally {
+          s.dnnl_primitive_desc_destroy(rpd);
+        }
+        layout = { desc, bytes, reorder: handle(this.#out), plainDesc };
+      }
+    } catch (err) {
+      if (!(err instanceof Status)) throw err;
+      layout = null;
+    }
+    this.#layouts.set(key, layout);
+    return layout;
+  }
+
+  /** The packed copy of `b`, made on its second use; undefined while it stays plain. */
+  #packedFor(
+    b: Float32Array,
+    k: number,
+    n: number,
+    transB: boolean,
+    m: number,
+  ): Packed | undefined {
+    const existing = this.#packed.get(b);
+    if (existing !== undefined) {
+      if (existing.k === k && existing.n === n && existing.transB === transB) return existing;
+      return undefined;
+    }
+    if (!this.#seen.has(b)) {
+      this.#seen.add(b);
+      return undefined;
+    }
+    const layout = this.#layout(k, n, transB, m);
+    if (layout === null) return undefined;
+    const s = this.#lib.symbols;
+    const memory = this.#memory(layout.desc, Deno.UnsafePointer.create(MEMORY_ALLOCATE));
+    let from: Ptr = null;
+    try {
+      from = this.#memory(layout.plainDesc, Deno.UnsafePointer.of(b));
+      this.#execute(layout.reorder, [[ARG_SRC, from], [ARG_DST, memory]]);
+    } catch (err) {
+      s.dnnl_memory_destroy(memory);
+      throw err;
+    } finally {
+      if (from !== null) s.dnnl_memory_destroy(from);
+    }
+    const packed: Packed = { memory, bytes: layout.bytes, k, n, transB };
+    this.#packed.set(b, packed);
+    this.#live.add(packed);
+    return packed;
+  }
+
+  #execute(primitive: Ptr, args: Array<[number, Ptr]>): void {
+    const buf = this.#args;
+    const view = new DataView(buf.buffer);
+    args.forEach(([arg, mem], i) => {
+      view.setInt32(i * 16, arg, true);
+      view.setInt32(i * 16 + 4, 0, true);
+      buf[i * 2 + 1] = BigInt(Deno.UnsafePointer.value(mem));
+    });
+    const s = this.#lib.symbols;
+    check(s.dnnl_primitive_execute(primitive, this.#stream, args.length, buf), "execution");
+    check(s.dnnl_stream_wait(this.#stream), "stream wait");
+  }
+
+  gemm(
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    beta: 0 | 1,
+    c: Float32Array,
+    stableB = false,
+  ): boolean {
+    return this.#run(
+      transB,
+      m,
+      n,
+      k,
+      a,
+      b,
+      null,
+      null,
+      { beta, bias: false, residual: false, activation: null },
+      c,
+      stableB,
+    );
+  }
+
+  linear(
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    activation: OneDnnActivation | null,
+    c: Float32Array,
+    stableB = false,
+  ): boolean {
+    if (bias !== null && bias.length !== n) {
+      throw new RangeError(
+        `Cannot run a oneDNN matmul with bias: the bias must hold ${n} values: received ${bias.length}`,
+      );
+    }
+    const epilogue: Epilogue = { beta: 0, bias: bias !== null, residual: false, activation };
+    return this.#run(transB, m, n, k, a, b, bias, null, epilogue, c, stableB);
+  }
+
+  #run(
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array | null,
+    residual: Float32Array | null,
+    epilogue: Epilogue,
+    c: Float32Array,
+    stableB: boolean,
+  ): boolean {
+    if (this.#closed || m * n * k < MIN_MACS) return false;
+    if (a.length < m * k || b.length < k * n || c.length < m * n) {
+      throw new RangeError(
+        `Cannot run a oneDNN matmul of [${m}, ${k}] x [${k}, ${n}]: operands hold ${a.length}, ` +
+          `${b.length} and ${c.length} values`,
+      );
+    }
+    // Arrays this small may sit on the JavaScript heap, where the collector moves them.
+    for (const x of [a, b, c, bias, residual]) {
+      if (x !== null && x.byteLength <= MIN_OFF_HEAP_BYTES) return false;
+    }
+    let packed = stableB && this.prepack ? this.#packedFor(b, k, n, transB, m) : undefined;
+    let plan = packed ? this.#plan(transB, m, n, k, epilogue, this.#layout(k, n, transB, m)) : null;
+    if (plan === null) {
+      packed = undefined;
+      plan = this.#plan(transB, m, n, k, epilogue, null);
+    }
+    if (plan === null) return false;
+    const s = this.#lib.symbols;
+    const args: Array<[number, Ptr]> = [
+      [ARG_SRC, plan.src],
+      [ARG_WEIGHTS, packed ? packed.memory : plan.weights],
+      [ARG_DST, plan.dst],
+    ];
+    try {
+      check(s.dnnl_memory_set_data_handle(plan.src, Deno.UnsafePointer.of(a)), "source handle");
+      check(s.dnnl_memory_set_data_handle(plan.dst, Deno.UnsafePointer.of(c)), "output handle");
+      if (!packed) {
+        check(s.dnnl_memory_set_data_handle(plan.weights, Deno.UnsafePointer.of(b)), "weights");
+      }
+      if (bias !== null && plan.bias !== null) {
+        check(s.dnnl_memory_set_data_handle(plan.bias, Deno.UnsafePointer.of(bias)), "bias");
+        args.push([ARG_BIAS, plan.bias]);
+      }
+      if (residual !== null && plan.residual !== null) {
+        const p = Deno.UnsafePointer.of(residual);
+        check(s.dnnl_memory_set_data_handle(plan.residual, p), "residual handle");
+        args.push([ARG_POST_OP_0_SRC_1, plan.residual]);
+      }
+      this.#execute(plan.primitive, args);
+    } finally {
+      // Never leave a pointer to a JavaScript buffer inside the library.
+      for (const mem of [plan.src, plan.weights, plan.bias, plan.residual, plan.dst]) {
+        if (mem !== null) s.dnnl_memory_set_data_handle(mem, null);
+      }
+    }
+    return true;
+  }
+
+  linearLayerNorm(
+    m: number,
+    n: number,
+    k: number,
+    a: Float32Array,
+    b: Float32Array,
+    bias: Float32Array,
+    residual: Float32Array,
+    gamma: Float32Array,
+    beta: Float32Array,
+    eps: number,
+    c: Float32Array,
+    stableB = false,
+  ): boolean {
+    if (this.#closed || m * n * k < MIN_MACS) return false;
+    if (
+      bias.length !== n || gamma.length !== n || beta.length !== n || residual.length < m * n ||
+      n * 4 <= MIN_OFF_HEAP_BYTES
+    ) return false;
+    const norm = this.#norm(m, n, eps);
+    if (norm === null) return false;
+    const epilogue: Epilogue = { beta: 0, bias: true, residual: true, activation: null };
+    if (!this.#run(false, m, n, k, a, b, bias, residual, epilogue, c, stableB)) return false;
+    const s = this.#lib.symbols;
+    try {
+      check(s.dnnl_memory_set_data_handle(norm.data, Deno.UnsafePointer.of(c)), "data handle");
+      check(s.dnnl_memory_set_data_handle(norm.scale, Deno.UnsafePointer.of(gamma)), "scale");
+      check(s.dnnl_memory_set_data_handle(norm.shift, Deno.UnsafePointer.of(beta)), "shift");
+      this.#execute(norm.primitive, [
+        [ARG_SRC, norm.data],
+        [ARG_DST, norm.data],
+        [ARG_SCALE, norm.scale],
+        [ARG_SHIFT, norm.shift],
+      ]);
+    } finally {
+      for (const mem of [norm.data, norm.scale, norm.shift]) {
+        s.dnnl_memory_set_data_handle(mem, null);
+      }
+    }
+    return true;
+  }
+
+  /** The in-place LayerNorm over `[m, n]` rows; null when oneDNN cannot build it. */
+  #norm(m: number, n: number, eps: number): NormPlan | null {
+    const key = `${m},${n},${eps}`;
+    const cached = this.#norms.get(key);
+    if (cached !== undefined) {
+      this.#norms.delete(key);
+      this.#norms.set(key, cached);
+      return cached;
+    }
+    const s = this.#lib.symbols;
+    let plan: NormPlan | null = null;
+    try {
+      const data = this.#desc(m, n, n, 1);
+      // oneDNN wants the scale and shift as 1-D tensors of n values.
+      const flat = new Uint8Array(MEMORY_DESC_BYTES);
+      check(
+        s.dnnl_memory_desc_init_by_strides(
+          flat,
+          1,
+          new BigInt64Array([BigInt(n)]),
+          F32,
+          new BigInt64Array([1n]),
+        ),
+        "memory descriptor",
+      );
+      const op = new Uint8Array(LAYER_NORM_DESC_BYTES);
+      check(
+        s.dnnl_layer_normalization_forward_desc_init(
+          op,
+          FORWARD_INFERENCE,
+          data,
+          null,
+          eps,
+          USE_SCALE_AND_SHIFT,
+        ),
+        "layer normalization descriptor",
+      );
+      const primitive = this.#primitive(op, null);
+      plan = { primitive, data: null, scale: null, shift: null };
+      try {
+        plan.data = this.#memory(data);
+        plan.scale = this.#memory(flat);
+        plan.shift = this.#memory(flat);
+      } catch (err) {
+        this.#freeNorm(plan);
+        throw err;
+      }
+    } catch (err) {
+      if (!(err instanceof Status)) throw err;
+      plan = null;
+    }
+    this.#norms.set(key, plan);
+    if (this.#norms.size > CACHE_SIZE) {
+      const [oldest, evicted] = this.#norms.entries().next().value!;
+      this.#norms.delete(oldest);
+      if (evicted) this.#freeNorm(evicted);
+    }
+    return plan;
+  }
+
+  #freeNorm(plan: NormPlan): void {
+    const s = this.#lib.symbols;
+    for (const mem of [plan.data, plan.scale, plan.shift]) {
+      if (mem !== null) s.dnnl_memory_destroy(mem);
+    }
+    s.dnnl_primitive_destroy(plan.primitive);
+  }
+
+  packedBytes(): number {
+    let total = 0;
+    for (const p of this.#live) total += p.bytes;
+    return total;
+  }
+
+  release(b: Float32Array): void {
+    const packed = this.#packed.get(b);
+    if (packed === undefined) return;
+    this.#packed.delete(b);
+    this.#live.delete(packed);
+    this.#lib.symbols.dnnl_memory_destroy(packed.memory);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const s = this.#lib.symbols;
+    for (const plan of this.#plans.values()) if (plan) this.#free(plan);
+    this.#plans.clear();
+    for (const plan of this.#norms.values()) if (plan) this.#freeNorm(plan);
+    this.#norms.clear();
+    for (const layout of this.#layouts.values()) {
+      if (layout) s.dnnl_primitive_destroy(layout.reorder);
+    }
+    this.#layouts.clear();
+    for (const packed of this.#live) s.dnnl_memory_destroy(packed.memory);
+    this.#live.clear();
+    s.dnnl_stream_destroy(this.#stream);
+    s.dnnl_engine_destroy(this.#engine);
+    // The library stays loaded: OpenMP threads it started may still be parked inside it.
+  }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < MEMORY_DESC_SIZE; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function readVersion(lib: Lib): [number, string] {
+  const p = lib.symbols.dnnl_version();
+  if (p === null) return [0, "unknown"];
+  const view = new Deno.UnsafePointerView(p);
+  const major = view.getInt32(0), minor = view.getInt32(4), patch = view.getInt32(8);
+  return [major, `${major}.${minor}.${patch}`];
+}
+
+/**
+ * Opens oneDNN v2 for the "blas" backend, or returns why it did not.
+ * @param path A library path; default: {@link oneDnnCandidates}.
+ * @param prepack Keep reused weights in oneDNN's blocked layout (see {@link OneDnnGemm.gemm}).
+ * @returns The GEMM, or a message naming why none could be opened (missing library, another
+ * major version, a failing engine).
+ */
+export function openOneDnn(path?: string, prepack = false): OneDnnGemm | string {
+  const tried = path === undefined ? oneDnnCandidates() : [path];
+  const failures: string[] = [];
+  for (const name of tried) {
+    let lib: Lib;
+    try {
+      lib = Deno.dlopen(name, SYMBOLS);
+    } catch (err) {
+      failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+      continue;
+    }
+    const [major, version] = readVersion(lib);
+    if (major !== 2) {
+      lib.close();
+      failures.push(`${name}: oneDNN ${version} (this backend speaks the version 2 C API)`);
+      continue;
+    }
+    try {
+      return new OneDnn(name, lib, version, prepack);
+    } catch (err) {
+      failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  return `no oneDNN 2 library could be opened (${failures.join("; ")})`;
+}

@@ -1,0 +1,54 @@
+// Child process for onednn_model_test.ts: a mid-sized random DPR context encoder (big enough for
+// its products to take the oneDNN path) run on cpu, then three times on "blas" under the
+// environment the test chose (DPR_BLAS_PREPACK); prints one JSON line with the largest relative
+// difference, whether oneDNN ran, and the packed bytes before and after disposing the model.
+import { tf } from "../../backend/tf.ts";
+import { blasLibrary, registerBlasBackend } from "../../backend/blas/register.ts";
+import { DPRConfig } from "../../models/config.ts";
+import { DPRContextEncoder } from "../../models/dpr_context_encoder.ts";
+
+await registerBlasBackend();
+await tf.setBackend("cpu");
+const config = new DPRConfig({
+  vocabSize: 1000,
+  hiddenSize: 256,
+  numHiddenLayers: 2,
+  numAttentionHeads: 4,
+  intermediateSize: 1024,
+  maxPositionEmbeddings: 64,
+});
+const model = new DPRContextEncoder(config, { seed: 3 });
+const B = 4, T = 24;
+const inputIds = Array.from(
+  { length: B },
+  (_, b) =>
+    Array.from({ length: T }, (_, t) => (b === 1 && t >= 10 ? 0 : 1 + ((b * 131 + t * 17) % 999))),
+);
+const attentionMask = inputIds.map((row) => row.map((id) => (id === 0 ? 0 : 1)));
+const encode = (): Float32Array => {
+  const { poolerOutput } = model.forward({ inputIds, attentionMask });
+  const values = poolerOutput.dataSync() as Float32Array;
+  poolerOutput.dispose();
+  return values;
+};
+const want = encode();
+await tf.setBackend("blas");
+let maxRel = 0;
+for (let run = 0; run < 3; run++) {
+  const got = encode();
+  let scale = 1e-6;
+  for (const v of want) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < want.length; i++) {
+    maxRel = Math.max(maxRel, Math.abs(got[i]! - want[i]!) / scale);
+  }
+}
+const lib = blasLibrary()!;
+const packed = lib.packedBytes();
+model.dispose();
+console.log(JSON.stringify({
+  oneDnn: lib.oneDnn ?? null,
+  maxRel,
+  packed,
+  packedAfterDispose: lib.packedBytes(),
+  weightBytes: 4 * 2 * (256 * 768 + 256 * 256 + 2 * 256 * 1024),
+}));

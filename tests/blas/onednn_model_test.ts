@@ -1,0 +1,62 @@
+// The "blas" backend with oneDNN (and with its packed weights) must encode as the cpu backend
+// does, and free packed weights with their model. Each case runs in a child process, since the
+// backend's options are fixed when it registers. Skipped, with a message, without oneDNN 2.
+import assert from "node:assert/strict";
+import { openOneDnn } from "../../backend/blas/onednn.ts";
+
+const probe = openOneDnn();
+const missing = typeof probe === "string" ? probe : undefined;
+if (typeof probe !== "string") probe.close();
+if (missing) console.log(`oneDNN model tests skipped: ${missing}`);
+
+interface ChildReport {
+  oneDnn: string | null;
+  maxRel: number;
+  packed: number;
+  packedAfterDispose: number;
+  weightBytes: number;
+}
+
+async function child(env: Record<string, string>): Promise<ChildReport> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./onednn_model_child.ts", import.meta.url).pathname],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(stderr);
+  assert.equal(code, 0, err);
+  const lines = new TextDecoder().decode(stdout).trim().split("\n");
+  return JSON.parse(lines[lines.length - 1]!) as ChildReport;
+}
+
+Deno.test({
+  name: "blas with oneDNN encodes as cpu does (1e-4), packing nothing by default",
+  ignore: missing !== undefined,
+  async fn() {
+    const report = await child({ DPR_BLAS_PREPACK: "0" });
+    assert.match(String(report.oneDnn), /^2\.\d+\.\d+$/);
+    assert.ok(report.maxRel < 1e-4, `max relative difference ${report.maxRel}`);
+    assert.equal(report.packed, 0);
+  },
+});
+
+Deno.test({
+  name: "blas with packed weights encodes as cpu does and frees them with the model",
+  ignore: missing !== undefined,
+  async fn() {
+    const report = await child({ DPR_BLAS_PREPACK: "1" });
+    assert.ok(report.maxRel < 1e-4, `max relative difference ${report.maxRel}`);
+    // Every linear weight of both layers is packed but the last attention output's: the last
+    // layer runs it on the [CLS] rows only, a product too small to leave OpenBLAS.
+    assert.equal(report.packed, report.weightBytes - 4 * 256 * 256);
+    assert.equal(report.packedAfterDispose, 0);
+  },
+});
+
+Deno.test("DPR_ONEDNN=0 keeps the blas backend on OpenBLAS alone", async () => {
+  const report = await child({ DPR_ONEDNN: "0", DPR_BLAS_PREPACK: "1" });
+  assert.equal(report.oneDnn, null);
+  assert.ok(report.maxRel < 1e-4, `max relative difference ${report.maxRel}`);
+  assert.equal(report.packed, 0);
+});
