@@ -211,7 +211,7 @@ function makeAttention(lib: BlasLibrary): KernelFunc {
  * `geluErf(x @ kernel + bias)`: one native call when the library fuses GELU (oneDNN), else the
  * backend's `_FusedMatMul`, then GELU in place.
  */
-function makeLinearGelu(lib: BlasLibrary, fusedMatMul: KernelFunc): KernelFunc {
+function makeLinearGelu(lib: BlasLibrary): KernelFunc {
   return (args) => {
     const backend = args.backend as unknown as CpuLikeBackend;
     const { x, kernel, bias } = args.inputs as {
@@ -220,24 +220,19 @@ function makeLinearGelu(lib: BlasLibrary, fusedMatMul: KernelFunc): KernelFunc {
       bias: TensorInfo;
     };
     const [m, k] = x.shape as [number, number], n = kernel.shape[1]!;
-    const fused = new Float32Array(m * n);
+    const out = new Float32Array(m * n);
     const xv = values(backend, x, LINEAR_GELU_KERNEL);
     const kv = values(backend, kernel, LINEAR_GELU_KERNEL);
     const bv = values(backend, bias, LINEAR_GELU_KERNEL);
-    if (lib.linear(false, m, n, k, xv, kv, bv, "gelu_erf", fused, true)) {
-      return backend.makeTensorInfo([m, n], "float32", fused);
+    if (!lib.linear(false, m, n, k, xv, kv, bv, "gelu_erf", out, true)) {
+      for (let r = 0; r < m; r++) out.set(bv, r * n);
+      lib.sgemm(false, false, m, n, k, 1, xv, k, kv, n, 1, out, n);
+      for (let i = 0; i < out.length; i++) {
+        const y = out[i]!;
+        out[i] = y * normalCdfLinear(y);
+      }
     }
-    const out = fusedMatMul({
-      inputs: { a: x, b: kernel, bias },
-      backend: args.backend,
-      attrs: { transposeA: false, transposeB: false, activation: "linear" },
-    }) as TensorInfo;
-    const v = values(backend, out, LINEAR_GELU_KERNEL);
-    for (let i = 0; i < v.length; i++) {
-      const y = v[i]!;
-      v[i] = y * normalCdfLinear(y);
-    }
-    return out;
+    return backend.makeTensorInfo([m, n], "float32", out);
   };
 }
 
@@ -245,40 +240,26 @@ function makeLinearGelu(lib: BlasLibrary, fusedMatMul: KernelFunc): KernelFunc {
  * `layerNorm(x @ kernel + bias + residual)`: natively in one call when the library can (oneDNN),
  * else `_FusedMatMul`, then the LayerNorm in place.
  */
-function makeLinearLayerNorm(lib: BlasLibrary, fusedMatMul: KernelFunc): KernelFunc {
+function makeLinearLayerNorm(lib: BlasLibrary): KernelFunc {
   return (args) => {
     const backend = args.backend as unknown as CpuLikeBackend;
     const { x, kernel, bias, gamma, beta, residual } = args.inputs as Record<string, TensorInfo>;
     const { eps } = args.attrs as unknown as { eps: number };
     const [m, k] = x!.shape as [number, number], n = kernel!.shape[1]!;
-    const fused = new Float32Array(m * n);
-    const native = lib.linearLayerNorm(
-      m,
-      n,
-      k,
-      values(backend, x!, LINEAR_LAYER_NORM_KERNEL),
-      values(backend, kernel!, LINEAR_LAYER_NORM_KERNEL),
-      values(backend, bias!, LINEAR_LAYER_NORM_KERNEL),
-      values(backend, residual!, LINEAR_LAYER_NORM_KERNEL),
-      values(backend, gamma!, LINEAR_LAYER_NORM_KERNEL),
-      values(backend, beta!, LINEAR_LAYER_NORM_KERNEL),
-      eps,
-      fused,
-      true,
-    );
-    if (native) return backend.makeTensorInfo([m, n], "float32", fused);
-    const out = fusedMatMul({
-      inputs: { a: x!, b: kernel!, bias: bias! },
-      backend: args.backend,
-      attrs: { transposeA: false, transposeB: false, activation: "linear" },
-    }) as TensorInfo;
-    const v = values(backend, out, LINEAR_LAYER_NORM_KERNEL);
+    const xv = values(backend, x!, LINEAR_LAYER_NORM_KERNEL);
+    const kv = values(backend, kernel!, LINEAR_LAYER_NORM_KERNEL);
+    const biasV = values(backend, bias!, LINEAR_LAYER_NORM_KERNEL);
     const rv = values(backend, residual!, LINEAR_LAYER_NORM_KERNEL);
     const gv = values(backend, gamma!, LINEAR_LAYER_NORM_KERNEL);
     const bv = values(backend, beta!, LINEAR_LAYER_NORM_KERNEL);
-    const h = gv.length;
-    if (h === 0) return out;
-    for (let o = 0; o < v.length; o += h) {
+    const v = new Float32Array(m * n);
+    if (lib.linearLayerNorm(m, n, k, xv, kv, biasV, rv, gv, bv, eps, v, true)) {
+      return backend.makeTensorInfo([m, n], "float32", v);
+    }
+    for (let r = 0; r < m; r++) v.set(biasV, r * n);
+    lib.sgemm(false, false, m, n, k, 1, xv, k, kv, n, 1, v, n);
+    const h = n;
+    for (let o = 0; o < v.length && h > 0; o += h) {
       let sum = 0;
       for (let j = 0; j < h; j++) {
         const y = Math.fround(v[o + j]! + rv[o + j]!);
@@ -294,21 +275,15 @@ function makeLinearLayerNorm(lib: BlasLibrary, fusedMatMul: KernelFunc): KernelF
       const inv = 1 / Math.sqrt(sq / h + eps);
       for (let j = 0; j < h; j++) v[o + j] = (v[o + j]! - mean) * inv * gv[j]! + bv[j]!;
     }
-    return out;
+    return backend.makeTensorInfo([m, n], "float32", v);
   };
 }
 
-/**
- * The fused kernels to register for "blas": attention calls `lib`'s GEMM, linear + GELU the
- * backend's `fusedMatMul` kernel.
- */
-export function fusedKernels(
-  lib: BlasLibrary,
-  fusedMatMul: KernelFunc,
-): Array<[string, KernelFunc]> {
+/** The fused kernels to register for "blas", running their products on `lib`. */
+export function fusedKernels(lib: BlasLibrary): Array<[string, KernelFunc]> {
   return [
-    [LINEAR_GELU_KERNEL, makeLinearGelu(lib, fusedMatMul)],
-    [LINEAR_LAYER_NORM_KERNEL, makeLinearLayerNorm(lib, fusedMatMul)],
+    [LINEAR_GELU_KERNEL, makeLinearGelu(lib)],
+    [LINEAR_LAYER_NORM_KERNEL, makeLinearLayerNorm(lib)],
     [GELU_KERNEL, gelu],
     [LAYER_NORM_KERNEL, layerNorm],
     [MASKED_SOFTMAX_KERNEL, maskedSoftmax],

@@ -100,6 +100,11 @@ export interface BlasLibrary {
   packedBytes(): number;
   /** Drops any cached layout of `b` (its tensor is gone). */
   release(b: Float32Array): void;
+  /**
+   * Turns oneDNN's weight packing on or off (off frees every packed copy); returns `false` when
+   * oneDNN is not loaded.
+   */
+  setPrepack(on: boolean): boolean;
   /** oneDNN's version when its matmul takes the GEMMs it handles better, else `undefined`. */
   readonly oneDnn: string | undefined;
   /** The number of threads the library uses, or `undefined` when it cannot tell. */
@@ -307,6 +312,11 @@ function wrap(
     },
     release(b: Float32Array): void {
       oneDnn?.release(b);
+    },
+    setPrepack(on: boolean): boolean {
+      if (oneDnn === undefined) return false;
+      oneDnn.setPrepack(on);
+      return true;
     },
     threads(): number | undefined {
       return getN ? getN() : undefined;

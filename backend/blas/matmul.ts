@@ -67,6 +67,7 @@ function gemmBatched(
   transposeB: boolean,
   out: Float32Array,
   beta: number,
+  stableB = true,
 ): void {
   const { m, n, k, batchA, batchB, batch } = p;
   if (m === 0 || n === 0) return;
@@ -78,7 +79,7 @@ function gemmBatched(
   if (batchB === 1 && !transposeA && batch === batchA) {
     // [batch, m, k] x [k, n]: one GEMM with batch * m rows.
     // B is a whole tensor's values (a weight in a model): stable, so cacheable.
-    lib.sgemm(false, transposeB, batch * m, n, k, 1, av, lda, bv, ldb, beta, out, n, true);
+    lib.sgemm(false, transposeB, batch * m, n, k, 1, av, lda, bv, ldb, beta, out, n, stableB);
     return;
   }
   const sa = m * k, sb = k * n, sc = m * n;
@@ -191,8 +192,9 @@ export function makeFusedMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
         (biasV.length === n && bias.shape[bias.shape.length - 1] === n &&
           bias.shape.length <= p.outShape.length));
     const oneGemm = p.batchB === 1 && !transposeA && p.batch === p.batchA;
+    const tryNative = oneGemm && (bias === undefined || (rowBias && biasV?.length === n));
     if (
-      oneGemm && (bias === undefined || (rowBias && biasV?.length === n)) &&
+      tryNative &&
       lib.linear(transposeB, rows, n, p.k, av, bv, biasV ?? null, activation, out, true)
     ) {
       return backend.makeTensorInfo(p.outShape, "float32", out);
@@ -203,7 +205,8 @@ export function makeFusedMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
       else for (let r = 0; r < rows; r++) out.set(biasV, r * n);
       beta = 1;
     }
-    gemmBatched(lib, av, bv, p, transposeA, transposeB, out, beta);
+    // When oneDNN just declined B, this is the same use of it, not a second one.
+    gemmBatched(lib, av, bv, p, transposeA, transposeB, out, beta, !tryNative);
     let current = backend.makeTensorInfo(p.outShape, "float32", out);
     if (bias && !rowBias) {
       const added = tf.getKernel("Add", "blas")!.kernelFunc({

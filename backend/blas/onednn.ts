@@ -137,6 +137,8 @@ export interface OneDnnGemm {
   readonly version: string;
   /** Whether weights are kept packed (see {@link OneDnnGemm.gemm}). */
   readonly prepack: boolean;
+  /** Turns packing on or off; off frees every packed copy. */
+  setPrepack(on: boolean): void;
   /** Bytes of native memory that packed weights hold now. */
   packedBytes(): number;
   /**
@@ -197,6 +199,18 @@ export interface OneDnnGemm {
   release(b: Float32Array): void;
   /** Frees every primitive, every packed weight and the library's engine and stream. */
   close(): void;
+}
+
+/** Options of {@link openOneDnn}. */
+export interface OneDnnOptions {
+  /** Keep reused weights in oneDNN's blocked layout (see {@link OneDnnGemm.gemm}). */
+  prepack?: boolean;
+  /**
+   * Also run products whose weight is not packed. Default false: with plain weights oneDNN's
+   * matmul is slower than OpenBLAS's here (it copies weight blocks on every call too), so those
+   * are declined and only packed weights run on oneDNN.
+   */
+  plain?: boolean;
 }
 
 /** Library names tried in order. */
@@ -265,7 +279,7 @@ function handle(out: BigUint64Array): Ptr {
 class OneDnn implements OneDnnGemm {
   readonly path: string;
   readonly version: string;
-  readonly prepack: boolean;
+  #prepack: boolean;
   readonly #lib: Lib;
   readonly #engine: Ptr;
   readonly #stream: Ptr;
@@ -275,7 +289,7 @@ class OneDnn implements OneDnnGemm {
   readonly #layouts = new Map<string, Layout | null>();
   /** `m,n,eps` -> LayerNorm primitive, or null when oneDNN could not build it. */
   readonly #norms = new Map<string, NormPlan | null>();
-  readonly #packed = new WeakMap<Float32Array, Packed>();
+  #packed = new WeakMap<Float32Array, Packed>();
   readonly #seen = new WeakSet<Float32Array>();
   readonly #live = new Set<Packed>();
   /** Room for 8 `dnnl_exec_arg_t` (an int and a pointer each). */
@@ -283,11 +297,14 @@ class OneDnn implements OneDnnGemm {
   readonly #out = new BigUint64Array(1);
   #closed = false;
 
-  constructor(path: string, lib: Lib, version: string, prepack: boolean) {
+  readonly #plain: boolean;
+
+  constructor(path: string, lib: Lib, version: string, prepack: boolean, plain: boolean) {
     this.path = path;
     this.#lib = lib;
     this.version = version;
-    this.prepack = prepack;
+    this.#prepack = prepack;
+    this.#plain = plain;
     const s = lib.symbols;
     check(s.dnnl_engine_create(this.#out, ENGINE_CPU, 0n), "engine creation");
     this.#engine = handle(this.#out);
@@ -613,9 +630,11 @@ class OneDnn implements OneDnnGemm {
     for (const x of [a, b, c, bias, residual]) {
       if (x !== null && x.byteLength <= MIN_OFF_HEAP_BYTES) return false;
     }
-    let packed = stableB && this.prepack ? this.#packedFor(b, k, n, transB, m) : undefined;
+    let packed = stableB && this.#prepack ? this.#packedFor(b, k, n, transB, m) : undefined;
+    if (packed === undefined && !this.#plain) return false;
     let plan = packed ? this.#plan(transB, m, n, k, epilogue, this.#layout(k, n, transB, m)) : null;
     if (plan === null) {
+      if (!this.#plain) return false;
       packed = undefined;
       plan = this.#plan(transB, m, n, k, epilogue, null);
     }
@@ -761,6 +780,18 @@ class OneDnn implements OneDnnGemm {
     s.dnnl_primitive_destroy(plan.primitive);
   }
 
+  get prepack(): boolean {
+    return this.#prepack;
+  }
+
+  setPrepack(on: boolean): void {
+    this.#prepack = on;
+    if (on) return;
+    for (const packed of this.#live) this.#lib.symbols.dnnl_memory_destroy(packed.memory);
+    this.#live.clear();
+    this.#packed = new WeakMap();
+  }
+
   packedBytes(): number {
     let total = 0;
     for (const p of this.#live) total += p.bytes;
@@ -811,11 +842,14 @@ function readVersion(lib: Lib): [number, string] {
 /**
  * Opens oneDNN v2 for the "blas" backend, or returns why it did not.
  * @param path A library path; default: {@link oneDnnCandidates}.
- * @param prepack Keep reused weights in oneDNN's blocked layout (see {@link OneDnnGemm.gemm}).
+ * @param options Packing, and whether products with plain weights run here too.
  * @returns The GEMM, or a message naming why none could be opened (missing library, another
  * major version, a failing engine).
  */
-export function openOneDnn(path?: string, prepack = false): OneDnnGemm | string {
+export function openOneDnn(
+  path?: string,
+  options: OneDnnOptions = {},
+): OneDnnGemm | string {
   const tried = path === undefined ? oneDnnCandidates() : [path];
   const failures: string[] = [];
   for (const name of tried) {
@@ -833,7 +867,7 @@ export function openOneDnn(path?: string, prepack = false): OneDnnGemm | string 
       continue;
     }
     try {
-      return new OneDnn(name, lib, version, prepack);
+      return new OneDnn(name, lib, version, options.prepack ?? false, options.plain ?? false);
     } catch (err) {
       failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
     }

@@ -51,6 +51,30 @@ function readEnv(name: string): string | undefined {
 let oneDnnSkipped: string | undefined;
 
 /**
+ * Turns the "blas" backend's packed weights (see {@link BlasBackendOptions.prepack}) on or off
+ * at run time; off frees every packed copy.
+ * @returns whether it applies: false before registration or without oneDNN
+ */
+export function setBlasPrepack(on: boolean): boolean {
+  return loaded?.setPrepack(on) ?? false;
+}
+
+/** One line on the native libraries the "blas" backend runs on, for logs. */
+export function blasDescription(): string {
+  if (loaded === undefined) return "not registered";
+  const dnn = loaded.oneDnn === undefined
+    ? `no oneDNN (${oneDnnSkipped ?? "unknown"})`
+    : `oneDNN ${loaded.oneDnn}${loaded.packedBytes() > 0 || prepackOn() ? ", packed weights" : ""}`;
+  return `${loaded.path}, ${dnn}`;
+}
+
+function prepackOn(): boolean {
+  return loadedOneDnn?.prepack ?? false;
+}
+
+let loadedOneDnn: OneDnnGemm | undefined;
+
+/**
  * Why the "blas" backend runs without oneDNN (not installed, turned off), or `undefined` when
  * it uses oneDNN or is not registered.
  */
@@ -73,7 +97,7 @@ function startOneDnn(
     oneDnnSkipped = "turned off";
     return undefined;
   }
-  const opened = openOneDnn(typeof wanted === "string" ? wanted : undefined, prepack);
+  const opened = openOneDnn(typeof wanted === "string" ? wanted : undefined, { prepack });
   if (typeof opened === "string") {
     if (typeof wanted === "string") {
       throw new Error(`Cannot register the blas backend: oneDNN at ${wanted}: ${opened}`);
@@ -120,6 +144,7 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
   if (tf.findBackendFactory(BLAS_BACKEND_NAME) !== null && loaded !== undefined) return;
   const prepack = options.prepack ?? readEnv("DPR_BLAS_PREPACK") === "1";
   const oneDnn = startOneDnn(options.oneDnn, prepack);
+  loadedOneDnn = oneDnn;
   let lib: BlasLibrary;
   try {
     lib = openBlas(options.libraryPath, oneDnn);
@@ -156,7 +181,7 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
     [tf.BatchMatMul, makeBatchMatMul(lib, cpu(tf.BatchMatMul))],
     [tf._FusedMatMul, fusedMatMul],
     ...fastKernels(cpu),
-    ...fusedKernels(lib, fusedMatMul),
+    ...fusedKernels(lib),
   ];
   for (const [kernelName, kernelFunc] of overrides) {
     if (tf.getKernel(kernelName, BLAS_BACKEND_NAME) !== undefined) {

@@ -3,7 +3,8 @@
 // environment the test chose (DPR_BLAS_PREPACK); prints one JSON line with the largest relative
 // difference, whether oneDNN ran, and the packed bytes before and after disposing the model.
 import { tf } from "../../backend/tf.ts";
-import { blasLibrary, registerBlasBackend } from "../../backend/blas/register.ts";
+import { blasLibrary, registerBlasBackend, setBlasPrepack } from "../../backend/blas/register.ts";
+import { setBackend } from "../../backend/set_backend.ts";
 import { DPRConfig } from "../../models/config.ts";
 import { DPRContextEncoder } from "../../models/dpr_context_encoder.ts";
 
@@ -32,7 +33,11 @@ const encode = (): Float32Array => {
   return values;
 };
 const want = encode();
-await tf.setBackend("blas");
+// CHILD_SET_BACKEND=1: turn packing on through setBackend's option instead of the environment.
+const viaOption = Deno.env.get("CHILD_SET_BACKEND") === "1";
+const chosen = viaOption
+  ? await setBackend("blas", { blasPrepack: true })
+  : await setBackend("blas");
 let maxRel = 0;
 for (let run = 0; run < 3; run++) {
   const got = encode();
@@ -44,11 +49,19 @@ for (let run = 0; run < 3; run++) {
 }
 const lib = blasLibrary()!;
 const packed = lib.packedBytes();
+let packedAfterOff: number | null = null;
+if (viaOption) {
+  setBlasPrepack(false);
+  packedAfterOff = lib.packedBytes();
+  encode();
+}
 model.dispose();
 console.log(JSON.stringify({
   oneDnn: lib.oneDnn ?? null,
   maxRel,
   packed,
+  packedAfterOff,
   packedAfterDispose: lib.packedBytes(),
+  reason: chosen.reason,
   weightBytes: 4 * 2 * (256 * 768 + 256 * 256 + 2 * 256 * 1024),
 }));

@@ -13,8 +13,10 @@ interface ChildReport {
   oneDnn: string | null;
   maxRel: number;
   packed: number;
+  packedAfterOff: number | null;
   packedAfterDispose: number;
   weightBytes: number;
+  reason: string;
 }
 
 async function child(env: Record<string, string>): Promise<ChildReport> {
@@ -36,6 +38,7 @@ Deno.test({
   async fn() {
     const report = await child({ DPR_BLAS_PREPACK: "0" });
     assert.match(String(report.oneDnn), /^2\.\d+\.\d+$/);
+    assert.match(report.reason, /native BLAS through FFI \(.*, oneDNN 2\.\d+\.\d+\)/);
     assert.ok(report.maxRel < 1e-4, `max relative difference ${report.maxRel}`);
     assert.equal(report.packed, 0);
   },
@@ -54,9 +57,23 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "setBackend's blasPrepack turns packing on, setBlasPrepack(false) frees it all",
+  ignore: missing !== undefined,
+  async fn() {
+    const report = await child({ DPR_BLAS_PREPACK: "0", CHILD_SET_BACKEND: "1" });
+    assert.ok(report.maxRel < 1e-4, `max relative difference ${report.maxRel}`);
+    assert.ok(report.packed > 0, "nothing was packed");
+    assert.match(report.reason, /oneDNN 2\.\d+\.\d+, packed weights/);
+    assert.equal(report.packedAfterOff, 0);
+    assert.equal(report.packedAfterDispose, 0);
+  },
+});
+
 Deno.test("DPR_ONEDNN=0 keeps the blas backend on OpenBLAS alone", async () => {
   const report = await child({ DPR_ONEDNN: "0", DPR_BLAS_PREPACK: "1" });
   assert.equal(report.oneDnn, null);
+  assert.match(report.reason, /no oneDNN \(turned off\)/);
   assert.ok(report.maxRel < 1e-4, `max relative difference ${report.maxRel}`);
   assert.equal(report.packed, 0);
 });

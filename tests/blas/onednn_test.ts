@@ -11,8 +11,9 @@ const missing = typeof probe === "string" ? probe : undefined;
 if (typeof probe !== "string") probe.close();
 if (missing) console.log(`oneDNN tests skipped: ${missing}`);
 
+/** oneDNN taking plain-weight products too (the backend leaves those to OpenBLAS). */
 function open(prepack = false): OneDnnGemm {
-  const lib = openOneDnn(undefined, prepack);
+  const lib = openOneDnn(undefined, { prepack, plain: true });
   if (typeof lib === "string") throw new Error(lib);
   return lib;
 }
@@ -207,6 +208,31 @@ Deno.test({
       assert.equal(lib.gemm(false, M, N, K, seeded(M * K, 1), seeded(K * N, 2), 0, out), false);
     } finally {
       lib.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN as the backend opens it declines plain weights and runs packed ones",
+  ignore: missing !== undefined,
+  fn() {
+    const opened = openOneDnn(undefined, { prepack: true });
+    if (typeof opened === "string") throw new Error(opened);
+    try {
+      const a = seeded(M * K, 16), b = seeded(K * N, 17);
+      const c = new Float32Array(M * N).fill(5);
+      // Not stable, so never packed: left to OpenBLAS, untouched.
+      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c), false);
+      assert.equal(c[0], 5);
+      // First sight of a stable weight: declined; second: packed and run.
+      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c, true), false);
+      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c, true), true);
+      assertClose(c, reference(M, N, K, a, b, false));
+      opened.setPrepack(false);
+      assert.equal(opened.packedBytes(), 0);
+      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c, true), false);
+    } finally {
+      opened.close();
     }
   },
 });

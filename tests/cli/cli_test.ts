@@ -72,6 +72,22 @@ Deno.test("dpr CLI: index, ask, eval and usage errors", async () => {
     ]);
     assert.equal(retrieveOnly.code, 0, retrieveOnly.stderr);
     assert.match(retrieveOnly.stdout, /^Q: volcano lava\n1\. \[/);
+    // The blas backend with packed weights retrieves the same passages.
+    const packed = await run("cli/main.ts", [
+      "ask",
+      idx,
+      "volcano lava",
+      "--models",
+      MODELS,
+      "--retrieve-only",
+      "--top-k",
+      "2",
+      "--backend",
+      "blas",
+      "--blas-prepack",
+    ]);
+    assert.equal(packed.code, 0, packed.stderr);
+    assert.equal(packed.stdout, retrieveOnly.stdout);
 
     const ev = await run("cli/main.ts", [
       "eval",
