@@ -126,8 +126,7 @@ const maskedSoftmax: KernelFunc = (args) => {
 
 /**
  * Unnormalized softmax of `row[o .. o + n)` in place after adding `bias[ib .. ib + n)` (when
- * given): `exp(y - max y)`. Returns the row's sum, by which the caller divides (the attention
- * kernel divides the [Tq, D] context rows instead of the [Tq, T] probabilities: fewer elements).
+ * given): `exp(y - max y)`. Returns the row's sum, by which the caller divides.
  */
 function expRow(
   row: Float32Array,
@@ -165,9 +164,10 @@ function allZero(v: Float32Array, o: number, n: number): boolean {
 }
 
 /**
- * Multi-head attention from the fused [B*T, 3H] projection: per (sequence, head) one GEMM for
- * the scaled scores (Q and K read in place with row stride 3H), the masked softmax in place, and
- * one GEMM writing P V into its columns of the [B*Tq, H] output (row stride H).
+ * Multi-head attention from the fused [B*T, 3H] projection, per sequence: for each head one GEMM
+ * adding the scaled scores to the mask (Q and K read in place with row stride 3H); one softmax
+ * over all heads' rows; for each head one GEMM writing P V into its columns of the [B*Tq, H]
+ * output (row stride H).
  */
 function makeAttention(lib: BlasLibrary): KernelFunc {
   return (args) => {
@@ -185,22 +185,43 @@ function makeAttention(lib: BlasLibrary): KernelFunc {
     const out = new Float32Array(batch * tq * h);
     if (t === 0 || d === 0) return backend.makeTensorInfo([batch * tq, h], "float32", out);
     const scale = 1 / Math.sqrt(d);
-    const scores = new Float32Array(tq * t);
-    const inv = new Float64Array(tq);
+    // One sequence's scores for all heads at once ([heads * tq, t]), so that one native softmax
+    // call (oneDNN, on all cores) covers them; JavaScript's softmax when that is declined.
+    const scores = new Float32Array(heads * tq * t);
     for (let b = 0; b < batch; b++) {
       const base = b * t * h3;
-      const bias = mv !== null && !allZero(mv, b * t, t) ? mv : null;
+      const bias = mv !== null && !allZero(mv, b * t, t) ? mv.subarray(b * t, b * t + t) : null;
       for (let n = 0; n < heads; n++) {
         const q = qv.subarray(base + n * d), k = qv.subarray(base + h + n * d);
-        const v = qv.subarray(base + 2 * h + n * d);
-        lib.sgemm(false, true, tq, t, d, scale, q, h3, k, h3, 0, scores, t);
-        for (let r = 0; r < tq; r++) inv[r] = 1 / expRow(scores, r * t, t, bias, b * t);
-        const o = b * tq * h + n * d;
-        lib.sgemm(false, false, tq, d, t, 1, scores, t, v, h3, 0, out.subarray(o), h);
-        for (let r = 0; r < tq; r++) {
-          const s = inv[r]!, ro = o + r * h;
-          for (let c = 0; c < d; c++) out[ro + c] = out[ro + c]! * s;
+        const block = scores.subarray(n * tq * t, (n + 1) * tq * t);
+        // The mask bias goes in first; the GEMM adds the scaled Q K^T to it (beta = 1).
+        if (bias !== null) { for (let r = 0; r < tq; r++) block.set(bias, r * t); }
+        lib.sgemm(false, true, tq, t, d, scale, q, h3, k, h3, bias === null ? 0 : 1, block, t);
+      }
+      if (!lib.softmaxRows(heads * tq, t, scores)) {
+        for (let o = 0; o < scores.length; o += t) {
+          const inv = 1 / expRow(scores, o, t, null, 0);
+          for (let j = 0; j < t; j++) scores[o + j] = scores[o + j]! * inv;
         }
+      }
+      for (let n = 0; n < heads; n++) {
+        const v = qv.subarray(base + 2 * h + n * d);
+        const block = scores.subarray(n * tq * t, (n + 1) * tq * t);
+        lib.sgemm(
+          false,
+          false,
+          tq,
+          d,
+          t,
+          1,
+          block,
+          t,
+          v,
+          h3,
+          0,
+          out.subarray(b * tq * h + n * d),
+          h,
+        );
       }
     }
     return backend.makeTensorInfo([batch * tq, h], "float32", out);

@@ -96,6 +96,11 @@ export interface BlasLibrary {
     c: Float32Array,
     stableB?: boolean,
   ): boolean;
+  /**
+   * Softmax over each row of `data` (`rows` x `cols`), in place, natively when the library can
+   * (oneDNN); returns `false`, touching nothing, otherwise.
+   */
+  softmaxRows(rows: number, cols: number, data: Float32Array): boolean;
   /** Bytes of native memory held by cached weight layouts (oneDNN prepacking), else 0. */
   packedBytes(): number;
   /** Drops any cached layout of `b` (its tensor is gone). */
@@ -306,6 +311,11 @@ function wrap(
       checkOperand("C", c, m, n, n);
       checkOperand("residual", residual, m, n, n);
       return oneDnn.linearLayerNorm(m, n, k, a, b, bias, residual, gamma, beta, eps, c, stableB);
+    },
+    softmaxRows(rows, cols, data): boolean {
+      if (oneDnn === undefined || rows <= 0 || cols <= 0) return false;
+      checkOperand("data", data, rows, cols, cols);
+      return oneDnn.softmaxRows(rows, cols, data);
     },
     packedBytes(): number {
       return oneDnn?.packedBytes() ?? 0;

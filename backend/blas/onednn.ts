@@ -34,6 +34,10 @@ const SYMBOLS = {
     parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
     result: "i32",
   },
+  dnnl_softmax_forward_desc_init: {
+    parameters: ["buffer", "i32", "buffer", "i32"],
+    result: "i32",
+  },
   dnnl_post_ops_append_eltwise: {
     parameters: ["pointer", "f32", "i32", "f32", "f32"],
     result: "i32",
@@ -90,6 +94,7 @@ const BINARY_ADD = 0x1fff0;
 const FORWARD_INFERENCE = 96;
 const USE_SCALE_AND_SHIFT = 0x8 | 0x10;
 const LAYER_NORM_DESC_BYTES = 8192;
+const SOFTMAX_DESC_BYTES = 4096;
 
 /** Activations oneDNN applies in the GEMM's epilogue: oneDNN's algorithm, alpha and beta. */
 const ACTIVATIONS = {
@@ -126,6 +131,8 @@ const STATUS = [
  */
 const MIN_MACS = 1 << 20;
 const CACHE_SIZE = 48;
+/** Softmaxes over fewer values stay in JavaScript. */
+const MIN_SOFTMAX = 1 << 14;
 /** V8 keeps typed arrays up to 64 bytes inside the JavaScript heap. */
 const MIN_OFF_HEAP_BYTES = 64;
 
@@ -195,6 +202,11 @@ export interface OneDnnGemm {
     c: Float32Array,
     stableB?: boolean,
   ): boolean;
+  /**
+   * Softmax over each row of `data` (`rows` x `cols`, dense), in place. Returns `false`,
+   * touching nothing, when this path does not take it.
+   */
+  softmaxRows(rows: number, cols: number, data: Float32Array): boolean;
   /** Frees the packed copy of `b`, if any (its tensor was disposed). */
   release(b: Float32Array): void;
   /** Frees every primitive, every packed weight and the library's engine and stream. */
@@ -287,6 +299,8 @@ class OneDnn implements OneDnnGemm {
   readonly #plans = new Map<string, Plan | null>();
   /** `k,n,transB` -> packed layout, or null when the primitive keeps plain weights. */
   readonly #layouts = new Map<string, Layout | null>();
+  /** `rows,cols` -> softmax primitive with its memory, or null when oneDNN could not build it. */
+  readonly #softmaxes = new Map<string, { primitive: Ptr; data: Ptr } | null>();
   /** `m,n,eps` -> LayerNorm primitive, or null when oneDNN could not build it. */
   readonly #norms = new Map<string, NormPlan | null>();
   #packed = new WeakMap<Float32Array, Packed>();
@@ -780,6 +794,47 @@ class OneDnn implements OneDnnGemm {
     s.dnnl_primitive_destroy(plan.primitive);
   }
 
+  softmaxRows(rows: number, cols: number, data: Float32Array): boolean {
+    if (this.#closed || rows * cols < MIN_SOFTMAX || data.length < rows * cols) return false;
+    const key = `${rows},${cols}`;
+    let plan = this.#softmaxes.get(key);
+    if (plan === undefined) {
+      plan = null;
+      try {
+        const md = this.#desc(rows, cols, cols, 1);
+        const op = new Uint8Array(SOFTMAX_DESC_BYTES);
+        check(
+          this.#lib.symbols.dnnl_softmax_forward_desc_init(op, FORWARD_INFERENCE, md, 1),
+          "softmax descriptor",
+        );
+        const primitive = this.#primitive(op, null);
+        plan = { primitive, data: this.#memory(md) };
+      } catch (err) {
+        if (!(err instanceof Status)) throw err;
+      }
+      this.#softmaxes.set(key, plan);
+      if (this.#softmaxes.size > CACHE_SIZE) {
+        const [oldest, evicted] = this.#softmaxes.entries().next().value!;
+        this.#softmaxes.delete(oldest);
+        if (evicted) this.#freeSoftmax(evicted);
+      }
+    }
+    if (plan === null) return false;
+    const s = this.#lib.symbols;
+    try {
+      check(s.dnnl_memory_set_data_handle(plan.data, Deno.UnsafePointer.of(data)), "data handle");
+      this.#execute(plan.primitive, [[ARG_SRC, plan.data], [ARG_DST, plan.data]]);
+    } finally {
+      s.dnnl_memory_set_data_handle(plan.data, null);
+    }
+    return true;
+  }
+
+  #freeSoftmax(plan: { primitive: Ptr; data: Ptr }): void {
+    this.#lib.symbols.dnnl_memory_destroy(plan.data);
+    this.#lib.symbols.dnnl_primitive_destroy(plan.primitive);
+  }
+
   get prepack(): boolean {
     return this.#prepack;
   }
@@ -814,6 +869,8 @@ class OneDnn implements OneDnnGemm {
     this.#plans.clear();
     for (const plan of this.#norms.values()) if (plan) this.#freeNorm(plan);
     this.#norms.clear();
+    for (const plan of this.#softmaxes.values()) if (plan) this.#freeSoftmax(plan);
+    this.#softmaxes.clear();
     for (const layout of this.#layouts.values()) {
       if (layout) s.dnnl_primitive_destroy(layout.reorder);
     }

@@ -19,11 +19,11 @@ const config = new DPRConfig({
   maxPositionEmbeddings: 64,
 });
 const model = new DPRContextEncoder(config, { seed: 3 });
-const B = 4, T = 24;
+const B = 4, T = 64;
 const inputIds = Array.from(
   { length: B },
   (_, b) =>
-    Array.from({ length: T }, (_, t) => (b === 1 && t >= 10 ? 0 : 1 + ((b * 131 + t * 17) % 999))),
+    Array.from({ length: T }, (_, t) => (b === 1 && t >= 40 ? 0 : 1 + ((b * 131 + t * 17) % 999))),
 );
 const attentionMask = inputIds.map((row) => row.map((id) => (id === 0 ? 0 : 1)));
 const encode = (): Float32Array => {

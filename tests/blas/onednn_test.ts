@@ -187,6 +187,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "oneDNN softmaxRows equals the reference softmax, masked entries included",
+  ignore: missing !== undefined,
+  fn() {
+    const lib = open();
+    try {
+      const rows = 96, cols = 256;
+      const data = seeded(rows * cols, 18).map((v, i) => (i % 7 === 3 ? v - 10000 : v * 8));
+      const want = new Float64Array(rows * cols);
+      for (let r = 0; r < rows; r++) {
+        const row = data.subarray(r * cols, r * cols + cols);
+        const max = Math.max(...row);
+        const sum = row.reduce((s, v) => s + Math.exp(v - max), 0);
+        for (let j = 0; j < cols; j++) want[r * cols + j] = Math.exp(row[j]! - max) / sum;
+      }
+      assert.equal(lib.softmaxRows(rows, cols, data), true);
+      assertClose(data, want, 1e-5);
+      const small = new Float32Array(8).fill(1);
+      assert.equal(lib.softmaxRows(2, 4, small), false);
+      assert.deepEqual([...small], new Array(8).fill(1));
+    } finally {
+      lib.close();
+    }
+  },
+});
+
+Deno.test({
   name: "oneDNN declines small products untouched and refuses operands that are too short",
   ignore: missing !== undefined,
   fn() {
