@@ -104,7 +104,8 @@ export function safetensorsHeaderLength(
 /**
  * Parses and validates a safetensors header: every entry needs a known dtype, a shape of
  * non-negative integers and `data_offsets` inside the data section whose length equals the element
- * count times the dtype's size; no two tensors may overlap.
+ * count times the dtype's size; the tensors must cover the data section exactly, without overlaps,
+ * gaps or trailing bytes (as the reference `safetensors` library requires).
  * @param headerBytes the N bytes of JSON after the 8-byte length
  * @param fileSize the file's total size in bytes
  * @param description names the file in error messages
@@ -150,10 +151,12 @@ export function parseSafetensorsHeader(
     entries.push(parseEntry(name, value, dataStart, dataSize, description));
   }
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
-  for (let i = 1; i < entries.length; i++) {
-    const previous = entries[i - 1]!;
+  // As the reference implementation: the tensors tile the data section exactly, in some order.
+  let expected = dataStart;
+  for (let i = 0; i < entries.length; i++) {
     const current = entries[i]!;
-    if (current.begin < previous.end) {
+    if (i > 0 && current.begin < expected) {
+      const previous = entries[i - 1]!;
       throw new RangeError(
         `Cannot read ${description}: tensor "${current.name}" (bytes ${
           current.begin - dataStart
@@ -162,6 +165,21 @@ export function parseSafetensorsHeader(
         }..${previous.end - dataStart})`,
       );
     }
+    if (current.begin !== expected) {
+      throw new RangeError(
+        `Cannot read ${description}: tensor "${current.name}" starts at data byte ${
+          current.begin - dataStart
+        }, leaving bytes ${expected - dataStart}..${current.begin - dataStart} unused ` +
+          `(tensors must follow one another without gaps)`,
+      );
+    }
+    expected = current.end;
+  }
+  if (expected !== fileSize) {
+    throw new RangeError(
+      `Cannot read ${description}: ${fileSize - expected} bytes follow the last tensor's data ` +
+        `(the data section is ${dataSize} bytes, the tensors cover ${expected - dataStart})`,
+    );
   }
   return { dataStart, entries, metadata };
 }

@@ -132,6 +132,21 @@ Deno.test("readSafetensors refuses malformed headers with errors naming the prob
       /tensor "b" .* overlaps tensor "a"/,
     ],
     [
+      "a gap between tensors",
+      rawFile({
+        a: { dtype: "F32", shape: [1], data_offsets: [0, 4] },
+        b: { dtype: "F32", shape: [2], data_offsets: [8, 16] },
+      }, data),
+      RangeError,
+      /tensor "b" starts at data byte 8, leaving bytes 4\.\.8 unused/,
+    ],
+    [
+      "bytes after the last tensor",
+      rawFile({ w: { dtype: "F32", shape: [3], data_offsets: [0, 12] } }, data),
+      RangeError,
+      /4 bytes follow the last tensor's data/,
+    ],
+    [
       "reversed offsets",
       rawFile({ w: { dtype: "F32", shape: [0], data_offsets: [8, 4] } }, data),
       RangeError,
