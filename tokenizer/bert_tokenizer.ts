@@ -413,7 +413,9 @@ export class BertTokenizer {
    */
   tokenize(text: string): string[] {
     this.#checkText(text, "tokenize", "text");
-    return this.#pipeline.encode(text, false).ids.map((id) => this.vocab.idToToken[id]!);
+    // A word kept whole (never_split) shows as itself even when the vocabulary lacks it.
+    const { ids, tokens } = this.#pipeline.encodeTokens(text);
+    return ids.map((id, i) => tokens[i] ?? this.vocab.idToToken[id]!);
   }
 
   /**

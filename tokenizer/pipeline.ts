@@ -22,6 +22,8 @@ interface WordEntry {
   ids: number[];
   /** For each piece, its first and last code point index in the word, flat. */
   chars: number[];
+  /** The token string of a word kept whole (`never_split`), which may not be in the vocabulary. */
+  token?: string;
 }
 
 /** Options of {@linkcode BertPipeline}. */
@@ -31,8 +33,9 @@ export interface BertPipelineOptions {
   /** WordPiece model. */
   wordPiece: WordPiece;
   /**
-   * Words kept whole (`never_split`) and their ids: matched against each whitespace-separated
-   * word, lower-cased first when the normalizer lower-cases, then composed to NFC.
+   * Words kept whole (`never_split`) and their ids, as Python's BasicTokenizer: a
+   * whitespace-separated word matches as it is (composed to NFC) or once normalized (lower-cased,
+   * accents stripped, as the normalizer does).
    */
   neverSplit?: ReadonlyMap<string, number>;
   /** Special tokens (never split nor normalized) and their ids. */
@@ -61,6 +64,7 @@ export class BertPipeline {
   // State of the current call, read by the word visitor.
   #ids: number[] = [];
   #offsets: number[] | null = null;
+  #tokens: (string | null)[] | null = null;
   #text = "";
 
   /** @param options the stages */
@@ -104,6 +108,39 @@ export class BertPipeline {
     this.#offsets = null;
     this.#text = "";
     return { ids, offsets };
+  }
+
+  /**
+   * Encodes one text (no special tokens added) and names each token: a word kept whole
+   * (`never_split`) by its own string, every other token `null` (its vocabulary entry).
+   * @param text the text
+   * @returns ids and, per id, the kept word or null
+   */
+  encodeTokens(text: string): { ids: number[]; tokens: (string | null)[] } {
+    const tokens: (string | null)[] = [];
+    this.#tokens = tokens;
+    try {
+      const { ids } = this.encode(text, true);
+      while (tokens.length < ids.length) tokens.push(null);
+      return { ids, tokens };
+    } finally {
+      this.#tokens = null;
+    }
+  }
+
+  /**
+   * The `never_split` entry `word` matches, and its id, or null: the word itself (NFC) when
+   * listed, else its normalized form (lower-cased and accents stripped, as the normalizer does).
+   */
+  #neverSplitMatch(word: string): { token: string; id: number } | null {
+    const listed = this.#neverSplit;
+    if (listed === null) return null;
+    const original = this.#normalizer.nfc ? word.normalize("NFC") : word;
+    const id = listed.get(original);
+    if (id !== undefined) return { token: original, id };
+    const key = this.#normalizer.normalizeWord(word).text;
+    const keyId = listed.get(key);
+    return keyId === undefined ? null : { token: key, id: keyId };
   }
 
   #mayHoldSpecial(text: string): boolean {
@@ -186,6 +223,11 @@ export class BertPipeline {
     const ids = this.#ids;
     const offsets = this.#offsets!;
     const text = this.#text;
+    const tokens = this.#tokens;
+    if (tokens !== null) {
+      while (tokens.length < ids.length) tokens.push(null);
+      for (let i = 0; i < entry.ids.length; i++) tokens.push(entry.token ?? null);
+    }
     for (let i = 0; i < entry.ids.length; i++) {
       ids.push(entry.ids[i]!);
       const first = chars![entry.chars[2 * i]!]!;
@@ -254,18 +296,11 @@ export class BertPipeline {
   }
 
   #encodeWord(word: string): WordEntry {
-    if (this.#neverSplit !== null) {
-      // Python lower-cases the text one character at a time, then composes it to NFC, before
-      // it compares words with never_split.
-      let key = "";
-      if (this.#normalizer.lowercase) { for (const ch of word) key += ch.toLowerCase(); }
-      else key = word;
-      const id = this.#neverSplit.get(key.normalize("NFC"));
-      if (id !== undefined) {
-        let count = 0;
-        for (const _ of word) count++;
-        return { ids: [id], chars: [0, count - 1] };
-      }
+    const kept = this.#neverSplitMatch(word);
+    if (kept !== null) {
+      let count = 0;
+      for (const _ of word) count++;
+      return { ids: [kept.id], chars: [0, count - 1], token: kept.token };
     }
     const normalized = this.#normalizer.normalizeWord(word);
     const text = normalized.text;

@@ -28,7 +28,7 @@ const VOCAB = [
   "##\u0301",
 ];
 
-Deno.test("neverSplit keeps whole words (lower-cased first), as Python's never_split", () => {
+Deno.test("neverSplit keeps whole words as Python's never_split: as written, else normalized", () => {
   const slow = new DPRQuestionEncoderTokenizer(VOCAB, { neverSplit: ["hello-world", "zzz!"] });
   assertEquals(slow.tokenize("Hello-World hello-world!"), [
     "hello-world",
@@ -37,8 +37,21 @@ Deno.test("neverSplit keeps whole words (lower-cased first), as Python's never_s
     "world",
     "!",
   ]);
-  // A kept word missing from the vocabulary is the unknown token.
+  // A kept word missing from the vocabulary has the unknown token's id but shows as itself, as
+  // Python's tokenize() (which keeps the string) does.
   assertEquals(slow.encode("zzz! world").inputIds, [2, 1, 8, 3]);
+  assertEquals(slow.tokenize("zzz! world zzz"), ["zzz!", "world", "[UNK]"]);
+  // Python checks the word as written first (kept unchanged, capitals and all), then lower-cased
+  // with accents stripped.
+  const listed = new DPRQuestionEncoderTokenizer(VOCAB, { neverSplit: ["Hello-World", "cafe!"] });
+  assertEquals(listed.tokenize("Hello-World HELLO-WORLD Café!"), [
+    "Hello-World",
+    "hello",
+    "-",
+    "world",
+    "cafe!",
+  ]);
+  assertEquals(listed.encode("Hello-World Café!").inputIds, [2, 1, 1, 3]);
   // The Fast classes ignore it, like BertTokenizerFast.
   const fast = new DPRQuestionEncoderTokenizerFast(VOCAB, { neverSplit: ["hello-world"] });
   assertEquals(fast.tokenize("hello-world"), ["hello", "-", "world"]);
