@@ -63,7 +63,7 @@ export function setBlasPrepack(on: boolean): boolean {
 export function blasDescription(): string {
   if (loaded === undefined) return "not registered";
   const dnn = loaded.oneDnn === undefined
-    ? `no oneDNN (${oneDnnSkipped ?? "unknown"})`
+    ? `without oneDNN: ${oneDnnSkipped ?? "unknown"}`
     : `oneDNN ${loaded.oneDnn}${loaded.packedBytes() > 0 || prepackOn() ? ", packed weights" : ""}`;
   return `${loaded.path}, ${dnn}`;
 }
