@@ -121,26 +121,31 @@ export class HubSource implements FileSource {
   async localPath(name: string): Promise<string | null> {
     checkFileName(name, this.description);
     const path = `${this.folder}/${name}`;
-    if (await pathExists(path)) return path;
-    if (await pathExists(`${path}.absent`)) return null;
+    const cached = await pathExists(path);
+    const absent = !cached && await pathExists(`${path}.absent`);
     const offline = this.#options.offline ??
       ["1", "on", "true", "yes"].includes((env("HF_HUB_OFFLINE") ?? "").toLowerCase());
+    const endpoint = (this.#options.endpoint ?? env("HF_ENDPOINT"))?.replace(/\/+$/, "");
+    if (cached || absent) {
+      // A commit never changes; a branch or tag may move: ask the hub (as Hugging Face's own
+      // client does) whether the cached file is still current, keeping the cache when it cannot
+      // be reached.
+      if (offline || !endpoint || COMMIT.test(this.revision)) return cached ? path : null;
+      return await this.#refresh(name, this.#url(endpoint, name), path, cached);
+    }
     if (offline) {
       throw new Error(
         `Cannot read ${name} of ${this.description}: it is not in the cache (${path}) and ` +
           `downloads are off (offline)`,
       );
     }
-    const endpoint = (this.#options.endpoint ?? env("HF_ENDPOINT"))?.replace(/\/+$/, "");
     if (!endpoint) {
       throw new Error(
         `Cannot download ${name} of ${this.description}: set HF_ENDPOINT (or the endpoint ` +
           `option) to the hub's base URL; this library names no default host`,
       );
     }
-    const url = `${endpoint}/${this.id}/resolve/${encodeURIComponent(this.revision)}/${
-      name.split("/").map(encodeURIComponent).join("/")
-    }`;
+    const url = this.#url(endpoint, name);
     // Loads running at the same time (a tokenizer and its model, say) share one download of a
     // file: two writers of one partial file would corrupt it.
     let pending = IN_FLIGHT.get(path);
@@ -151,14 +156,87 @@ export class HubSource implements FileSource {
     return await pending;
   }
 
+  #url(endpoint: string, name: string): string {
+    return `${endpoint}/${this.id}/resolve/${encodeURIComponent(this.revision)}/${
+      name.split("/").map(encodeURIComponent).join("/")
+    }`;
+  }
+
+  /**
+   * Checks a cached file (or a remembered absence) against the hub: the validator it sends now
+   * against the one saved with the download. A changed file is downloaded again (atomically), a
+   * file that appeared is downloaded; an unreachable hub, an error status or a cache without a
+   * saved validator keep the cache as it is.
+   */
+  #refresh(name: string, url: string, path: string, cached: boolean): Promise<string | null> {
+    let pending = IN_FLIGHT.get(path);
+    if (pending !== undefined) return pending;
+    pending = (async (): Promise<string | null> => {
+      const keep = cached ? path : null;
+      const now = await this.#headValidator(url);
+      if (now === undefined) return keep; // unreachable or an error: the cache stands
+      if (now === null) {
+        if (!cached) return null; // still absent
+        return path; // gone upstream: keep what we have
+      }
+      if (cached) {
+        const saved = await Deno.readTextFile(`${path}.etag`).catch(() => null);
+        if (saved === null) {
+          // A cache written before validators were saved: adopt the current one.
+          await writeSidecar(`${path}.etag`, now);
+          return path;
+        }
+        if (saved.trim() === now) return path;
+      } else {
+        await Deno.remove(`${path}.absent`).catch(() => {});
+      }
+      return await this.#download(name, url, path);
+    })().finally(() => IN_FLIGHT.delete(path));
+    IN_FLIGHT.set(path, pending);
+    return pending;
+  }
+
+  /**
+   * The hub's validator for `url` by a HEAD request (redirects not followed: the hub's own
+   * answer carries it): the tag, `null` for 404, `undefined` when unreachable or another error.
+   */
+  async #headValidator(url: string): Promise<string | null | undefined> {
+    const headers = new Headers({ "Accept-Encoding": "identity" });
+    const token = this.#options.token ?? env("HF_TOKEN");
+    if (token) headers.set("Authorization", `Bearer ${token}`);
+    const seconds = Number(env("HF_HUB_ETAG_TIMEOUT") ?? 10);
+    try {
+      const response = await (this.#options.fetch ?? fetch)(url, {
+        method: "HEAD",
+        headers,
+        redirect: "manual",
+        signal: AbortSignal.timeout(
+          Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 10_000,
+        ),
+      });
+      await response.body?.cancel();
+      if (response.status === 404) return null;
+      const redirect = response.status >= 300 && response.status < 400;
+      if (!response.ok && !redirect) return undefined;
+      return validatorOf(response.headers) ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   async #download(name: string, url: string, path: string): Promise<string | null> {
     const folderExisted = await pathExists(this.folder);
     const show = this.#options.progress ?? stderrIsTerminal();
+    let validator: string | null = null;
     const found = await downloadFile(url, path, {
       fetch: this.#options.fetch ?? fetch,
       token: this.#options.token ?? env("HF_TOKEN"),
       progress: show ? stderrProgress(`${this.id}/${name}`) : SILENT_PROGRESS,
+      onValidator: (tag) => {
+        validator = tag;
+      },
     });
+    if (found && validator !== null) await writeSidecar(`${path}.etag`, validator);
     if (!found) {
       // Remember absent files so an offline load does not need to ask again; only inside a
       // repository already seen, so a missing repository leaves no trace in the cache.
@@ -169,8 +247,23 @@ export class HubSource implements FileSource {
   }
 }
 
-/** Downloads in progress in this process, by cache path. */
+/** Downloads and freshness checks in progress in this process, by cache path. */
 const IN_FLIGHT = new Map<string, Promise<string | null>>();
+
+/** A full commit id: a revision that never moves. */
+const COMMIT = /^[0-9a-f]{40}$/;
+
+/** Writes a small file atomically (a temporary file renamed into place). */
+async function writeSidecar(path: string, text: string): Promise<void> {
+  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
+  await Deno.writeTextFile(temporary, text);
+  try {
+    await Deno.rename(temporary, path);
+  } catch (error) {
+    await Deno.remove(temporary).catch(() => {});
+    throw error;
+  }
+}
 
 /**
  * The body of a response that came compressed although identity was asked for. Deno hands such a
@@ -217,6 +310,8 @@ export interface DownloadOptions {
   token?: string;
   /** Receives bytes done of the total. */
   progress?: Progress;
+  /** Receives the file's validator (the hub's `x-linked-etag` or `etag`) once it is saved. */
+  onValidator?: (tag: string) => void;
 }
 
 /**
@@ -265,6 +360,7 @@ export async function downloadFile(
   // redirect to the storage host, whose own etag need not be the digest.
   let response: Response;
   let linkedSha: string | null = null;
+  let validator: string | null = null;
   let current = url;
   for (let hop = 0;; hop++) {
     try {
@@ -272,6 +368,7 @@ export async function downloadFile(
     } catch (error) {
       throw new Error(`Cannot download ${url}: ${(error as Error).message}`);
     }
+    if (hop === 0) validator = validatorOf(response.headers);
     const location = response.headers.get("location");
     if (response.status < 300 || response.status >= 400 || location === null) break;
     await response.body?.cancel();
@@ -390,5 +487,18 @@ export async function downloadFile(
     if (error instanceof Deno.errors.NotFound && await pathExists(dest)) return true;
     throw error;
   }
+  if (validator !== null) options.onValidator?.(validator);
   return true;
+}
+
+/**
+ * What identifies a hub file's version: `x-linked-etag` (a large file's sha256) or `etag` (a git
+ * blob id), unquoted; null when the response has neither.
+ * @param headers the hub's response headers (before any redirect)
+ */
+export function validatorOf(headers: Headers): string | null {
+  const tag = headers.get("x-linked-etag") ?? headers.get("etag");
+  if (tag === null) return null;
+  const value = tag.replace(/^W\//, "").replace(/"/g, "").trim();
+  return value === "" ? null : value;
 }

@@ -132,9 +132,12 @@ Deno.test("a hub id downloads into the cache, then loads offline with the server
     assert.deepEqual(first.stateDict, await expected());
     assert.equal((first.config.architectures as string[])[0], "DPRQuestionEncoder");
     const files = await listFiles(cacheDir);
+    // Each file is saved with the validator the hub sent (its etag), to notice a moved branch.
     assert.deepEqual(files, [
       `hub/org--${NAME}/main/config.json`,
+      `hub/org--${NAME}/main/config.json.etag`,
       `hub/org--${NAME}/main/model.safetensors`,
+      `hub/org--${NAME}/main/model.safetensors.etag`,
     ]);
     // A tokenizer reads its files through the same source; absent files are remembered.
     const source = first.source as HubSource;
@@ -172,7 +175,10 @@ Deno.test("a 404, a cut connection and a sha256 mismatch leave no cache entry", 
 
     faults.set("model.safetensors", { wrongSha: true });
     await assert.rejects(() => resolvePretrained(`org/${NAME}`, options), /sha256 mismatch/);
-    assert.deepEqual(await listFiles(cacheDir), [`hub/org--${NAME}/main/config.json`]);
+    assert.deepEqual(await listFiles(cacheDir), [
+      `hub/org--${NAME}/main/config.json`,
+      `hub/org--${NAME}/main/config.json.etag`,
+    ]);
 
     faults.set("model.safetensors", { cutAfter: 100_000 });
     await assert.rejects(
@@ -188,7 +194,9 @@ Deno.test("a 404, a cut connection and a sha256 mismatch leave no cache entry", 
     assert.equal(last?.range, "bytes=100000-");
     assert.deepEqual(await listFiles(cacheDir), [
       `hub/org--${NAME}/main/config.json`,
+      `hub/org--${NAME}/main/config.json.etag`,
       `hub/org--${NAME}/main/model.safetensors`,
+      `hub/org--${NAME}/main/model.safetensors.etag`,
     ]);
   } finally {
     await hub.close();
@@ -310,6 +318,72 @@ Deno.test("HF_TOKEN goes to the hub as a bearer token, never to another host", a
     storageAbort.abort();
     await hub.finished;
     await storage.finished;
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("a moved branch is noticed: changed files download again, unreachable hubs keep the cache", async () => {
+  const cacheDir = await Deno.makeTempDir();
+  const files = new Map<string, string>([["config.json", '{"v": 1}']]);
+  const requests: string[] = [];
+  let failHead = false;
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen: () => {} },
+    (request) => {
+      const name = /^\/org\/m\/resolve\/[\w.-]+\/([\w.-]+)$/.exec(new URL(request.url).pathname)
+        ?.[1];
+      requests.push(`${request.method} ${name}`);
+      if (request.method === "HEAD" && failHead) return new Response(null, { status: 503 });
+      const text = name === undefined ? undefined : files.get(name);
+      if (text === undefined) return new Response("Entry not found", { status: 404 });
+      // Small files: the etag is a git blob id, which changes with the content.
+      const etag = createHash("sha1").update(`blob ${text.length}\0${text}`).digest("hex");
+      return new Response(text, { headers: { etag: `"${etag}"` } });
+    },
+  );
+  const endpoint = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  const text = async (source: HubSource, name: string): Promise<string | null> => {
+    const bytes = await source.readFile(name);
+    return bytes === null ? null : new TextDecoder().decode(bytes);
+  };
+  try {
+    const hub = new HubSource("org/m", { endpoint, cacheDir, offline: false, progress: false });
+    assert.equal(await text(hub, "config.json"), '{"v": 1}');
+    assert.equal(await text(hub, "vocab.txt"), null);
+    requests.length = 0;
+    // Unchanged: one HEAD each, nothing downloaded.
+    assert.equal(await text(hub, "config.json"), '{"v": 1}');
+    assert.equal(await text(hub, "vocab.txt"), null);
+    assert.deepEqual(requests, ["HEAD config.json", "HEAD vocab.txt"]);
+    // The branch moves: the changed file and the new one are downloaded.
+    files.set("config.json", '{"v": 2}');
+    files.set("vocab.txt", "[PAD]\n");
+    assert.equal(await text(hub, "config.json"), '{"v": 2}');
+    assert.equal(await text(hub, "vocab.txt"), "[PAD]\n");
+    // A hub that errs or is gone leaves the cache as it is.
+    failHead = true;
+    files.set("config.json", '{"v": 3}');
+    assert.equal(await text(hub, "config.json"), '{"v": 2}');
+    // A commit never moves; offline never asks.
+    requests.length = 0;
+    const commit = "0123456789abcdef0123456789abcdef01234567";
+    failHead = false;
+    const pinned = new HubSource("org/m", {
+      endpoint,
+      cacheDir,
+      revision: commit,
+      progress: false,
+    });
+    assert.equal(await text(pinned, "config.json"), '{"v": 3}');
+    assert.equal(await text(pinned, "config.json"), '{"v": 3}');
+    assert.deepEqual(requests, ["GET config.json"]);
+    const offline = new HubSource("org/m", { endpoint, cacheDir, offline: true });
+    assert.equal(await text(offline, "config.json"), '{"v": 2}');
+    assert.deepEqual(requests, ["GET config.json"]);
+  } finally {
+    controller.abort();
+    await server.finished;
     await Deno.remove(cacheDir, { recursive: true });
   }
 });
