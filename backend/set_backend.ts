@@ -346,6 +346,11 @@ interface BlasModule {
 }
 
 async function startBlas(prepack: boolean | undefined): Promise<Started> {
+  if (prepack !== undefined && typeof prepack !== "boolean") {
+    throw new RangeError(
+      `Cannot set backend: blasPrepack must be true or false: received ${JSON.stringify(prepack)}`,
+    );
+  }
   let module: BlasModule;
   let register: () => Promise<void>;
   try {

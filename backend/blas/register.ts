@@ -142,7 +142,8 @@ export function blasLibrary(): BlasLibrary | undefined {
  */
 export async function registerBlasBackend(options: BlasBackendOptions = {}): Promise<void> {
   if (tf.findBackendFactory(BLAS_BACKEND_NAME) !== null && loaded !== undefined) return;
-  const prepack = options.prepack ?? readEnv("DPR_BLAS_PREPACK") === "1";
+  const prepack = options.prepack ??
+    ["1", "on", "true", "yes"].includes((readEnv("DPR_BLAS_PREPACK") ?? "").toLowerCase());
   const oneDnn = startOneDnn(options.oneDnn, prepack);
   loadedOneDnn = oneDnn;
   let lib: BlasLibrary;

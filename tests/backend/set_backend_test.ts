@@ -99,6 +99,14 @@ for (const backend of testBackends()) {
   });
 }
 
+Deno.test("setBackend refuses a blasPrepack that is not a boolean, naming it", async () => {
+  const error = await assertRejects(
+    () => setBackend("blas", { blasPrepack: "yes" as unknown as boolean }),
+    RangeError,
+  );
+  assertMatch(error.message, /blasPrepack must be true or false: received "yes"/);
+});
+
 Deno.test("setBackend rejects an unknown name with a RangeError naming the value", async () => {
   const error = await assertRejects(
     () => setBackend("gpu" as "cpu"),
