@@ -48,8 +48,8 @@ export interface SetBackendOptions {
    */
   liveTensors?: "move" | "refuse";
   /**
-   * For "blas" with oneDNN: keep weights in oneDNN's packed layout as well (faster short inputs
-   * such as questions, about 0.8x the weight bytes more memory). Default: unchanged
+   * For "blas" with oneDNN: keep weights in oneDNN's packed layout (faster short inputs such as
+   * questions), in place of the plain matrices (no extra memory for BERT's). Default: unchanged
    * (`DPR_BLAS_PREPACK=1` turns it on at start).
    */
   blasPrepack?: boolean;

@@ -47,8 +47,8 @@ Model options (all commands):
   --reader <src>                   downloaded and cached on first use)
   --max-length <n>               truncate inputs to n tokens (default: the model's limit, <= 512)
   --backend <name>               auto, webgpu, node-gpu, wasm, blas or cpu (default: $DPR_BACKEND or auto)
-  --blas-prepack                 on blas with oneDNN: keep weights packed too (faster questions,
-                                 about 0.8x the weights' memory more; also DPR_BLAS_PREPACK=1)
+  --blas-prepack                 on blas with oneDNN: keep weights in its packed layout (faster
+                                 questions, no extra memory; also DPR_BLAS_PREPACK=1)
 
 index options:
   --shard-id <i> --num-shards <n>  encode only shard i of n (then run "merge"); default 0 of 1

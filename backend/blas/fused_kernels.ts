@@ -14,6 +14,7 @@ import {
   MASKED_SOFTMAX_KERNEL,
 } from "./fused_ops.ts";
 import type { BlasLibrary } from "./library.ts";
+import { adoptPacked } from "./matmul.ts";
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelFunc;
@@ -245,7 +246,9 @@ function makeLinearGelu(lib: BlasLibrary): KernelFunc {
     const xv = values(backend, x, LINEAR_GELU_KERNEL);
     const kv = values(backend, kernel, LINEAR_GELU_KERNEL);
     const bv = values(backend, bias, LINEAR_GELU_KERNEL);
-    if (!lib.linear(false, m, n, k, xv, kv, bv, "gelu_erf", out, true)) {
+    if (lib.linear(false, m, n, k, xv, kv, bv, "gelu_erf", out, true)) {
+      adoptPacked(lib, backend, kernel, kv);
+    } else {
       for (let r = 0; r < m; r++) out.set(bv, r * n);
       lib.sgemm(false, false, m, n, k, 1, xv, k, kv, n, 1, out, n);
       for (let i = 0; i < out.length; i++) {
@@ -275,6 +278,7 @@ function makeLinearLayerNorm(lib: BlasLibrary): KernelFunc {
     const bv = values(backend, beta!, LINEAR_LAYER_NORM_KERNEL);
     const v = new Float32Array(m * n);
     if (lib.linearLayerNorm(m, n, k, xv, kv, biasV, rv, gv, bv, eps, v, true)) {
+      adoptPacked(lib, backend, kernel!, kv);
       return backend.makeTensorInfo([m, n], "float32", v);
     }
     for (let r = 0; r < m; r++) v.set(biasV, r * n);

@@ -103,10 +103,20 @@ export interface BlasLibrary {
   softmaxRows(rows: number, cols: number, data: Float32Array): boolean;
   /** Bytes of native memory held by cached weight layouts (oneDNN prepacking), else 0. */
   packedBytes(): number;
+  /** Whether `values` (a tensor's array) holds a weight packed in place in oneDNN's layout. */
+  isPacked(values: unknown): boolean;
+  /** The plain matrix of `values` when packed in place (a new array), else `values`. */
+  plain(values: Float32Array): Float32Array;
+  /**
+   * The array `values` (a weight) was packed into during the last call, in place of it, once:
+   * the caller makes it the tensor's values. Null when none was made.
+   */
+  takePacked(values: Float32Array): Float32Array | null;
   /** Drops any cached layout of `b` (its tensor is gone). */
   release(b: Float32Array): void;
   /**
-   * Turns oneDNN's weight packing on or off (off frees every packed copy); returns `false` when
+   * Turns oneDNN's weight packing on or off (off frees packed copies; weights packed in place
+   * stay so, and read back plain); returns `false` when
    * oneDNN is not loaded.
    */
   setPrepack(on: boolean): boolean;
@@ -278,6 +288,8 @@ function wrap(
           oneDnn.gemm(transB, m, n, k, a, b, beta, c, stableB)
         ) return;
       }
+      // A weight packed in place is in oneDNN's layout: OpenBLAS needs it plain.
+      if (oneDnn?.isPacked(b)) b = oneDnn.unpack(b);
       gemm(
         ROW_MAJOR,
         transA ? TRANS : NO_TRANS,
@@ -319,6 +331,15 @@ function wrap(
     },
     packedBytes(): number {
       return oneDnn?.packedBytes() ?? 0;
+    },
+    isPacked(values: unknown): boolean {
+      return oneDnn?.isPacked(values) ?? false;
+    },
+    plain(values: Float32Array): Float32Array {
+      return oneDnn === undefined ? values : oneDnn.unpack(values);
+    },
+    takePacked(values: Float32Array): Float32Array | null {
+      return oneDnn?.takePacked(values) ?? null;
     },
     release(b: Float32Array): void {
       oneDnn?.release(b);

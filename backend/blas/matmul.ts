@@ -103,6 +103,46 @@ function gemmBatched(
   }
 }
 
+/**
+ * Makes the array `values` of tensor `info` was packed into during the last call (oneDNN, in
+ * place) the tensor's values, so the plain array can be freed.
+ */
+export function adoptPacked(
+  lib: BlasLibrary,
+  backend: { data: { get(id: unknown): unknown } },
+  info: TensorInfo,
+  values: Float32Array,
+): void {
+  const packed = lib.takePacked(values);
+  if (packed === null) return;
+  const entry = backend.data.get(info.dataId) as { values?: unknown } | undefined;
+  if (entry !== undefined && entry.values === values) entry.values = packed;
+}
+
+/**
+ * Runs `fn` (a kernel reading tensor arrays directly) with the plain matrices of `infos` that
+ * hold weights packed in place, then puts the packed arrays back.
+ */
+export function withPlainInputs<T>(
+  lib: BlasLibrary,
+  backend: { data: { get(id: unknown): unknown } },
+  infos: readonly TensorInfo[],
+  fn: () => T,
+): T {
+  const swapped: Array<[{ values?: unknown }, unknown]> = [];
+  for (const info of infos) {
+    const entry = backend.data.get(info.dataId) as { values?: unknown } | undefined;
+    if (entry === undefined || !lib.isPacked(entry.values)) continue;
+    swapped.push([entry, entry.values]);
+    entry.values = lib.plain(entry.values as Float32Array);
+  }
+  try {
+    return fn();
+  } finally {
+    for (const [entry, packed] of swapped) entry.values = packed;
+  }
+}
+
 function floatValues(backend: CpuLikeBackend, info: TensorInfo): Float32Array | undefined {
   if (info.dtype !== "float32") return undefined;
   const values = backend.data.get(info.dataId).values;
@@ -154,7 +194,8 @@ export function makeBatchMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
     if (!av || !bv) return fallback(args);
     const p = plan(a, b, transposeA, transposeB);
     const out = new Float32Array(p.batch * p.m * p.n);
-    gemmBatched(lib, av, bv, p, transposeA, transposeB, out, 0);
+    // A plain matMul leaves weights as they are (the linear layers use _FusedMatMul).
+    gemmBatched(lib, av, bv, p, transposeA, transposeB, out, 0, false);
     return backend.makeTensorInfo(p.outShape, "float32", out);
   };
 }
@@ -197,6 +238,7 @@ export function makeFusedMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
       tryNative &&
       lib.linear(transposeB, rows, n, p.k, av, bv, biasV ?? null, activation, out, true)
     ) {
+      adoptPacked(lib, backend, b, bv);
       return backend.makeTensorInfo(p.outShape, "float32", out);
     }
     let beta = 0;
@@ -205,8 +247,10 @@ export function makeFusedMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
       else for (let r = 0; r < rows; r++) out.set(biasV, r * n);
       beta = 1;
     }
-    // When oneDNN just declined B, this is the same use of it, not a second one.
-    gemmBatched(lib, av, bv, p, transposeA, transposeB, out, beta, !tryNative);
+    // When oneDNN just declined B, this is the same use of it, not a second one. A weight packed
+    // in place is unpacked for the GEMMs here (OpenBLAS reads plain matrices).
+    gemmBatched(lib, av, lib.plain(bv), p, transposeA, transposeB, out, beta, !tryNative);
+    adoptPacked(lib, backend, b, bv);
     let current = backend.makeTensorInfo(p.outShape, "float32", out);
     if (bias && !rowBias) {
       const added = tf.getKernel("Add", "blas")!.kernelFunc({
@@ -223,7 +267,7 @@ export function makeFusedMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
     }
     if (activation !== "prelu" || !preluActivationWeights) {
       backend.disposeIntermediateTensorInfo(current);
-      return fallback(args);
+      return withPlainInputs(lib, backend, [b], () => fallback(args));
     }
     const activated = tf.getKernel("Prelu", "blas")!.kernelFunc({
       inputs: { x: current, alpha: preluActivationWeights },

@@ -144,7 +144,10 @@ export interface OneDnnGemm {
   readonly version: string;
   /** Whether weights are kept packed (see {@link OneDnnGemm.gemm}). */
   readonly prepack: boolean;
-  /** Turns packing on or off; off frees every packed copy. */
+  /**
+   * Turns packing on or off. Off frees the packed copies in native memory; arrays packed in
+   * place stay packed (they are the tensors' values now) and keep running here.
+   */
   setPrepack(on: boolean): void;
   /** Bytes of native memory that packed weights hold now. */
   packedBytes(): number;
@@ -153,7 +156,9 @@ export interface OneDnnGemm {
    * all dense row-major. Returns `false`, touching nothing, when this path does not take the
    * product (too small, or a primitive oneDNN cannot build); the caller then runs it elsewhere.
    * @param stableB `B` is immutable tensor data: with `prepack` on, its second use packs it
-   * into oneDNN's blocked layout, kept (in native memory) until {@link OneDnnGemm.release}.
+   * into oneDNN's blocked layout: into a new JavaScript array the caller puts in place of the
+   * tensor's values ({@link OneDnnGemm.takePacked}) when the layout is no larger than the plain
+   * matrix, else into native memory kept until {@link OneDnnGemm.release}.
    * @throws {Error} When oneDNN fails while running a primitive it built.
    */
   gemm(
@@ -207,6 +212,15 @@ export interface OneDnnGemm {
    * touching nothing, when this path does not take it.
    */
   softmaxRows(rows: number, cols: number, data: Float32Array): boolean;
+  /** Whether `values` holds a weight in oneDNN's layout (packed in place). */
+  isPacked(values: unknown): boolean;
+  /** The plain matrix of a weight packed in place (a new array); other arrays as they are. */
+  unpack(values: Float32Array): Float32Array;
+  /**
+   * The array a weight was packed into, in place of `values`, during the last call (once); the
+   * caller makes it the tensor's values. Null when none was made.
+   */
+  takePacked(values: Float32Array): Float32Array | null;
   /** Frees the packed copy of `b`, if any (its tensor was disposed). */
   release(b: Float32Array): void;
   /** Frees every primitive, every packed weight and the library's engine and stream. */
@@ -260,7 +274,10 @@ interface Epilogue {
 
 /** A weight matrix copied into oneDNN's blocked layout for `[k, n]` (stored as `transB` says). */
 interface Packed {
+  /** oneDNN-owned memory holding the copy, or null when the copy is `array` (in place). */
   memory: Ptr;
+  /** The packed values in a JavaScript array that replaces the tensor's plain one. */
+  array: Float32Array | null;
   bytes: number;
   k: number;
   n: number;
@@ -272,6 +289,8 @@ interface Layout {
   desc: Uint8Array;
   bytes: number;
   reorder: Ptr;
+  /** The reorder back to the plain layout, made on first use. */
+  unreorder: Ptr;
   plainDesc: Uint8Array;
 }
 
@@ -304,6 +323,10 @@ class OneDnn implements OneDnnGemm {
   /** `m,n,eps` -> LayerNorm primitive, or null when oneDNN could not build it. */
   readonly #norms = new Map<string, NormPlan | null>();
   #packed = new WeakMap<Float32Array, Packed>();
+  /** Arrays holding weights in oneDNN's layout (in place of their plain values). */
+  readonly #inPlace = new WeakMap<Float32Array, Packed>();
+  /** Plain weight array -> its in-place packed array, made during the last call, to adopt. */
+  readonly #adoptions = new WeakMap<Float32Array, Float32Array>();
   readonly #seen = new WeakSet<Float32Array>();
   readonly #live = new Set<Packed>();
   /** Room for 8 `dnnl_exec_arg_t` (an int and a pointer each). */
@@ -513,7 +536,7 @@ class OneDnn implements OneDnnGemm {
         } finally {
           s.dnnl_primitive_desc_destroy(rpd);
         }
-        layout = { desc, bytes, reorder: handle(this.#out), plainDesc };
+        layout = { desc, bytes, reorder: handle(this.#out), unreorder: null, plainDesc };
       }
     } catch (err) {
       if (!(err instanceof Status)) throw err;
@@ -543,6 +566,16 @@ class OneDnn implements OneDnnGemm {
     const layout = this.#layout(k, n, transB, m);
     if (layout === null) return undefined;
     const s = this.#lib.symbols;
+    if (layout.bytes === k * n * 4) {
+      // Same size as the plain matrix: packed into a JavaScript array the caller puts in place of
+      // the tensor's values (no second copy is kept).
+      const array = alignedFloats(k * n);
+      this.#reorder(layout.reorder, layout.plainDesc, b, layout.desc, array);
+      const packed: Packed = { memory: null, array, bytes: layout.bytes, k, n, transB };
+      this.#inPlace.set(array, packed);
+      this.#adoptions.set(b, array);
+      return packed;
+    }
     const memory = this.#memory(layout.desc, Deno.UnsafePointer.create(MEMORY_ALLOCATE));
     let from: Ptr = null;
     try {
@@ -554,10 +587,72 @@ class OneDnn implements OneDnnGemm {
     } finally {
       if (from !== null) s.dnnl_memory_destroy(from);
     }
-    const packed: Packed = { memory, bytes: layout.bytes, k, n, transB };
+    const packed: Packed = { memory, array: null, bytes: layout.bytes, k, n, transB };
     this.#packed.set(b, packed);
     this.#live.add(packed);
     return packed;
+  }
+
+  /** Runs `reorder` from `from` (described by `fromDesc`) into `to` (by `toDesc`). */
+  #reorder(
+    reorder: Ptr,
+    fromDesc: Uint8Array,
+    from: Float32Array,
+    toDesc: Uint8Array,
+    to: Float32Array,
+  ): void {
+    const s = this.#lib.symbols;
+    let source: Ptr = null, target: Ptr = null;
+    try {
+      source = this.#memory(fromDesc, Deno.UnsafePointer.of(from));
+      target = this.#memory(toDesc, Deno.UnsafePointer.of(to));
+      this.#execute(reorder, [[ARG_SRC, source], [ARG_DST, target]]);
+    } finally {
+      if (source !== null) s.dnnl_memory_destroy(source);
+      if (target !== null) s.dnnl_memory_destroy(target);
+    }
+  }
+
+  isPacked(values: unknown): boolean {
+    return values instanceof Float32Array && this.#inPlace.has(values);
+  }
+
+  unpack(values: Float32Array): Float32Array {
+    const packed = this.#inPlace.get(values);
+    if (packed === undefined) return values;
+    const layout = this.#layouts.get(`${packed.k},${packed.n},${packed.transB ? 1 : 0}`);
+    if (!layout) throw new Error("oneDNN: a packed weight lost its layout");
+    const s = this.#lib.symbols;
+    if (layout.unreorder === null) {
+      check(
+        s.dnnl_reorder_primitive_desc_create(
+          this.#out,
+          layout.desc,
+          this.#engine,
+          layout.plainDesc,
+          this.#engine,
+          null,
+        ),
+        "reorder",
+      );
+      const rpd = handle(this.#out);
+      try {
+        check(s.dnnl_primitive_create(this.#out, rpd), "reorder creation");
+      } finally {
+        s.dnnl_primitive_desc_destroy(rpd);
+      }
+      layout.unreorder = handle(this.#out);
+    }
+    const plain = new Float32Array(values.length);
+    this.#reorder(layout.unreorder, layout.desc, values, layout.plainDesc, plain);
+    return plain;
+  }
+
+  takePacked(values: Float32Array): Float32Array | null {
+    const array = this.#adoptions.get(values);
+    if (array === undefined) return null;
+    this.#adoptions.delete(values);
+    return array;
   }
 
   #execute(primitive: Ptr, args: Array<[number, Ptr]>): void {
@@ -633,7 +728,13 @@ class OneDnn implements OneDnnGemm {
     c: Float32Array,
     stableB: boolean,
   ): boolean {
-    if (this.#closed || m * n * k < MIN_MACS) return false;
+    if (this.#closed) return false;
+    // A weight already in oneDNN's layout must run here (OpenBLAS cannot read it) whatever its
+    // size; one with other dimensions is declined, and the caller unpacks it.
+    const inPlace = this.#inPlace.get(b);
+    if (inPlace !== undefined) {
+      if (inPlace.k !== k || inPlace.n !== n || inPlace.transB !== transB) return false;
+    } else if (m * n * k < MIN_MACS) return false;
     if (a.length < m * k || b.length < k * n || c.length < m * n) {
       throw new RangeError(
         `Cannot run a oneDNN matmul of [${m}, ${k}] x [${k}, ${n}]: operands hold ${a.length}, ` +
@@ -644,26 +745,32 @@ class OneDnn implements OneDnnGemm {
     for (const x of [a, b, c, bias, residual]) {
       if (x !== null && x.byteLength <= MIN_OFF_HEAP_BYTES) return false;
     }
-    let packed = stableB && this.#prepack ? this.#packedFor(b, k, n, transB, m) : undefined;
+    let packed = inPlace ??
+      (stableB && this.#prepack ? this.#packedFor(b, k, n, transB, m) : undefined);
     if (packed === undefined && !this.#plain) return false;
     let plan = packed ? this.#plan(transB, m, n, k, epilogue, this.#layout(k, n, transB, m)) : null;
     if (plan === null) {
-      if (!this.#plain) return false;
+      if (!this.#plain || inPlace !== undefined) return false;
       packed = undefined;
       plan = this.#plan(transB, m, n, k, epilogue, null);
     }
     if (plan === null) return false;
     const s = this.#lib.symbols;
+    const native = packed?.memory ?? null;
     const args: Array<[number, Ptr]> = [
       [ARG_SRC, plan.src],
-      [ARG_WEIGHTS, packed ? packed.memory : plan.weights],
+      [ARG_WEIGHTS, native ?? plan.weights],
       [ARG_DST, plan.dst],
     ];
     try {
       check(s.dnnl_memory_set_data_handle(plan.src, Deno.UnsafePointer.of(a)), "source handle");
       check(s.dnnl_memory_set_data_handle(plan.dst, Deno.UnsafePointer.of(c)), "output handle");
-      if (!packed) {
-        check(s.dnnl_memory_set_data_handle(plan.weights, Deno.UnsafePointer.of(b)), "weights");
+      if (native === null) {
+        const weights = packed?.array ?? b;
+        check(
+          s.dnnl_memory_set_data_handle(plan.weights, Deno.UnsafePointer.of(weights)),
+          "weights",
+        );
       }
       if (bias !== null && plan.bias !== null) {
         check(s.dnnl_memory_set_data_handle(plan.bias, Deno.UnsafePointer.of(bias)), "bias");
@@ -873,6 +980,7 @@ class OneDnn implements OneDnnGemm {
     this.#softmaxes.clear();
     for (const layout of this.#layouts.values()) {
       if (layout) s.dnnl_primitive_destroy(layout.reorder);
+      if (layout?.unreorder) s.dnnl_primitive_destroy(layout.unreorder);
     }
     this.#layouts.clear();
     for (const packed of this.#live) s.dnnl_memory_destroy(packed.memory);
@@ -881,6 +989,14 @@ class OneDnn implements OneDnnGemm {
     s.dnnl_engine_destroy(this.#engine);
     // The library stays loaded: OpenMP threads it started may still be parked inside it.
   }
+}
+
+/** A zeroed Float32Array of `length` values starting on a 64-byte boundary (a cache line). */
+function alignedFloats(length: number): Float32Array {
+  const whole = new Float32Array(length + 16);
+  const address = Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(whole)));
+  const skip = ((64 - (address % 64)) % 64) / 4;
+  return whole.subarray(skip, skip + length);
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

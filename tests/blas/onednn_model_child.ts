@@ -33,6 +33,8 @@ const encode = (): Float32Array => {
   return values;
 };
 const want = encode();
+// Every weight's values as they were, to compare with what reading them gives later.
+const weightsBefore = model.weights.map((w) => (w.read().dataSync() as Float32Array).slice());
 // CHILD_SET_BACKEND=1: turn packing on through setBackend's option instead of the environment.
 const viaOption = Deno.env.get("CHILD_SET_BACKEND") === "1";
 const chosen = viaOption
@@ -49,6 +51,23 @@ for (let run = 0; run < 3; run++) {
 }
 const lib = blasLibrary()!;
 const packed = lib.packedBytes();
+// Weights whose tensor now holds oneDNN's layout in place of the plain matrix.
+const storage = tf.backend() as unknown as { data: { get(id: unknown): { values?: unknown } } };
+const inPlace = model.weights.filter((w) => lib.isPacked(storage.data.get(w.read().dataId).values))
+  .length;
+// Reading a weight back (dataSync, as stateDict does) gives its plain values, bit for bit.
+const readBack = model.weights.every((w, i) => {
+  const now = w.read().dataSync() as Float32Array;
+  const before = weightsBefore[i]!;
+  return now.length === before.length && now.every((v, j) => Object.is(v, before[j]));
+});
+// A non-linear op on a packed weight sees its plain matrix.
+const kernel = model.weights.find((w) => lib.isPacked(storage.data.get(w.read().dataId).values));
+const sumOk = kernel === undefined ||
+  Math.abs(
+      tf.sum(kernel.read()).dataSync()[0]! -
+        weightsBefore[model.weights.indexOf(kernel)]!.reduce((a, b) => a + b, 0),
+    ) < 1e-2;
 let packedAfterOff: number | null = null;
 if (viaOption) {
   setBlasPrepack(false);
@@ -60,6 +79,9 @@ console.log(JSON.stringify({
   oneDnn: lib.oneDnn ?? null,
   maxRel,
   packed,
+  inPlace,
+  readBack,
+  sumOk,
   packedAfterOff,
   packedAfterDispose: lib.packedBytes(),
   reason: chosen.reason,

@@ -187,6 +187,48 @@ Deno.test({
 });
 
 Deno.test({
+  name: "oneDNN packs a weight in place when the layout has no padding; unpack restores it exactly",
+  ignore: missing !== undefined,
+  fn() {
+    const lib = open(true);
+    try {
+      const n = 192; // a multiple of oneDNN's 64-column blocks
+      const a = seeded(M * K, 19), b = seeded(K * n, 20);
+      const want = reference(M, n, K, a, b, false);
+      const c = new Float32Array(M * n);
+      assert.equal(lib.gemm(false, M, n, K, a, b, 0, c, true), true); // first sight: plain
+      assert.equal(lib.takePacked(b), null);
+      assert.equal(lib.gemm(false, M, n, K, a, b, 0, c, true), true); // second: packed in place
+      assertClose(c, want);
+      const packed = lib.takePacked(b);
+      assert.ok(packed !== null && packed !== b && packed.length === b.length);
+      assert.equal(lib.takePacked(b), null); // handed over once
+      assert.equal(lib.isPacked(packed), true);
+      assert.equal(lib.isPacked(b), false);
+      assert.equal(lib.packedBytes(), 0); // no native copy
+      assert.notDeepEqual([...packed.subarray(0, 1024)], [...b.subarray(0, 1024)]);
+      // The packed array now stands for the weight: same product, also for a single row.
+      const again = new Float32Array(M * n);
+      assert.equal(lib.gemm(false, M, n, K, a, packed, 0, again), true);
+      assertClose(again, want);
+      const row = new Float32Array(n);
+      assert.equal(lib.gemm(false, 1, n, K, a, packed, 0, row), true);
+      assertClose(row, want.subarray(0, n));
+      // Another shape is declined (the caller unpacks); unpacking gives the plain matrix back.
+      assert.equal(
+        lib.gemm(false, M, K, n, seeded(M * n, 21), packed, 0, new Float32Array(M * K)),
+        false,
+      );
+      const plain = lib.unpack(packed);
+      assert.ok(plain.every((v, i) => Object.is(v, b[i])));
+      assert.equal(lib.unpack(b), b);
+    } finally {
+      lib.close();
+    }
+  },
+});
+
+Deno.test({
   name: "oneDNN softmaxRows equals the reference softmax, masked entries included",
   ignore: missing !== undefined,
   fn() {
