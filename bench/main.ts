@@ -203,6 +203,8 @@ async function rerunPeer(
 }
 
 let questionFlopsGlobal = 0, passageFlopsGlobal = 0;
+/** RSS before the encoder was built, and its weight bytes (for memory ratios). */
+let rssBaseline = 0, weightBytesGlobal = 1;
 
 function emitPassages(
   backend: string,
@@ -286,10 +288,12 @@ async function main(): Promise<void> {
     }
     if (model === null) {
       const before = rss();
+      rssBaseline = before;
       const t0 = performance.now();
       model = new DPRContextEncoder(config, { seed: 1 });
       const loadMs = performance.now() - t0;
       const weightBytes = model.weights.reduce((sum, w) => sum + w.read().size * 4, 0);
+      weightBytesGlobal = weightBytes;
       const growth = rss() - before;
       emit({
         bench: "memory_load",
@@ -309,31 +313,43 @@ async function main(): Promise<void> {
     const backend = started[0]!;
     await setBackend(backend);
     const batches = flags.memoryBatches ?? (quick ? 50 : 1000), warmup = 10;
-    const ids = inputIds(2, 64);
-    for (let i = 0; i < warmup; i++) await forward(model, ids);
-    const rssStart = rss(), tensorsStart = tf.memory().numTensors;
-    let rssMax = rssStart;
-    const t0 = performance.now();
-    for (let i = 0; i < batches; i++) {
-      await forward(model, ids);
-      if (i % 10 === 0) rssMax = Math.max(rssMax, rss());
+    const variants = backend === "blas" && setBlasPrepack(false) ? ["default", "prepacked"] : [
+      "default",
+    ];
+    for (const variant of variants) {
+      // Packed weights: the packing happens during the warm-up; the loop then shows whether
+      // memory grew (packing replaces the plain matrices, so it should not).
+      if (variant === "prepacked") setBlasPrepack(true);
+      const ids = inputIds(2, 64);
+      for (let i = 0; i < warmup; i++) await forward(model, ids);
+      const rssStart = rss(), tensorsStart = tf.memory().numTensors;
+      let rssMax = rssStart;
+      const t0 = performance.now();
+      const count = variant === "default" ? batches : Math.min(batches, 200);
+      for (let i = 0; i < count; i++) {
+        await forward(model, ids);
+        if (i % 10 === 0) rssMax = Math.max(rssMax, rss());
+      }
+      const rssEnd = rss(), tensorsEnd = tf.memory().numTensors;
+      ids.dispose();
+      emit({
+        bench: "memory_steady",
+        backend,
+        variant,
+        batches: count,
+        batch: 2,
+        seq: 64,
+        seconds: round((performance.now() - t0) / 1000, 1),
+        rss_start: rssStart,
+        rss_end: rssEnd,
+        rss_max: rssMax,
+        rss_growth_ratio: round(rssEnd / rssStart),
+        rss_over_weights: round((rssEnd - rssBaseline) / weightBytesGlobal),
+        num_tensors_start: tensorsStart,
+        num_tensors_end: tensorsEnd,
+      });
+      if (variant === "prepacked") setBlasPrepack(false);
     }
-    const rssEnd = rss(), tensorsEnd = tf.memory().numTensors;
-    ids.dispose();
-    emit({
-      bench: "memory_steady",
-      backend,
-      batches,
-      batch: 2,
-      seq: 64,
-      seconds: round((performance.now() - t0) / 1000, 1),
-      rss_start: rssStart,
-      rss_end: rssEnd,
-      rss_max: rssMax,
-      rss_growth_ratio: round(rssEnd / rssStart),
-      num_tensors_start: tensorsStart,
-      num_tensors_end: tensorsEnd,
-    });
   }
   // The peer runs before our timings, with the machine otherwise idle.
   let peerP: PeerResult | null = null, peerQ: PeerResult | null = null;

@@ -115,8 +115,8 @@ export interface BlasLibrary {
   /** Drops any cached layout of `b` (its tensor is gone). */
   release(b: Float32Array): void;
   /**
-   * Turns oneDNN's weight packing on or off (off frees packed copies; weights packed in place
-   * stay so, and read back plain); returns `false` when
+   * Turns oneDNN's weight packing on or off (off frees packed copies in native memory; the
+   * backend's `setBlasPrepack(false)` also puts plain matrices back); returns `false` when
    * oneDNN is not loaded.
    */
   setPrepack(on: boolean): boolean;

@@ -116,7 +116,24 @@ export function adoptPacked(
   const packed = lib.takePacked(values);
   if (packed === null) return;
   const entry = backend.data.get(info.dataId) as { values?: unknown } | undefined;
-  if (entry !== undefined && entry.values === values) entry.values = packed;
+  if (entry !== undefined && entry.values === values) {
+    entry.values = packed;
+    ADOPTED.add(new WeakRef(entry));
+  }
+}
+
+/** Tensor storage entries that hold packed arrays (weak: a disposed tensor drops out). */
+const ADOPTED = new Set<WeakRef<{ values?: unknown }>>();
+
+/** Puts the plain matrix back into every tensor that holds a weight packed in place. */
+export function restorePlain(lib: BlasLibrary): void {
+  for (const ref of ADOPTED) {
+    const entry = ref.deref();
+    if (entry !== undefined && lib.isPacked(entry.values)) {
+      entry.values = lib.plain(entry.values as Float32Array);
+    }
+  }
+  ADOPTED.clear();
 }
 
 /**

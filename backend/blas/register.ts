@@ -8,7 +8,7 @@ import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { tf } from "../tf.ts";
 import { type BlasLibrary, openBlas } from "./library.ts";
 import { type OneDnnGemm, openOneDnn } from "./onednn.ts";
-import { makeBatchMatMul, makeFusedMatMul, withPlainInputs } from "./matmul.ts";
+import { makeBatchMatMul, makeFusedMatMul, restorePlain, withPlainInputs } from "./matmul.ts";
 import { LINEAR_GELU_KERNEL, LINEAR_LAYER_NORM_KERNEL } from "./fused_ops.ts";
 import { fastKernels } from "./elementwise.ts";
 import { fusedKernels } from "./fused_kernels.ts";
@@ -54,11 +54,13 @@ let oneDnnSkipped: string | undefined;
 
 /**
  * Turns the "blas" backend's packed weights (see {@link BlasBackendOptions.prepack}) on or off
- * at run time; off frees the packed copies in native memory (weights packed in place stay so).
+ * at run time; off puts the plain matrices back and frees the packed copies.
  * @returns whether it applies: false before registration or without oneDNN
  */
 export function setBlasPrepack(on: boolean): boolean {
-  return loaded?.setPrepack(on) ?? false;
+  if (loaded === undefined) return false;
+  if (!on) restorePlain(loaded);
+  return loaded.setPrepack(on);
 }
 
 /** One line on the native libraries the "blas" backend runs on, for logs. */

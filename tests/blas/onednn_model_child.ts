@@ -69,10 +69,19 @@ const sumOk = kernel === undefined ||
         weightsBefore[model.weights.indexOf(kernel)]!.reduce((a, b) => a + b, 0),
     ) < 1e-2;
 let packedAfterOff: number | null = null;
+let inPlaceAfterOff: number | null = null;
+let maxRelAfterOff: number | null = null;
 if (viaOption) {
   setBlasPrepack(false);
   packedAfterOff = lib.packedBytes();
-  encode();
+  inPlaceAfterOff = model.weights.filter((w) =>
+    lib.isPacked(storage.data.get(w.read().dataId).values)
+  ).length;
+  const got = encode();
+  maxRelAfterOff = 0;
+  for (let i = 0; i < want.length; i++) {
+    maxRelAfterOff = Math.max(maxRelAfterOff, Math.abs(got[i]! - want[i]!));
+  }
 }
 model.dispose();
 console.log(JSON.stringify({
@@ -83,6 +92,8 @@ console.log(JSON.stringify({
   readBack,
   sumOk,
   packedAfterOff,
+  inPlaceAfterOff,
+  maxRelAfterOff,
   packedAfterDispose: lib.packedBytes(),
   reason: chosen.reason,
   weightBytes: 4 * 2 * (256 * 768 + 256 * 256 + 2 * 256 * 1024),

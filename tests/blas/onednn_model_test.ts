@@ -17,6 +17,8 @@ interface ChildReport {
   readBack: boolean;
   sumOk: boolean;
   packedAfterOff: number | null;
+  inPlaceAfterOff: number | null;
+  maxRelAfterOff: number | null;
   packedAfterDispose: number;
   weightBytes: number;
   reason: string;
@@ -67,7 +69,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "setBackend's blasPrepack turns packing on; off, nothing more is packed",
+  name: "setBackend's blasPrepack turns packing on; setBlasPrepack(false) puts plain weights back",
   ignore: missing !== undefined,
   async fn() {
     const report = await child({ DPR_BLAS_PREPACK: "0", CHILD_SET_BACKEND: "1" });
@@ -76,6 +78,8 @@ Deno.test({
     assert.equal(report.readBack, true);
     assert.match(report.reason, /oneDNN 2\.\d+\.\d+, packed weights/);
     assert.equal(report.packedAfterOff, 0);
+    assert.equal(report.inPlaceAfterOff, 0);
+    assert.ok(report.maxRelAfterOff! < 1e-4, `after: ${report.maxRelAfterOff}`);
     assert.equal(report.packedAfterDispose, 0);
   },
 });
