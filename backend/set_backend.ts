@@ -48,9 +48,10 @@ export interface SetBackendOptions {
    */
   liveTensors?: "move" | "refuse";
   /**
-   * For "blas" with oneDNN: keep weights in oneDNN's packed layout (faster short inputs such as
-   * questions), in place of the plain matrices (no extra memory for BERT's). Default: unchanged
-   * (`DPR_BLAS_PREPACK=1` turns it on at start).
+   * For "blas" with oneDNN: keep weights in oneDNN's packed layout (faster, short inputs such as
+   * questions most), in place of the plain matrices (no extra memory for BERT's); false runs
+   * OpenBLAS alone and puts plain matrices back. Default: unchanged (on from the start unless
+   * `DPR_BLAS_PREPACK=0`).
    */
   blasPrepack?: boolean;
 }

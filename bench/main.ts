@@ -316,19 +316,19 @@ async function main(): Promise<void> {
     const backend = started[0]!;
     await setBackend(backend);
     const batches = flags.memoryBatches ?? (quick ? 50 : 1000), warmup = 10;
-    const variants = backend === "blas" && setBlasPrepack(false) ? ["default", "prepacked"] : [
+    const variants = backend === "blas" && setBlasPrepack(false) ? ["plain", "packed"] : [
       "default",
     ];
     for (const variant of variants) {
       // Packed weights: the packing happens during the warm-up; the loop then shows whether
       // memory grew (packing replaces the plain matrices, so it should not).
-      if (variant === "prepacked") setBlasPrepack(true);
+      if (variant === "packed") setBlasPrepack(true);
       const ids = inputIds(2, 64);
       for (let i = 0; i < warmup; i++) await forward(model, ids);
       const rssStart = rss(), tensorsStart = tf.memory().numTensors;
       let rssMax = rssStart;
       const t0 = performance.now();
-      const count = variant === "default" ? batches : Math.min(batches, 200);
+      const count = variant === "packed" ? Math.min(batches, 200) : batches;
       for (let i = 0; i < count; i++) {
         await forward(model, ids);
         if (i % 10 === 0) rssMax = Math.max(rssMax, rss());
@@ -351,7 +351,7 @@ async function main(): Promise<void> {
         num_tensors_start: tensorsStart,
         num_tensors_end: tensorsEnd,
       });
-      if (variant === "prepacked") setBlasPrepack(false);
+      if (variant === "packed") setBlasPrepack(false);
     }
   }
   // The peer runs before our timings, with the machine otherwise idle.
@@ -388,30 +388,38 @@ async function main(): Promise<void> {
       // Warm up on a small batch in quick mode (kernels compile, weights move to the backend).
       const warm = quick ? 0 : 1;
       if (quick) await timeForward(model, 1, 8, 0, 1);
+      // blas: first with plain weights (OpenBLAS alone), then packed (its default with oneDNN).
+      const packing = backend === "blas" && setBlasPrepack(false);
       const times = await timeForward(model, P.batch, P.seq, iters, warm);
-      emitPassages(backend, "default", times, peerP, backend === "wasm" ? 0.3 : 0.5);
-      if (backend === "blas" && setBlasPrepack(true)) {
-        // Packed copies are made on each weight's second use: one small untimed pass first.
+      emitPassages(
+        backend,
+        packing ? "plain" : "default",
+        times,
+        peerP,
+        backend === "wasm" ? 0.3 : 0.5,
+      );
+      if (packing) {
+        setBlasPrepack(true);
+        // Weights are packed on their second use: two small untimed passes first.
         await timeForward(model, 1, 8, 0, 2);
         const packed = await timeForward(model, P.batch, P.seq, iters, quick ? 0 : 1);
-        emitPassages(backend, "prepacked", packed, peerP, 0.5);
-        setBlasPrepack(false);
+        emitPassages(backend, "packed", packed, peerP, 0.5);
       }
     }
     const qIters = flags.iters ?? (slow ? (quick ? 1 : 3) : quick ? 5 : 20);
     // The peer again, just before: the machine's speed drifts over minutes.
     const peerNow = await rerunPeer(runPeerQ, { ...Q, iters: quick ? 10 : 30, threads });
     const qPeer = peerNow ?? peerQ;
+    const packing = backend === "blas" && setBlasPrepack(false);
     const qTimes = await timeForward(model, Q.batch, Q.seq, qIters, 1);
-    emitQuestion(backend, "default", qTimes, qPeer);
-    if (backend === "blas" && setBlasPrepack(true)) {
-      // Packed copies are made on each weight's second use: two untimed passes.
+    emitQuestion(backend, packing ? "plain" : "default", qTimes, qPeer);
+    if (packing) {
+      setBlasPrepack(true);
+      // Weights are packed on their second use: two untimed passes.
       const packedTimes = await timeForward(model, Q.batch, Q.seq, qIters, 2);
-      emitQuestion(backend, "prepacked", packedTimes, qPeer, {
-        packed_bytes: blasLibrary()?.packedBytes() ?? 0,
-        weight_bytes: model.weights.reduce((sum, w) => sum + w.read().size * 4, 0),
+      emitQuestion(backend, "packed", packedTimes, qPeer, {
+        native_packed_bytes: blasLibrary()?.packedBytes() ?? 0,
       });
-      setBlasPrepack(false);
     }
   }
 

@@ -47,8 +47,9 @@ Model options (all commands):
   --reader <src>                   downloaded and cached on first use)
   --max-length <n>               truncate inputs to n tokens (default: the model's limit, <= 512)
   --backend <name>               auto, webgpu, node-gpu, wasm, blas or cpu (default: $DPR_BACKEND or auto)
-  --blas-prepack                 on blas with oneDNN: keep weights in its packed layout (faster
-                                 questions, no extra memory; also DPR_BLAS_PREPACK=1)
+  --no-blas-prepack              on blas: leave weights plain, run OpenBLAS alone (by default, with
+                                 oneDNN installed, weights are packed in place: faster questions,
+                                 no extra memory; also DPR_BLAS_PREPACK=0)
 
 index options:
   --shard-id <i> --num-shards <n>  encode only shard i of n (then run "merge"); default 0 of 1
@@ -86,6 +87,7 @@ const MODEL_OPTIONS = {
   "max-length": "string",
   backend: "string",
   "blas-prepack": "boolean",
+  "no-blas-prepack": "boolean",
   help: "boolean",
 } as const;
 
@@ -110,7 +112,11 @@ async function chooseBackend(options: Record<string, string | boolean>): Promise
   try {
     await setBackend(
       name as BackendName | undefined,
-      options["blas-prepack"] === true ? { blasPrepack: true } : {},
+      options["no-blas-prepack"] === true
+        ? { blasPrepack: false }
+        : options["blas-prepack"] === true
+        ? { blasPrepack: true }
+        : {},
     );
   } catch (error) {
     if (error instanceof RangeError) throw new UsageError(error.message);
