@@ -31,6 +31,7 @@ const SYMBOLS = {
 } as const;
 
 import { isOneDnnActivation, type OneDnnGemm } from "./onednn.ts";
+import { pinLibrary } from "./pin_library.ts";
 
 /** An opened BLAS library. */
 export interface BlasLibrary {
@@ -232,6 +233,8 @@ export function openBlas(path?: string, oneDnn?: OneDnnGemm): BlasLibrary {
       failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
       continue;
     }
+    // Its threads outlive this handle (closed when a worker ends): keep the code mapped.
+    pinLibrary(name);
     return wrap(name, lib, oneDnn);
   }
   const source = path !== undefined

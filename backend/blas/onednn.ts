@@ -7,6 +7,8 @@
  * @module
  */
 
+import { pinLibrary } from "./pin_library.ts";
+
 /** The oneDNN v2 C functions used here. */
 const SYMBOLS = {
   dnnl_version: { parameters: [], result: "pointer" },
@@ -1040,7 +1042,16 @@ export function openOneDnn(
       continue;
     }
     try {
-      return new OneDnn(name, lib, version, options.prepack ?? false, options.plain ?? false);
+      const opened = new OneDnn(
+        name,
+        lib,
+        version,
+        options.prepack ?? false,
+        options.plain ?? false,
+      );
+      // Its OpenMP threads outlive this handle (closed when a worker ends): keep the code mapped.
+      pinLibrary(name);
+      return opened;
     } catch (err) {
       failures.push(`${name}: ${err instanceof Error ? err.message : String(err)}`);
     }
