@@ -28,7 +28,9 @@ async function run(
   });
 }
 
-await registerBlasBackend();
+// OpenBLAS alone here: the oneDNN path runs in child processes (onednn_test.ts), so that this
+// test process never starts its OpenMP threads.
+await registerBlasBackend({ oneDnn: false });
 
 const cases: Array<[string, number[][], (xs: tf.Tensor[]) => tf.Tensor]> = [
   ["add same shape", [[3, 4, 5], [3, 4, 5]], ([a, b]) => tf.add(a!, b!)],

@@ -45,7 +45,9 @@ function assertClose(got: Float32Array, want: Float32Array, tol: number): void {
   }
 }
 
-await registerBlasBackend();
+// OpenBLAS alone here: the oneDNN path runs in child processes (onednn_test.ts), so that this
+// test process never starts its OpenMP threads.
+await registerBlasBackend({ oneDnn: false });
 
 Deno.test("geluErf: fused on blas equals the composite on cpu", async () => {
   const r = await both(() => geluErf(tf.tensor2d(seeded(600, 1), [20, 30])));

@@ -6,7 +6,9 @@ import { registerBlasBackend } from "../../backend/blas/register.ts";
 import { CHECKPOINTS, readGolden } from "../models/golden_helpers.ts";
 import { replayCheckpoint } from "../models/parity_cases.ts";
 
-await registerBlasBackend();
+// OpenBLAS alone here: the oneDNN path runs in child processes (onednn_test.ts), so that this
+// test process never starts its OpenMP threads.
+await registerBlasBackend({ oneDnn: false });
 
 for (const name of CHECKPOINTS) {
   Deno.test(`blas parity: ${name}, every golden case`, async () => {

@@ -48,7 +48,9 @@ async function assertSameAsCpu(
   }
 }
 
-await registerBlasBackend();
+// OpenBLAS alone here: the oneDNN path runs in child processes (onednn_test.ts), so that this
+// test process never starts its OpenMP threads.
+await registerBlasBackend({ oneDnn: false });
 
 const cases: Array<[string, number[][], (xs: tf.Tensor[]) => tf.Tensor]> = [
   ["2-D", [[5, 7], [7, 3]], ([a, b]) => tf.matMul(a!, b!)],

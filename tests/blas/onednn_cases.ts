@@ -1,0 +1,313 @@
+// Run by onednn_test.ts in a child process (not matched by `deno test tests/` itself).
+// oneDNN's matmul path of the "blas" backend: every product form it takes must equal a plain
+// reference, packed weights must give the same numbers as plain ones and be freed, and whatever
+// it cannot take must be declined without touching the output. Skipped, with a message, where
+// oneDNN 2 (Debian/Ubuntu `libdnnl2`) is not installed; CI installs it.
+import assert from "node:assert/strict";
+import { erf } from "../../backend/blas/fast_math.ts";
+import { type OneDnnActivation, type OneDnnGemm, openOneDnn } from "../../backend/blas/onednn.ts";
+
+const probe = openOneDnn();
+const missing = typeof probe === "string" ? probe : undefined;
+if (typeof probe !== "string") probe.close();
+if (missing) console.log(`oneDNN tests skipped: ${missing}`);
+
+/** oneDNN taking plain-weight products too (the backend leaves those to OpenBLAS). */
+function open(prepack = false): OneDnnGemm {
+  const lib = openOneDnn(undefined, { prepack, plain: true });
+  if (typeof lib === "string") throw new Error(lib);
+  return lib;
+}
+
+/** Deterministic values in [-1, 1). */
+function seeded(size: number, seed: number): Float32Array {
+  const out = new Float32Array(size);
+  let s = seed >>> 0;
+  for (let i = 0; i < size; i++) {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    out[i] = s / 2147483648 - 1;
+  }
+  return out;
+}
+
+/** `A [m, k] x B`, B stored [k, n] or (transB) [n, k], in float64. */
+function reference(
+  m: number,
+  n: number,
+  k: number,
+  a: Float32Array,
+  b: Float32Array,
+  transB: boolean,
+): Float64Array {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = 0;
+      for (let p = 0; p < k; p++) sum += a[i * k + p]! * (transB ? b[j * k + p]! : b[p * n + j]!);
+      c[i * n + j] = sum;
+    }
+  }
+  return c;
+}
+
+function assertClose(got: Float32Array, want: ArrayLike<number>, tolerance = 1e-5): void {
+  assert.equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i]!, diff = Math.abs(got[i]! - w);
+    if (!(diff <= tolerance * Math.max(1, Math.abs(w)))) {
+      assert.fail(`element ${i}: got ${got[i]}, want ${w}`);
+    }
+  }
+}
+
+// 64 x 160 x 128: above the size under which products stay on OpenBLAS.
+const M = 64, N = 160, K = 128;
+
+Deno.test({
+  name: "oneDNN gemm equals the reference with B plain or transposed, beta 0 and 1",
+  ignore: missing !== undefined,
+  fn() {
+    const lib = open();
+    try {
+      for (const transB of [false, true]) {
+        for (const beta of [0, 1] as const) {
+          const a = seeded(M * K, 1), b = seeded(K * N, 2), start = seeded(M * N, 3);
+          const c = beta === 1 ? start.slice() : new Float32Array(M * N);
+          assert.equal(lib.gemm(transB, M, N, K, a, b, beta, c), true);
+          const want = reference(M, N, K, a, b, transB);
+          if (beta === 1) { for (let i = 0; i < want.length; i++) want[i] = want[i]! + start[i]!; }
+          assertClose(c, want);
+        }
+      }
+    } finally {
+      lib.close();
+    }
+  },
+});
+
+const ACTIVATIONS: Record<OneDnnActivation, (x: number) => number> = {
+  relu: (x) => Math.max(x, 0),
+  elu: (x) => (x < 0 ? Math.expm1(x) : x),
+  sigmoid: (x) => 1 / (1 + Math.exp(-x)),
+  tanh: Math.tanh,
+  gelu_erf: (x) => 0.5 * x * (1 + erf(x * Math.SQRT1_2)),
+  gelu_tanh: (x) => 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x))),
+};
+
+Deno.test({
+  name: "oneDNN linear applies the bias and each activation as the reference does",
+  ignore: missing !== undefined,
+  fn() {
+    const lib = open();
+    try {
+      const a = seeded(M * K, 4), b = seeded(K * N, 5), bias = seeded(N, 6);
+      const product = reference(M, N, K, a, b, false);
+      for (const [name, act] of Object.entries(ACTIVATIONS)) {
+        const c = new Float32Array(M * N);
+        assert.equal(lib.linear(false, M, N, K, a, b, bias, name as OneDnnActivation, c), true);
+        const want = product.map((v, i) => act(v + bias[i % N]!));
+        assertClose(c, want, 2e-5);
+      }
+      const plain = new Float32Array(M * N);
+      assert.equal(lib.linear(true, M, N, K, a, b, null, null, plain), true);
+      assertClose(plain, reference(M, N, K, a, b, true));
+    } finally {
+      lib.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN linearLayerNorm equals LayerNorm(x W + bias + residual) computed plainly",
+  ignore: missing !== undefined,
+  fn() {
+    const lib = open();
+    try {
+      const a = seeded(M * K, 7), b = seeded(K * N, 8), bias = seeded(N, 9);
+      const residual = seeded(M * N, 10), gamma = seeded(N, 11), beta = seeded(N, 12);
+      const eps = 1e-12;
+      const c = new Float32Array(M * N);
+      assert.equal(
+        lib.linearLayerNorm(M, N, K, a, b, bias, residual, gamma, beta, eps, c),
+        true,
+      );
+      const y = reference(M, N, K, a, b, false).map((v, i) => v + bias[i % N]! + residual[i]!);
+      const want = new Float64Array(M * N);
+      for (let r = 0; r < M; r++) {
+        const row = y.subarray(r * N, r * N + N);
+        const mean = row.reduce((s, v) => s + v, 0) / N;
+        const variance = row.reduce((s, v) => s + (v - mean) ** 2, 0) / N;
+        for (let j = 0; j < N; j++) {
+          want[r * N + j] = ((row[j]! - mean) / Math.sqrt(variance + eps)) * gamma[j]! + beta[j]!;
+        }
+      }
+      assertClose(c, want, 2e-5);
+    } finally {
+      lib.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN prepacking packs a reused weight on its second use, same numbers, then frees it",
+  ignore: missing !== undefined,
+  fn() {
+    const lib = open(true);
+    try {
+      const a = seeded(M * K, 13), b = seeded(K * N, 14);
+      const runs: Float32Array[] = [];
+      const packed: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = new Float32Array(M * N);
+        assert.equal(lib.linear(false, M, N, K, a, b, null, null, c, true), true);
+        runs.push(c);
+        packed.push(lib.packedBytes());
+      }
+      // N = 160 is not a multiple of oneDNN's 64-column blocks: the packed copy is padded.
+      assert.equal(packed[0], 0);
+      assert.ok(packed[1]! >= K * N * 4 && packed[1]! <= K * N * 6, `packed ${packed[1]} bytes`);
+      assert.equal(packed[2], packed[1]);
+      assertClose(runs[0]!, reference(M, N, K, a, b, false));
+      assertClose(runs[2]!, runs[0]!, 1e-6);
+      // Only the weight itself is cached: not a view of it, nor a product with stableB unset.
+      const c = new Float32Array(M * N);
+      lib.linear(false, M, N, K, a, b.subarray(0), null, null, c, true);
+      lib.gemm(false, M, N, K, a, seeded(K * N, 15), 0, c);
+      lib.gemm(false, M, N, K, a, seeded(K * N, 15), 0, c);
+      assert.equal(lib.packedBytes(), packed[1]);
+      lib.release(b);
+      assert.equal(lib.packedBytes(), 0);
+      // A released weight is packed again when reused; results stay the same.
+      const again = new Float32Array(M * N);
+      lib.linear(false, M, N, K, a, b, null, null, again, true);
+      assertClose(again, runs[0]!, 1e-6);
+    } finally {
+      lib.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN packs a weight in place when the layout has no padding; unpack restores it exactly",
+  ignore: missing !== undefined,
+  fn() {
+    const lib = open(true);
+    try {
+      const n = 192; // a multiple of oneDNN's 64-column blocks
+      const a = seeded(M * K, 19), b = seeded(K * n, 20);
+      const want = reference(M, n, K, a, b, false);
+      const c = new Float32Array(M * n);
+      assert.equal(lib.gemm(false, M, n, K, a, b, 0, c, true), true); // first sight: plain
+      assert.equal(lib.takePacked(b), null);
+      assert.equal(lib.gemm(false, M, n, K, a, b, 0, c, true), true); // second: packed in place
+      assertClose(c, want);
+      const packed = lib.takePacked(b);
+      assert.ok(packed !== null && packed !== b && packed.length === b.length);
+      assert.equal(lib.takePacked(b), null); // handed over once
+      assert.equal(lib.isPacked(packed), true);
+      assert.equal(lib.isPacked(b), false);
+      assert.equal(lib.packedBytes(), 0); // no native copy
+      assert.notDeepEqual([...packed.subarray(0, 1024)], [...b.subarray(0, 1024)]);
+      // The packed array now stands for the weight: same product, also for a single row.
+      const again = new Float32Array(M * n);
+      assert.equal(lib.gemm(false, M, n, K, a, packed, 0, again), true);
+      assertClose(again, want);
+      const row = new Float32Array(n);
+      assert.equal(lib.gemm(false, 1, n, K, a, packed, 0, row), true);
+      assertClose(row, want.subarray(0, n));
+      // Another shape is declined (the caller unpacks); unpacking gives the plain matrix back.
+      assert.equal(
+        lib.gemm(false, M, K, n, seeded(M * n, 21), packed, 0, new Float32Array(M * K)),
+        false,
+      );
+      const plain = lib.unpack(packed);
+      assert.ok(plain.every((v, i) => Object.is(v, b[i])));
+      assert.equal(lib.unpack(b), b);
+    } finally {
+      lib.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN softmaxRows equals the reference softmax, masked entries included",
+  ignore: missing !== undefined,
+  fn() {
+    const lib = open();
+    try {
+      const rows = 96, cols = 256;
+      const data = seeded(rows * cols, 18).map((v, i) => (i % 7 === 3 ? v - 10000 : v * 8));
+      const want = new Float64Array(rows * cols);
+      for (let r = 0; r < rows; r++) {
+        const row = data.subarray(r * cols, r * cols + cols);
+        const max = Math.max(...row);
+        const sum = row.reduce((s, v) => s + Math.exp(v - max), 0);
+        for (let j = 0; j < cols; j++) want[r * cols + j] = Math.exp(row[j]! - max) / sum;
+      }
+      assert.equal(lib.softmaxRows(rows, cols, data), true);
+      assertClose(data, want, 1e-5);
+      const small = new Float32Array(8).fill(1);
+      assert.equal(lib.softmaxRows(2, 4, small), false);
+      assert.deepEqual([...small], new Array(8).fill(1));
+    } finally {
+      lib.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN declines small products untouched and refuses operands that are too short",
+  ignore: missing !== undefined,
+  fn() {
+    const lib = open();
+    try {
+      const c = new Float32Array(16).fill(7);
+      assert.equal(lib.gemm(false, 4, 4, 4, seeded(16, 1), seeded(16, 2), 0, c), false);
+      assert.deepEqual([...c], new Array(16).fill(7));
+      assert.throws(
+        () => lib.gemm(false, M, N, K, seeded(M * K - 1, 1), seeded(K * N, 2), 0, c),
+        /operands hold/,
+      );
+      assert.throws(
+        () => lib.linear(false, M, N, K, seeded(M * K, 1), seeded(K * N, 2), seeded(3, 3), null, c),
+        /bias must hold 160 values: received 3/,
+      );
+      lib.close();
+      const out = new Float32Array(M * N);
+      assert.equal(lib.gemm(false, M, N, K, seeded(M * K, 1), seeded(K * N, 2), 0, out), false);
+    } finally {
+      lib.close();
+    }
+  },
+});
+
+Deno.test({
+  name: "oneDNN as the backend opens it declines plain weights and runs packed ones",
+  ignore: missing !== undefined,
+  fn() {
+    const opened = openOneDnn(undefined, { prepack: true });
+    if (typeof opened === "string") throw new Error(opened);
+    try {
+      const a = seeded(M * K, 16), b = seeded(K * N, 17);
+      const c = new Float32Array(M * N).fill(5);
+      // Not stable, so never packed: left to OpenBLAS, untouched.
+      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c), false);
+      assert.equal(c[0], 5);
+      // First sight of a stable weight: declined; second: packed and run.
+      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c, true), false);
+      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c, true), true);
+      assertClose(c, reference(M, N, K, a, b, false));
+      opened.setPrepack(false);
+      assert.equal(opened.packedBytes(), 0);
+      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c, true), false);
+    } finally {
+      opened.close();
+    }
+  },
+});
+
+Deno.test("openOneDnn names the library it could not open", () => {
+  const result = openOneDnn("/nonexistent/libdnnl.so.2");
+  assert.equal(typeof result, "string");
+  assert.match(result as string, /no oneDNN 2 library could be opened \(\/nonexistent\/libdnnl/);
+});
