@@ -1,130 +1,49 @@
 /**
- * Optional oneDNN (v2 C API, Debian/Ubuntu package `libdnnl2`) matrix products for the "blas"
- * backend. oneDNN's matmul primitive runs the skinny GEMMs of a short input (a 32-token question:
- * [32, 768] x [768, 3072]) 1.5-2x faster than OpenBLAS, which repacks the whole weight matrix on
- * every call. Primitives are created per shape and kept in a small least-recently-used cache.
- * Anything this path does not handle returns `false` and goes to OpenBLAS.
+ * The optional oneDNN 2 path of the "blas" backend (Debian/Ubuntu package `libdnnl2`). A weight
+ * matrix seen twice is repacked into oneDNN's blocked layout (in place of the tensor's plain
+ * values when that layout is no larger, else as a copy in native memory) and multiplied by matmul
+ * primitives created per shape and kept in a small least-recently-used cache, with the bias, an
+ * activation, or a residual and LayerNorm applied in the same call; a row softmax too. For a
+ * 32-token question this is 1.5-2x faster than OpenBLAS, which repacks every weight on each call.
+ * Products with plain weights are declined (OpenBLAS is faster for those here), as is anything
+ * else this path does not handle: the caller then runs it elsewhere.
  * @module
  */
 
 import { pinLibrary } from "./pin_library.ts";
+import {
+  ACTIVATIONS,
+  ARG_BIAS,
+  ARG_DST,
+  ARG_POST_OP_0_SRC_1,
+  ARG_SCALE,
+  ARG_SHIFT,
+  ARG_SRC,
+  ARG_WEIGHTS,
+  BINARY_ADD,
+  check,
+  ENGINE_CPU,
+  F32,
+  FORMAT_ANY,
+  FORWARD_INFERENCE,
+  handle,
+  LAYER_NORM_DESC_BYTES,
+  type Lib,
+  MATMUL_DESC_BYTES,
+  MEMORY_ALLOCATE,
+  MEMORY_DESC_BYTES,
+  MEMORY_DESC_SIZE,
+  type OneDnnActivation,
+  type Ptr,
+  QUERY_WEIGHTS_MD,
+  SOFTMAX_DESC_BYTES,
+  Status,
+  STREAM_IN_ORDER,
+  SYMBOLS,
+  USE_SCALE_AND_SHIFT,
+} from "./onednn_ffi.ts";
 
-/** The oneDNN v2 C functions used here. */
-const SYMBOLS = {
-  dnnl_version: { parameters: [], result: "pointer" },
-  dnnl_engine_create: { parameters: ["buffer", "i32", "usize"], result: "i32" },
-  dnnl_engine_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_stream_create: { parameters: ["buffer", "pointer", "u32"], result: "i32" },
-  dnnl_stream_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_stream_wait: { parameters: ["pointer"], result: "i32" },
-  dnnl_memory_desc_init_by_strides: {
-    parameters: ["buffer", "i32", "buffer", "i32", "buffer"],
-    result: "i32",
-  },
-  dnnl_matmul_desc_init: {
-    parameters: ["buffer", "buffer", "buffer", "buffer", "buffer"],
-    result: "i32",
-  },
-  dnnl_primitive_attr_create: { parameters: ["buffer"], result: "i32" },
-  dnnl_primitive_attr_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_primitive_attr_set_post_ops: { parameters: ["pointer", "pointer"], result: "i32" },
-  dnnl_post_ops_create: { parameters: ["buffer"], result: "i32" },
-  dnnl_post_ops_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_post_ops_append_sum: { parameters: ["pointer", "f32"], result: "i32" },
-  dnnl_post_ops_append_binary: { parameters: ["pointer", "i32", "buffer"], result: "i32" },
-  dnnl_layer_normalization_forward_desc_init: {
-    parameters: ["buffer", "i32", "buffer", "buffer", "f32", "u32"],
-    result: "i32",
-  },
-  dnnl_softmax_forward_desc_init: {
-    parameters: ["buffer", "i32", "buffer", "i32"],
-    result: "i32",
-  },
-  dnnl_post_ops_append_eltwise: {
-    parameters: ["pointer", "f32", "i32", "f32", "f32"],
-    result: "i32",
-  },
-  dnnl_primitive_desc_create: {
-    parameters: ["buffer", "buffer", "pointer", "pointer", "pointer"],
-    result: "i32",
-  },
-  dnnl_primitive_desc_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_primitive_create: { parameters: ["buffer", "pointer"], result: "i32" },
-  dnnl_primitive_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_primitive_execute: { parameters: ["pointer", "pointer", "i32", "buffer"], result: "i32" },
-  dnnl_memory_create: { parameters: ["buffer", "buffer", "pointer", "pointer"], result: "i32" },
-  dnnl_memory_destroy: { parameters: ["pointer"], result: "i32" },
-  dnnl_memory_set_data_handle: { parameters: ["pointer", "pointer"], result: "i32" },
-  dnnl_memory_desc_init_by_tag: {
-    parameters: ["buffer", "i32", "buffer", "i32", "i32"],
-    result: "i32",
-  },
-  dnnl_memory_desc_get_size: { parameters: ["buffer"], result: "usize" },
-  dnnl_primitive_desc_query_md: { parameters: ["pointer", "i32", "i32"], result: "pointer" },
-  dnnl_reorder_primitive_desc_create: {
-    parameters: ["buffer", "buffer", "pointer", "buffer", "pointer", "pointer"],
-    result: "i32",
-  },
-} as const;
-
-type Lib = Deno.DynamicLibrary<typeof SYMBOLS>;
-type Ptr = Deno.PointerValue;
-
-// Sizes of the v2 structs (x86-64 and aarch64): dnnl_memory_desc_t is 696 bytes and
-// dnnl_matmul_desc_t 2800; the buffers are larger so that a minor release that grows them
-// cannot write past them.
-const MEMORY_DESC_BYTES = 1024;
-/** `sizeof(dnnl_memory_desc_t)` in the v2 ABI, for copying one out of the library. */
-const MEMORY_DESC_SIZE = 696;
-const FORMAT_ANY = 1;
-const QUERY_WEIGHTS_MD = 131;
-/** `DNNL_MEMORY_ALLOCATE`: the library allocates the buffer. */
-const MEMORY_ALLOCATE = 0xffffffffffffffffn;
-const MATMUL_DESC_BYTES = 4096;
-const ENGINE_CPU = 1;
-const STREAM_IN_ORDER = 1;
-const F32 = 3;
-const ARG_SRC = 1;
-const ARG_DST = 17;
-const ARG_WEIGHTS = 33;
-const ARG_BIAS = 41;
-const ARG_SCALE = 51;
-const ARG_SHIFT = 52;
-/** `DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1`: the first post-op's second input. */
-const ARG_POST_OP_0_SRC_1 = 16384 | 2;
-const BINARY_ADD = 0x1fff0;
-const FORWARD_INFERENCE = 96;
-const USE_SCALE_AND_SHIFT = 0x8 | 0x10;
-const LAYER_NORM_DESC_BYTES = 8192;
-const SOFTMAX_DESC_BYTES = 4096;
-
-/** Activations oneDNN applies in the GEMM's epilogue: oneDNN's algorithm, alpha and beta. */
-const ACTIVATIONS = {
-  relu: [0x1f, 0, 0],
-  elu: [0x3f, 1, 0],
-  sigmoid: [0xaf, 0, 0],
-  tanh: [0x2f, 0, 0],
-  gelu_erf: [0x30, 0, 0],
-  gelu_tanh: [0xcf, 0, 0],
-} as const;
-
-/** An activation {@link OneDnnGemm.matmul} fuses into the product. */
-export type OneDnnActivation = keyof typeof ACTIVATIONS;
-
-/** Whether oneDNN can fuse `name` (a tfjs `_FusedMatMul` activation or `gelu_erf`). */
-export function isOneDnnActivation(name: string): name is OneDnnActivation {
-  return Object.hasOwn(ACTIVATIONS, name);
-}
-
-const STATUS = [
-  "success",
-  "out_of_memory",
-  "invalid_arguments",
-  "unimplemented",
-  "iterator_ends",
-  "runtime_error",
-  "not_required",
-];
+export { isOneDnnActivation, type OneDnnActivation } from "./onednn_ffi.ts";
 
 /**
  * GEMMs this small (multiply-adds) stay on OpenBLAS: creating a primitive would cost more than
@@ -294,19 +213,6 @@ interface Layout {
   /** The reorder back to the plain layout, made on first use. */
   unreorder: Ptr;
   plainDesc: Uint8Array;
-}
-
-class Status extends Error {}
-
-function check(status: number, what: string): void {
-  if (status !== 0) {
-    throw new Status(`oneDNN ${what} failed: ${STATUS[status] ?? `status ${status}`}`);
-  }
-}
-
-/** Reads the pointer a `dnnl_*_create` call wrote into `out`. */
-function handle(out: BigUint64Array): Ptr {
-  return Deno.UnsafePointer.create(out[0]!);
 }
 
 class OneDnn implements OneDnnGemm {
