@@ -10,6 +10,7 @@
  * @module
  */
 
+import { LruCache } from "./lru_cache.ts";
 import { pinLibrary } from "./pin_library.ts";
 import {
   ACTIVATIONS,
@@ -184,6 +185,15 @@ interface NormPlan {
   shift: Ptr;
 }
 
+/** An execute argument whose memory object points at a JavaScript array during one call. */
+type Bound = [arg: number, memory: Ptr, data: Float32Array];
+
+/** A softmax primitive over rows of one shape, with its memory object. */
+interface SoftmaxPlan {
+  primitive: Ptr;
+  data: Ptr;
+}
+
 /** What a primitive computes besides the product. */
 interface Epilogue {
   beta: 0 | 1;
@@ -223,13 +233,13 @@ class OneDnn implements OneDnnGemm {
   readonly #engine: Ptr;
   readonly #stream: Ptr;
   /** Shape key -> primitive, or null when oneDNN could not build it. Map order is LRU order. */
-  readonly #plans = new Map<string, Plan | null>();
+  readonly #plans = new LruCache<Plan>(CACHE_SIZE, (plan) => this.#free(plan));
   /** `k,n,transB` -> packed layout, or null when the primitive keeps plain weights. */
   readonly #layouts = new Map<string, Layout | null>();
   /** `rows,cols` -> softmax primitive with its memory, or null when oneDNN could not build it. */
-  readonly #softmaxes = new Map<string, { primitive: Ptr; data: Ptr } | null>();
+  readonly #softmaxes = new LruCache<SoftmaxPlan>(CACHE_SIZE, (plan) => this.#freeSoftmax(plan));
   /** `m,n,eps` -> LayerNorm primitive, or null when oneDNN could not build it. */
-  readonly #norms = new Map<string, NormPlan | null>();
+  readonly #norms = new LruCache<NormPlan>(CACHE_SIZE, (plan) => this.#freeNorm(plan));
   #packed = new WeakMap<Float32Array, Packed>();
   /** Arrays holding weights in oneDNN's layout (in place of their plain values). */
   readonly #inPlace = new WeakMap<Float32Array, Packed>();
@@ -288,8 +298,32 @@ class OneDnn implements OneDnnGemm {
   /** Creates a primitive from its descriptor; the descriptor is freed. */
   #primitive(op: Uint8Array, attr: Ptr): Ptr {
     const s = this.#lib.symbols;
-    check(s.dnnl_primitive_desc_create(this.#out, op, attr, this.#engine, null), "matmul");
-    const pd = handle(this.#out);
+    check(
+      s.dnnl_primitive_desc_create(this.#out, op, attr, this.#engine, null),
+      "primitive descriptor",
+    );
+    return this.#fromDescriptor(handle(this.#out));
+  }
+
+  /** A reorder primitive from layout `from` to layout `to`. */
+  #reorderPrimitive(from: Uint8Array, to: Uint8Array): Ptr {
+    check(
+      this.#lib.symbols.dnnl_reorder_primitive_desc_create(
+        this.#out,
+        from,
+        this.#engine,
+        to,
+        this.#engine,
+        null,
+      ),
+      "reorder",
+    );
+    return this.#fromDescriptor(handle(this.#out));
+  }
+
+  /** The primitive of primitive descriptor `pd`, which is freed. */
+  #fromDescriptor(pd: Ptr): Ptr {
+    const s = this.#lib.symbols;
     try {
       check(s.dnnl_primitive_create(this.#out, pd), "primitive creation");
       return handle(this.#out);
@@ -380,20 +414,7 @@ class OneDnn implements OneDnnGemm {
     const key = `${m},${n},${k},${transB ? 1 : 0},${epilogue.beta},${epilogue.bias ? 1 : 0},` +
       `${epilogue.residual ? 1 : 0},` +
       `${epilogue.activation ?? ""},${layout ? "packed" : "plain"}`;
-    const cached = this.#plans.get(key);
-    if (cached !== undefined) {
-      this.#plans.delete(key);
-      this.#plans.set(key, cached);
-      return cached;
-    }
-    const plan = this.#build(transB, m, n, k, epilogue, layout);
-    this.#plans.set(key, plan);
-    if (this.#plans.size > CACHE_SIZE) {
-      const [oldest, evicted] = this.#plans.entries().next().value!;
-      this.#plans.delete(oldest);
-      if (evicted) this.#free(evicted);
-    }
-    return plan;
+    return this.#plans.get(key, () => this.#build(transB, m, n, k, epilogue, layout));
   }
 
   /**
@@ -427,24 +448,8 @@ class OneDnn implements OneDnnGemm {
       const bytes = Number(s.dnnl_memory_desc_get_size(desc));
       // A blocked layout (padded by at most half), not the plain matrix itself.
       if (bytes >= k * n * 4 && bytes <= k * n * 6 && !equalBytes(desc, plainDesc)) {
-        check(
-          s.dnnl_reorder_primitive_desc_create(
-            this.#out,
-            plainDesc,
-            this.#engine,
-            desc,
-            this.#engine,
-            null,
-          ),
-          "reorder",
-        );
-        const rpd = handle(this.#out);
-        try {
-          check(s.dnnl_primitive_create(this.#out, rpd), "reorder creation");
-        } finally {
-          s.dnnl_primitive_desc_destroy(rpd);
-        }
-        layout = { desc, bytes, reorder: handle(this.#out), unreorder: null, plainDesc };
+        const reorder = this.#reorderPrimitive(plainDesc, desc);
+        layout = { desc, bytes, reorder, unreorder: null, plainDesc };
       }
     } catch (err) {
       if (!(err instanceof Status)) throw err;
@@ -530,27 +535,7 @@ class OneDnn implements OneDnnGemm {
     if (packed === undefined) return values;
     const layout = this.#layouts.get(`${packed.k},${packed.n},${packed.transB ? 1 : 0}`);
     if (!layout) throw new Error("oneDNN: a packed weight lost its layout");
-    const s = this.#lib.symbols;
-    if (layout.unreorder === null) {
-      check(
-        s.dnnl_reorder_primitive_desc_create(
-          this.#out,
-          layout.desc,
-          this.#engine,
-          layout.plainDesc,
-          this.#engine,
-          null,
-        ),
-        "reorder",
-      );
-      const rpd = handle(this.#out);
-      try {
-        check(s.dnnl_primitive_create(this.#out, rpd), "reorder creation");
-      } finally {
-        s.dnnl_primitive_desc_destroy(rpd);
-      }
-      layout.unreorder = handle(this.#out);
-    }
+    layout.unreorder ??= this.#reorderPrimitive(layout.desc, layout.plainDesc);
     const plain = new Float32Array(values.length);
     this.#reorder(layout.unreorder, layout.desc, values, layout.plainDesc, plain);
     return plain;
@@ -574,6 +559,23 @@ class OneDnn implements OneDnnGemm {
     const s = this.#lib.symbols;
     check(s.dnnl_primitive_execute(primitive, this.#stream, args.length, buf), "execution");
     check(s.dnnl_stream_wait(this.#stream), "stream wait");
+  }
+
+  /**
+   * Runs `primitive` with each `bound` memory object pointing at its JavaScript array for the
+   * call only, and the `fixed` ones as they are.
+   */
+  #executeBound(primitive: Ptr, bound: Bound[], fixed: Array<[number, Ptr]>): void {
+    const s = this.#lib.symbols;
+    try {
+      for (const [, mem, data] of bound) {
+        check(s.dnnl_memory_set_data_handle(mem, Deno.UnsafePointer.of(data)), "data handle");
+      }
+      this.#execute(primitive, [...bound.map(([arg, mem]): [number, Ptr] => [arg, mem]), ...fixed]);
+    } finally {
+      // Never leave a pointer to a JavaScript buffer inside the library.
+      for (const [, mem] of bound) s.dnnl_memory_set_data_handle(mem, null);
+    }
   }
 
   gemm(
@@ -663,39 +665,15 @@ class OneDnn implements OneDnnGemm {
       plan = this.#plan(transB, m, n, k, epilogue, null);
     }
     if (plan === null) return false;
-    const s = this.#lib.symbols;
-    const native = packed?.memory ?? null;
-    const args: Array<[number, Ptr]> = [
-      [ARG_SRC, plan.src],
-      [ARG_WEIGHTS, native ?? plan.weights],
-      [ARG_DST, plan.dst],
-    ];
-    try {
-      check(s.dnnl_memory_set_data_handle(plan.src, Deno.UnsafePointer.of(a)), "source handle");
-      check(s.dnnl_memory_set_data_handle(plan.dst, Deno.UnsafePointer.of(c)), "output handle");
-      if (native === null) {
-        const weights = packed?.array ?? b;
-        check(
-          s.dnnl_memory_set_data_handle(plan.weights, Deno.UnsafePointer.of(weights)),
-          "weights",
-        );
-      }
-      if (bias !== null && plan.bias !== null) {
-        check(s.dnnl_memory_set_data_handle(plan.bias, Deno.UnsafePointer.of(bias)), "bias");
-        args.push([ARG_BIAS, plan.bias]);
-      }
-      if (residual !== null && plan.residual !== null) {
-        const p = Deno.UnsafePointer.of(residual);
-        check(s.dnnl_memory_set_data_handle(plan.residual, p), "residual handle");
-        args.push([ARG_POST_OP_0_SRC_1, plan.residual]);
-      }
-      this.#execute(plan.primitive, args);
-    } finally {
-      // Never leave a pointer to a JavaScript buffer inside the library.
-      for (const mem of [plan.src, plan.weights, plan.bias, plan.residual, plan.dst]) {
-        if (mem !== null) s.dnnl_memory_set_data_handle(mem, null);
-      }
+    const bound: Bound[] = [[ARG_SRC, plan.src, a], [ARG_DST, plan.dst, c]];
+    const fixed: Array<[number, Ptr]> = [];
+    if (packed?.memory) fixed.push([ARG_WEIGHTS, packed.memory]);
+    else bound.push([ARG_WEIGHTS, plan.weights, packed?.array ?? b]);
+    if (bias !== null && plan.bias !== null) bound.push([ARG_BIAS, plan.bias, bias]);
+    if (residual !== null && plan.residual !== null) {
+      bound.push([ARG_POST_OP_0_SRC_1, plan.residual, residual]);
     }
+    this.#executeBound(plan.primitive, bound, fixed);
     return true;
   }
 
@@ -722,36 +700,21 @@ class OneDnn implements OneDnnGemm {
     if (norm === null) return false;
     const epilogue: Epilogue = { beta: 0, bias: true, residual: true, activation: null };
     if (!this.#run(false, m, n, k, a, b, bias, residual, epilogue, c, stableB)) return false;
-    const s = this.#lib.symbols;
-    try {
-      check(s.dnnl_memory_set_data_handle(norm.data, Deno.UnsafePointer.of(c)), "data handle");
-      check(s.dnnl_memory_set_data_handle(norm.scale, Deno.UnsafePointer.of(gamma)), "scale");
-      check(s.dnnl_memory_set_data_handle(norm.shift, Deno.UnsafePointer.of(beta)), "shift");
-      this.#execute(norm.primitive, [
-        [ARG_SRC, norm.data],
-        [ARG_DST, norm.data],
-        [ARG_SCALE, norm.scale],
-        [ARG_SHIFT, norm.shift],
-      ]);
-    } finally {
-      for (const mem of [norm.data, norm.scale, norm.shift]) {
-        s.dnnl_memory_set_data_handle(mem, null);
-      }
-    }
+    this.#executeBound(
+      norm.primitive,
+      [[ARG_SRC, norm.data, c], [ARG_SCALE, norm.scale, gamma], [ARG_SHIFT, norm.shift, beta]],
+      [[ARG_DST, norm.data]],
+    );
     return true;
   }
 
   /** The in-place LayerNorm over `[m, n]` rows; null when oneDNN cannot build it. */
   #norm(m: number, n: number, eps: number): NormPlan | null {
-    const key = `${m},${n},${eps}`;
-    const cached = this.#norms.get(key);
-    if (cached !== undefined) {
-      this.#norms.delete(key);
-      this.#norms.set(key, cached);
-      return cached;
-    }
+    return this.#norms.get(`${m},${n},${eps}`, () => this.#buildNorm(m, n, eps));
+  }
+
+  #buildNorm(m: number, n: number, eps: number): NormPlan | null {
     const s = this.#lib.symbols;
-    let plan: NormPlan | null = null;
     try {
       const data = this.#desc(m, n, n, 1);
       // oneDNN wants the scale and shift as 1-D tensors of n values.
@@ -778,8 +741,12 @@ class OneDnn implements OneDnnGemm {
         ),
         "layer normalization descriptor",
       );
-      const primitive = this.#primitive(op, null);
-      plan = { primitive, data: null, scale: null, shift: null };
+      const plan: NormPlan = {
+        primitive: this.#primitive(op, null),
+        data: null,
+        scale: null,
+        shift: null,
+      };
       try {
         plan.data = this.#memory(data);
         plan.scale = this.#memory(flat);
@@ -788,17 +755,11 @@ class OneDnn implements OneDnnGemm {
         this.#freeNorm(plan);
         throw err;
       }
+      return plan;
     } catch (err) {
-      if (!(err instanceof Status)) throw err;
-      plan = null;
+      if (err instanceof Status) return null;
+      throw err;
     }
-    this.#norms.set(key, plan);
-    if (this.#norms.size > CACHE_SIZE) {
-      const [oldest, evicted] = this.#norms.entries().next().value!;
-      this.#norms.delete(oldest);
-      if (evicted) this.#freeNorm(evicted);
-    }
-    return plan;
   }
 
   #freeNorm(plan: NormPlan): void {
@@ -811,41 +772,28 @@ class OneDnn implements OneDnnGemm {
 
   softmaxRows(rows: number, cols: number, data: Float32Array): boolean {
     if (this.#closed || rows * cols < MIN_SOFTMAX || data.length < rows * cols) return false;
-    const key = `${rows},${cols}`;
-    let plan = this.#softmaxes.get(key);
-    if (plan === undefined) {
-      plan = null;
-      try {
-        const md = this.#desc(rows, cols, cols, 1);
-        const op = new Uint8Array(SOFTMAX_DESC_BYTES);
-        check(
-          this.#lib.symbols.dnnl_softmax_forward_desc_init(op, FORWARD_INFERENCE, md, 1),
-          "softmax descriptor",
-        );
-        const primitive = this.#primitive(op, null);
-        plan = { primitive, data: this.#memory(md) };
-      } catch (err) {
-        if (!(err instanceof Status)) throw err;
-      }
-      this.#softmaxes.set(key, plan);
-      if (this.#softmaxes.size > CACHE_SIZE) {
-        const [oldest, evicted] = this.#softmaxes.entries().next().value!;
-        this.#softmaxes.delete(oldest);
-        if (evicted) this.#freeSoftmax(evicted);
-      }
-    }
+    const plan = this.#softmaxes.get(`${rows},${cols}`, () => this.#buildSoftmax(rows, cols));
     if (plan === null) return false;
-    const s = this.#lib.symbols;
-    try {
-      check(s.dnnl_memory_set_data_handle(plan.data, Deno.UnsafePointer.of(data)), "data handle");
-      this.#execute(plan.primitive, [[ARG_SRC, plan.data], [ARG_DST, plan.data]]);
-    } finally {
-      s.dnnl_memory_set_data_handle(plan.data, null);
-    }
+    this.#executeBound(plan.primitive, [[ARG_SRC, plan.data, data]], [[ARG_DST, plan.data]]);
     return true;
   }
 
-  #freeSoftmax(plan: { primitive: Ptr; data: Ptr }): void {
+  #buildSoftmax(rows: number, cols: number): SoftmaxPlan | null {
+    try {
+      const md = this.#desc(rows, cols, cols, 1);
+      const op = new Uint8Array(SOFTMAX_DESC_BYTES);
+      check(
+        this.#lib.symbols.dnnl_softmax_forward_desc_init(op, FORWARD_INFERENCE, md, 1),
+        "softmax descriptor",
+      );
+      return { primitive: this.#primitive(op, null), data: this.#memory(md) };
+    } catch (err) {
+      if (err instanceof Status) return null;
+      throw err;
+    }
+  }
+
+  #freeSoftmax(plan: SoftmaxPlan): void {
     this.#lib.symbols.dnnl_memory_destroy(plan.data);
     this.#lib.symbols.dnnl_primitive_destroy(plan.primitive);
   }
@@ -880,11 +828,8 @@ class OneDnn implements OneDnnGemm {
     if (this.#closed) return;
     this.#closed = true;
     const s = this.#lib.symbols;
-    for (const plan of this.#plans.values()) if (plan) this.#free(plan);
     this.#plans.clear();
-    for (const plan of this.#norms.values()) if (plan) this.#freeNorm(plan);
     this.#norms.clear();
-    for (const plan of this.#softmaxes.values()) if (plan) this.#freeSoftmax(plan);
     this.#softmaxes.clear();
     for (const layout of this.#layouts.values()) {
       if (layout) s.dnnl_primitive_destroy(layout.reorder);
