@@ -57,34 +57,40 @@ const layerNorm: KernelFunc = (args) => {
   const gv = values(backend, gamma, LAYER_NORM_KERNEL);
   const bv = values(backend, beta, LAYER_NORM_KERNEL);
   const rv = residual ? values(backend, residual, LAYER_NORM_KERNEL) : null;
-  const h = gv.length;
-  const out = new Float32Array(xv.length);
-  if (h === 0) return backend.makeTensorInfo(x.shape, "float32", out);
-  for (let o = 0; o < xv.length; o += h) {
-    // The sum first goes into `out` (float32, as the composite's add would round it).
+  const out = new Float32Array(xv);
+  normalizeRows(out, rv, gv, bv, eps);
+  return backend.makeTensorInfo(x.shape, "float32", out);
+};
+
+/**
+ * LayerNorm in place over the rows of `v` (as wide as `gamma`), after adding `residual` when
+ * given: the sum is stored first (rounded to float32, as the composite's add would be).
+ */
+function normalizeRows(
+  v: Float32Array,
+  residual: Float32Array | null,
+  gamma: Float32Array,
+  beta: Float32Array,
+  eps: number,
+): void {
+  const h = gamma.length;
+  if (h === 0) return;
+  for (let o = 0; o < v.length; o += h) {
     let sum = 0;
-    if (rv) {
-      for (let j = 0; j < h; j++) {
-        out[o + j] = xv[o + j]! + rv[o + j]!;
-        sum += out[o + j]!;
-      }
-    } else {
-      for (let j = 0; j < h; j++) {
-        out[o + j] = xv[o + j]!;
-        sum += out[o + j]!;
-      }
+    for (let j = 0; j < h; j++) {
+      if (residual) v[o + j] = v[o + j]! + residual[o + j]!;
+      sum += v[o + j]!;
     }
     const mean = sum / h;
     let sq = 0;
     for (let j = 0; j < h; j++) {
-      const c = out[o + j]! - mean;
+      const c = v[o + j]! - mean;
       sq += c * c;
     }
     const inv = 1 / Math.sqrt(sq / h + eps);
-    for (let j = 0; j < h; j++) out[o + j] = (out[o + j]! - mean) * inv * gv[j]! + bv[j]!;
+    for (let j = 0; j < h; j++) v[o + j] = (v[o + j]! - mean) * inv * gamma[j]! + beta[j]!;
   }
-  return backend.makeTensorInfo(x.shape, "float32", out);
-};
+}
 
 const maskedSoftmax: KernelFunc = (args) => {
   const backend = args.backend as unknown as CpuLikeBackend;
@@ -283,23 +289,7 @@ function makeLinearLayerNorm(lib: BlasLibrary): KernelFunc {
     }
     for (let r = 0; r < m; r++) v.set(biasV, r * n);
     lib.sgemm(false, false, m, n, k, 1, xv, k, kv, n, 1, v, n);
-    const h = n;
-    for (let o = 0; o < v.length && h > 0; o += h) {
-      let sum = 0;
-      for (let j = 0; j < h; j++) {
-        const y = Math.fround(v[o + j]! + rv[o + j]!);
-        v[o + j] = y;
-        sum += y;
-      }
-      const mean = sum / h;
-      let sq = 0;
-      for (let j = 0; j < h; j++) {
-        const c = v[o + j]! - mean;
-        sq += c * c;
-      }
-      const inv = 1 / Math.sqrt(sq / h + eps);
-      for (let j = 0; j < h; j++) v[o + j] = (v[o + j]! - mean) * inv * gv[j]! + bv[j]!;
-    }
+    normalizeRows(v, rv, gv, bv, eps);
     return backend.makeTensorInfo([m, n], "float32", v);
   };
 }
