@@ -321,9 +321,7 @@ export interface DownloadOptions {
  * @returns the lowercase hex digest, or null
  */
 export function expectedSha256(headers: Headers): string | null {
-  const tag = headers.get("x-linked-etag") ?? headers.get("etag");
-  if (tag === null) return null;
-  const value = tag.replace(/^W\//, "").replace(/"/g, "").trim().toLowerCase();
+  const value = validatorOf(headers)?.toLowerCase() ?? "";
   return /^[0-9a-f]{64}$/.test(value) ? value : null;
 }
 
