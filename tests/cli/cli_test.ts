@@ -60,7 +60,7 @@ Deno.test("dpr CLI: index, ask, eval and usage errors", async () => {
     assert.equal(answers.length, 2);
     for (const a of answers) assert.equal(a.passageText.slice(a.start, a.end), a.text);
 
-    const retrieveOnly = await run("cli/main.ts", [
+    const retrieveArgs = [
       "ask",
       idx,
       "volcano lava",
@@ -69,24 +69,13 @@ Deno.test("dpr CLI: index, ask, eval and usage errors", async () => {
       "--retrieve-only",
       "--top-k",
       "2",
-    ]);
+    ];
+    const retrieveOnly = await run("cli/main.ts", retrieveArgs);
     assert.equal(retrieveOnly.code, 0, retrieveOnly.stderr);
     assert.match(retrieveOnly.stdout, /^Q: volcano lava\n1\. \[/);
     // The blas backend, with weights packed (its default) or left plain, retrieves the same.
     for (const extra of [[], ["--no-blas-prepack"]]) {
-      const blas = await run("cli/main.ts", [
-        "ask",
-        idx,
-        "volcano lava",
-        "--models",
-        MODELS,
-        "--retrieve-only",
-        "--top-k",
-        "2",
-        "--backend",
-        "blas",
-        ...extra,
-      ]);
+      const blas = await run("cli/main.ts", [...retrieveArgs, "--backend", "blas", ...extra]);
       assert.equal(blas.code, 0, blas.stderr);
       assert.equal(blas.stdout, retrieveOnly.stdout);
     }
