@@ -121,6 +121,8 @@ export interface BlasLibrary {
    * oneDNN is not loaded.
    */
   setPrepack(on: boolean): boolean;
+  /** Whether oneDNN's weight packing is on (false without oneDNN). */
+  prepack(): boolean;
   /** oneDNN's version when its matmul takes the GEMMs it handles better, else `undefined`. */
   readonly oneDnn: string | undefined;
   /** The number of threads the library uses, or `undefined` when it cannot tell. */
@@ -346,6 +348,9 @@ function wrap(
     },
     release(b: Float32Array): void {
       oneDnn?.release(b);
+    },
+    prepack(): boolean {
+      return oneDnn?.prepack ?? false;
     },
     setPrepack(on: boolean): boolean {
       if (oneDnn === undefined) return false;

@@ -68,15 +68,9 @@ export function blasDescription(): string {
   if (loaded === undefined) return "not registered";
   const dnn = loaded.oneDnn === undefined
     ? `without oneDNN: ${oneDnnSkipped ?? "unknown"}`
-    : `oneDNN ${loaded.oneDnn}${loaded.packedBytes() > 0 || prepackOn() ? ", packed weights" : ""}`;
+    : `oneDNN ${loaded.oneDnn}${loaded.prepack() ? ", packed weights" : ""}`;
   return `${loaded.path}, ${dnn}`;
 }
-
-function prepackOn(): boolean {
-  return loadedOneDnn?.prepack ?? false;
-}
-
-let loadedOneDnn: OneDnnGemm | undefined;
 
 /**
  * Why the "blas" backend runs without oneDNN (not installed, turned off), or `undefined` when
@@ -174,7 +168,6 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
   const prepack = options.prepack ??
     !["0", "off", "false", "no"].includes((readEnv("DPR_BLAS_PREPACK") ?? "").toLowerCase());
   const oneDnn = startOneDnn(options.oneDnn, prepack);
-  loadedOneDnn = oneDnn;
   let lib: BlasLibrary;
   try {
     lib = openBlas(options.libraryPath, oneDnn);
@@ -219,20 +212,25 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
     }
     tf.registerKernel({ kernelName, backendName: BLAS_BACKEND_NAME, kernelFunc });
   }
-  // Weights packed in place hold oneDNN's layout: every kernel but the linear ones that read
-  // them packed gets their plain matrices.
-  for (const config of tf.getKernelsForBackend(BLAS_BACKEND_NAME)) {
-    tf.unregisterKernel(config.kernelName, BLAS_BACKEND_NAME);
-    tf.registerKernel({
-      ...config,
-      kernelFunc: plainInputs(lib, config.kernelName, config.kernelFunc),
-    });
+  // Only oneDNN packs weights; without it no kernel call pays for the checks below.
+  const packing = lib.oneDnn !== undefined;
+  if (packing) {
+    // Weights packed in place hold oneDNN's layout: every kernel but the linear ones that read
+    // them packed gets their plain matrices.
+    for (const config of tf.getKernelsForBackend(BLAS_BACKEND_NAME)) {
+      tf.unregisterKernel(config.kernelName, BLAS_BACKEND_NAME);
+      tf.registerKernel({
+        ...config,
+        kernelFunc: plainInputs(lib, config.kernelName, config.kernelFunc),
+      });
+    }
   }
   tf.registerBackend(BLAS_BACKEND_NAME, () => {
     const backend = new MathBackendCPU();
     // The cpu backend prints a "running in Node.js, install tfjs-node" banner on first use;
     // this backend is the native path that banner asks for.
     (backend as unknown as { firstUse: boolean }).firstUse = false;
+    if (!packing) return backend;
     // Reading a weight packed in place (dataSync, stateDict, moving to another backend) gives
     // its plain matrix.
     const readSync = backend.readSync.bind(backend);
