@@ -181,6 +181,17 @@ Deno.test("DPR_BLAS_LIB pointing nowhere gives a clear error, not a crash", asyn
   assert.match(stderr, /apt-get install libopenblas0-pthread/);
 });
 
+Deno.test("DPR_ONEDNN naming a library that does not open is refused, naming it", async () => {
+  const { code, stderr } = await runChild(["--allow-ffi", "--allow-env", "--allow-read"], {
+    DPR_ONEDNN: "/nonexistent/libdnnl.so.2",
+  });
+  assert.equal(code, 3, stderr);
+  assert.match(
+    stderr,
+    /Cannot register the blas backend: oneDNN at \/nonexistent\/libdnnl\.so\.2: no oneDNN 2 library could be opened/,
+  );
+});
+
 Deno.test("missing --allow-ffi gives a clear error naming the flag", async () => {
   const { code, stderr } = await runChild(["--allow-env", "--allow-read"], {});
   assert.equal(code, 3, stderr);
