@@ -33,7 +33,7 @@ export interface BlasBackendOptions {
   /**
    * Keep each weight matrix that oneDNN multiplies twice in oneDNN's blocked layout: in place of
    * the plain values when the layout is no larger (BERT's matrices), else as a copy in native
-   * memory. Short inputs (one question) run about 1.7x faster. Reading such a weight (dataSync,
+   * memory. Short inputs (one question) run 1.5-1.7x faster. Reading such a weight (dataSync,
    * other ops) gives its plain matrix. Default on; `DPR_BLAS_PREPACK=0` turns it off.
    */
   prepack?: boolean;
