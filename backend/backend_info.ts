@@ -18,6 +18,11 @@ export interface BackendInfo {
   threads: number | null;
   /** Whether the wasm SIMD build runs; null for other backends. */
   simd: boolean | null;
+  /**
+   * For wasm: whether large matrix products run on the relaxed-SIMD fused multiply-add kernel
+   * (`wasmFma`) instead of tfjs's XNNPACK; null for other backends.
+   */
+  fma: boolean | null;
 }
 
 let recorded: BackendInfo | undefined;
@@ -52,5 +57,6 @@ export function getBackendInfo(): BackendInfo {
     fallbackAdapter: null,
     threads: current === "cpu" ? 1 : null,
     simd: null,
+    fma: null,
   };
 }

@@ -24,6 +24,7 @@ import { BackendUnavailableError } from "./backend_unavailable_error.ts";
 export { AUTO_ORDER, BACKEND_NAMES, BackendUnavailableError };
 export type { BackendName, ConcreteBackendName };
 import { engineInternals, fallBackToOneThread, prepareWasm } from "./wasm_backend.ts";
+import { chooseWasmProducts, wasmFmaFromEnv } from "./wasm_kernels/register.ts";
 
 /** tfjs's registry name for each backend. */
 const TF_NAME: Readonly<Record<ConcreteBackendName, string>> = {
@@ -54,6 +55,12 @@ export interface SetBackendOptions {
    * `DPR_BLAS_PREPACK=0`).
    */
   blasPrepack?: boolean;
+  /**
+   * For "wasm": run large float32 matrix products on this package's relaxed-SIMD kernel (fused
+   * multiply-adds, on every wasm thread) instead of tfjs's XNNPACK, where the engine supports
+   * relaxed SIMD; false keeps XNNPACK. Default: on unless `DPR_WASM_FMA=0`.
+   */
+  wasmFma?: boolean;
 }
 
 /** One backend `setBackend` tried. */
@@ -241,6 +248,7 @@ function baseInfo(backend: ConcreteBackendName): BackendInfo {
     fallbackAdapter: null,
     threads: null,
     simd: null,
+    fma: null,
   };
 }
 
@@ -266,7 +274,7 @@ async function start(
         info: { ...baseInfo("cpu"), threads: 1 },
       };
     case "wasm":
-      return await startWasm(options.wasmThreads ?? "auto");
+      return await startWasm(options.wasmThreads ?? "auto", options.wasmFma);
     case "webgpu":
       return await startWebGpu(explicit);
     case "node-gpu":
@@ -284,7 +292,12 @@ async function start(
   }
 }
 
-async function startWasm(threads: number | "auto"): Promise<Started> {
+async function startWasm(threads: number | "auto", fma: boolean | undefined): Promise<Started> {
+  if (fma !== undefined && typeof fma !== "boolean") {
+    throw new RangeError(
+      `Cannot set backend: wasmFma must be true or false: received ${JSON.stringify(fma)}`,
+    );
+  }
   const install = "install @tensorflow/tfjs-backend-wasm@4.22.0 and allow reading its package " +
     "folder (--allow-read)";
   let prepared;
@@ -309,9 +322,15 @@ async function startWasm(threads: number | "auto"): Promise<Started> {
   await tf.ready();
   const pkg = await import("@tensorflow/tfjs-backend-wasm");
   const threadsRunning = pkg.getThreadsCount();
+  const products = chooseWasmProducts(fma ?? wasmFmaFromEnv(), threadsRunning);
   return {
-    reason: `WebAssembly${prepared.simd ? " SIMD" : ""}, ${prepared.note}`,
-    info: { ...baseInfo("wasm"), threads: threadsRunning, simd: prepared.simd },
+    reason: `WebAssembly${prepared.simd ? " SIMD" : ""}, ${prepared.note}; ${products.note}`,
+    info: {
+      ...baseInfo("wasm"),
+      threads: threadsRunning,
+      simd: prepared.simd,
+      fma: products.fma,
+    },
   };
 }
 

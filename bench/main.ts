@@ -25,6 +25,8 @@ import { DPRConfig } from "../models/config.ts";
 import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
 import { bertFlops } from "./flops.ts";
 import { blasLibrary, setBlasPrepack } from "../backend/blas/register.ts";
+import { chooseWasmProducts } from "../backend/wasm_kernels/register.ts";
+import { getBackendInfo } from "../backend/backend_info.ts";
 
 interface Flags {
   backends: ConcreteBackendName[] | null;
@@ -390,14 +392,23 @@ async function main(): Promise<void> {
       if (quick) await timeForward(model, 1, 8, 0, 1);
       // blas: first with plain weights (OpenBLAS alone), then packed (its default with oneDNN).
       const packing = backend === "blas" && setBlasPrepack(false);
+      // wasm: first on tfjs's XNNPACK products, then on the relaxed-SIMD kernel (its default).
+      const wasmThreads = getBackendInfo().threads ?? 1;
+      const fma = backend === "wasm" && chooseWasmProducts(true, wasmThreads).fma;
+      if (fma) chooseWasmProducts(false, wasmThreads);
       const times = await timeForward(model, P.batch, P.seq, iters, warm);
       emitPassages(
         backend,
-        packing ? "plain" : "default",
+        packing ? "plain" : fma ? "xnnpack" : "default",
         times,
         peerP,
         backend === "wasm" ? 0.3 : 0.5,
       );
+      if (fma) {
+        chooseWasmProducts(true, wasmThreads);
+        const withFma = await timeForward(model, P.batch, P.seq, iters, quick ? 0 : 1);
+        emitPassages(backend, "fma", withFma, peerP, 0.3);
+      }
       if (packing) {
         setBlasPrepack(true);
         // Weights are packed on their second use: two small untimed passes first.

@@ -14,7 +14,7 @@
  * facebook's `dpr-*-single-nq-base`, downloaded and cached on first use.
  * @module
  */
-import { setBackend } from "../backend/set_backend.ts";
+import { setBackend, type SetBackendOptions } from "../backend/set_backend.ts";
 import type { BackendName } from "../backend/backend_name.ts";
 import { DenseIndex } from "../index/dense_index.ts";
 import { exactMatchRate, retrievalAccuracy } from "../eval/retrieval_accuracy.ts";
@@ -50,6 +50,8 @@ Model options (all commands):
   --no-blas-prepack              on blas: leave weights plain, run OpenBLAS alone (by default, with
                                  oneDNN installed, weights are packed in place: faster questions,
                                  no extra memory; also DPR_BLAS_PREPACK=0)
+  --no-wasm-fma                  on wasm: keep tfjs's XNNPACK matrix products instead of this
+                                 package's relaxed-SIMD kernel (also DPR_WASM_FMA=0)
 
 index options:
   --shard-id <i> --num-shards <n>  encode only shard i of n (then run "merge"); default 0 of 1
@@ -88,6 +90,7 @@ const MODEL_OPTIONS = {
   backend: "string",
   "blas-prepack": "boolean",
   "no-blas-prepack": "boolean",
+  "no-wasm-fma": "boolean",
   help: "boolean",
 } as const;
 
@@ -110,14 +113,11 @@ function modelSources(options: Record<string, string | boolean>): DprModelSource
 async function chooseBackend(options: Record<string, string | boolean>): Promise<void> {
   const name = stringOption(options, "backend");
   try {
-    await setBackend(
-      name as BackendName | undefined,
-      options["no-blas-prepack"] === true
-        ? { blasPrepack: false }
-        : options["blas-prepack"] === true
-        ? { blasPrepack: true }
-        : {},
-    );
+    const backendOptions: SetBackendOptions = {};
+    if (options["no-blas-prepack"] === true) backendOptions.blasPrepack = false;
+    else if (options["blas-prepack"] === true) backendOptions.blasPrepack = true;
+    if (options["no-wasm-fma"] === true) backendOptions.wasmFma = false;
+    await setBackend(name as BackendName | undefined, backendOptions);
   } catch (error) {
     if (error instanceof RangeError) throw new UsageError(error.message);
     throw error;

@@ -1,0 +1,235 @@
+/**
+ * Puts {@link WasmGemm} under tfjs's wasm backend: its `_FusedMatMul` and `BatchMatMul` kernels
+ * are replaced by ones that run large float32 products (N a multiple of the tile width, linear
+ * or ReLU activation, batches equal or one side single) on the relaxed-SIMD kernel and hand
+ * everything else to the kernels they replaced. `uninstallWasmGemm` puts the originals back.
+ *
+ * Besides speed, this sidesteps a tfjs-backend-wasm 4.22 bug: its `_FusedMatMul` with a bias
+ * returns wrong values for batched or transposed operands (checked against cpu in the tests).
+ * @module
+ */
+import { tf } from "../tf.ts";
+import { relaxedSimdSupported, WasmGemm } from "./wasm_gemm.ts";
+
+/** Products with fewer rows than this stay on XNNPACK (it keeps its packed weights). */
+export const MIN_ROWS = 64;
+
+const KERNELS = ["_FusedMatMul", "BatchMatMul"] as const;
+
+interface WasmBackendInternals {
+  wasm: {
+    wasmMemory?: WebAssembly.Memory;
+    asm?: { memory?: WebAssembly.Memory };
+    _malloc(bytes: number): number;
+    _free(address: number): void;
+  };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
+}
+
+let originals: Map<string, tf.KernelConfig> | undefined;
+let engine: WasmGemm | undefined;
+let wantedThreads = 1;
+let productsRun = 0;
+
+/** Products the relaxed-SIMD kernel has computed in this process (for tests and logs). */
+export function wasmGemmProducts(): number {
+  return productsRun;
+}
+
+/**
+ * `DPR_WASM_FMA` read without prompting: false for "0", "off", "false" or "no", else true
+ * (also when unset or not permitted).
+ */
+export function wasmFmaFromEnv(): boolean {
+  try {
+    const status = Deno.permissions.querySync({ name: "env", variable: "DPR_WASM_FMA" });
+    if (status.state !== "granted") return true;
+    const value = (Deno.env.get("DPR_WASM_FMA") ?? "").trim().toLowerCase();
+    return !["0", "off", "false", "no"].includes(value);
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * Installs or removes the products as asked, for a wasm backend running `threads` threads.
+ * @returns whether they run now and a phrase saying so (and why not)
+ */
+export function chooseWasmProducts(
+  wanted: boolean,
+  threads: number,
+): { fma: boolean; note: string } {
+  if (!wanted) {
+    uninstallWasmGemm();
+    return { fma: false, note: "XNNPACK matrix products (relaxed-SIMD kernel turned off)" };
+  }
+  if (installWasmGemm(threads)) {
+    return { fma: true, note: "relaxed-SIMD fused multiply-add matrix products" };
+  }
+  return { fma: false, note: "XNNPACK matrix products (this engine lacks relaxed SIMD)" };
+}
+
+/** Whether the relaxed-SIMD products are installed. */
+export function wasmGemmInstalled(): boolean {
+  return originals !== undefined;
+}
+
+/**
+ * Installs the products on the wasm backend (idempotent).
+ * @param threads threads per product (the wasm backend's own count)
+ * @returns false, changing nothing, when the engine lacks relaxed SIMD
+ */
+export function installWasmGemm(threads: number): boolean {
+  if (!relaxedSimdSupported()) return false;
+  wantedThreads = threads;
+  if (originals !== undefined) return true;
+  const saved = new Map<string, tf.KernelConfig>();
+  for (const name of KERNELS) {
+    const original = tf.getKernel(name, "wasm");
+    if (original === undefined) return false;
+    saved.set(name, original);
+  }
+  originals = saved;
+  for (const name of KERNELS) {
+    const original = saved.get(name)!;
+    tf.unregisterKernel(name, "wasm");
+    tf.registerKernel({
+      ...original,
+      kernelFunc: (args) => matMulOr(original, name === "_FusedMatMul", args),
+    });
+  }
+  return true;
+}
+
+/** Puts tfjs's own kernels back and stops the helper threads. */
+export function uninstallWasmGemm(): void {
+  if (originals === undefined) return;
+  for (const [name, original] of originals) {
+    tf.unregisterKernel(name, "wasm");
+    tf.registerKernel(original);
+  }
+  originals = undefined;
+  engine?.dispose();
+  engine = undefined;
+}
+
+function engineFor(backend: WasmBackendInternals): WasmGemm | undefined {
+  const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return undefined;
+  if (engine === undefined || engine.memory !== memory) {
+    engine?.dispose();
+    engine = new WasmGemm(memory, {
+      malloc: (bytes) => backend.wasm._malloc(bytes),
+      free: (address) => backend.wasm._free(address),
+    }, wantedThreads);
+  }
+  return engine;
+}
+
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+function matMulOr(original: tf.KernelConfig, fused: boolean, args: KernelArgs) {
+  const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo>;
+  const attrs = args.attrs as {
+    transposeA: boolean;
+    transposeB: boolean;
+    activation?: string;
+  };
+  const activation = fused ? attrs.activation ?? "linear" : "linear";
+  const plan = a !== undefined && b !== undefined ? planProduct(a, b, attrs) : undefined;
+  const biasOk = bias === undefined || (bias.shape.length === 1 && bias.shape[0] === plan?.n);
+  const usable = plan !== undefined && biasOk && preluActivationWeights === undefined &&
+    (activation === "linear" || activation === "relu") && bias?.dtype !== "int32";
+  const backend = args.backend as unknown as WasmBackendInternals;
+  const gemm = usable ? engineFor(backend) : undefined;
+  if (!usable || gemm === undefined) return original.kernelFunc(args);
+  const address = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const { m, k, n, batches } = plan;
+  // Batches run in order, so the padding rows one writes past its end are the next one's
+  // first rows, rewritten right after; only the last needs room for them.
+  const out = backend.wasm._malloc(((batches - 1) * m + WasmGemm.paddedRows(m)) * n * 4);
+  if (out === 0) return original.kernelFunc(args);
+  try {
+    for (let i = 0; i < batches; i++) {
+      gemm.run({
+        a: address(a!) + i * plan.aStride * 4,
+        transA: attrs.transposeA,
+        b: address(b!) + i * plan.bStride * 4,
+        transB: attrs.transposeB,
+        m,
+        k,
+        n,
+        bias: bias === undefined ? undefined : address(bias),
+        relu: activation === "relu",
+        out: out + i * m * n * 4,
+      });
+    }
+  } catch (error) {
+    backend.wasm._free(out);
+    throw error;
+  }
+  productsRun++;
+  return backend.makeOutput(plan.outShape, "float32", out);
+}
+
+interface ProductPlan {
+  /** Rows, shared dimension and columns of each GEMM. */
+  m: number;
+  k: number;
+  n: number;
+  /** GEMMs, run one after the other. */
+  batches: number;
+  /** Elements between one GEMM's A (B) and the next one's; 0 when it is shared. */
+  aStride: number;
+  bStride: number;
+  outShape: number[];
+}
+
+/**
+ * The product as 2-D GEMMs, or undefined when it is not one this engine takes: float32; leading
+ * dimensions equal, or all 1 on one side (A's folded into M when B is one matrix and A is not
+ * transposed); N a multiple of the tile width; at least {@link MIN_ROWS} rows per GEMM.
+ */
+function planProduct(
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  attrs: { transposeA: boolean; transposeB: boolean },
+): ProductPlan | undefined {
+  if (a.dtype !== "float32" || b.dtype !== "float32") return undefined;
+  const ar = a.shape.length, br = b.shape.length;
+  if (ar < 2 || br < 2) return undefined;
+  const aOuter = a.shape.slice(0, ar - 2), bOuter = b.shape.slice(0, br - 2);
+  const aBatches = aOuter.reduce((x, y) => x * y, 1);
+  const bBatches = bOuter.reduce((x, y) => x * y, 1);
+  const inner = attrs.transposeA ? a.shape[ar - 2]! : a.shape[ar - 1]!;
+  const rows = attrs.transposeA ? a.shape[ar - 1]! : a.shape[ar - 2]!;
+  const k = attrs.transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
+  const n = attrs.transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
+  if (inner !== k) return undefined; // the original kernel reports the mismatch
+  if (n === 0 || n % WasmGemm.columnMultiple !== 0) return undefined;
+  // Leading dimensions as tfjs broadcasts them, in the cases taken here.
+  const pad = (dims: number[], rank: number) => [...new Array(rank - dims.length).fill(1), ...dims];
+  const rank = Math.max(aOuter.length, bOuter.length);
+  let outer: number[];
+  if (bBatches === 1) outer = pad(aOuter, rank);
+  else if (aBatches === 1) outer = pad(bOuter, rank);
+  else if (tf.util.arraysEqual(aOuter, bOuter)) outer = aOuter;
+  else return undefined;
+  const outShape = [...outer, rows, n];
+  if (bBatches === 1 && !attrs.transposeA) {
+    const m = aBatches * rows;
+    if (m < MIN_ROWS) return undefined;
+    return { m, k, n, batches: 1, aStride: 0, bStride: 0, outShape };
+  }
+  if (rows < MIN_ROWS) return undefined;
+  return {
+    m: rows,
+    k,
+    n,
+    batches: Math.max(aBatches, bBatches),
+    aStride: aBatches === 1 ? 0 : rows * k,
+    bStride: bBatches === 1 ? 0 : k * n,
+    outShape,
+  };
+}

@@ -1,0 +1,299 @@
+/**
+ * Matrix products for the wasm backend on a generated relaxed-SIMD kernel (`gemm_module.ts`),
+ * on every thread: the caller and `threads - 1` helper workers share one WebAssembly memory and
+ * split C by rows. tfjs's own wasm build (XNNPACK) multiplies and adds separately; a fused
+ * multiply-add does the same work in half the vector instructions.
+ *
+ * The kernel runs on tfjs's own heap (its WebAssembly memory, shared in the threaded build): A
+ * and the bias are read where they are, C is written straight into the output tensor, and only B
+ * is packed (into NR-column panels, in scratch taken from tfjs's allocator for the call); each
+ * thread packs its own blocks of A.
+ * @module
+ */
+import { Worker as NodeWorker } from "node:worker_threads";
+import { DEFAULT_TILE, gemmModuleBytes, K_UNROLL } from "./gemm_module.ts";
+import { type GemmBlock, JOB, jobLength, runGemmRows } from "./gemm_rows.ts";
+
+/** k block: packed A and B blocks of one thread stay in its L1/L2 caches. */
+const KC = 256;
+/** Rows per packed A block (a multiple of the tile's rows). */
+const MC = 96;
+/** Most pages a 32-bit memory may have (4 GiB). */
+const MAX_PAGES = 65536;
+/** How long the caller waits for the helpers before declaring them lost. */
+const HELPER_TIMEOUT_MS = 120_000;
+
+/**
+ * One product `C = op(A)·op(B) (+ bias)`, operands given as byte addresses in the memory the
+ * engine was built on.
+ */
+export interface GemmJob {
+  /** A, [M, K] row-major ([K, M] with `transA`). */
+  a: number;
+  transA: boolean;
+  /** B, [K, N] row-major ([N, K] with `transB`). */
+  b: number;
+  transB: boolean;
+  m: number;
+  k: number;
+  n: number;
+  /** [N] added to every row, or undefined. */
+  bias?: number;
+  /** Apply max(0, x) to the result. */
+  relu?: boolean;
+  /** Destination, [M, N] row-major with room for {@link WasmGemm.paddedRows}(M) rows. */
+  out: number;
+}
+
+/** Whether this engine validates relaxed-SIMD fused multiply-adds. */
+export function relaxedSimdSupported(): boolean {
+  try {
+    return WebAssembly.validate(gemmModuleBytes({ shared: false, minPages: 1 }, true));
+  } catch {
+    return false;
+  }
+}
+
+/** Allocation in the shared memory (tfjs's `_malloc` / `_free`). */
+export interface HeapAllocator {
+  malloc(bytes: number): number;
+  free(address: number): void;
+}
+
+function workerSource(): string {
+  return `
+const { parentPort } = require("node:worker_threads");
+const runGemmRows = ${runGemmRows.toString()};
+parentPort.once("message", ({ memory, bytes, job, thread, seq }) => {
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+  const gemmBlock = instance.exports.gemm_block;
+  let seen = seq;
+  for (;;) {
+    Atomics.wait(job, ${JOB.seq}, seen);
+    seen = Atomics.load(job, ${JOB.seq});
+    if (seen < 0) return;
+    try {
+      runGemmRows(memory, gemmBlock, job, thread);
+    } catch (error) {
+      Atomics.store(job, ${JOB.failed}, 1);
+    }
+    Atomics.add(job, ${JOB.done}, 1);
+    Atomics.notify(job, ${JOB.done});
+  }
+});
+`;
+}
+
+/**
+ * The products' engine on one WebAssembly memory (tfjs's heap): the kernel instantiated on it and
+ * the helper threads.
+ */
+export class WasmGemm {
+  /** Threads each product is split over. */
+  readonly threads: number;
+  private readonly gemmBlock: GemmBlock;
+  private readonly job: Int32Array;
+  private readonly helpers: NodeWorker[] = [];
+  private helperError: string | undefined;
+  private disposed = false;
+
+  /**
+   * @param memory the memory holding the operands; helpers need it shared
+   * @param heap allocates the scratch (packed B, packed A blocks) in `memory`
+   * @param threads threads to split each product over (the caller plus `threads - 1` workers);
+   *   1 when `memory` is not shared
+   * @throws Error when the engine lacks relaxed SIMD (check {@link relaxedSimdSupported})
+   */
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    private readonly heap: HeapAllocator,
+    threads: number,
+  ) {
+    const shared = memory.buffer instanceof SharedArrayBuffer;
+    this.threads = shared ? Math.max(1, Math.floor(threads)) : 1;
+    const bytes = gemmModuleBytes(
+      shared ? { shared, minPages: 1, maxPages: MAX_PAGES } : { shared, minPages: 1 },
+      true,
+    );
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+      env: { memory },
+    });
+    this.gemmBlock = instance.exports["gemm_block"] as GemmBlock;
+    const length = jobLength(this.threads);
+    this.job = new Int32Array(
+      shared ? new SharedArrayBuffer(length * 4) : new ArrayBuffer(length * 4),
+    );
+    for (let t = 1; t < this.threads; t++) {
+      const worker = new NodeWorker(workerSource(), { eval: true });
+      worker.on("error", (error: Error) => {
+        this.helperError = error.message;
+      });
+      worker.unref();
+      worker.postMessage({ memory, bytes, job: this.job, thread: t, seq: 0 });
+      this.helpers.push(worker);
+    }
+  }
+
+  /** Columns of C a product writes in whole tiles: N must be a multiple of it. */
+  static get columnMultiple(): number {
+    return DEFAULT_TILE.nv * 4;
+  }
+
+  /** Rows the destination needs room for: M rounded up to whole register tiles. */
+  static paddedRows(m: number): number {
+    return Math.ceil(m / DEFAULT_TILE.mr) * DEFAULT_TILE.mr;
+  }
+
+  /**
+   * Computes one product into `job.out`.
+   * @throws RangeError when N is not a multiple of {@link WasmGemm.columnMultiple}
+   */
+  run(job: GemmJob): void {
+    if (this.disposed) throw new Error("WasmGemm: used after dispose()");
+    const { m: M, k: K, n: N } = job;
+    const { mr, nv } = DEFAULT_TILE;
+    const nr = nv * 4;
+    if (N % nr !== 0) {
+      throw new RangeError(`WasmGemm: N = ${N} is not a multiple of ${nr}`);
+    }
+    if (M === 0 || N === 0) return;
+    if (K === 0) {
+      const out = new Float32Array(this.memory.buffer, job.out, M * N);
+      const bias = job.bias === undefined
+        ? undefined
+        : new Float32Array(this.memory.buffer, job.bias, N);
+      for (let i = 0; i < M; i++) {
+        for (let j = 0; j < N; j++) {
+          out[i * N + j] = Math.max(job.relu ? 0 : -Infinity, bias?.[j] ?? 0);
+        }
+      }
+      return;
+    }
+    const panels = N / nr;
+    const kBlocks = Math.ceil(K / KC);
+    const mc = Math.ceil(MC / mr) * mr;
+    const packedBBytes = kBlocks * panels * KC * nr * 4;
+    const scratchBytes = Math.ceil(mc * KC * 4 / 64) * 64;
+    const region = this.heap.malloc(64 + packedBBytes + this.threads * scratchBytes);
+    if (region === 0) {
+      throw new RangeError(`WasmGemm: could not allocate ${packedBBytes} bytes of scratch`);
+    }
+    try {
+      const bAddr = Math.ceil(region / 64) * 64;
+      const scratchAddr = bAddr + packedBBytes;
+      packB(
+        new Float32Array(this.memory.buffer),
+        bAddr >> 2,
+        job.b >> 2,
+        job.transB,
+        K,
+        N,
+        panels,
+        nr,
+      );
+      const j = this.job;
+      j[JOB.a] = job.a;
+      j[JOB.transA] = job.transA ? 1 : 0;
+      j[JOB.m] = M;
+      j[JOB.k] = K;
+      j[JOB.bPacked] = bAddr;
+      j[JOB.panels] = panels;
+      j[JOB.c] = job.out;
+      j[JOB.bias] = job.bias ?? 0;
+      j[JOB.scratch] = scratchAddr;
+      j[JOB.scratchBytes] = scratchBytes;
+      j[JOB.kc] = KC;
+      j[JOB.mc] = mc;
+      j[JOB.mr] = mr;
+      j[JOB.nr] = nr;
+      j[JOB.kUnroll] = K_UNROLL;
+      j[JOB.relu] = job.relu ? 1 : 0;
+      // Row ranges in whole tiles, as even as they come.
+      const tiles = Math.ceil(M / mr);
+      for (let t = 0, start = 0; t < this.threads; t++) {
+        const count = Math.floor(tiles / this.threads) + (t < tiles % this.threads ? 1 : 0);
+        j[JOB.ranges + 2 * t] = Math.min(start, M);
+        j[JOB.ranges + 2 * t + 1] = Math.min(M, start + count * mr);
+        start += count * mr;
+      }
+      if (this.helpers.length > 0) {
+        Atomics.store(j, JOB.done, 0);
+        Atomics.store(j, JOB.failed, 0);
+        Atomics.add(j, JOB.seq, 1);
+        Atomics.notify(j, JOB.seq);
+      }
+      runGemmRows(this.memory, this.gemmBlock, j, 0);
+      this.awaitHelpers();
+    } finally {
+      this.heap.free(region);
+    }
+  }
+
+  /** Stops the helper workers; the engine cannot be used afterwards. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    if (this.helpers.length > 0) {
+      Atomics.store(this.job, JOB.seq, -1);
+      Atomics.notify(this.job, JOB.seq);
+      for (const worker of this.helpers) void worker.terminate();
+    }
+  }
+
+  private awaitHelpers(): void {
+    if (this.helpers.length === 0) return;
+    const deadline = performance.now() + HELPER_TIMEOUT_MS;
+    for (;;) {
+      const done = Atomics.load(this.job, JOB.done);
+      if (done >= this.helpers.length) break;
+      if (this.helperError !== undefined || performance.now() > deadline) {
+        const why = this.helperError ?? `no answer in ${HELPER_TIMEOUT_MS / 1000} s`;
+        this.dispose();
+        throw new Error(`WasmGemm: a helper thread failed (${why})`);
+      }
+      Atomics.wait(this.job, JOB.done, done, 50);
+    }
+    if (Atomics.load(this.job, JOB.failed) !== 0) {
+      throw new Error("WasmGemm: a helper thread threw while computing its rows");
+    }
+  }
+}
+
+/**
+ * Packs B (every k block) into panels of `nr` columns: block b starts at `b * panels * KC * nr`
+ * and holds `panels` panels of `[kcp][nr]` (kcp: the block's k count rounded up to the kernel's
+ * unroll), rows past K and columns past N zero.
+ */
+function packB(
+  dst: Float32Array,
+  at: number,
+  bAt: number,
+  transB: boolean,
+  K: number,
+  N: number,
+  panels: number,
+  nr: number,
+): void {
+  for (let k0 = 0, block = at; k0 < K; k0 += KC, block += panels * KC * nr) {
+    const kc = Math.min(KC, K - k0);
+    const kcp = Math.ceil(kc / K_UNROLL) * K_UNROLL;
+    let o = block;
+    for (let p = 0; p < panels; p++) {
+      const n0 = p * nr;
+      const cols = Math.min(nr, N - n0);
+      for (let k = 0; k < kcp; k++) {
+        if (k >= kc) {
+          dst.fill(0, o, o + nr);
+        } else if (!transB) {
+          const row = bAt + (k0 + k) * N + n0;
+          for (let j = 0; j < cols; j++) dst[o + j] = dst[row + j]!;
+          for (let j = cols; j < nr; j++) dst[o + j] = 0;
+        } else {
+          for (let j = 0; j < cols; j++) dst[o + j] = dst[bAt + (n0 + j) * K + k0 + k]!;
+          for (let j = cols; j < nr; j++) dst[o + j] = 0;
+        }
+        o += nr;
+      }
+    }
+  }
+}

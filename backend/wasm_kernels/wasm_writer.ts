@@ -1,0 +1,295 @@
+/**
+ * A minimal WebAssembly binary writer: enough of the format (one imported memory, i32/v128
+ * locals, structured control flow, SIMD loads, stores and arithmetic) to generate the matrix
+ * kernels of `gemm_module.ts` at run time, so no prebuilt binary ships with the package.
+ * Opcode numbers are those of the WebAssembly 2.0 core and relaxed-SIMD specifications.
+ * @module
+ */
+
+/** Value types used by the kernels. */
+export const I32 = 0x7f;
+/** 128-bit SIMD value type. */
+export const V128 = 0x7b;
+
+/** Appends the unsigned LEB128 encoding of `n`. */
+function uleb(out: number[], n: number): void {
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
+}
+
+/** Appends the signed LEB128 encoding of the 32-bit integer `n`. */
+function sleb(out: number[], n: number): void {
+  n |= 0;
+  while (true) {
+    const byte = n & 0x7f;
+    n >>= 7;
+    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
+    out.push(done ? byte : byte | 0x80);
+    if (done) return;
+  }
+}
+
+/**
+ * The body of one function: locals are declared up front by type, instructions are appended
+ * by the methods below (each named after its WebAssembly mnemonic).
+ */
+export class FunctionBody {
+  readonly code: number[] = [];
+  private readonly localTypes: number[] = [];
+
+  /**
+   * @param params the parameter types (they are the first locals)
+   * @param results the result types
+   */
+  constructor(readonly params: number[], readonly results: number[] = []) {}
+
+  /** Declares a local of `type` and returns its index. */
+  local(type: number): number {
+    this.localTypes.push(type);
+    return this.params.length + this.localTypes.length - 1;
+  }
+
+  /** The encoded body: local declarations, code, `end`. */
+  encode(): number[] {
+    const out: number[] = [];
+    const groups: Array<[number, number]> = [];
+    for (const t of this.localTypes) {
+      const last = groups[groups.length - 1];
+      if (last !== undefined && last[1] === t) last[0]++;
+      else groups.push([1, t]);
+    }
+    uleb(out, groups.length);
+    for (const [count, type] of groups) {
+      uleb(out, count);
+      out.push(type);
+    }
+    out.push(...this.code, 0x0b);
+    return out;
+  }
+
+  private op(byte: number, ...immediates: number[]): this {
+    this.code.push(byte);
+    for (const imm of immediates) uleb(this.code, imm);
+    return this;
+  }
+
+  private simd(opcode: number, ...immediates: number[]): this {
+    this.code.push(0xfd);
+    uleb(this.code, opcode);
+    for (const imm of immediates) uleb(this.code, imm);
+    return this;
+  }
+
+  localGet(i: number): this {
+    return this.op(0x20, i);
+  }
+  localSet(i: number): this {
+    return this.op(0x21, i);
+  }
+  localTee(i: number): this {
+    return this.op(0x22, i);
+  }
+  i32Const(n: number): this {
+    this.code.push(0x41);
+    sleb(this.code, n);
+    return this;
+  }
+  i32Add(): this {
+    return this.op(0x6a);
+  }
+  i32Sub(): this {
+    return this.op(0x6b);
+  }
+  i32Mul(): this {
+    return this.op(0x6c);
+  }
+  i32Eqz(): this {
+    return this.op(0x45);
+  }
+  i32Eq(): this {
+    return this.op(0x46);
+  }
+  i32Ne(): this {
+    return this.op(0x47);
+  }
+  i32LtU(): this {
+    return this.op(0x49);
+  }
+  i32GtU(): this {
+    return this.op(0x4b);
+  }
+  /** `block` with no result. */
+  block(): this {
+    return this.op(0x02).op(0x40);
+  }
+  /** `loop` with no result. */
+  loop(): this {
+    return this.op(0x03).op(0x40);
+  }
+  /** `if` with no result. */
+  if(): this {
+    return this.op(0x04).op(0x40);
+  }
+  else(): this {
+    return this.op(0x05);
+  }
+  end(): this {
+    return this.op(0x0b);
+  }
+  br(depth: number): this {
+    return this.op(0x0c, depth);
+  }
+  brIf(depth: number): this {
+    return this.op(0x0d, depth);
+  }
+  f32Load(offset = 0): this {
+    return this.op(0x2a, 2, offset);
+  }
+  f32Store(offset = 0): this {
+    return this.op(0x38, 2, offset);
+  }
+  f32Const(x: number): this {
+    this.code.push(0x43);
+    const bytes = new Uint8Array(new Float32Array([x]).buffer);
+    this.code.push(...bytes);
+    return this;
+  }
+  f32Add(): this {
+    return this.op(0x92);
+  }
+  f32Mul(): this {
+    return this.op(0x94);
+  }
+  v128Load(offset = 0): this {
+    return this.simd(0x00, 4, offset);
+  }
+  v128Load32Splat(offset = 0): this {
+    return this.simd(0x09, 2, offset);
+  }
+  v128Store(offset = 0): this {
+    return this.simd(0x0b, 4, offset);
+  }
+  /** `v128.const` of four equal float32 lanes. */
+  f32x4Const(x: number): this {
+    this.code.push(0xfd);
+    uleb(this.code, 0x0c);
+    const lanes = new Uint8Array(new Float32Array([x, x, x, x]).buffer);
+    this.code.push(...lanes);
+    return this;
+  }
+  f32x4Splat(): this {
+    return this.simd(0x13);
+  }
+  f32x4Add(): this {
+    return this.simd(0xe4);
+  }
+  f32x4Sub(): this {
+    return this.simd(0xe5);
+  }
+  f32x4Mul(): this {
+    return this.simd(0xe6);
+  }
+  f32x4Max(): this {
+    return this.simd(0xe9);
+  }
+  /** Relaxed SIMD `f32x4.relaxed_madd` (a * b + c, fused or not). */
+  f32x4RelaxedMadd(): this {
+    return this.simd(0x105);
+  }
+}
+
+/** One exported function of a module. */
+export interface ExportedFunction {
+  name: string;
+  body: FunctionBody;
+}
+
+/** How the module's single imported memory (`env.memory`) is declared. */
+export interface MemoryImport {
+  /** Shared (threads): a shared memory must be imported as shared. */
+  shared: boolean;
+  /** Minimum pages (64 KiB). */
+  minPages: number;
+  /** Maximum pages; required when shared. */
+  maxPages?: number;
+}
+
+function section(out: number[], id: number, content: number[]): void {
+  out.push(id);
+  uleb(out, content.length);
+  out.push(...content);
+}
+
+function vector(items: number[][]): number[] {
+  const out: number[] = [];
+  uleb(out, items.length);
+  for (const item of items) out.push(...item);
+  return out;
+}
+
+function name(s: string): number[] {
+  const bytes = [...new TextEncoder().encode(s)];
+  const out: number[] = [];
+  uleb(out, bytes.length);
+  out.push(...bytes);
+  return out;
+}
+
+/**
+ * Encodes a module that imports `env.memory` and exports `functions` (each with its own type).
+ * @returns the module's bytes, ready for `WebAssembly.Module`
+ */
+export function encodeModule(
+  memory: MemoryImport,
+  functions: ExportedFunction[],
+): Uint8Array<ArrayBuffer> {
+  const out = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+  section(
+    out,
+    1,
+    vector(functions.map(({ body }) => [
+      0x60,
+      ...vector(body.params.map((t) => [t])),
+      ...vector(body.results.map((t) => [t])),
+    ])),
+  );
+  const limits: number[] = [];
+  const hasMax = memory.maxPages !== undefined;
+  limits.push((memory.shared ? 0x02 : 0) | (hasMax ? 0x01 : 0));
+  uleb(limits, memory.minPages);
+  if (hasMax) uleb(limits, memory.maxPages!);
+  section(out, 2, vector([[...name("env"), ...name("memory"), 0x02, ...limits]]));
+  section(
+    out,
+    3,
+    vector(functions.map((_, i) => {
+      const idx: number[] = [];
+      uleb(idx, i);
+      return idx;
+    })),
+  );
+  section(
+    out,
+    7,
+    vector(functions.map(({ name: n }, i) => {
+      const idx: number[] = [];
+      uleb(idx, i);
+      return [...name(n), 0x00, ...idx];
+    })),
+  );
+  section(
+    out,
+    10,
+    vector(functions.map(({ body }) => {
+      const encoded = body.encode();
+      const sized: number[] = [];
+      uleb(sized, encoded.length);
+      return [...sized, ...encoded];
+    })),
+  );
+  return new Uint8Array(out);
+}

@@ -1,0 +1,266 @@
+import assert from "node:assert/strict";
+import { tf } from "../../backend/tf.ts";
+import { setBackend } from "../../backend/set_backend.ts";
+import { relaxedSimdSupported, WasmGemm } from "../../backend/wasm_kernels/wasm_gemm.ts";
+import { MIN_ROWS, wasmGemmProducts } from "../../backend/wasm_kernels/register.ts";
+import { gemmModuleBytes } from "../../backend/wasm_kernels/gemm_module.ts";
+import { DPRConfig } from "../../models/config.ts";
+import { DPRContextEncoder } from "../../models/dpr_context_encoder.ts";
+
+const relaxed = relaxedSimdSupported();
+if (!relaxed) console.log("wasm_fma_test: this engine lacks relaxed SIMD; kernel cases skipped");
+
+/** Deterministic values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: n }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+/** op(A)·op(B) + bias in float64, row-major. */
+function reference(
+  a: Float32Array,
+  transA: boolean,
+  b: Float32Array,
+  transB: boolean,
+  m: number,
+  k: number,
+  n: number,
+  bias?: Float32Array,
+  relu = false,
+): Float64Array {
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = bias?.[j] ?? 0;
+      for (let p = 0; p < k; p++) {
+        s += (transA ? a[p * m + i]! : a[i * k + p]!) * (transB ? b[j * k + p]! : b[p * n + j]!);
+      }
+      out[i * n + j] = relu && s < 0 ? 0 : s;
+    }
+  }
+  return out;
+}
+
+function maxError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  assert.equal(actual.length, expected.length);
+  let e = 0;
+  for (let i = 0; i < actual.length; i++) e = Math.max(e, Math.abs(actual[i]! - expected[i]!));
+  return e;
+}
+
+/** A bump allocator over a memory of its own, for driving WasmGemm without tfjs. */
+function ownHeap(shared: boolean) {
+  const memory = new WebAssembly.Memory(
+    shared ? { initial: 1, maximum: 65536, shared: true } : { initial: 1 },
+  );
+  let top = 64;
+  const malloc = (bytes: number): number => {
+    const at = top;
+    top = Math.ceil((top + bytes) / 64) * 64;
+    const have = memory.buffer.byteLength;
+    if (top > have) memory.grow(Math.ceil((top - have) / 65536));
+    return at;
+  };
+  const put = (data: Float32Array): number => {
+    const at = malloc(data.length * 4);
+    new Float32Array(memory.buffer, at, data.length).set(data);
+    return at;
+  };
+  return { memory, malloc, free: () => {}, put };
+}
+
+Deno.test("the generated kernel module is valid WebAssembly in both forms (with and without FMA)", () => {
+  assert.ok(WebAssembly.validate(gemmModuleBytes({ shared: false, minPages: 1 }, false)));
+  assert.ok(
+    WebAssembly.validate(gemmModuleBytes({ shared: true, minPages: 1, maxPages: 16 }, false)),
+  );
+  assert.equal(
+    WebAssembly.validate(gemmModuleBytes({ shared: false, minPages: 1 }, true)),
+    relaxed,
+  );
+});
+
+for (const threads of [1, 2]) {
+  Deno.test({
+    name:
+      `WasmGemm on ${threads} thread(s) matches float64 for ragged shapes, transposes, bias, ReLU`,
+    ignore: !relaxed,
+    fn() {
+      const heap = ownHeap(threads > 1);
+      const gemm = new WasmGemm(heap.memory, heap, threads);
+      try {
+        assert.equal(gemm.threads, threads);
+        const cases: Array<[number, number, number]> = [
+          [1, 1, 8],
+          [7, 5, 8],
+          [13, 300, 16],
+          [100, 513, 24],
+          [65, 1, 8],
+        ];
+        for (const [m, k, n] of cases) {
+          for (
+            const [transA, transB, withBias, relu] of [
+              [false, false, true, false],
+              [true, false, false, true],
+              [false, true, true, true],
+              [true, true, false, false],
+            ] as const
+          ) {
+            const a = values(m * k, m + k), b = values(k * n, k + n);
+            const bias = withBias ? values(n, n) : undefined;
+            const out = heap.malloc(WasmGemm.paddedRows(m) * n * 4);
+            gemm.run({
+              a: heap.put(a),
+              transA,
+              b: heap.put(b),
+              transB,
+              m,
+              k,
+              n,
+              bias: bias === undefined ? undefined : heap.put(bias),
+              relu,
+              out,
+            });
+            const got = new Float32Array(heap.memory.buffer, out, m * n);
+            const want = reference(a, transA, b, transB, m, k, n, bias, relu);
+            const error = maxError(got, want);
+            assert.ok(
+              error < 1e-5 * Math.sqrt(k) + 1e-6,
+              `[${m}, ${k}] x [${k}, ${n}] transA=${transA} transB=${transB}: error ${error}`,
+            );
+          }
+        }
+        assert.throws(
+          () => gemm.run({ a: 0, transA: false, b: 0, transB: false, m: 8, k: 8, n: 12, out: 0 }),
+          /N = 12 is not a multiple of 8/,
+        );
+      } finally {
+        gemm.dispose();
+      }
+      assert.throws(
+        () => gemm.run({ a: 0, transA: false, b: 0, transB: false, m: 1, k: 1, n: 8, out: 0 }),
+        /used after dispose/,
+      );
+    },
+  });
+}
+
+Deno.test({
+  name: "wasm with the FMA kernel: matMul and fused matMul equal cpu's for every shape kind",
+  ignore: !relaxed,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // [a shape, b shape, transposeA, transposeB]: big enough for the kernel unless noted.
+    const cases: Array<[number[], number[], boolean, boolean]> = [
+      [[130, 40], [40, 24], false, false],
+      [[3, 50, 33], [33, 16], false, false], // leading dimensions fold into M
+      [[40, 100], [40, 16], true, false],
+      [[100, 40], [16, 40], false, true],
+      [[2, 70, 20], [1, 20, 8], false, false], // B with a leading 1
+      [[MIN_ROWS - 1, 20], [20, 16], false, false], // too few rows: XNNPACK
+      [[100, 20], [20, 12], false, false], // N not a multiple of 8: XNNPACK
+      [[2, 80, 20], [2, 20, 8], false, false], // batches of both
+      [[80, 20], [3, 20, 8], false, false], // one A, three B
+      [[2, 20, 70], [20, 16], true, false], // transposed A batches, one B
+    ];
+    const counted = wasmGemmProducts();
+    const results: Array<{ plain: Float32Array; fused: Float32Array; shapes: number[][] }> = [];
+    for (const backend of ["cpu", "wasm"] as const) {
+      const chosen = await setBackend(backend);
+      if (backend === "wasm") assert.equal(chosen.info.fma, true, chosen.reason);
+      cases.forEach(([as, bs, transposeA, transposeB], c) => {
+        const a = tf.tensor(values(as.reduce((x, y) => x * y), 3 + c), as);
+        const b = tf.tensor(values(bs.reduce((x, y) => x * y), 5 + c), bs);
+        const n = transposeB ? bs[bs.length - 2]! : bs[bs.length - 1]!;
+        const bias = tf.tensor1d(values(n, 7 + c));
+        const plain = tf.matMul(a, b, transposeA, transposeB);
+        const fused = tf.fused.matMul({
+          a: a as tf.Tensor3D,
+          b: b as tf.Tensor3D,
+          transposeA,
+          transposeB,
+          bias,
+          activation: "relu",
+        });
+        const entry = {
+          plain: plain.dataSync() as Float32Array,
+          fused: fused.dataSync() as Float32Array,
+          shapes: [plain.shape, fused.shape],
+        };
+        if (backend === "cpu") results.push(entry);
+        else {
+          const want = results[c]!;
+          assert.deepEqual(entry.shapes, want.shapes, `case ${c}: shapes`);
+          assert.ok(maxError(entry.plain, want.plain) < 1e-4, `case ${c}: matMul`);
+          assert.ok(maxError(entry.fused, want.fused) < 1e-4, `case ${c}: fused matMul`);
+        }
+        tf.dispose([a, b, bias, plain, fused]);
+      });
+    }
+    assert.equal(
+      wasmGemmProducts() - counted,
+      2 * 8,
+      "all but the two XNNPACK cases ran on the kernel",
+    );
+    const before = tf.memory().numBytes;
+    const x = tf.ones([200, 64]), w = tf.ones([64, 32]);
+    for (let i = 0; i < 5; i++) tf.matMul(x, w).dispose();
+    tf.dispose([x, w]);
+    assert.equal(tf.memory().numBytes, before, "products leave no tensors behind");
+  },
+});
+
+Deno.test({
+  name: "wasm encodes the same with the FMA kernel as with XNNPACK and as cpu (1e-4)",
+  ignore: !relaxed,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const config = new DPRConfig({
+      vocabSize: 120,
+      hiddenSize: 32,
+      numHiddenLayers: 2,
+      numAttentionHeads: 4,
+      intermediateSize: 64,
+      maxPositionEmbeddings: 64,
+    });
+    const ids = tf.tensor2d(
+      Int32Array.from({ length: 3 * 40 }, (_, i) => 1 + (i * 37) % 119),
+      [3, 40],
+      "int32",
+    );
+    const encode = async (backend: "cpu" | "wasm", fma?: boolean) => {
+      const chosen = await setBackend(backend, fma === undefined ? {} : { wasmFma: fma });
+      const model = new DPRContextEncoder(config, { seed: 11 });
+      const out = model.forward({ inputIds: ids }).poolerOutput;
+      const v = out.dataSync() as Float32Array;
+      out.dispose();
+      model.dispose?.();
+      return { v, info: chosen.info, reason: chosen.reason };
+    };
+    const cpu = await encode("cpu");
+    const counted = wasmGemmProducts();
+    const off = await encode("wasm", false);
+    assert.equal(wasmGemmProducts(), counted, "turned off, the kernel runs nothing");
+    assert.equal(off.info.fma, false);
+    assert.match(off.reason, /turned off/);
+    const on = await encode("wasm", true);
+    assert.ok(wasmGemmProducts() >= counted + 4, "a layer's products ran on the kernel");
+    assert.equal(on.info.fma, true);
+    assert.match(on.reason, /relaxed-SIMD/);
+    const scale = Math.max(...cpu.v.map(Math.abs));
+    assert.ok(maxError(on.v, cpu.v) / scale < 1e-4, `fma vs cpu: ${maxError(on.v, cpu.v)}`);
+    assert.ok(maxError(off.v, cpu.v) / scale < 1e-4, `xnnpack vs cpu: ${maxError(off.v, cpu.v)}`);
+  },
+});
+
+Deno.test("setBackend refuses a wasmFma that is not a boolean, naming it", async () => {
+  await assert.rejects(
+    () => setBackend("wasm", { wasmFma: "yes" as unknown as boolean }),
+    /wasmFma must be true or false: received "yes"/,
+  );
+});
