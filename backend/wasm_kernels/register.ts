@@ -166,8 +166,14 @@ function matMulOr(original: tf.KernelConfig, fused: boolean, args: KernelArgs) {
       });
     }
   } catch (error) {
+    // A helper thread lost or scratch refused: say so once, then stay on tfjs's kernels.
     backend.wasm._free(out);
-    throw error;
+    uninstallWasmGemm();
+    console.warn(
+      `dpr: the relaxed-SIMD matrix kernel failed (${(error as Error).message}); ` +
+        "wasm products run on XNNPACK from now on",
+    );
+    return original.kernelFunc(args);
   }
   productsRun++;
   return backend.makeOutput(plan.outShape, "float32", out);
