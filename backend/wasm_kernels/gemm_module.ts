@@ -10,7 +10,7 @@
  * `gemm_block(ap, bp, cp, rowBlocks, panels, kc, ldc, mode, bias)` computes, for every panel p
  * and row block i, the MR×NR tile of C at `cp + i*MR*ldc + p*NR*4` (`ldc` in bytes): mode 0
  * starts from zero, 1 adds to C, 2 starts from the bias row at `bias + p*NR*4`. `kc` must be a
- * multiple of {@link K_UNROLL}.
+ * multiple of {@link K_UNROLL}. `pack_b` packs B blocks into that layout.
  * @module
  */
 import { encodeModule, FunctionBody, I32, type MemoryImport, V128 } from "./wasm_writer.ts";
@@ -128,5 +128,54 @@ export function gemmModuleBytes(
     f.br(0);
   }
   f.end().end();
-  return encodeModule(memory, [{ name: "gemm_block", body: f }]);
+  return encodeModule(memory, [
+    { name: "gemm_block", body: f },
+    { name: "pack_b", body: packBBody(nv) },
+  ]);
+}
+
+/**
+ * `pack_b(src, dst, rowBytes, kc, kcp, panels)`: packs one k block of a row-major B whose
+ * column count is a multiple of NR: `src` is the block's first row, rows `rowBytes` apart; panel
+ * p of `dst` is `[kcp][NR]`, rows kc..kcp zero.
+ */
+function packBBody(nv: number): FunctionBody {
+  const nr = nv * 4;
+  const f = new FunctionBody([I32, I32, I32, I32, I32, I32]);
+  const [SRC, DST, ROW_BYTES, KC, KCP, PANELS] = [0, 1, 2, 3, 4, 5];
+  const p = f.local(I32);
+  const k = f.local(I32);
+  const from = f.local(I32);
+  const to = f.local(I32);
+  f.localGet(DST).localSet(to);
+  f.i32Const(0).localSet(p);
+  f.block().loop(); // panels
+  {
+    f.localGet(p).localGet(PANELS).i32Eq().brIf(1);
+    f.localGet(SRC).localGet(p).i32Const(nr * 4).i32Mul().i32Add().localSet(from);
+    f.i32Const(0).localSet(k);
+    f.block().loop(); // rows of the block
+    {
+      f.localGet(k).localGet(KC).i32Eq().brIf(1);
+      for (let v = 0; v < nv; v++) f.localGet(to).localGet(from).v128Load(v * 16).v128Store(v * 16);
+      f.localGet(to).i32Const(nr * 4).i32Add().localSet(to);
+      f.localGet(from).localGet(ROW_BYTES).i32Add().localSet(from);
+      f.localGet(k).i32Const(1).i32Add().localSet(k);
+      f.br(0);
+    }
+    f.end().end();
+    f.block().loop(); // zero rows up to kcp
+    {
+      f.localGet(k).localGet(KCP).i32Eq().brIf(1);
+      for (let v = 0; v < nv; v++) f.localGet(to).f32x4Const(0).v128Store(v * 16);
+      f.localGet(to).i32Const(nr * 4).i32Add().localSet(to);
+      f.localGet(k).i32Const(1).i32Add().localSet(k);
+      f.br(0);
+    }
+    f.end().end();
+    f.localGet(p).i32Const(1).i32Add().localSet(p);
+    f.br(0);
+  }
+  f.end().end();
+  return f;
 }

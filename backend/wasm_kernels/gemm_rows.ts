@@ -54,6 +54,16 @@ export function jobLength(threads: number): number {
   return JOB.ranges + 2 * threads;
 }
 
+/** Signature of the generated packing of one k block of B (see `gemm_module.ts`). */
+export type PackB = (
+  src: number,
+  dst: number,
+  rowBytes: number,
+  kc: number,
+  kcp: number,
+  panels: number,
+) => void;
+
 /** Signature of the generated kernel (see `gemm_module.ts`). */
 export type GemmBlock = (
   ap: number,

@@ -12,7 +12,7 @@
  */
 import { Worker as NodeWorker } from "node:worker_threads";
 import { DEFAULT_TILE, gemmModuleBytes, K_UNROLL } from "./gemm_module.ts";
-import { type GemmBlock, JOB, jobLength, runGemmRows } from "./gemm_rows.ts";
+import { type GemmBlock, JOB, jobLength, type PackB, runGemmRows } from "./gemm_rows.ts";
 
 /** k block: packed A and B blocks of one thread stay in its L1/L2 caches. */
 const KC = 256;
@@ -92,6 +92,7 @@ export class WasmGemm {
   /** Threads each product is split over. */
   readonly threads: number;
   private readonly gemmBlock: GemmBlock;
+  private readonly packBBlock: PackB;
   private readonly job: Int32Array;
   private readonly helpers: NodeWorker[] = [];
   private helperError: string | undefined;
@@ -119,6 +120,7 @@ export class WasmGemm {
       env: { memory },
     });
     this.gemmBlock = instance.exports["gemm_block"] as GemmBlock;
+    this.packBBlock = instance.exports["pack_b"] as PackB;
     const length = jobLength(this.threads);
     this.job = new Int32Array(
       shared ? new SharedArrayBuffer(length * 4) : new ArrayBuffer(length * 4),
@@ -181,16 +183,15 @@ export class WasmGemm {
     try {
       const bAddr = Math.ceil(region / 64) * 64;
       const scratchAddr = bAddr + packedBBytes;
-      packB(
-        new Float32Array(this.memory.buffer),
-        bAddr >> 2,
-        job.b >> 2,
-        job.transB,
-        K,
-        N,
-        panels,
-        nr,
-      );
+      if (job.transB) {
+        packTransposedB(new Float32Array(this.memory.buffer), bAddr >> 2, job.b >> 2, K, N, nr);
+      } else {
+        for (let k0 = 0, block = bAddr; k0 < K; k0 += KC, block += panels * KC * nr * 4) {
+          const kc = Math.min(KC, K - k0);
+          const kcp = Math.ceil(kc / K_UNROLL) * K_UNROLL;
+          this.packBBlock(job.b + k0 * N * 4, block, N * 4, kc, kcp, panels);
+        }
+      }
       const j = this.job;
       j[JOB.a] = job.a;
       j[JOB.transA] = job.transA ? 1 : 0;
@@ -260,37 +261,27 @@ export class WasmGemm {
 }
 
 /**
- * Packs B (every k block) into panels of `nr` columns: block b starts at `b * panels * KC * nr`
- * and holds `panels` panels of `[kcp][nr]` (kcp: the block's k count rounded up to the kernel's
- * unroll), rows past K and columns past N zero.
+ * Packs a B stored transposed ([N, K] row-major) into the layout of the kernel's `pack_b`: k
+ * block b starts at `b * panels * KC * nr` and holds `panels` panels of `[kcp][nr]` (kcp: the
+ * block's k count rounded up to the kernel's unroll), rows past K zero.
  */
-function packB(
-  dst: Float32Array,
+function packTransposedB(
+  f32: Float32Array,
   at: number,
   bAt: number,
-  transB: boolean,
   K: number,
   N: number,
-  panels: number,
   nr: number,
 ): void {
+  const panels = N / nr;
   for (let k0 = 0, block = at; k0 < K; k0 += KC, block += panels * KC * nr) {
     const kc = Math.min(KC, K - k0);
     const kcp = Math.ceil(kc / K_UNROLL) * K_UNROLL;
     let o = block;
     for (let p = 0; p < panels; p++) {
-      const n0 = p * nr;
-      const cols = Math.min(nr, N - n0);
       for (let k = 0; k < kcp; k++) {
-        if (k >= kc) {
-          dst.fill(0, o, o + nr);
-        } else if (!transB) {
-          const row = bAt + (k0 + k) * N + n0;
-          for (let j = 0; j < cols; j++) dst[o + j] = dst[row + j]!;
-          for (let j = cols; j < nr; j++) dst[o + j] = 0;
-        } else {
-          for (let j = 0; j < cols; j++) dst[o + j] = dst[bAt + (n0 + j) * K + k0 + k]!;
-          for (let j = cols; j < nr; j++) dst[o + j] = 0;
+        for (let j = 0; j < nr; j++) {
+          f32[o + j] = k < kc ? f32[bAt + (p * nr + j) * K + k0 + k]! : 0;
         }
         o += nr;
       }

@@ -155,17 +155,18 @@ Deno.test({
   sanitizeResources: false,
   async fn() {
     // [a shape, b shape, transposeA, transposeB]: big enough for the kernel unless noted.
+    const R = MIN_ROWS;
     const cases: Array<[number[], number[], boolean, boolean]> = [
-      [[130, 40], [40, 24], false, false],
-      [[3, 50, 33], [33, 16], false, false], // leading dimensions fold into M
-      [[40, 100], [40, 16], true, false],
-      [[100, 40], [16, 40], false, true],
-      [[2, 70, 20], [1, 20, 8], false, false], // B with a leading 1
-      [[MIN_ROWS - 1, 20], [20, 16], false, false], // too few rows: XNNPACK
-      [[100, 20], [20, 12], false, false], // N not a multiple of 8: XNNPACK
-      [[2, 80, 20], [2, 20, 8], false, false], // batches of both
-      [[80, 20], [3, 20, 8], false, false], // one A, three B
-      [[2, 20, 70], [20, 16], true, false], // transposed A batches, one B
+      [[R + 2, 40], [40, 24], false, false],
+      [[3, R / 2, 33], [33, 16], false, false], // leading dimensions fold into M
+      [[40, R + 4], [40, 16], true, false],
+      [[R + 4, 40], [16, 40], false, true],
+      [[2, R / 2 + 6, 20], [1, 20, 8], false, false], // B with a leading 1
+      [[R - 1, 20], [20, 16], false, false], // too few rows: XNNPACK
+      [[R + 4, 20], [20, 12], false, false], // N not a multiple of 8: XNNPACK
+      [[2, R + 16, 20], [2, 20, 8], false, false], // batches of both
+      [[R + 16, 20], [3, 20, 8], false, false], // one A, three B
+      [[2, 20, R + 6], [20, 16], true, false], // transposed A batches, one B
     ];
     const counted = wasmGemmProducts();
     const results: Array<{ plain: Float32Array; fused: Float32Array; shapes: number[][] }> = [];
@@ -229,8 +230,8 @@ Deno.test({
       maxPositionEmbeddings: 64,
     });
     const ids = tf.tensor2d(
-      Int32Array.from({ length: 3 * 40 }, (_, i) => 1 + (i * 37) % 119),
-      [3, 40],
+      Int32Array.from({ length: 4 * 40 }, (_, i) => 1 + (i * 37) % 119),
+      [4, 40], // 160 rows: at least MIN_ROWS
       "int32",
     );
     const encode = async (backend: "cpu" | "wasm", fma?: boolean) => {
