@@ -1,9 +1,12 @@
 /**
  * One thread's share of a wasm matrix product: rows `[rowStart, rowEnd)` of `C = A·B (+ bias)`.
  * The same function runs on the calling thread and, as source text, in each helper worker, so it
- * reads everything from the shared job block and references nothing outside itself.
+ * reads everything from the shared job block and references nothing outside itself but
+ * `geluErfInPlace` (which the workers are given too).
  * @module
  */
+
+import { geluErfInPlace } from "./gelu.ts";
 
 /** Slots of the shared job block (an Int32Array). */
 export const JOB = {
@@ -43,8 +46,8 @@ export const JOB = {
   nr: 16,
   /** k unroll of the kernel. */
   kUnroll: 17,
-  /** 1: apply max(0, x) to the result. */
-  relu: 18,
+  /** Applied to the result: 0 none, 1 max(0, x), 2 GELU (erf form). */
+  activation: 18,
   /** First of the [rowStart, rowEnd) pairs, one per thread. */
   ranges: 19,
 } as const;
@@ -94,7 +97,7 @@ export function runGemmRows(
   // Slot numbers repeated as literals: this function runs as source text in workers.
   const aAddr = job[3]!, transA = job[4]!, M = job[5]!, K = job[6]!, bPacked = job[7]!;
   const panels = job[8]!, cAddr = job[9]!, bias = job[10]!, kcMax = job[13]!, mc = job[14]!;
-  const mr = job[15]!, nr = job[16]!, kUnroll = job[17]!, relu = job[18]!;
+  const mr = job[15]!, nr = job[16]!, kUnroll = job[17]!, activation = job[18]!;
   const rowStart = job[19 + 2 * thread]!, rowEnd = job[20 + 2 * thread]!;
   if (rowEnd <= rowStart) return;
   const scratch = job[11]! + thread * job[12]!;
@@ -150,9 +153,10 @@ export function runGemmRows(
       );
     }
   }
-  if (relu !== 0) {
-    const c = cAddr >> 2;
-    const end = c + rowEnd * panels * nr;
-    for (let i = c + rowStart * panels * nr; i < end; i++) if (f32[i]! < 0) f32[i] = 0;
+  const first = (cAddr >> 2) + rowStart * panels * nr, end = (cAddr >> 2) + rowEnd * panels * nr;
+  if (activation === 1) {
+    for (let i = first; i < end; i++) if (f32[i]! < 0) f32[i] = 0;
+  } else if (activation === 2) {
+    geluErfInPlace(f32, first, end);
   }
 }

@@ -2,13 +2,17 @@
  * Puts {@link WasmGemm} under tfjs's wasm backend: its `_FusedMatMul` and `BatchMatMul` kernels
  * are replaced by ones that run large float32 products (N a multiple of the tile width, linear
  * or ReLU activation, batches equal or one side single) on the relaxed-SIMD kernel and hand
- * everything else to the kernels they replaced. `uninstallWasmGemm` puts the originals back.
+ * everything else to the kernels they replaced; it also registers `DprLinearGeluErf` (the
+ * product with the GELU applied by each thread to its rows). `uninstallWasmGemm` puts the
+ * originals back.
  *
  * Besides speed, this sidesteps a tfjs-backend-wasm 4.22 bug: its `_FusedMatMul` with a bias
  * returns wrong values for batched or transposed operands (checked against cpu in the tests).
  * @module
  */
 import { tf } from "../tf.ts";
+import { LINEAR_GELU_KERNEL } from "../blas/fused_ops.ts";
+import { geluErfInPlace } from "./gelu.ts";
 import { relaxedSimdSupported, WasmGemm } from "./wasm_gemm.ts";
 
 /**
@@ -29,6 +33,7 @@ interface WasmBackendInternals {
   };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
+  typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
 }
 
 let originals: Map<string, tf.KernelConfig> | undefined;
@@ -95,6 +100,12 @@ export function installWasmGemm(threads: number): boolean {
     saved.set(name, original);
   }
   originals = saved;
+  const fusedOriginal = saved.get("_FusedMatMul")!;
+  tf.registerKernel({
+    kernelName: LINEAR_GELU_KERNEL,
+    backendName: "wasm",
+    kernelFunc: (args) => linearGeluErf(fusedOriginal, args),
+  });
   for (const name of KERNELS) {
     const original = saved.get(name)!;
     tf.unregisterKernel(name, "wasm");
@@ -109,6 +120,7 @@ export function installWasmGemm(threads: number): boolean {
 /** Puts tfjs's own kernels back and stops the helper threads. */
 export function uninstallWasmGemm(): void {
   if (originals === undefined) return;
+  tf.unregisterKernel(LINEAR_GELU_KERNEL, "wasm");
   for (const [name, original] of originals) {
     tf.unregisterKernel(name, "wasm");
     tf.registerKernel(original);
@@ -133,39 +145,90 @@ function engineFor(backend: WasmBackendInternals): WasmGemm | undefined {
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
+interface ProductAttrs {
+  transposeA: boolean;
+  transposeB: boolean;
+}
+
+/** A matrix kernel: the relaxed-SIMD product where it applies, else the replaced kernel. */
 function matMulOr(original: tf.KernelConfig, fused: boolean, args: KernelArgs) {
   const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo>;
-  const attrs = args.attrs as {
-    transposeA: boolean;
-    transposeB: boolean;
-    activation?: string;
-  };
+  const attrs = args.attrs as unknown as ProductAttrs & { activation?: string };
   const activation = fused ? attrs.activation ?? "linear" : "linear";
-  const plan = a !== undefined && b !== undefined ? planProduct(a, b, attrs) : undefined;
-  const biasOk = bias === undefined || (bias.shape.length === 1 && bias.shape[0] === plan?.n);
-  const usable = plan !== undefined && biasOk && preluActivationWeights === undefined &&
-    (activation === "linear" || activation === "relu") && bias?.dtype !== "int32";
+  if (
+    a === undefined || b === undefined || preluActivationWeights !== undefined ||
+    (activation !== "linear" && activation !== "relu")
+  ) {
+    return original.kernelFunc(args);
+  }
+  return tryProduct(args, a, b, bias, attrs, activation) ?? original.kernelFunc(args);
+}
+
+/**
+ * `geluErf(x @ kernel + bias)` (the kernel `linearGeluErf` asks for): the relaxed-SIMD product
+ * with the GELU applied by each thread to its rows; for products it does not take, tfjs's
+ * product then the same GELU in place.
+ */
+function linearGeluErf(fusedOriginal: tf.KernelConfig, args: KernelArgs) {
+  const { x, kernel, bias } = args.inputs as Record<string, tf.TensorInfo>;
+  const attrs: ProductAttrs = { transposeA: false, transposeB: false };
+  const done = tryProduct(args, x!, kernel!, bias, attrs, "gelu");
+  if (done !== undefined) return done;
   const backend = args.backend as unknown as WasmBackendInternals;
-  const gemm = usable ? engineFor(backend) : undefined;
-  if (!usable || gemm === undefined) return original.kernelFunc(args);
+  // tfjs's wasm product takes rank-3 operands (tfjs-core reshapes before calling it).
+  const as3d = (t: tf.TensorInfo): tf.TensorInfo => ({ ...t, shape: [1, ...t.shape] });
+  const a = as3d(x!), b = as3d(kernel!);
+  const out = fusedOriginal.kernelFunc({
+    ...args,
+    inputs: bias === undefined ? { a, b } : { a, b, bias },
+    attrs: { ...attrs, activation: "linear", leakyreluAlpha: 0 },
+  }) as tf.TensorInfo;
+  const values = backend.typedArrayFromHeap(out) as Float32Array;
+  geluErfInPlace(values, 0, values.length);
+  return { ...out, shape: [x!.shape[0]!, kernel!.shape[1]!] };
+}
+
+/**
+ * Runs `activation(op(a)·op(b) + bias)` on the relaxed-SIMD kernel, or returns undefined when
+ * the product is not one it takes (or it failed: then it warns once and uninstalls itself).
+ */
+function tryProduct(
+  args: KernelArgs,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  bias: tf.TensorInfo | undefined,
+  attrs: ProductAttrs,
+  activation: "linear" | "relu" | "gelu",
+): tf.TensorInfo | undefined {
+  const plan = planProduct(a, b, attrs);
+  if (plan === undefined) return undefined;
+  if (
+    bias !== undefined &&
+    !(bias.dtype === "float32" && bias.shape.length === 1 && bias.shape[0] === plan.n)
+  ) {
+    return undefined;
+  }
+  const backend = args.backend as unknown as WasmBackendInternals;
+  const gemm = engineFor(backend);
+  if (gemm === undefined) return undefined;
   const address = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
   const { m, k, n, batches } = plan;
   // Batches run in order, so the padding rows one writes past its end are the next one's
   // first rows, rewritten right after; only the last needs room for them.
   const out = backend.wasm._malloc(((batches - 1) * m + WasmGemm.paddedRows(m)) * n * 4);
-  if (out === 0) return original.kernelFunc(args);
+  if (out === 0) return undefined;
   try {
     for (let i = 0; i < batches; i++) {
       gemm.run({
-        a: address(a!) + i * plan.aStride * 4,
+        a: address(a) + i * plan.aStride * 4,
         transA: attrs.transposeA,
-        b: address(b!) + i * plan.bStride * 4,
+        b: address(b) + i * plan.bStride * 4,
         transB: attrs.transposeB,
         m,
         k,
         n,
         bias: bias === undefined ? undefined : address(bias),
-        relu: activation === "relu",
+        activation: activation === "linear" ? undefined : activation,
         out: out + i * m * n * 4,
       });
     }
@@ -177,7 +240,7 @@ function matMulOr(original: tf.KernelConfig, fused: boolean, args: KernelArgs) {
       `dpr: the relaxed-SIMD matrix kernel failed (${(error as Error).message}); ` +
         "wasm products run on XNNPACK from now on",
     );
-    return original.kernelFunc(args);
+    return undefined;
   }
   productsRun++;
   return backend.makeOutput(plan.outShape, "float32", out);

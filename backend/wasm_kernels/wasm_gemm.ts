@@ -12,6 +12,7 @@
  */
 import { Worker as NodeWorker } from "node:worker_threads";
 import { DEFAULT_TILE, gemmModuleBytes, K_UNROLL } from "./gemm_module.ts";
+import { geluErfInPlace } from "./gelu.ts";
 import { type GemmBlock, JOB, jobLength, type PackB, runGemmRows } from "./gemm_rows.ts";
 
 /** k block: packed A and B blocks of one thread stay in its L1/L2 caches. */
@@ -39,8 +40,8 @@ export interface GemmJob {
   n: number;
   /** [N] added to every row, or undefined. */
   bias?: number;
-  /** Apply max(0, x) to the result. */
-  relu?: boolean;
+  /** Applied to the result: max(0, x), or GELU (erf form). */
+  activation?: "relu" | "gelu";
   /** Destination, [M, N] row-major with room for {@link WasmGemm.paddedRows}(M) rows. */
   out: number;
 }
@@ -63,6 +64,7 @@ export interface HeapAllocator {
 function workerSource(): string {
   return `
 const { parentPort } = require("node:worker_threads");
+const geluErfInPlace = ${geluErfInPlace.toString()};
 const runGemmRows = ${runGemmRows.toString()};
 parentPort.once("message", ({ memory, bytes, job, thread, seq }) => {
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
@@ -166,9 +168,10 @@ export class WasmGemm {
         : new Float32Array(this.memory.buffer, job.bias, N);
       for (let i = 0; i < M; i++) {
         for (let j = 0; j < N; j++) {
-          out[i * N + j] = Math.max(job.relu ? 0 : -Infinity, bias?.[j] ?? 0);
+          out[i * N + j] = Math.max(job.activation === "relu" ? 0 : -Infinity, bias?.[j] ?? 0);
         }
       }
+      if (job.activation === "gelu") geluErfInPlace(out, 0, M * N);
       return;
     }
     const panels = N / nr;
@@ -208,7 +211,7 @@ export class WasmGemm {
       j[JOB.mr] = mr;
       j[JOB.nr] = nr;
       j[JOB.kUnroll] = K_UNROLL;
-      j[JOB.relu] = job.relu ? 1 : 0;
+      j[JOB.activation] = job.activation === "relu" ? 1 : job.activation === "gelu" ? 2 : 0;
       // Row ranges in whole tiles, as even as they come.
       const tiles = Math.ceil(M / mr);
       for (let t = 0, start = 0; t < this.threads; t++) {

@@ -29,7 +29,7 @@ function reference(
   k: number,
   n: number,
   bias?: Float32Array,
-  relu = false,
+  activation?: "relu" | "gelu",
 ): Float64Array {
   const out = new Float64Array(m * n);
   for (let i = 0; i < m; i++) {
@@ -38,10 +38,26 @@ function reference(
       for (let p = 0; p < k; p++) {
         s += (transA ? a[p * m + i]! : a[i * k + p]!) * (transB ? b[j * k + p]! : b[p * n + j]!);
       }
-      out[i * n + j] = relu && s < 0 ? 0 : s;
+      out[i * n + j] = activation === "relu"
+        ? Math.max(0, s)
+        : activation === "gelu"
+        ? 0.5 * s * (1 + erf(s / Math.SQRT2))
+        : s;
     }
   }
   return out;
+}
+
+/** erf by its Taylor series (float64 rounding keeps it within 1e-7 up to |x| = 4.5), ±1 beyond. */
+function erf(x: number): number {
+  const v = Math.abs(x);
+  if (v > 4.5) return Math.sign(x); // 1 - erf(4.5) < 2e-10
+  let sum = 0, term = v;
+  for (let k = 0; k < 200; k++) {
+    sum += term / (2 * k + 1);
+    term *= -v * v / (k + 1);
+  }
+  return Math.sign(x) * sum * 2 / Math.sqrt(Math.PI);
 }
 
 function maxError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
@@ -102,11 +118,11 @@ for (const threads of [1, 2]) {
         ];
         for (const [m, k, n] of cases) {
           for (
-            const [transA, transB, withBias, relu] of [
-              [false, false, true, false],
-              [true, false, false, true],
-              [false, true, true, true],
-              [true, true, false, false],
+            const [transA, transB, withBias, activation] of [
+              [false, false, true, undefined],
+              [true, false, false, "relu"],
+              [false, true, true, "gelu"],
+              [true, true, false, "gelu"],
             ] as const
           ) {
             const a = values(m * k, m + k), b = values(k * n, k + n);
@@ -121,11 +137,11 @@ for (const threads of [1, 2]) {
               k,
               n,
               bias: bias === undefined ? undefined : heap.put(bias),
-              relu,
+              activation,
               out,
             });
             const got = new Float32Array(heap.memory.buffer, out, m * n);
-            const want = reference(a, transA, b, transB, m, k, n, bias, relu);
+            const want = reference(a, transA, b, transB, m, k, n, bias, activation);
             const error = maxError(got, want);
             assert.ok(
               error < 1e-5 * Math.sqrt(k) + 1e-6,
@@ -248,10 +264,12 @@ Deno.test({
     const off = await encode("wasm", false);
     assert.equal(wasmGemmProducts(), counted, "turned off, the kernel runs nothing");
     assert.equal(off.info.fma, false);
+    assert.equal(tf.getKernel("DprLinearGeluErf", "wasm"), undefined, "off: no fused GELU kernel");
     assert.match(off.reason, /turned off/);
     const on = await encode("wasm", true);
     assert.ok(wasmGemmProducts() >= counted + 4, "a layer's products ran on the kernel");
     assert.equal(on.info.fma, true);
+    assert.notEqual(tf.getKernel("DprLinearGeluErf", "wasm"), undefined, "on: fused GELU kernel");
     assert.match(on.reason, /relaxed-SIMD/);
     const scale = Math.max(...cpu.v.map(Math.abs));
     assert.ok(maxError(on.v, cpu.v) / scale < 1e-4, `fma vs cpu: ${maxError(on.v, cpu.v)}`);
