@@ -104,7 +104,7 @@ export function runGemmRows(
   // On a shared memory, grow(0) refreshes this thread's view after another thread grew it.
   if (memory.buffer instanceof SharedArrayBuffer) memory.grow(0);
   const f32 = new Float32Array(memory.buffer);
-  const a = aAddr >> 2;
+  const a = aAddr >>> 2; // >>>: addresses past 2 GiB read back negative from the Int32Array
   const ldcBytes = panels * nr * 4;
   const blockBytes = panels * kcMax * nr * 4;
   for (let k0 = 0, block = 0; k0 < K; k0 += kcMax, block++) {
@@ -114,7 +114,7 @@ export function runGemmRows(
     for (let m0 = rowStart; m0 < rowEnd; m0 += mc) {
       const rows = Math.min(mc, rowEnd - m0);
       const blocks = Math.ceil(rows / mr);
-      let q = scratch >> 2;
+      let q = scratch >>> 2;
       for (let rb = 0; rb < blocks; rb++) {
         const i0 = m0 + rb * mr;
         const live = Math.max(0, Math.min(mr, M - i0));
@@ -153,7 +153,7 @@ export function runGemmRows(
       );
     }
   }
-  const first = (cAddr >> 2) + rowStart * panels * nr, end = (cAddr >> 2) + rowEnd * panels * nr;
+  const first = (cAddr >>> 2) + rowStart * panels * nr, end = (cAddr >>> 2) + rowEnd * panels * nr;
   if (activation === 1) {
     for (let i = first; i < end; i++) if (f32[i]! < 0) f32[i] = 0;
   } else if (activation === 2) {

@@ -187,7 +187,7 @@ export class WasmGemm {
       const bAddr = Math.ceil(region / 64) * 64;
       const scratchAddr = bAddr + packedBBytes;
       if (job.transB) {
-        packTransposedB(new Float32Array(this.memory.buffer), bAddr >> 2, job.b >> 2, K, N, nr);
+        packTransposedB(new Float32Array(this.memory.buffer), bAddr >>> 2, job.b >>> 2, K, N, nr);
       } else {
         for (let k0 = 0, block = bAddr; k0 < K; k0 += KC, block += panels * KC * nr * 4) {
           const kc = Math.min(KC, K - k0);
