@@ -1,12 +1,10 @@
 /**
- * One thread's share of a wasm matrix product: rows `[rowStart, rowEnd)` of `C = A·B (+ bias)`.
- * The same function runs on the calling thread and, as source text, in each helper worker, so it
- * reads everything from the shared job block and references nothing outside itself but
- * `geluErfInPlace` (which the workers are given too).
+ * One thread's share of a wasm matrix product `C = A·B (+ bias)`: blocks of rows claimed one at a
+ * time from a shared counter. The same function runs on the calling thread and, as source text,
+ * in each helper worker, so it reads everything from the shared job block and references nothing
+ * outside itself.
  * @module
  */
-
-import { geluErfInPlace } from "./gelu.ts";
 
 /** Slots of the shared job block (an Int32Array). */
 export const JOB = {
@@ -46,16 +44,14 @@ export const JOB = {
   nr: 16,
   /** k unroll of the kernel. */
   kUnroll: 17,
-  /** Applied to the result: 0 none, 1 max(0, x), 2 GELU (erf form). */
+  /** Applied to the result: 0 none, 1 max(0, x). */
   activation: 18,
-  /** First of the [rowStart, rowEnd) pairs, one per thread. */
-  ranges: 19,
+  /** The next block of `mc` rows to claim (threads take blocks until none is left). */
+  next: 19,
 } as const;
 
-/** Length of the job block for `threads` threads. */
-export function jobLength(threads: number): number {
-  return JOB.ranges + 2 * threads;
-}
+/** Length of the job block. */
+export const JOB_LENGTH = 20;
 
 /** Signature of the generated packing of one k block of B (see `gemm_module.ts`). */
 export type PackB = (
@@ -81,12 +77,13 @@ export type GemmBlock = (
 ) => void;
 
 /**
- * Computes thread `thread`'s rows of the job: packs A block by block into the thread's scratch
- * and runs the kernel over every panel of B.
+ * Computes blocks of `mc` rows of the job until none is left, claiming each from the job block
+ * (so a thread slowed by anything else on its core takes fewer): packs the block's A, k block by
+ * k block, into the thread's scratch and runs the kernel over every panel of B.
  * @param memory the shared memory holding A, packed B, C and the scratch
  * @param gemmBlock the kernel instantiated on `memory`
  * @param job the job block
- * @param thread 0 for the caller, 1.. for the helpers
+ * @param thread 0 for the caller, 1.. for the helpers (selects the scratch)
  */
 export function runGemmRows(
   memory: WebAssembly.Memory,
@@ -98,22 +95,32 @@ export function runGemmRows(
   const aAddr = job[3]!, transA = job[4]!, M = job[5]!, K = job[6]!, bPacked = job[7]!;
   const panels = job[8]!, cAddr = job[9]!, bias = job[10]!, kcMax = job[13]!, mc = job[14]!;
   const mr = job[15]!, nr = job[16]!, kUnroll = job[17]!, activation = job[18]!;
-  const rowStart = job[19 + 2 * thread]!, rowEnd = job[20 + 2 * thread]!;
-  if (rowEnd <= rowStart) return;
   const scratch = job[11]! + thread * job[12]!;
-  // On a shared memory, grow(0) refreshes this thread's view after another thread grew it.
-  if (memory.buffer instanceof SharedArrayBuffer) memory.grow(0);
+  // Another thread may have grown a shared memory: grow(0) refreshes this thread's view. Only
+  // when the view is too short: each grow signals every thread sharing the memory.
+  const reach = Math.max(
+    (aAddr >>> 0) + M * K * 4,
+    (cAddr >>> 0) + Math.ceil(M / mr) * mr * panels * nr * 4,
+    (scratch >>> 0) + job[12]!,
+  );
+  if (memory.buffer.byteLength < reach && memory.buffer instanceof SharedArrayBuffer) {
+    memory.grow(0);
+  }
   const f32 = new Float32Array(memory.buffer);
   const a = aAddr >>> 2; // >>>: addresses past 2 GiB read back negative from the Int32Array
   const ldcBytes = panels * nr * 4;
   const blockBytes = panels * kcMax * nr * 4;
-  for (let k0 = 0, block = 0; k0 < K; k0 += kcMax, block++) {
-    const kc = Math.min(kcMax, K - k0);
-    const kcp = Math.ceil(kc / kUnroll) * kUnroll;
-    const mode = k0 === 0 ? (bias !== 0 ? 2 : 0) : 1;
-    for (let m0 = rowStart; m0 < rowEnd; m0 += mc) {
-      const rows = Math.min(mc, rowEnd - m0);
-      const blocks = Math.ceil(rows / mr);
+  const rowBlocks = Math.ceil(M / mc);
+  for (;;) {
+    const claimed = Atomics.add(job, 19, 1);
+    if (claimed >= rowBlocks) break;
+    const m0 = claimed * mc;
+    const rows = Math.min(mc, M - m0);
+    const blocks = Math.ceil(rows / mr);
+    for (let k0 = 0, block = 0; k0 < K; k0 += kcMax, block++) {
+      const kc = Math.min(kcMax, K - k0);
+      const kcp = Math.ceil(kc / kUnroll) * kUnroll;
+      const mode = k0 === 0 ? (bias !== 0 ? 2 : 0) : 1;
       let q = scratch >>> 2;
       for (let rb = 0; rb < blocks; rb++) {
         const i0 = m0 + rb * mr;
@@ -152,11 +159,9 @@ export function runGemmRows(
         bias,
       );
     }
-  }
-  const first = (cAddr >>> 2) + rowStart * panels * nr, end = (cAddr >>> 2) + rowEnd * panels * nr;
-  if (activation === 1) {
-    for (let i = first; i < end; i++) if (f32[i]! < 0) f32[i] = 0;
-  } else if (activation === 2) {
-    geluErfInPlace(f32, first, end);
+    if (activation === 1) {
+      const first = (cAddr >>> 2) + m0 * panels * nr, end = first + rows * panels * nr;
+      for (let i = first; i < end; i++) if (f32[i]! < 0) f32[i] = 0;
+    }
   }
 }

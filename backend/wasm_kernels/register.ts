@@ -2,25 +2,22 @@
  * Puts {@link WasmGemm} under tfjs's wasm backend: its `_FusedMatMul` and `BatchMatMul` kernels
  * are replaced by ones that run large float32 products (N a multiple of the tile width, linear
  * or ReLU activation, batches equal or one side single) on the relaxed-SIMD kernel and hand
- * everything else to the kernels they replaced; it also registers `DprLinearGeluErf` (the
- * product with the GELU applied by each thread to its rows). `uninstallWasmGemm` puts the
- * originals back.
+ * everything else to the kernels they replaced. `uninstallWasmGemm` puts the originals back.
  *
  * Besides speed, this sidesteps a tfjs-backend-wasm 4.22 bug: its `_FusedMatMul` with a bias
  * returns wrong values for batched or transposed operands (checked against cpu in the tests).
  * @module
  */
 import { tf } from "../tf.ts";
-import { LINEAR_GELU_KERNEL } from "../blas/fused_ops.ts";
-import { geluErfInPlace } from "./gelu.ts";
 import { relaxedSimdSupported, WasmGemm } from "./wasm_gemm.ts";
 
 /**
- * Products with fewer rows than this stay on XNNPACK, which keeps its weights packed: below it,
- * packing B on each call costs more than the kernel saves (measured: XNNPACK 1.8x faster at 16
- * rows, even at 48-128, the kernel 1.1-1.2x faster at 256).
+ * Products smaller than this in any dimension (rows, shared, columns) stay on XNNPACK, which
+ * keeps its weights packed: below it, packing B on each call and waking the helper threads cost
+ * more than the kernel saves (measured: XNNPACK 1.8x faster at 16 rows and as fast up to ~128;
+ * a pass ran faster with attention's 64-wide products left on XNNPACK).
  */
-export const MIN_ROWS = 128;
+export const MIN_SIZE = 128;
 
 const KERNELS = ["_FusedMatMul", "BatchMatMul"] as const;
 
@@ -33,7 +30,6 @@ interface WasmBackendInternals {
   };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): tf.TypedArray;
 }
 
 let originals: Map<string, tf.KernelConfig> | undefined;
@@ -100,12 +96,6 @@ export function installWasmGemm(threads: number): boolean {
     saved.set(name, original);
   }
   originals = saved;
-  const fusedOriginal = saved.get("_FusedMatMul")!;
-  tf.registerKernel({
-    kernelName: LINEAR_GELU_KERNEL,
-    backendName: "wasm",
-    kernelFunc: (args) => linearGeluErf(fusedOriginal, args),
-  });
   for (const name of KERNELS) {
     const original = saved.get(name)!;
     tf.unregisterKernel(name, "wasm");
@@ -120,7 +110,6 @@ export function installWasmGemm(threads: number): boolean {
 /** Puts tfjs's own kernels back and stops the helper threads. */
 export function uninstallWasmGemm(): void {
   if (originals === undefined) return;
-  tf.unregisterKernel(LINEAR_GELU_KERNEL, "wasm");
   for (const [name, original] of originals) {
     tf.unregisterKernel(name, "wasm");
     tf.registerKernel(original);
@@ -165,30 +154,6 @@ function matMulOr(original: tf.KernelConfig, fused: boolean, args: KernelArgs) {
 }
 
 /**
- * `geluErf(x @ kernel + bias)` (the kernel `linearGeluErf` asks for): the relaxed-SIMD product
- * with the GELU applied by each thread to its rows; for products it does not take, tfjs's
- * product then the same GELU in place.
- */
-function linearGeluErf(fusedOriginal: tf.KernelConfig, args: KernelArgs) {
-  const { x, kernel, bias } = args.inputs as Record<string, tf.TensorInfo>;
-  const attrs: ProductAttrs = { transposeA: false, transposeB: false };
-  const done = tryProduct(args, x!, kernel!, bias, attrs, "gelu");
-  if (done !== undefined) return done;
-  const backend = args.backend as unknown as WasmBackendInternals;
-  // tfjs's wasm product takes rank-3 operands (tfjs-core reshapes before calling it).
-  const as3d = (t: tf.TensorInfo): tf.TensorInfo => ({ ...t, shape: [1, ...t.shape] });
-  const a = as3d(x!), b = as3d(kernel!);
-  const out = fusedOriginal.kernelFunc({
-    ...args,
-    inputs: bias === undefined ? { a, b } : { a, b, bias },
-    attrs: { ...attrs, activation: "linear", leakyreluAlpha: 0 },
-  }) as tf.TensorInfo;
-  const values = backend.typedArrayFromHeap(out) as Float32Array;
-  geluErfInPlace(values, 0, values.length);
-  return { ...out, shape: [x!.shape[0]!, kernel!.shape[1]!] };
-}
-
-/**
  * Runs `activation(op(a)·op(b) + bias)` on the relaxed-SIMD kernel, or returns undefined when
  * the product is not one it takes (or it failed: then it warns once and uninstalls itself).
  */
@@ -198,7 +163,7 @@ function tryProduct(
   b: tf.TensorInfo,
   bias: tf.TensorInfo | undefined,
   attrs: ProductAttrs,
-  activation: "linear" | "relu" | "gelu",
+  activation: "linear" | "relu",
 ): tf.TensorInfo | undefined {
   const plan = planProduct(a, b, attrs);
   if (plan === undefined) return undefined;
@@ -228,7 +193,7 @@ function tryProduct(
         k,
         n,
         bias: bias === undefined ? undefined : address(bias),
-        activation: activation === "linear" ? undefined : activation,
+        activation: activation === "relu" ? "relu" : undefined,
         out: out + i * m * n * 4,
       });
     }
@@ -262,7 +227,7 @@ interface ProductPlan {
 /**
  * The product as 2-D GEMMs, or undefined when it is not one this engine takes: float32; leading
  * dimensions equal, or all 1 on one side (A's folded into M when B is one matrix and A is not
- * transposed); N a multiple of the tile width; at least {@link MIN_ROWS} rows per GEMM.
+ * transposed); N a multiple of the tile width; every dimension at least {@link MIN_SIZE}.
  */
 function planProduct(
   a: tf.TensorInfo,
@@ -280,7 +245,7 @@ function planProduct(
   const k = attrs.transposeB ? b.shape[br - 1]! : b.shape[br - 2]!;
   const n = attrs.transposeB ? b.shape[br - 2]! : b.shape[br - 1]!;
   if (inner !== k) return undefined; // the original kernel reports the mismatch
-  if (n === 0 || n % WasmGemm.columnMultiple !== 0) return undefined;
+  if (n < MIN_SIZE || k < MIN_SIZE || n % WasmGemm.columnMultiple !== 0) return undefined;
   // Leading dimensions as tfjs broadcasts them, in the cases taken here.
   const pad = (dims: number[], rank: number) => [...new Array(rank - dims.length).fill(1), ...dims];
   const rank = Math.max(aOuter.length, bOuter.length);
@@ -292,10 +257,10 @@ function planProduct(
   const outShape = [...outer, rows, n];
   if (bBatches === 1 && !attrs.transposeA) {
     const m = aBatches * rows;
-    if (m < MIN_ROWS) return undefined;
+    if (m < MIN_SIZE) return undefined;
     return { m, k, n, batches: 1, aStride: 0, bStride: 0, outShape };
   }
-  if (rows < MIN_ROWS) return undefined;
+  if (rows < MIN_SIZE) return undefined;
   return {
     m: rows,
     k,

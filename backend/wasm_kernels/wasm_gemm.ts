@@ -12,8 +12,7 @@
  */
 import { Worker as NodeWorker } from "node:worker_threads";
 import { DEFAULT_TILE, gemmModuleBytes, K_UNROLL } from "./gemm_module.ts";
-import { geluErfInPlace } from "./gelu.ts";
-import { type GemmBlock, JOB, jobLength, type PackB, runGemmRows } from "./gemm_rows.ts";
+import { type GemmBlock, JOB, JOB_LENGTH, type PackB, runGemmRows } from "./gemm_rows.ts";
 
 /** k block: packed A and B blocks of one thread stay in its L1/L2 caches. */
 const KC = 256;
@@ -40,8 +39,8 @@ export interface GemmJob {
   n: number;
   /** [N] added to every row, or undefined. */
   bias?: number;
-  /** Applied to the result: max(0, x), or GELU (erf form). */
-  activation?: "relu" | "gelu";
+  /** Applied to the result: max(0, x). */
+  activation?: "relu";
   /** Destination, [M, N] row-major with room for {@link WasmGemm.paddedRows}(M) rows. */
   out: number;
 }
@@ -64,7 +63,6 @@ export interface HeapAllocator {
 function workerSource(): string {
   return `
 const { parentPort } = require("node:worker_threads");
-const geluErfInPlace = ${geluErfInPlace.toString()};
 const runGemmRows = ${runGemmRows.toString()};
 parentPort.once("message", ({ memory, bytes, job, thread, seq }) => {
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
@@ -123,7 +121,7 @@ export class WasmGemm {
     });
     this.gemmBlock = instance.exports["gemm_block"] as GemmBlock;
     this.packBBlock = instance.exports["pack_b"] as PackB;
-    const length = jobLength(this.threads);
+    const length = JOB_LENGTH;
     this.job = new Int32Array(
       shared ? new SharedArrayBuffer(length * 4) : new ArrayBuffer(length * 4),
     );
@@ -171,7 +169,6 @@ export class WasmGemm {
           out[i * N + j] = Math.max(job.activation === "relu" ? 0 : -Infinity, bias?.[j] ?? 0);
         }
       }
-      if (job.activation === "gelu") geluErfInPlace(out, 0, M * N);
       return;
     }
     const panels = N / nr;
@@ -211,15 +208,8 @@ export class WasmGemm {
       j[JOB.mr] = mr;
       j[JOB.nr] = nr;
       j[JOB.kUnroll] = K_UNROLL;
-      j[JOB.activation] = job.activation === "relu" ? 1 : job.activation === "gelu" ? 2 : 0;
-      // Row ranges in whole tiles, as even as they come.
-      const tiles = Math.ceil(M / mr);
-      for (let t = 0, start = 0; t < this.threads; t++) {
-        const count = Math.floor(tiles / this.threads) + (t < tiles % this.threads ? 1 : 0);
-        j[JOB.ranges + 2 * t] = Math.min(start, M);
-        j[JOB.ranges + 2 * t + 1] = Math.min(M, start + count * mr);
-        start += count * mr;
-      }
+      j[JOB.activation] = job.activation === "relu" ? 1 : 0;
+      Atomics.store(j, JOB.next, 0);
       if (this.helpers.length > 0) {
         Atomics.store(j, JOB.done, 0);
         Atomics.store(j, JOB.failed, 0);
