@@ -66,7 +66,7 @@ export function chooseWasmProducts(
   threads: number,
 ): { fma: boolean; note: string } {
   if (!wanted) {
-    uninstallWasmGemm();
+    uninstallWasmGemm({ stopThreads: false });
     return { fma: false, note: "XNNPACK matrix products (relaxed-SIMD kernel turned off)" };
   }
   if (installWasmGemm(threads)) {
@@ -107,16 +107,22 @@ export function installWasmGemm(threads: number): boolean {
   return true;
 }
 
-/** Puts tfjs's own kernels back and stops the helper threads. */
-export function uninstallWasmGemm(): void {
+/**
+ * Puts tfjs's own kernels back.
+ * @param options.stopThreads also stop the helper threads (default true); false keeps them
+ *   waiting, so that installing again starts no workers (what `chooseWasmProducts` does)
+ */
+export function uninstallWasmGemm(options: { stopThreads?: boolean } = {}): void {
+  if (options.stopThreads ?? true) {
+    engine?.dispose();
+    engine = undefined;
+  }
   if (originals === undefined) return;
   for (const [name, original] of originals) {
     tf.unregisterKernel(name, "wasm");
     tf.registerKernel(original);
   }
   originals = undefined;
-  engine?.dispose();
-  engine = undefined;
 }
 
 function engineFor(backend: WasmBackendInternals): WasmGemm | undefined {
