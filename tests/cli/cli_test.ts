@@ -73,11 +73,18 @@ Deno.test("dpr CLI: index, ask, eval and usage errors", async () => {
     const retrieveOnly = await run("cli/main.ts", retrieveArgs);
     assert.equal(retrieveOnly.code, 0, retrieveOnly.stderr);
     assert.match(retrieveOnly.stdout, /^Q: volcano lava\n1\. \[/);
-    // The blas backend, with weights packed (its default) or left plain, retrieves the same.
-    for (const extra of [[], ["--no-blas-prepack"]]) {
-      const blas = await run("cli/main.ts", [...retrieveArgs, "--backend", "blas", ...extra]);
-      assert.equal(blas.code, 0, blas.stderr);
-      assert.equal(blas.stdout, retrieveOnly.stdout);
+    // The blas backend, with weights packed (its default) or left plain, and wasm, with its FMA
+    // kernel (its default) or XNNPACK, retrieve the same.
+    const variants = [
+      ["--backend", "blas"],
+      ["--backend", "blas", "--no-blas-prepack"],
+      ["--backend", "wasm"],
+      ["--backend", "wasm", "--no-wasm-fma"],
+    ];
+    for (const extra of variants) {
+      const other = await run("cli/main.ts", [...retrieveArgs, ...extra]);
+      assert.equal(other.code, 0, other.stderr);
+      assert.equal(other.stdout, retrieveOnly.stdout, extra.join(" "));
     }
 
     const ev = await run("cli/main.ts", [
