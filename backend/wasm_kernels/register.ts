@@ -75,11 +75,6 @@ export function chooseWasmProducts(
   return { fma: false, note: "XNNPACK matrix products (this engine lacks relaxed SIMD)" };
 }
 
-/** Whether the relaxed-SIMD products are installed. */
-export function wasmGemmInstalled(): boolean {
-  return originals !== undefined;
-}
-
 /**
  * Installs the products on the wasm backend (idempotent).
  * @param threads threads per product (the wasm backend's own count)

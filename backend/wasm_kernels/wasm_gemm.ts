@@ -1,8 +1,8 @@
 /**
  * Matrix products for the wasm backend on a generated relaxed-SIMD kernel (`gemm_module.ts`),
  * on every thread: the caller and `threads - 1` helper workers share one WebAssembly memory and
- * split C by rows. tfjs's own wasm build (XNNPACK) multiplies and adds separately; a fused
- * multiply-add does the same work in half the vector instructions.
+ * take blocks of C's rows in turn. tfjs's own wasm build (XNNPACK) multiplies and adds
+ * separately; a fused multiply-add does the same work in half the vector instructions.
  *
  * The kernel runs on tfjs's own heap (its WebAssembly memory, shared in the threaded build): A
  * and the bias are read where they are, C is written straight into the output tensor, and only B
