@@ -175,7 +175,13 @@ function tryProduct(
     return undefined;
   }
   const backend = args.backend as unknown as WasmBackendInternals;
-  const gemm = engineFor(backend);
+  let gemm: WasmGemm | undefined;
+  try {
+    gemm = engineFor(backend);
+  } catch (error) {
+    giveUp(error as Error); // no helper thread could start, or the kernel did not compile
+    return undefined;
+  }
   if (gemm === undefined) return undefined;
   const address = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
   const { m, k, n, batches } = plan;
@@ -199,17 +205,21 @@ function tryProduct(
       });
     }
   } catch (error) {
-    // A helper thread lost or scratch refused: say so once, then stay on tfjs's kernels.
     backend.wasm._free(out);
-    uninstallWasmGemm();
-    console.warn(
-      `dpr: the relaxed-SIMD matrix kernel failed (${(error as Error).message}); ` +
-        "wasm products run on XNNPACK from now on",
-    );
+    giveUp(error as Error); // a helper thread lost, or scratch refused
     return undefined;
   }
   productsRun++;
   return backend.makeOutput(plan.outShape, "float32", out);
+}
+
+/** Says once why the kernel stopped, and puts tfjs's kernels back for good. */
+function giveUp(error: Error): void {
+  uninstallWasmGemm();
+  console.warn(
+    `dpr: the relaxed-SIMD matrix kernel failed (${error.message}); ` +
+      "wasm products run on XNNPACK from now on",
+  );
 }
 
 interface ProductPlan {
