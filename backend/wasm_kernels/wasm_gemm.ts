@@ -20,8 +20,11 @@ const KC = 256;
 const MC = 96;
 /** Most pages a 32-bit memory may have (4 GiB). */
 const MAX_PAGES = 65536;
-/** How long the caller waits for the helpers before declaring them lost. */
-const HELPER_TIMEOUT_MS = 120_000;
+/**
+ * How long the caller waits for the helpers to report before declaring them lost (it computes
+ * every row block nobody claimed itself, so this only bounds the wait for a dead helper).
+ */
+const HELPER_TIMEOUT_MS = 30_000;
 
 /**
  * One product `C = op(A)·op(B) (+ bias)`, operands given as byte addresses in the memory the
