@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { seeded } from "../seeded.ts";
 import { tf } from "../../backend/tf.ts";
 import { setBackend } from "../../backend/set_backend.ts";
 import { relaxedSimdSupported, WasmGemm } from "../../backend/wasm_kernels/wasm_gemm.ts";
@@ -9,15 +10,6 @@ import { DPRContextEncoder } from "../../models/dpr_context_encoder.ts";
 
 const relaxed = relaxedSimdSupported();
 if (!relaxed) console.log("wasm_fma_test: this engine lacks relaxed SIMD; kernel cases skipped");
-
-/** Deterministic values in [-1, 1). */
-function values(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 31 - 1;
-  });
-}
 
 /** op(A)·op(B) + bias in float64, row-major. */
 function reference(
@@ -109,8 +101,8 @@ for (const threads of [1, 2]) {
               [true, true, false, undefined],
             ] as const
           ) {
-            const a = values(m * k, m + k), b = values(k * n, k + n);
-            const bias = withBias ? values(n, n) : undefined;
+            const a = seeded(m * k, m + k), b = seeded(k * n, k + n);
+            const bias = withBias ? seeded(n, n) : undefined;
             const out = heap.malloc(WasmGemm.paddedRows(m) * n * 4);
             gemm.run({
               a: heap.put(a),
@@ -175,10 +167,10 @@ Deno.test({
       const chosen = await setBackend(backend);
       if (backend === "wasm") assert.equal(chosen.info.fma, true, chosen.reason);
       cases.forEach(([as, bs, transposeA, transposeB], c) => {
-        const a = tf.tensor(values(as.reduce((x, y) => x * y), 3 + c), as);
-        const b = tf.tensor(values(bs.reduce((x, y) => x * y), 5 + c), bs);
+        const a = tf.tensor(seeded(as.reduce((x, y) => x * y), 3 + c), as);
+        const b = tf.tensor(seeded(bs.reduce((x, y) => x * y), 5 + c), bs);
         const n = transposeB ? bs[bs.length - 2]! : bs[bs.length - 1]!;
-        const bias = tf.tensor1d(values(n, 7 + c));
+        const bias = tf.tensor1d(seeded(n, 7 + c));
         const plain = tf.matMul(a, b, transposeA, transposeB);
         const fused = tf.fused.matMul({
           a: a as tf.Tensor3D,

@@ -2,18 +2,9 @@
 // (within 1e-5 relative) on every broadcasting pattern and layout a BERT forward pass uses,
 // and on the cases they hand back to the cpu kernels.
 import assert from "node:assert/strict";
+import { seeded } from "../seeded.ts";
 import { tf } from "../../backend/tf.ts";
 import { registerBlasBackend } from "../../backend/blas/register.ts";
-
-function seeded(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = (s / 2147483648 - 1) * 4;
-  }
-  return out;
-}
 
 async function run(
   backend: string,
@@ -22,7 +13,7 @@ async function run(
 ): Promise<{ shape: number[]; dtype: string; values: number[] }> {
   await tf.setBackend(backend);
   return tf.tidy(() => {
-    const xs = shapes.map((s, i) => tf.tensor(seeded(tf.util.sizeFromShape(s), 3 + i), s));
+    const xs = shapes.map((s, i) => tf.tensor(seeded(tf.util.sizeFromShape(s), 3 + i, 4), s));
     const y = f(xs);
     return { shape: y.shape, dtype: y.dtype, values: Array.from(y.dataSync()) };
   });

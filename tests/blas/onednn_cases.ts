@@ -4,6 +4,7 @@
 // it cannot take must be declined without touching the output. Skipped, with a message, where
 // oneDNN 2 (Debian/Ubuntu `libdnnl2`) is not installed; CI installs it.
 import assert from "node:assert/strict";
+import { seeded } from "../seeded.ts";
 import { erf } from "../../backend/blas/fast_math.ts";
 import { type OneDnnActivation, type OneDnnGemm, openOneDnn } from "../../backend/blas/onednn.ts";
 
@@ -17,17 +18,6 @@ function open(prepack = false): OneDnnGemm {
   const lib = openOneDnn(undefined, { prepack, plain: true });
   if (typeof lib === "string") throw new Error(lib);
   return lib;
-}
-
-/** Deterministic values in [-1, 1). */
-function seeded(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = s / 2147483648 - 1;
-  }
-  return out;
 }
 
 /** `A [m, k] x B`, B stored [k, n] or (transB) [n, k], in float64. */

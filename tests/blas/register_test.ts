@@ -2,20 +2,10 @@
 // matmul form a BERT encoder and tfjs-layers use, and fail with a clear message when its library
 // or permission is missing.
 import assert from "node:assert/strict";
+import { seeded } from "../seeded.ts";
 import { tf } from "../../backend/tf.ts";
 import { registerBlasBackend } from "../../backend/blas/register.ts";
 import { blasCandidates, openBlas } from "../../backend/blas/library.ts";
-
-/** Deterministic values in [-1, 1). */
-function seeded(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let s = seed >>> 0;
-  for (let i = 0; i < size; i++) {
-    s = (s * 1664525 + 1013904223) >>> 0;
-    out[i] = s / 2147483648 - 1;
-  }
-  return out;
-}
 
 /** Runs `f` on freshly built inputs on one backend; returns the output's shape and values. */
 async function on(
