@@ -64,15 +64,11 @@ export function gemmModuleBytes(
   // panelBytes = kc * nr * 4
   f.localGet(KC).i32Const(nr * 4).i32Mul().localSet(panelBytes);
   f.i32Const(0).localSet(p);
-  f.block().loop(); // panels
-  {
-    f.localGet(p).localGet(PANELS).i32Eq().brIf(1);
+  f.countTo(p, PANELS, () => {
     f.localGet(AP).localSet(a);
     f.localGet(CP).localGet(p).i32Const(nr * 4).i32Mul().i32Add().localSet(c);
     f.i32Const(0).localSet(rb);
-    f.block().loop(); // row blocks
-    {
-      f.localGet(rb).localGet(ROW_BLOCKS).i32Eq().brIf(1);
+    f.countTo(rb, ROW_BLOCKS, () => {
       // Initial accumulators.
       f.localGet(MODE).i32Eqz().if();
       for (const row of acc) for (const x of row) f.f32x4Const(0).localSet(x);
@@ -90,29 +86,27 @@ export function gemmModuleBytes(
       }
       f.end();
       f.end();
-      // k loop.
+      // k loop (kc > 0, a multiple of K_UNROLL).
       f.localGet(BP).localGet(p).localGet(panelBytes).i32Mul().i32Add().localTee(b);
       f.localGet(panelBytes).i32Add().localSet(bEnd);
       f.loop();
-      {
-        for (let u = 0; u < K_UNROLL; u++) {
+      for (let u = 0; u < K_UNROLL; u++) {
+        for (let v = 0; v < nv; v++) {
+          f.localGet(b).v128Load((u * nr + v * 4) * 4).localSet(bv[v]!);
+        }
+        for (let r = 0; r < mr; r++) {
+          f.localGet(a).v128Load32Splat((u * mr + r) * 4).localSet(s);
           for (let v = 0; v < nv; v++) {
-            f.localGet(b).v128Load((u * nr + v * 4) * 4).localSet(bv[v]!);
-          }
-          for (let r = 0; r < mr; r++) {
-            f.localGet(a).v128Load32Splat((u * mr + r) * 4).localSet(s);
-            for (let v = 0; v < nv; v++) {
-              const x = acc[r]![v]!;
-              if (fma) f.localGet(s).localGet(bv[v]!).localGet(x).f32x4RelaxedMadd();
-              else f.localGet(s).localGet(bv[v]!).f32x4Mul().localGet(x).f32x4Add();
-              f.localSet(x);
-            }
+            const x = acc[r]![v]!;
+            if (fma) f.localGet(s).localGet(bv[v]!).localGet(x).f32x4RelaxedMadd();
+            else f.localGet(s).localGet(bv[v]!).f32x4Mul().localGet(x).f32x4Add();
+            f.localSet(x);
           }
         }
-        f.localGet(a).i32Const(K_UNROLL * mr * 4).i32Add().localSet(a);
-        f.localGet(b).i32Const(K_UNROLL * nr * 4).i32Add().localTee(b);
-        f.localGet(bEnd).i32LtU().brIf(0);
       }
+      f.addConst(a, K_UNROLL * mr * 4);
+      f.addConst(b, K_UNROLL * nr * 4);
+      f.localGet(b).localGet(bEnd).i32LtU().brIf(0);
       f.end();
       // Store the tile.
       for (let r = 0; r < mr; r++) {
@@ -120,14 +114,8 @@ export function gemmModuleBytes(
         for (let v = 0; v < nv; v++) f.localGet(cRow).localGet(acc[r]![v]!).v128Store(v * 16);
       }
       f.localGet(c).localGet(LDC).i32Const(mr).i32Mul().i32Add().localSet(c);
-      f.localGet(rb).i32Const(1).i32Add().localSet(rb);
-      f.br(0);
-    }
-    f.end().end();
-    f.localGet(p).i32Const(1).i32Add().localSet(p);
-    f.br(0);
-  }
-  f.end().end();
+    });
+  });
   return encodeModule(memory, [
     { name: "gemm_block", body: f },
     { name: "pack_b", body: packBBody(nv) },
@@ -149,33 +137,18 @@ function packBBody(nv: number): FunctionBody {
   const to = f.local(I32);
   f.localGet(DST).localSet(to);
   f.i32Const(0).localSet(p);
-  f.block().loop(); // panels
-  {
-    f.localGet(p).localGet(PANELS).i32Eq().brIf(1);
+  f.countTo(p, PANELS, () => {
     f.localGet(SRC).localGet(p).i32Const(nr * 4).i32Mul().i32Add().localSet(from);
     f.i32Const(0).localSet(k);
-    f.block().loop(); // rows of the block
-    {
-      f.localGet(k).localGet(KC).i32Eq().brIf(1);
+    f.countTo(k, KC, () => { // rows of the block
       for (let v = 0; v < nv; v++) f.localGet(to).localGet(from).v128Load(v * 16).v128Store(v * 16);
-      f.localGet(to).i32Const(nr * 4).i32Add().localSet(to);
+      f.addConst(to, nr * 4);
       f.localGet(from).localGet(ROW_BYTES).i32Add().localSet(from);
-      f.localGet(k).i32Const(1).i32Add().localSet(k);
-      f.br(0);
-    }
-    f.end().end();
-    f.block().loop(); // zero rows up to kcp
-    {
-      f.localGet(k).localGet(KCP).i32Eq().brIf(1);
+    });
+    f.countTo(k, KCP, () => { // zero rows up to kcp (k continues from kc)
       for (let v = 0; v < nv; v++) f.localGet(to).f32x4Const(0).v128Store(v * 16);
-      f.localGet(to).i32Const(nr * 4).i32Add().localSet(to);
-      f.localGet(k).i32Const(1).i32Add().localSet(k);
-      f.br(0);
-    }
-    f.end().end();
-    f.localGet(p).i32Const(1).i32Add().localSet(p);
-    f.br(0);
-  }
-  f.end().end();
+      f.addConst(to, nr * 4);
+    });
+  });
   return f;
 }

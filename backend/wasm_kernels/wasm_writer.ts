@@ -84,6 +84,23 @@ export class FunctionBody {
     return this;
   }
 
+  /** `local += n` for an i32 local. */
+  addConst(local: number, n: number): this {
+    return this.localGet(local).i32Const(n).i32Add().localSet(local);
+  }
+
+  /**
+   * `while (counter !== limit) { body(); counter += 1; }` over i32 locals; the caller sets the
+   * counter's start. `body`'s own blocks and loops must be closed within it.
+   */
+  countTo(counter: number, limit: number, body: () => void): this {
+    this.block().loop();
+    this.localGet(counter).localGet(limit).i32Eq().brIf(1);
+    body();
+    this.addConst(counter, 1).br(0);
+    return this.end().end();
+  }
+
   localGet(i: number): this {
     return this.op(0x20, i);
   }
