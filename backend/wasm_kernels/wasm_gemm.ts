@@ -48,13 +48,18 @@ export interface GemmJob {
   out: number;
 }
 
-/** Whether this engine validates relaxed-SIMD fused multiply-adds. */
+let relaxedSimd: boolean | undefined;
+
+/** Whether this engine validates relaxed-SIMD fused multiply-adds (checked once). */
 export function relaxedSimdSupported(): boolean {
-  try {
-    return WebAssembly.validate(gemmModuleBytes({ shared: false, minPages: 1 }, true));
-  } catch {
-    return false;
+  if (relaxedSimd === undefined) {
+    try {
+      relaxedSimd = WebAssembly.validate(gemmModuleBytes({ shared: false, minPages: 1 }, true));
+    } catch {
+      relaxedSimd = false;
+    }
   }
+  return relaxedSimd;
 }
 
 /** Allocation in the shared memory (tfjs's `_malloc` / `_free`). */
@@ -124,9 +129,8 @@ export class WasmGemm {
     });
     this.gemmBlock = instance.exports["gemm_block"] as GemmBlock;
     this.packBBlock = instance.exports["pack_b"] as PackB;
-    const length = JOB_LENGTH;
     this.job = new Int32Array(
-      shared ? new SharedArrayBuffer(length * 4) : new ArrayBuffer(length * 4),
+      shared ? new SharedArrayBuffer(JOB_LENGTH * 4) : new ArrayBuffer(JOB_LENGTH * 4),
     );
     for (let t = 1; t < this.threads; t++) {
       const worker = new NodeWorker(workerSource(), { eval: true });
@@ -179,19 +183,22 @@ export class WasmGemm {
     const mc = Math.ceil(MC / mr) * mr;
     const packedBBytes = kBlocks * panels * KC * nr * 4;
     const scratchBytes = Math.ceil(mc * KC * 4 / 64) * 64;
-    const region = this.heap.malloc(64 + packedBBytes + this.threads * scratchBytes);
+    const regionBytes = 64 + packedBBytes + this.threads * scratchBytes;
+    const region = this.heap.malloc(regionBytes);
     if (region === 0) {
-      throw new RangeError(`WasmGemm: could not allocate ${packedBBytes} bytes of scratch`);
+      throw new RangeError(`WasmGemm: could not allocate ${regionBytes} bytes of scratch`);
     }
     try {
       const bAddr = Math.ceil(region / 64) * 64;
       const scratchAddr = bAddr + packedBBytes;
-      if (job.transB) {
-        packTransposedB(new Float32Array(this.memory.buffer), bAddr >>> 2, job.b >>> 2, K, N, nr);
-      } else {
-        for (let k0 = 0, block = bAddr; k0 < K; k0 += KC, block += panels * KC * nr * 4) {
-          const kc = Math.min(KC, K - k0);
-          const kcp = Math.ceil(kc / K_UNROLL) * K_UNROLL;
+      // Each k block of B: panels of [kcp][nr], rows kc..kcp zero.
+      for (let k0 = 0, block = bAddr; k0 < K; k0 += KC, block += panels * KC * nr * 4) {
+        const kc = Math.min(KC, K - k0);
+        const kcp = Math.ceil(kc / K_UNROLL) * K_UNROLL;
+        if (job.transB) {
+          const f32 = new Float32Array(this.memory.buffer);
+          packTransposedBBlock(f32, block >>> 2, (job.b >>> 2) + k0, K, kc, kcp, panels, nr);
+        } else {
           this.packBBlock(job.b + k0 * N * 4, block, N * 4, kc, kcp, panels);
         }
       }
@@ -257,30 +264,24 @@ export class WasmGemm {
 }
 
 /**
- * Packs a B stored transposed ([N, K] row-major) into the layout of the kernel's `pack_b`: k
- * block b starts at `b * panels * KC * nr` and holds `panels` panels of `[kcp][nr]` (kcp: the
- * block's k count rounded up to the kernel's unroll), rows past K zero.
+ * `pack_b` for a B stored transposed ([N, K] row-major, rows `K` apart): packs the k block whose
+ * first column is at `src` into `panels` panels of `[kcp][nr]` at `dst`, rows kc..kcp zero.
  */
-function packTransposedB(
+function packTransposedBBlock(
   f32: Float32Array,
-  at: number,
-  bAt: number,
+  dst: number,
+  src: number,
   K: number,
-  N: number,
+  kc: number,
+  kcp: number,
+  panels: number,
   nr: number,
 ): void {
-  const panels = N / nr;
-  for (let k0 = 0, block = at; k0 < K; k0 += KC, block += panels * KC * nr) {
-    const kc = Math.min(KC, K - k0);
-    const kcp = Math.ceil(kc / K_UNROLL) * K_UNROLL;
-    let o = block;
-    for (let p = 0; p < panels; p++) {
-      for (let k = 0; k < kcp; k++) {
-        for (let j = 0; j < nr; j++) {
-          f32[o + j] = k < kc ? f32[bAt + (p * nr + j) * K + k0 + k]! : 0;
-        }
-        o += nr;
-      }
+  let o = dst;
+  for (let p = 0; p < panels; p++) {
+    for (let k = 0; k < kcp; k++) {
+      for (let j = 0; j < nr; j++) f32[o + j] = k < kc ? f32[src + (p * nr + j) * K + k]! : 0;
+      o += nr;
     }
   }
 }
