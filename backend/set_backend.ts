@@ -292,12 +292,17 @@ async function start(
   }
 }
 
-async function startWasm(threads: number | "auto", fma: boolean | undefined): Promise<Started> {
-  if (fma !== undefined && typeof fma !== "boolean") {
+/** Refuses an option meant to be true, false or absent that is something else, naming it. */
+function checkFlag(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "boolean") {
     throw new RangeError(
-      `Cannot set backend: wasmFma must be true or false: received ${JSON.stringify(fma)}`,
+      `Cannot set backend: ${name} must be true or false: received ${JSON.stringify(value)}`,
     );
   }
+}
+
+async function startWasm(threads: number | "auto", fma: boolean | undefined): Promise<Started> {
+  checkFlag("wasmFma", fma);
   const install = "install @tensorflow/tfjs-backend-wasm@4.22.0 and allow reading its package " +
     "folder (--allow-read)";
   let prepared;
@@ -366,11 +371,7 @@ interface BlasModule {
 }
 
 async function startBlas(prepack: boolean | undefined): Promise<Started> {
-  if (prepack !== undefined && typeof prepack !== "boolean") {
-    throw new RangeError(
-      `Cannot set backend: blasPrepack must be true or false: received ${JSON.stringify(prepack)}`,
-    );
-  }
+  checkFlag("blasPrepack", prepack);
   let module: BlasModule;
   let register: () => Promise<void>;
   try {
