@@ -72,21 +72,21 @@ export { DPRSpanHead } from "./layers/dpr_span_head.ts";
 export { ACTIVATIONS, getActivation } from "./layers/activations.ts";
 export type { LoadStateDictOptions } from "./models/hf_weight_map.ts";
 
-export type { RawTensor, StateDict } from "./convert/state_dict.ts";
-export { type FileSource, LocalFolderSource } from "./convert/file_source.ts";
-export { UrlSource } from "./convert/url_source.ts";
-export { HubSource } from "./convert/hub_source.ts";
-export { type PretrainedOptions, resolvePretrained, resolveSource } from "./convert/resolve.ts";
-export { convertedFolderHandler, type ModelIOHandler } from "./convert/tfjs_io.ts";
-export { readSafetensors, readSafetensorsFile, writeSafetensors } from "./convert/safetensors.ts";
-export { readPytorchCheckpoint } from "./convert/pytorch_pickle.ts";
+export type { RawTensor, StateDict } from "./io/state_dict.ts";
+export { type FileSource, LocalFolderSource } from "./io/file_source.ts";
+export { UrlSource } from "./io/url_source.ts";
+export { HubSource } from "./io/hub_source.ts";
+export { type PretrainedOptions, resolvePretrained, resolveSource } from "./io/resolve.ts";
+export { convertedFolderHandler, type ModelIOHandler } from "./io/tfjs_io.ts";
+export { readSafetensors, readSafetensorsFile, writeSafetensors } from "./io/safetensors.ts";
+export { readPytorchCheckpoint } from "./io/pytorch_pickle.ts";
 export {
   inferDprConfig,
   readDprOriginalCheckpoint,
   selectEncoder,
-} from "./convert/dpr_original.ts";
+} from "./io/dpr_original.ts";
 export { convertCheckpoint, type ConvertOptions, type ConvertResult } from "./convert/convert.ts";
-export { saveSafetensors } from "./convert/save_safetensors.ts";
+export { saveSafetensors } from "./io/save_safetensors.ts";
 
 export { DenseIndex } from "./index/dense_index.ts";
 export type {

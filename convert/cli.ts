@@ -9,8 +9,8 @@
 import { tf } from "../backend/tf.ts";
 import { convertCheckpoint } from "./convert.ts";
 import type { ConvertOptions } from "./convert.ts";
-import { stderrIsTerminal, stderrProgress } from "./progress.ts";
-import type { Quantization } from "./tfjs_artifacts.ts";
+import { stderrIsTerminal, stderrProgress } from "../io/progress.ts";
+import type { Quantization } from "../io/tfjs_artifacts.ts";
 
 /** The usage text. */
 export const USAGE: string = `Usage: deno task convert <source> <out-dir> [options]

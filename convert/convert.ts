@@ -10,24 +10,24 @@
  * so a failed run leaves nothing behind.
  * @module
  */
-import { openFileReader } from "./byte_reader.ts";
+import { openFileReader } from "../io/byte_reader.ts";
 import {
   detectDprOriginalKind,
   inferDprConfig,
   readDprOriginalCheckpoint,
   selectEncoder,
-} from "./dpr_original.ts";
-import type { FileSource } from "./file_source.ts";
-import type { LayersLayout, LayoutBinding } from "./layers_layout.ts";
-import { toLayersWeights } from "./layers_layout.ts";
+} from "../io/dpr_original.ts";
+import type { FileSource } from "../io/file_source.ts";
+import type { LayersLayout, LayoutBinding } from "../io/layers_layout.ts";
+import { toLayersWeights } from "../io/layers_layout.ts";
 import { describeLayout } from "./model_layout.ts";
-import type { Progress } from "./progress.ts";
-import { SILENT_PROGRESS } from "./progress.ts";
-import { readConfigObject, readWeights, resolveSource } from "./resolve.ts";
-import type { PretrainedOptions } from "./resolve.ts";
-import type { StateDict } from "./state_dict.ts";
-import type { ManifestGroup, Quantization } from "./tfjs_artifacts.ts";
-import { writeTfjsWeights } from "./tfjs_artifacts.ts";
+import type { Progress } from "../io/progress.ts";
+import { SILENT_PROGRESS } from "../io/progress.ts";
+import { readConfigObject, readWeights, resolveSource } from "../io/resolve.ts";
+import type { PretrainedOptions } from "../io/resolve.ts";
+import type { StateDict } from "../io/state_dict.ts";
+import type { ManifestGroup, Quantization } from "../io/tfjs_artifacts.ts";
+import { writeTfjsWeights } from "../io/tfjs_artifacts.ts";
 
 /** Tokenizer files copied next to the weights when the source has them. */
 export const TOKENIZER_FILES: readonly string[] = [

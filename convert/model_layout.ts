@@ -9,7 +9,7 @@ import { DPRConfig } from "../models/config.ts";
 import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
 import { DPRQuestionEncoder } from "../models/dpr_question_encoder.ts";
 import { DPRReader } from "../models/dpr_reader.ts";
-import type { LayersLayout } from "./layers_layout.ts";
+import type { LayersLayout } from "../io/layers_layout.ts";
 
 /** The architectures a layout can be built for. */
 export const LAYOUT_ARCHITECTURES: readonly string[] = [

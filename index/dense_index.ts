@@ -19,7 +19,7 @@
  * @module
  */
 import { tf } from "../backend/tf.ts";
-import type { FileSource } from "../convert/file_source.ts";
+import type { FileSource } from "../io/file_source.ts";
 import { encodeNpy, npyHeader, parseNpyHeader } from "./npy.ts";
 
 /** A JSON value stored alongside a row (for DPR passages: `{title, text}`). */

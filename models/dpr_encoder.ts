@@ -5,7 +5,7 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
-import type { StateDict } from "../convert/state_dict.ts";
+import type { StateDict } from "../io/state_dict.ts";
 import type { ForwardContext } from "../layers/bert_base_layer.ts";
 import { BertEmbeddings } from "../layers/bert_embeddings.ts";
 import { BertEncoder } from "../layers/bert_encoder.ts";

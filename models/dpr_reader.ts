@@ -4,7 +4,7 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
-import type { StateDict } from "../convert/state_dict.ts";
+import type { StateDict } from "../io/state_dict.ts";
 import { DPRSpanHead } from "../layers/dpr_span_head.ts";
 import type { DPRConfig } from "./config.ts";
 import { DPREncoder, type DPRForwardOptions, type DPRModelOptions } from "./dpr_encoder.ts";

@@ -5,9 +5,9 @@
  */
 import type { BackendName } from "../backend/backend_name.ts";
 import { setBackend } from "../backend/set_backend.ts";
-import type { FileSource } from "../convert/file_source.ts";
-import { type PretrainedOptions, resolvePretrained } from "../convert/resolve.ts";
-import type { StateDict } from "../convert/state_dict.ts";
+import type { FileSource } from "../io/file_source.ts";
+import { type PretrainedOptions, resolvePretrained } from "../io/resolve.ts";
+import type { StateDict } from "../io/state_dict.ts";
 import { DPRConfig } from "./config.ts";
 import type { LoadStateDictOptions } from "./hf_weight_map.ts";
 import type { DPRModelOptions } from "./dpr_encoder.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
-import type { RawTensor, StateDict } from "../convert/state_dict.ts";
+import type { RawTensor, StateDict } from "../io/state_dict.ts";
 import type { BertEmbeddings } from "../layers/bert_embeddings.ts";
 import type { BertEncoder } from "../layers/bert_encoder.ts";
 import type { DPRPooler } from "../layers/dpr_pooler.ts";

@@ -14,9 +14,9 @@
  * @module
  */
 import { tf } from "../backend/tf.ts";
-import type { FileSource } from "../convert/file_source.ts";
-import type { HubOptions } from "../convert/hub_source.ts";
-import { resolveSource } from "../convert/resolve.ts";
+import type { FileSource } from "../io/file_source.ts";
+import type { HubOptions } from "../io/hub_source.ts";
+import { resolveSource } from "../io/resolve.ts";
 import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
 import { DPRQuestionEncoder } from "../models/dpr_question_encoder.ts";
 import { DPRReader } from "../models/dpr_reader.ts";

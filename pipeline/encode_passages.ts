@@ -18,7 +18,7 @@
  * @module
  */
 import { DenseIndex } from "../index/dense_index.ts";
-import { pathExists } from "../convert/path_exists.ts";
+import { pathExists } from "../io/path_exists.ts";
 import {
   type DenseEncoder,
   embedEncoded,

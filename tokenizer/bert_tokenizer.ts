@@ -4,13 +4,13 @@
  * `BertTokenizerFast`, the same engine that also returns character offsets.
  * @module
  */
-import type { FileSource } from "../convert/file_source.ts";
+import type { FileSource } from "../io/file_source.ts";
 import { cleanUpTokenization, joinWordPieces } from "./decoder.ts";
 import { BertNormalizer } from "./normalizer.ts";
 import { paddedLength, type PaddingOption, paddingStrategy, padRow } from "./padding.ts";
 import { BertPipeline, utf16ToCodePointOffsets } from "./pipeline.ts";
 import { BertPostProcessor } from "./post_processor.ts";
-import type { HubOptions } from "../convert/hub_source.ts";
+import type { HubOptions } from "../io/hub_source.ts";
 import { loadTokenizerFiles } from "./pretrained.ts";
 import { type TokenizerTensors, toTensors } from "./tensors.ts";
 import { truncationCuts, type TruncationOption, truncationStrategy } from "./truncation.ts";

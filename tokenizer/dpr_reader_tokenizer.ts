@@ -4,7 +4,7 @@
  * turns the reader's logits into answer spans (`decodeBestSpans`), as Hugging Face does.
  * @module
  */
-import type { FileSource } from "../convert/file_source.ts";
+import type { FileSource } from "../io/file_source.ts";
 import {
   type BatchEncoding,
   BertTokenizer,
@@ -23,7 +23,7 @@ import {
 } from "./decode_best_spans.ts";
 import { paddedLength, type PaddingOption, paddingStrategy, padRow } from "./padding.ts";
 import { utf16ToCodePointOffsets } from "./pipeline.ts";
-import type { HubOptions } from "../convert/hub_source.ts";
+import type { HubOptions } from "../io/hub_source.ts";
 import { loadTokenizerFiles } from "./pretrained.ts";
 import { type TokenizerTensors, toTensors } from "./tensors.ts";
 import type { TruncationOption } from "./truncation.ts";

@@ -4,9 +4,9 @@
  * `Fast` variants, which also return offsets).
  * @module
  */
-import type { FileSource } from "../convert/file_source.ts";
+import type { FileSource } from "../io/file_source.ts";
 import { BertTokenizer, BertTokenizerFast } from "./bert_tokenizer.ts";
-import type { HubOptions } from "../convert/hub_source.ts";
+import type { HubOptions } from "../io/hub_source.ts";
 import { loadTokenizerFiles } from "./pretrained.ts";
 
 /** Tokenizer of DPR's question encoder (same as `BertTokenizer`). */

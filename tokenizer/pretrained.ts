@@ -4,9 +4,9 @@
  * `tokenizer.json`.
  * @module
  */
-import { type FileSource, readJson } from "../convert/file_source.ts";
-import type { HubOptions } from "../convert/hub_source.ts";
-import { resolveSource } from "../convert/resolve_source.ts";
+import { type FileSource, readJson } from "../io/file_source.ts";
+import type { HubOptions } from "../io/hub_source.ts";
+import { resolveSource } from "../io/resolve_source.ts";
 import type { BertTokenizerOptions } from "./bert_tokenizer.ts";
 import { Vocabulary } from "./vocab.ts";
 

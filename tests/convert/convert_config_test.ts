@@ -1,7 +1,7 @@
 // convertCheckpoint on broken config.json files: a clear error, and nothing written.
 import assert from "node:assert/strict";
 import { convertCheckpoint } from "../../convert/convert.ts";
-import { resolvePretrained } from "../../convert/resolve.ts";
+import { resolvePretrained } from "../../io/resolve.ts";
 
 const FIXTURE = new URL("../fixtures/models/dpr-question_encoder-tiny/", import.meta.url).pathname;
 

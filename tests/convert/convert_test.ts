@@ -2,17 +2,17 @@ import assert from "node:assert/strict";
 import { tf } from "../../backend/tf.ts";
 import { convertCheckpoint } from "../../convert/convert.ts";
 import { main, parseConvertArgs } from "../../convert/cli.ts";
-import { resolvePretrained } from "../../convert/resolve.ts";
-import { readSafetensors } from "../../convert/safetensors.ts";
-import { saveSafetensors } from "../../convert/save_safetensors.ts";
-import type { StateDict } from "../../convert/state_dict.ts";
+import { resolvePretrained } from "../../io/resolve.ts";
+import { readSafetensors } from "../../io/safetensors.ts";
+import { saveSafetensors } from "../../io/save_safetensors.ts";
+import type { StateDict } from "../../io/state_dict.ts";
 import { DPRConfig } from "../../models/config.ts";
 import { DPRContextEncoder } from "../../models/dpr_context_encoder.ts";
 import { DPRQuestionEncoder } from "../../models/dpr_question_encoder.ts";
 import { DPRReader } from "../../models/dpr_reader.ts";
-import { originalCheckpoint } from "./torch_bytes.ts";
+import { originalCheckpoint } from "../io/torch_bytes.ts";
 import { tfl } from "../../backend/tf.ts";
-import { convertedFolderHandler } from "../../convert/tfjs_io.ts";
+import { convertedFolderHandler } from "../../io/tfjs_io.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 const NAMES = ["dpr-question_encoder-tiny", "dpr-ctx_encoder-tiny", "dpr-reader-tiny"];
@@ -179,7 +179,7 @@ Deno.test("weights shard at 4 MiB and a converted folder loads from an http URL"
       data,
     });
     await Deno.mkdir(`${root}/src`);
-    const { writeSafetensors } = await import("../../convert/safetensors.ts");
+    const { writeSafetensors } = await import("../../io/safetensors.ts");
     await Deno.writeFile(`${root}/src/model.safetensors`, writeSafetensors(big));
     await Deno.writeTextFile(`${root}/src/config.json`, JSON.stringify(config));
     await convertCheckpoint(`${root}/src`, `${root}/out`);

@@ -1,6 +1,6 @@
 import { deepEqual, equal, notDeepEqual, ok, rejects, throws } from "node:assert/strict";
 import { tf } from "../../backend/tf.ts";
-import { readSafetensors } from "../../convert/safetensors.ts";
+import { readSafetensors } from "../../io/safetensors.ts";
 import { DPRConfig } from "../../models/config.ts";
 import { DPRContextEncoder } from "../../models/dpr_context_encoder.ts";
 import { DPRQuestionEncoder } from "../../models/dpr_question_encoder.ts";

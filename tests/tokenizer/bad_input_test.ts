@@ -1,6 +1,6 @@
 // Every kind of bad input gets a clear error naming the problem.
 import { rejects, throws } from "node:assert/strict";
-import type { FileSource } from "../../convert/file_source.ts";
+import type { FileSource } from "../../io/file_source.ts";
 import {
   BertTokenizer,
   BertTokenizerFast,

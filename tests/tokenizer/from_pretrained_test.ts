@@ -2,7 +2,7 @@
 // special_tokens_map.json, or tokenizer.json), checked against the tokenizer calls recorded in
 // tests/fixtures/golden/models/*.json for the tiny checkpoints (their own, smaller vocabularies).
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import { LocalFolderSource } from "../../convert/file_source.ts";
+import { LocalFolderSource } from "../../io/file_source.ts";
 import {
   BertTokenizer,
   BertTokenizerFast,

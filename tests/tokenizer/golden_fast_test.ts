@@ -2,7 +2,7 @@
 // BertTokenizerFast): tokens, ids, token types and offsets in code points and in UTF-16 units.
 // The tokenizer is loaded from the fixture's tokenizer.json (vocab filled in from vocab.txt).
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
-import type { FileSource } from "../../convert/file_source.ts";
+import type { FileSource } from "../../io/file_source.ts";
 import {
   DPRContextEncoderTokenizerFast,
   DPRQuestionEncoderTokenizerFast,

@@ -3,8 +3,8 @@
  * can be made without Python.
  * @module
  */
-import type { StateDict } from "../../convert/state_dict.ts";
-import { crc32 } from "../../convert/zip_reader.ts";
+import type { StateDict } from "../../io/state_dict.ts";
+import { crc32 } from "../../io/zip_reader.ts";
 
 /** Writes a zip archive of stored entries; `method` lets a test claim compression. */
 export function makeZip(

@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { openFileReader } from "../../convert/byte_reader.ts";
-import { readPytorchCheckpoint } from "../../convert/pytorch_pickle.ts";
-import { readSafetensors } from "../../convert/safetensors.ts";
-import { unpickle } from "../../convert/pickle.ts";
-import { crc32 } from "../../convert/zip_reader.ts";
+import { openFileReader } from "../../io/byte_reader.ts";
+import { readPytorchCheckpoint } from "../../io/pytorch_pickle.ts";
+import { readSafetensors } from "../../io/safetensors.ts";
+import { unpickle } from "../../io/pickle.ts";
+import { crc32 } from "../../io/zip_reader.ts";
 import { concat, f32, legacyTorchFile, makeZip, PickleBuilder, torchZip } from "./torch_bytes.ts";
 
 const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { tf } from "../../backend/tf.ts";
-import { resolvePretrained } from "../../convert/resolve.ts";
+import { resolvePretrained } from "../../io/resolve.ts";
 import { DPRConfig } from "../../models/config.ts";
 import { DPRQuestionEncoder } from "../../models/dpr_question_encoder.ts";
 import { DPRReader } from "../../models/dpr_reader.ts";

@@ -1,5 +1,5 @@
 import { equal } from "node:assert/strict";
-import { pathExists } from "../../convert/path_exists.ts";
+import { pathExists } from "../../io/path_exists.ts";
 
 Deno.test("pathExists: true for a file and a folder, false for a missing path", async () => {
   const dir = await Deno.makeTempDir();

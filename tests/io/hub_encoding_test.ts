@@ -1,7 +1,7 @@
 // Hub downloads from servers that compress: the file is asked for uncompressed, and a body that
 // comes compressed anyway is still saved whole (Content-Length then counts compressed bytes).
 import assert from "node:assert/strict";
-import { downloadFile, HubSource } from "../../convert/hub_source.ts";
+import { downloadFile, HubSource } from "../../io/hub_source.ts";
 
 async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));

@@ -1,6 +1,6 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
-import { openFileReader, readUpTo } from "../../convert/byte_reader.ts";
-import { readAt } from "../../convert/safetensors.ts";
+import { openFileReader, readUpTo } from "../../io/byte_reader.ts";
+import { readAt } from "../../io/safetensors.ts";
 
 Deno.test("readUpTo: reads a whole range, and stops at the end of the file", async () => {
   const dir = await Deno.makeTempDir();

@@ -4,11 +4,11 @@ import {
   readSafetensorsFile,
   readShardedSafetensors,
   writeSafetensors,
-} from "../../convert/safetensors.ts";
-import { decodeFloat16, encodeFloat16, floatToHalf, halfToFloat } from "../../convert/float16.ts";
-import { LocalFolderSource } from "../../convert/file_source.ts";
-import type { FileSource } from "../../convert/file_source.ts";
-import type { StateDict } from "../../convert/state_dict.ts";
+} from "../../io/safetensors.ts";
+import { decodeFloat16, encodeFloat16, floatToHalf, halfToFloat } from "../../io/float16.ts";
+import { LocalFolderSource } from "../../io/file_source.ts";
+import type { FileSource } from "../../io/file_source.ts";
+import type { StateDict } from "../../io/state_dict.ts";
 
 const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
 const NAMES = ["dpr-question_encoder-tiny", "dpr-ctx_encoder-tiny", "dpr-reader-tiny"];

@@ -5,9 +5,9 @@ import {
   inferDprConfig,
   readDprOriginalCheckpoint,
   selectEncoder,
-} from "../../convert/dpr_original.ts";
-import { readSafetensors } from "../../convert/safetensors.ts";
-import type { StateDict } from "../../convert/state_dict.ts";
+} from "../../io/dpr_original.ts";
+import { readSafetensors } from "../../io/safetensors.ts";
+import type { StateDict } from "../../io/state_dict.ts";
 import { originalCheckpoint } from "./torch_bytes.ts";
 
 const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;

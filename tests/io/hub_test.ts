@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { resolvePretrained } from "../../convert/resolve.ts";
-import { HubSource } from "../../convert/hub_source.ts";
-import { readSafetensors } from "../../convert/safetensors.ts";
-import type { StateDict } from "../../convert/state_dict.ts";
+import { resolvePretrained } from "../../io/resolve.ts";
+import { HubSource } from "../../io/hub_source.ts";
+import { readSafetensors } from "../../io/safetensors.ts";
+import type { StateDict } from "../../io/state_dict.ts";
 
 const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
 const NAME = "dpr-question_encoder-tiny";
@@ -231,7 +231,7 @@ Deno.test("sharded safetensors resolve from a local folder and from the hub", as
     const dir = `${root}/sharded`;
     await Deno.mkdir(dir);
     const weightMap: Record<string, string> = {};
-    const { writeSafetensors } = await import("../../convert/safetensors.ts");
+    const { writeSafetensors } = await import("../../io/safetensors.ts");
     for (const [i, part] of [keys.slice(0, 20), keys.slice(20)].entries()) {
       const file = `model-0000${i + 1}-of-00002.safetensors`;
       for (const k of part) weightMap[k] = file;
