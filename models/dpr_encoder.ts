@@ -21,14 +21,9 @@ import {
 } from "./hf_weight_map.ts";
 import { type DPRInputs, type InputDefaults, prepareInputs } from "./inputs.ts";
 import { encoderLayersModel } from "./layers_model.ts";
+import type { DPRModelOptions } from "./model_options.ts";
 
-/** Options of a model constructor. */
-export interface DPRModelOptions {
-  /** Seed of the random initialisation. Default 0 (deterministic). */
-  seed?: number;
-  /** Start every weight at zero instead (fast; for weights about to be loaded). Default false. */
-  zeroInit?: boolean;
-}
+export type { DPRModelOptions } from "./model_options.ts";
 
 /** Options of `forward`. */
 export interface DPRForwardOptions {

@@ -10,7 +10,7 @@ import { type PretrainedOptions, resolvePretrained } from "../io/resolve.ts";
 import type { StateDict } from "../io/state_dict.ts";
 import { DPRConfig } from "./config.ts";
 import type { LoadStateDictOptions } from "./hf_weight_map.ts";
-import type { DPRModelOptions } from "./dpr_encoder.ts";
+import type { DPRModelOptions } from "./model_options.ts";
 
 /** Where a pretrained model comes from: a folder path, URL, hub id or a {@linkcode FileSource}. */
 export type PretrainedSource = string | FileSource;

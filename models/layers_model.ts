@@ -5,8 +5,30 @@
  * @module
  */
 import { tfl } from "../backend/tf.ts";
-import type { DPREncoder } from "./dpr_encoder.ts";
-import type { DPRReader } from "./dpr_reader.ts";
+import type { BertEmbeddings } from "../layers/bert_embeddings.ts";
+import type { BertEncoder } from "../layers/bert_encoder.ts";
+import type { DPRPooler } from "../layers/dpr_pooler.ts";
+import type { DPRSpanHead } from "../layers/dpr_span_head.ts";
+
+/** The layers of an encoder that its layers model reuses (a `DPREncoder` has them). */
+export interface EncoderLayers {
+  /** Token, position and type embeddings. */
+  readonly embeddings: BertEmbeddings;
+  /** The BERT layer stack. */
+  readonly encoder: BertEncoder;
+  /** The [CLS] pooler (with the optional projection). */
+  readonly pooler: DPRPooler;
+  /** The class the model is named after. */
+  readonly architecture: { readonly name: string };
+}
+
+/** The layers of a reader that its layers model reuses (a `DPRReader` has them). */
+export interface ReaderLayers {
+  /** The reader's BERT (its pooler is unused). */
+  readonly encoder: Pick<EncoderLayers, "embeddings" | "encoder">;
+  /** The start/end/relevance head. */
+  readonly spanHead: DPRSpanHead;
+}
 
 /**
  * A functional model of an encoder: int32 inputs `input_ids`, `attention_mask`,
@@ -15,7 +37,7 @@ import type { DPRReader } from "./dpr_reader.ts";
  * @param model the encoder whose layers (and weights) the model reuses
  * @returns a `tf.LayersModel`
  */
-export function encoderLayersModel(model: DPREncoder): tfl.LayersModel {
+export function encoderLayersModel(model: EncoderLayers): tfl.LayersModel {
   const inputIds = tfl.input({ shape: [null], dtype: "int32", name: "input_ids" });
   const attentionMask = tfl.input({ shape: [null], dtype: "int32", name: "attention_mask" });
   const tokenTypeIds = tfl.input({ shape: [null], dtype: "int32", name: "token_type_ids" });
@@ -35,7 +57,7 @@ export function encoderLayersModel(model: DPREncoder): tfl.LayersModel {
  * @param reader the reader whose layers (and weights) the model reuses
  * @returns a `tf.LayersModel`
  */
-export function readerLayersModel(reader: DPRReader): tfl.LayersModel {
+export function readerLayersModel(reader: ReaderLayers): tfl.LayersModel {
   const inputIds = tfl.input({ shape: [null], dtype: "int32", name: "input_ids" });
   const attentionMask = tfl.input({ shape: [null], dtype: "int32", name: "attention_mask" });
   const embedded = reader.encoder.embeddings.apply([inputIds]) as tfl.SymbolicTensor;

@@ -7,7 +7,7 @@
 import { type FileSource, readJson } from "../io/file_source.ts";
 import type { HubOptions } from "../io/hub_source.ts";
 import { resolveSource } from "../io/resolve_source.ts";
-import type { BertTokenizerOptions } from "./bert_tokenizer.ts";
+import type { BertTokenizerOptions } from "./bert_tokenizer_options.ts";
 import { Vocabulary } from "./vocab.ts";
 
 /** What a model folder says about its tokenizer. */
