@@ -80,11 +80,7 @@ export { type PretrainedOptions, resolvePretrained, resolveSource } from "./io/r
 export { convertedFolderHandler, type ModelIOHandler } from "./io/tfjs_io.ts";
 export { readSafetensors, readSafetensorsFile, writeSafetensors } from "./io/safetensors.ts";
 export { readPytorchCheckpoint } from "./io/pytorch_pickle.ts";
-export {
-  inferDprConfig,
-  readDprOriginalCheckpoint,
-  selectEncoder,
-} from "./io/dpr_original.ts";
+export { inferDprConfig, readDprOriginalCheckpoint, selectEncoder } from "./io/dpr_original.ts";
 export { convertCheckpoint, type ConvertOptions, type ConvertResult } from "./convert/convert.ts";
 export { saveSafetensors } from "./io/save_safetensors.ts";
 
