@@ -92,6 +92,9 @@ export type {
   SearchHit,
 } from "./index/dense_index.ts";
 export { decodeNpy, encodeNpy, parseNpyHeader } from "./index/npy.ts";
+export { passageFields } from "./index/vector_index.ts";
+export type { StoredPassage, VectorBatch, VectorIndex } from "./index/vector_index.ts";
+export { isPostgresUrl, openIndex, type OpenIndexOptions } from "./index/open_index.ts";
 export { OpenDomainQA } from "./pipeline/open_domain_qa.ts";
 export type {
   Answer,

@@ -16,9 +16,8 @@
  */
 import { setBackend, type SetBackendOptions } from "../backend/set_backend.ts";
 import type { BackendName } from "../backend/backend_name.ts";
-import { DenseIndex } from "../index/dense_index.ts";
 import { exactMatchRate, retrievalAccuracy } from "../eval/retrieval_accuracy.ts";
-import { readQaFile } from "../eval/qa_file.ts";
+import { type QaPair, readQaFile } from "../eval/qa_file.ts";
 import type { MatchMode } from "../eval/answer_match.ts";
 import { type DprModelSources, loadDenseEncoder } from "../pipeline/dpr_models.ts";
 import { mergeShards, runEncodeJob } from "../pipeline/encode_passages.ts";
@@ -224,8 +223,7 @@ async function loadQa(
   noReader: boolean,
 ): Promise<OpenDomainQA> {
   await chooseBackend(options);
-  const index = await DenseIndex.load(indexDir);
-  return await OpenDomainQA.fromPretrained({ ...modelSources(options), index, noReader });
+  return await OpenDomainQA.fromPretrained({ ...modelSources(options), index: indexDir, noReader });
 }
 
 async function commandAsk(args: string[]): Promise<number> {
@@ -245,6 +243,20 @@ async function commandAsk(args: string[]): Promise<number> {
   const maxAnswerLength = intOption(options, "max-answer-length", 10);
   const retrieveOnly = options["retrieve-only"] === true;
   const qa = await loadQa(indexDir, options, retrieveOnly);
+  try {
+    return await askWith(qa, question, { topK, numSpans, maxAnswerLength, retrieveOnly }, options);
+  } finally {
+    await qa.close();
+  }
+}
+
+async function askWith(
+  qa: OpenDomainQA,
+  question: string,
+  settings: { topK: number; numSpans: number; maxAnswerLength: number; retrieveOnly: boolean },
+  options: Record<string, string | boolean>,
+): Promise<number> {
+  const { topK, numSpans, maxAnswerLength, retrieveOnly } = settings;
   if (retrieveOnly) {
     const hits = await qa.retrieve(question, topK);
     if (options.json === true) console.log(JSON.stringify({ question, hits }, null, 2));
@@ -309,6 +321,20 @@ async function commandEval(args: string[]): Promise<number> {
   if (pairs.length === 0) throw new UsageError(`QA file ${qaFile} has no questions`);
   const noReader = options["no-reader"] === true;
   const qa = await loadQa(indexDir, options, noReader);
+  try {
+    return await evalWith(qa, pairs, { match: match as MatchMode, readerTopK, noReader }, options);
+  } finally {
+    await qa.close();
+  }
+}
+
+async function evalWith(
+  qa: OpenDomainQA,
+  pairs: QaPair[],
+  settings: { match: MatchMode; readerTopK: number; noReader: boolean },
+  options: Record<string, string | boolean>,
+): Promise<number> {
+  const { match, readerTopK, noReader } = settings;
   const ks = [1, 5, 20, 100];
   const texts: string[][] = [];
   for (let i = 0; i < pairs.length; i += 64) {
@@ -316,7 +342,7 @@ async function commandEval(args: string[]): Promise<number> {
     const results = await qa.retrieveMany(batch.map((p) => p.question), 100);
     for (const hits of results) texts.push(hits.map((h) => h.text));
   }
-  const retrieval = retrievalAccuracy(pairs.map((p) => p.answers), texts, ks, match as MatchMode);
+  const retrieval = retrievalAccuracy(pairs.map((p) => p.answers), texts, ks, match);
   let em: number | null = null;
   if (!noReader) {
     const predictions: string[] = [];
@@ -326,16 +352,17 @@ async function commandEval(args: string[]): Promise<number> {
     }
     em = exactMatchRate(predictions, pairs.map((p) => p.answers));
   }
+  const passages = await qa.index.count();
   const report = {
     questions: pairs.length,
-    passages: qa.index.size,
+    passages,
     match,
     topK: Object.fromEntries(ks.map((k) => [k, retrieval.topK[k]])),
     readerExactMatch: em,
   };
   if (options.json === true) console.log(JSON.stringify(report, null, 2));
   else {
-    console.log(`${pairs.length} questions, ${qa.index.size} passages, ${match} matching`);
+    console.log(`${pairs.length} questions, ${passages} passages, ${match} matching`);
     for (const k of ks) console.log(`top-${k} accuracy: ${(100 * retrieval.topK[k]!).toFixed(2)}%`);
     if (em !== null) {
       console.log(`reader exact match (top-${readerTopK} passages): ${(100 * em).toFixed(2)}%`);

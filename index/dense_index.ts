@@ -21,27 +21,16 @@
 import { tf } from "../backend/tf.ts";
 import type { FileSource } from "../io/file_source.ts";
 import { encodeNpy, npyHeader, parseNpyHeader } from "./npy.ts";
+import {
+  passageFields,
+  type RowMetadata,
+  type SearchHit,
+  type StoredPassage,
+  type VectorBatch,
+  type VectorIndex,
+} from "./vector_index.ts";
 
-/** A JSON value stored alongside a row (for DPR passages: `{title, text}`). */
-export type RowMetadata =
-  | null
-  | boolean
-  | number
-  | string
-  | RowMetadata[]
-  | { [key: string]: RowMetadata };
-
-/** One search result. */
-export interface SearchHit {
-  /** The row's id. */
-  id: string;
-  /** The inner product of the query and the row's vector (float32, from the backend). */
-  score: number;
-  /** The row number, in insertion order. */
-  row: number;
-  /** The metadata stored with the row, or null. */
-  metadata: RowMetadata;
-}
+export type { RowMetadata, SearchHit } from "./vector_index.ts";
 
 /** Options for a {@link DenseIndex}. */
 export interface DenseIndexOptions {
@@ -85,7 +74,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * console.log(hits![0]!.id); // "b"
  * ```
  */
-export class DenseIndex {
+export class DenseIndex implements VectorIndex {
   /** Vector dimension. */
   readonly dim: number;
   #maxBlockBytes: number;
@@ -225,6 +214,77 @@ export class DenseIndex {
     const next = new Float32Array(capacity * this.dim);
     next.set(this.#data.subarray(0, this.#count * this.dim));
     this.#data = next;
+  }
+
+  /**
+   * {@link VectorIndex.upsert}: appends the rows with new ids and replaces, in place, the vector
+   * and metadata of those already stored (`rows` is not used: rows are numbered in insertion
+   * order). Everything is checked before anything changes.
+   * @param batch ids, vectors and metadata
+   */
+  upsert(batch: VectorBatch): Promise<void> {
+    try {
+      const { ids, vectors, metadata } = batch;
+      const list = vectors instanceof Float32Array
+        ? Array.from(
+          { length: vectors.length / this.dim },
+          (_, i) => vectors.subarray(i * this.dim, (i + 1) * this.dim),
+        )
+        : vectors;
+      if (vectors instanceof Float32Array && vectors.length % this.dim !== 0) {
+        throw new RangeError(
+          `Cannot upsert into DenseIndex: ${vectors.length} values are not rows of dimension ` +
+            `${this.dim}`,
+        );
+      }
+      if (list.length !== ids.length) {
+        throw new RangeError(
+          `Cannot upsert into DenseIndex: got ${ids.length} ids but ${list.length} vectors`,
+        );
+      }
+      const fresh: number[] = [];
+      const stored: number[] = [];
+      ids.forEach((id, i) => (this.#rowOfId.has(id) ? stored : fresh).push(i));
+      const pick = <T>(values: readonly T[] | undefined, which: number[]): T[] | undefined =>
+        values === undefined ? undefined : which.map((i) => values[i]!);
+      // The replaced rows go through `add`'s checks on a scratch index first.
+      const replacements = new DenseIndex(this.dim);
+      replacements.add(pick(ids, stored)!, pick(list, stored)!, pick(metadata, stored));
+      this.add(pick(ids, fresh)!, pick(list, fresh)!, pick(metadata, fresh));
+      stored.forEach((i, j) => {
+        const row = this.#rowOfId.get(ids[i]!)!;
+        this.#data.set(replacements.vector(j), row * this.dim);
+        this.#metadata[row] = replacements.metadata(j);
+      });
+      return Promise.resolve();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * {@link VectorIndex.passages}: the `{title, text}` of each id's metadata.
+   * @param ids the ids
+   * @returns one entry per id, null where the id is not stored
+   */
+  passages(ids: readonly string[]): Promise<Array<StoredPassage | null>> {
+    return Promise.resolve(ids.map((id) => {
+      const row = this.#rowOfId.get(id);
+      return row === undefined ? null : { id, ...passageFields(this.#metadata[row]!) };
+    }));
+  }
+
+  /**
+   * {@link VectorIndex.count}: the number of rows, as `size`.
+   * @returns the count
+   */
+  count(): Promise<number> {
+    return Promise.resolve(this.#count);
+  }
+
+  /** {@link VectorIndex.close}: nothing to release (the index holds plain arrays). */
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** The row number of `id`, or undefined. */

@@ -1,10 +1,12 @@
 /**
  * Open-domain question answering, DPR style: embed the question, retrieve the passages with the
- * largest inner product from a {@link DenseIndex}, read them, and return answer spans with the
+ * largest inner product from a {@link VectorIndex} (an in-process `DenseIndex` or Postgres +
+ * pgvector), read them, and return answer spans with the
  * exact character range in the original passage text.
  * @module
  */
-import { DenseIndex, type RowMetadata } from "../index/dense_index.ts";
+import { openIndex } from "../index/open_index.ts";
+import { passageFields, type SearchHit, type VectorIndex } from "../index/vector_index.ts";
 import {
   type DenseEncoder,
   embedEncoded,
@@ -70,12 +72,12 @@ export interface AnswerOptions {
   numSpansPerPassage?: number;
 }
 
-/** The parts of an {@link OpenDomainQA}. */
-export interface OpenDomainQAParts {
+/** The parts of an {@link OpenDomainQA}, with the index of type `I`. */
+export interface OpenDomainQAParts<I extends VectorIndex = VectorIndex> {
   /** The question encoder. */
   questionEncoder: DenseEncoder;
   /** The passage index (metadata `{title, text}` per row, as the indexing job writes). */
-  index: DenseIndex;
+  index: I;
   /** The reader; without it only retrieval works. */
   reader?: PassageReader;
   /** The context encoder; only needed for `embedPassages`. */
@@ -86,25 +88,23 @@ export interface OpenDomainQAParts {
 
 /** Options of {@link OpenDomainQA.fromPretrained}. */
 export interface OpenDomainQAOptions extends DprModelSources {
-  /** The index: a folder, an http(s) URL of one, or a loaded index. */
-  index: string | DenseIndex;
+  /**
+   * The index: a folder, an http(s) URL of one, a `postgres://` URL (see `openIndex`), or an
+   * open index. One opened here is closed by {@link OpenDomainQA.close}.
+   */
+  index: string | VectorIndex;
   /** Skip loading the reader (retrieval only). */
   noReader?: boolean;
   /** Skip loading the context encoder (default true: only needed for `embedPassages`). */
   noContextEncoder?: boolean;
 }
 
-function passageOf(metadata: RowMetadata): { title: string; text: string } {
-  if (metadata !== null && typeof metadata === "object" && !Array.isArray(metadata)) {
-    const title = typeof metadata.title === "string" ? metadata.title : "";
-    const text = typeof metadata.text === "string" ? metadata.text : "";
-    return { title, text };
-  }
-  return { title: "", text: "" };
+function retrieved(hit: SearchHit): RetrievedPassage {
+  return { id: hit.id, score: hit.score, row: hit.row, ...passageFields(hit.metadata) };
 }
 
 /**
- * Retriever plus reader over a passage index.
+ * Retriever plus reader over a passage index (`I`: the index type, any {@link VectorIndex}).
  *
  * Concurrent `retrieve`/`answer` calls are batched: their questions are embedded together, one
  * model call at a time.
@@ -118,7 +118,7 @@ function passageOf(metadata: RowMetadata): { title: string; text: string } {
  * console.log(best?.text, best?.passageId, best?.start, best?.end);
  * ```
  */
-export class OpenDomainQA {
+export class OpenDomainQA<I extends VectorIndex = VectorIndex> {
   /** The question encoder. */
   readonly questionEncoder: DenseEncoder;
   /** The context encoder, when loaded. */
@@ -126,12 +126,13 @@ export class OpenDomainQA {
   /** The reader, when loaded. */
   readonly reader: PassageReader | undefined;
   /** The passage index. */
-  readonly index: DenseIndex;
+  readonly index: I;
+  #ownsIndex = false;
   #questions: MicroBatcher<string, Float32Array>;
   #readerQueue: Promise<unknown> = Promise.resolve();
 
   /** @param parts encoders, reader and index */
-  constructor(parts: OpenDomainQAParts) {
+  constructor(parts: OpenDomainQAParts<I>) {
     if (parts.questionEncoder.dim !== parts.index.dim) {
       throw new RangeError(
         `Cannot build OpenDomainQA: the question encoder's dimension ${parts.questionEncoder.dim} ` +
@@ -160,15 +161,23 @@ export class OpenDomainQA {
    * @returns the pipeline
    */
   static async fromPretrained(options: OpenDomainQAOptions): Promise<OpenDomainQA> {
+    const owned = typeof options.index === "string";
     const index = typeof options.index === "string"
-      ? await DenseIndex.load(options.index)
+      ? await openIndex(options.index)
       : options.index;
-    const questionEncoder = await loadDenseEncoder("question", options);
-    const contextEncoder = options.noContextEncoder === false
-      ? await loadDenseEncoder("context", options)
-      : undefined;
-    const reader = options.noReader ? undefined : await loadPassageReader(options);
-    return new OpenDomainQA({ questionEncoder, contextEncoder, reader, index });
+    try {
+      const questionEncoder = await loadDenseEncoder("question", options);
+      const contextEncoder = options.noContextEncoder === false
+        ? await loadDenseEncoder("context", options)
+        : undefined;
+      const reader = options.noReader ? undefined : await loadPassageReader(options);
+      const qa = new OpenDomainQA({ questionEncoder, contextEncoder, reader, index });
+      qa.#ownsIndex = owned;
+      return qa;
+    } catch (error) {
+      if (owned) await index.close();
+      throw error;
+    }
   }
 
   /**
@@ -202,10 +211,19 @@ export class OpenDomainQA {
     return this.#serialize(run);
   }
 
-  /** Frees the models' weights (the index holds plain arrays and needs no disposal). */
+  /** Frees the models' weights (the index is left open: see {@link OpenDomainQA.close}). */
   dispose(): void {
     const parts = new Set([this.questionEncoder, this.contextEncoder, this.reader]);
     for (const part of parts) part?.dispose?.();
+  }
+
+  /**
+   * Frees the models' weights and closes the index when `fromPretrained` opened it from a
+   * location (an index passed in open stays open: its owner closes it).
+   */
+  async close(): Promise<void> {
+    this.dispose();
+    if (this.#ownsIndex) await this.index.close();
   }
 
   /**
@@ -217,7 +235,7 @@ export class OpenDomainQA {
   async retrieve(question: string, k = 10): Promise<RetrievedPassage[]> {
     const [vector] = await this.embedQuestions([question]);
     const [hits] = await this.index.search([vector!], k);
-    return hits!.map((h) => ({ id: h.id, score: h.score, row: h.row, ...passageOf(h.metadata) }));
+    return hits!.map(retrieved);
   }
 
   /**
@@ -229,9 +247,7 @@ export class OpenDomainQA {
   async retrieveMany(questions: readonly string[], k = 10): Promise<RetrievedPassage[][]> {
     const vectors = await this.embedQuestions(questions);
     const results = await this.index.search(vectors, k);
-    return results.map((hits) =>
-      hits.map((h) => ({ id: h.id, score: h.score, row: h.row, ...passageOf(h.metadata) }))
-    );
+    return results.map((hits) => hits.map(retrieved));
   }
 
   /**

@@ -17,7 +17,7 @@
  * http(s) URLs of model and index folders, so no file system is needed.
  * @module
  */
-import type { DenseIndex } from "../index/dense_index.ts";
+import type { VectorIndex } from "../index/vector_index.ts";
 import type { DprModelSources } from "../pipeline/dpr_models.ts";
 import { loadDenseEncoder } from "../pipeline/dpr_models.ts";
 import { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
@@ -27,8 +27,11 @@ import type { DenseEncoder } from "../pipeline/dense_encoder.ts";
 export interface HandlerOptions extends DprModelSources {
   /** A ready pipeline (or its promise); otherwise one is loaded from the sources and `index`. */
   qa?: OpenDomainQA | Promise<OpenDomainQA>;
-  /** The index: folder, http(s) URL or loaded index (needed when `qa` is not given). */
-  index?: string | DenseIndex;
+  /**
+   * The index (needed when `qa` is not given): a folder, an http(s) URL of one, a `postgres://`
+   * URL, or an open {@link VectorIndex}.
+   */
+  index?: string | VectorIndex;
   /** Largest request body in bytes (default 1 MiB). */
   maxBodyBytes?: number;
   /** Most texts in one `/embed` request (default 64). */
