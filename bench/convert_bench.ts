@@ -6,7 +6,7 @@
  * `{"bench":"convert", "case", "seconds", "peak_rss_mb", "file_mb", "ratio"}` where ratio is
  * peak RSS over the checkpoint's size (about 1 means one copy of the weights).
  *
- * Run alone: `deno run -A bench/convert_bench.ts`.
+ * Run alone: `deno run -A --lock=bench/deno.lock bench/convert_bench.ts`.
  * @module
  */
 import { convertCheckpoint } from "../convert/convert.ts";

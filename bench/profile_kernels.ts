@@ -1,7 +1,7 @@
 /**
  * Where a DPR forward pass spends its time, kernel by kernel (tfjs's profiler), on one backend:
  *
- *   deno run -A bench/profile_kernels.ts [backend=blas] [layers=2] [batch=16] [seq=256]
+ *   deno run -A --lock=bench/deno.lock bench/profile_kernels.ts [backend=blas] [layers=2] [batch=16] [seq=256]
  *
  * Prints the wall time of two passes, then the kernels sorted by total time.
  * @module

@@ -2,7 +2,7 @@
  * Tokenizer throughput: this package's pure-TypeScript BERT tokenizer against Hugging Face's
  * Rust `tokenizers` (npm binding), single-threaded, on a generated corpus of a few MB.
  *
- * Run alone: `deno run -A bench/tokenizer_bench.ts` (reads the fixture vocabulary; `-A` because
+ * Run alone: `deno run -A --lock=bench/deno.lock bench/tokenizer_bench.ts` (reads the fixture vocabulary; `-A` because
  * the Rust binding is a Node-API addon). Prints one JSON line per measurement.
  * @module
  */

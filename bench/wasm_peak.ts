@@ -5,7 +5,7 @@
  * JSON line per form with the GFLOP/s of each thread and their sum: no wasm matrix product can
  * beat that sum here.
  *
- *   deno run -A bench/wasm_peak.ts [threads=all cores]
+ *   deno run -A --lock=bench/deno.lock bench/wasm_peak.ts [threads=all cores]
  * @module
  */
 import { Worker } from "node:worker_threads";
