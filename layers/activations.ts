@@ -4,7 +4,7 @@
  * @module
  */
 import { tf } from "../backend/tf.ts";
-import { geluErf as fusedGeluErf } from "../backend/blas/fused_ops.ts";
+import { geluErf as fusedGeluErf } from "../backend/ops/fused_ops.ts";
 
 /** An elementwise activation: takes and returns a float32 tensor of the same shape. */
 export type Activation = (x: tf.Tensor) => tf.Tensor;

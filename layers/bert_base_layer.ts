@@ -4,7 +4,7 @@
  * @module
  */
 import { tf, tfl } from "../backend/tf.ts";
-import { layerNormFused } from "../backend/blas/fused_ops.ts";
+import { layerNormFused } from "../backend/ops/fused_ops.ts";
 
 /** Fields every BERT layer accepts. */
 export interface BertBaseLayerArgs {

@@ -4,7 +4,7 @@
  */
 import { tf, type tfl } from "../backend/tf.ts";
 import { getActivation } from "./activations.ts";
-import { linearGeluErf } from "../backend/blas/fused_ops.ts";
+import { linearGeluErf } from "../backend/ops/fused_ops.ts";
 import {
   BertBaseLayer,
   type BertBaseLayerArgs,

@@ -10,7 +10,7 @@ import {
   hasFusedKernel,
   MASKED_SOFTMAX_KERNEL,
   maskedSoftmax,
-} from "../backend/blas/fused_ops.ts";
+} from "../backend/ops/fused_ops.ts";
 import {
   BertBaseLayer,
   type BertBaseLayerArgs,

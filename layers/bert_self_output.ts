@@ -4,7 +4,7 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
-import { linearLayerNorm } from "../backend/blas/fused_ops.ts";
+import { linearLayerNorm } from "../backend/ops/fused_ops.ts";
 import {
   BertBaseLayer,
   type BertBaseLayerArgs,

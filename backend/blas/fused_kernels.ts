@@ -12,7 +12,7 @@ import {
   LINEAR_GELU_KERNEL,
   LINEAR_LAYER_NORM_KERNEL,
   MASKED_SOFTMAX_KERNEL,
-} from "./fused_ops.ts";
+} from "../ops/fused_ops.ts";
 import type { BlasLibrary } from "./library.ts";
 import { adoptPacked } from "./matmul.ts";
 

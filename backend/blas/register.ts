@@ -9,7 +9,7 @@ import { tf } from "../tf.ts";
 import { type BlasLibrary, openBlas } from "./library.ts";
 import { type OneDnnGemm, openOneDnn } from "./onednn.ts";
 import { makeBatchMatMul, makeFusedMatMul, restorePlain, withPlainInputs } from "./matmul.ts";
-import { LINEAR_GELU_KERNEL, LINEAR_LAYER_NORM_KERNEL } from "./fused_ops.ts";
+import { LINEAR_GELU_KERNEL, LINEAR_LAYER_NORM_KERNEL } from "../ops/fused_ops.ts";
 import { fastKernels } from "./elementwise.ts";
 import { fusedKernels } from "./fused_kernels.ts";
 

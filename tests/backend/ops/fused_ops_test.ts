@@ -1,10 +1,10 @@
 // The fused ops must equal their composite forms: fused on "blas", composite on "cpu" (which
 // has no fused kernels) and under a gradient tape.
 import assert from "node:assert/strict";
-import { seeded } from "../seeded.ts";
-import { tf } from "../../backend/tf.ts";
-import { registerBlasBackend } from "../../backend/blas/register.ts";
-import { normalCdf, normalCdfLinear } from "../../backend/blas/fast_math.ts";
+import { seeded } from "../../seeded.ts";
+import { tf } from "../../../backend/tf.ts";
+import { registerBlasBackend } from "../../../backend/blas/register.ts";
+import { normalCdf, normalCdfLinear } from "../../../backend/blas/fast_math.ts";
 import {
   fusedAttention,
   geluErf,
@@ -12,7 +12,7 @@ import {
   linearGeluErf,
   linearLayerNorm,
   maskedSoftmax,
-} from "../../backend/blas/fused_ops.ts";
+} from "../../../backend/ops/fused_ops.ts";
 
 async function both(
   f: () => tf.Tensor,
