@@ -25,6 +25,7 @@ export { AUTO_ORDER, BACKEND_NAMES, BackendUnavailableError };
 export type { BackendName, ConcreteBackendName };
 import { engineInternals, fallBackToOneThread, prepareWasm } from "./wasm_backend.ts";
 import { chooseWasmProducts, wasmFmaFromEnv } from "./wasm_kernels/register.ts";
+import "./wasm_kernels/ops.ts";
 
 /** tfjs's registry name for each backend. */
 const TF_NAME: Readonly<Record<ConcreteBackendName, string>> = {

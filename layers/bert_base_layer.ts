@@ -4,7 +4,9 @@
  * @module
  */
 import { tf, tfl } from "../backend/tf.ts";
+import type { AttentionImplementation } from "../backend/ops/attention_implementation.ts";
 import { layerNormFused } from "../backend/ops/fused_ops.ts";
+export { gatherRows } from "../backend/ops/gather_rows.ts";
 
 /** Fields every BERT layer accepts. */
 export interface BertBaseLayerArgs {
@@ -20,7 +22,10 @@ export interface BertBaseLayerArgs {
   zeroInit?: boolean;
 }
 
-/** State shared by one forward pass: whether dropout is on, and where its seeds come from. */
+/**
+ * State shared by one forward pass: whether dropout is on, where its seeds come from, and how
+ * attention is computed.
+ */
 export interface ForwardContext {
   /** Apply dropout. */
   training: boolean;
@@ -28,6 +33,8 @@ export interface ForwardContext {
   seed?: number;
   /** How many dropout masks were drawn so far (each gets `seed + counter`). */
   counter: number;
+  /** How attention is computed (the model's `attention` option); default: the process default. */
+  attention?: AttentionImplementation;
 }
 
 /** A context for inference: no dropout. */
@@ -65,67 +72,6 @@ export function layerNorm(
   residual?: tf.Tensor,
 ): tf.Tensor {
   return layerNormFused(x, gamma, beta, eps, residual);
-}
-
-/** The wasm backend's ranged read (its `readSync` takes an element range). */
-interface RangedReader {
-  readSync(dataId: object, start?: number, end?: number): ArrayLike<number>;
-  dataIdMap?: { has(dataId: object): boolean };
-}
-
-/**
- * Rows `indices` of a 2-D tensor, as `tf.gather(table, indices)`.
- *
- * On wasm, outside gradient recording, rows are copied straight out of wasm memory with ranged
- * reads: wasm's GatherV2 copies element by element (tens of millions of floats per second, a
- * large share of a BERT forward pass there) and its Slice copies the whole input per call.
- * Everywhere else, and whenever gradients are being recorded, this is `tf.gather` (on wasm a
- * one-hot matmul, since wasm cannot differentiate gather).
- * @param table [rows, width]
- * @param indices row numbers
- * @returns [indices.length, width]
- * @throws RangeError when an index is outside the table
- */
-export function gatherRows(
-  table: tf.Tensor2D,
-  indices: ArrayLike<number> | tf.Tensor1D,
-): tf.Tensor2D {
-  const wasm = tf.getBackend() === "wasm";
-  const reader = tf.backend() as unknown as RangedReader;
-  // A tensor made on another backend moves to wasm the first time a kernel reads it; until
-  // then it is not in wasm memory, so let tf.gather move it.
-  const resident = wasm && reader.dataIdMap?.has(table.dataId) === true;
-  const taping = tf.engine().isTapeOn();
-  if (!resident || taping) {
-    return tf.tidy(() => {
-      const ids = indices instanceof tf.Tensor
-        ? indices
-        : tf.tensor1d(Array.from(indices), "int32");
-      // wasm lacks UnsortedSegmentSum, which gather's gradient needs; a one-hot matmul has a
-      // gradient there (slow, but only used while recording gradients).
-      if (wasm && taping) {
-        return tf.matMul(tf.cast(tf.oneHot(ids, table.shape[0]), "float32"), table);
-      }
-      return tf.gather(table, ids);
-    });
-  }
-  const ids = indices instanceof tf.Tensor ? indices.dataSync() : indices;
-  const [rows, width] = table.shape;
-  const out = new Float32Array(ids.length * width);
-  const cache = new Map<number, ArrayLike<number>>();
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i]!;
-    let row = cache.get(id);
-    if (row === undefined) {
-      if (!(Number.isInteger(id) && id >= 0 && id < rows)) {
-        throw new RangeError(`Cannot gather row ${id}: the table has ${rows} rows`);
-      }
-      row = reader.readSync(table.dataId, id * width, (id + 1) * width);
-      cache.set(id, row);
-    }
-    out.set(row, i * width);
-  }
-  return tf.tensor2d(out, [ids.length, width], "float32");
 }
 
 /**

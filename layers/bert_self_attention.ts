@@ -11,6 +11,7 @@ import {
   MASKED_SOFTMAX_KERNEL,
   maskedSoftmax,
 } from "../backend/ops/fused_ops.ts";
+import { resolveAttentionImplementation } from "../backend/ops/attention_implementation.ts";
 import {
   BertBaseLayer,
   type BertBaseLayerArgs,
@@ -90,33 +91,10 @@ export function callOnSequence(
   });
 }
 
-/** How {@linkcode BertSelfAttention} computes attention. */
-export type AttentionImplementation = "auto" | "batched" | "per-head";
-
-let attentionImplementation: AttentionImplementation = "auto";
-
-/**
- * Chooses how attention is computed: `"batched"` (4-D matmuls; best where batched matmuls are
- * native, e.g. GPUs), `"per-head"` (2-D matmuls per sequence and head; best on wasm) or
- * `"auto"` (per-head on wasm, batched elsewhere; the default). Results agree to float rounding.
- * @param implementation the strategy
- * @throws RangeError for any other value
- */
-export function setAttentionImplementation(implementation: AttentionImplementation): void {
-  if (!["auto", "batched", "per-head"].includes(implementation)) {
-    throw new RangeError(
-      `Cannot set the attention implementation: it must be "auto", "batched" or "per-head": received ${
-        JSON.stringify(implementation)
-      }`,
-    );
-  }
-  attentionImplementation = implementation;
-}
-
-function usePerHead(): boolean {
-  if (attentionImplementation !== "auto") return attentionImplementation === "per-head";
-  return tf.getBackend() === "wasm";
-}
+export {
+  type AttentionImplementation,
+  setAttentionImplementation,
+} from "../backend/ops/attention_implementation.ts";
 
 /**
  * Self-attention. Query, key and value are one fused Linear: kernel `qkv.kernel` [H, 3H] (the
@@ -178,7 +156,7 @@ export class BertSelfAttention extends BertBaseLayer {
         const heads = this.args.numAttentionHeads;
         return [fusedAttention(qkv, maskBias, { batch, seq, heads })];
       }
-      return usePerHead()
+      return resolveAttentionImplementation(ctx.attention) === "per-head"
         ? this.attendPerHead(qkv, maskBias, batch, seq, ctx, outputAttentions)
         : this.attendBatched(qkv, maskBias, batch, seq, ctx, outputAttentions);
     }) as tf.Tensor[];

@@ -4,6 +4,10 @@
  * `DPRQuestionEncoder` and `DPRContextEncoder`.
  * @module
  */
+import {
+  type AttentionImplementation,
+  checkAttentionImplementation,
+} from "../backend/ops/attention_implementation.ts";
 import { tf, type tfl } from "../backend/tf.ts";
 import type { StateDict } from "../io/state_dict.ts";
 import type { ForwardContext } from "../layers/bert_base_layer.ts";
@@ -96,6 +100,8 @@ export class DPREncoder {
   readonly pooler: DPRPooler;
   /** Checkpoint naming for this model. */
   readonly architecture: DPRArchitecture;
+  /** How attention is computed (the `attention` option); `undefined`: the process default. */
+  readonly attention: AttentionImplementation | undefined;
   private disposed = false;
 
   /**
@@ -120,6 +126,11 @@ export class DPREncoder {
     }
     this.config = config;
     this.architecture = architecture;
+    this.attention = options.attention === undefined ? undefined : checkAttentionImplementation(
+      options.attention,
+      `Cannot build ${architecture.name}`,
+      "attention",
+    );
     const shared = {
       initializerRange: config.initializerRange,
       seed: options.seed ?? 0,
@@ -194,6 +205,7 @@ export class DPREncoder {
     const { batch: B, seq: T } = prepared;
     const H = this.config.hiddenSize;
     const ctx: ForwardContext = { training: options.training === true, counter: 0 };
+    if (this.attention !== undefined) ctx.attention = this.attention;
     if (options.seed !== undefined) ctx.seed = options.seed;
     // Called inside the caller's tidy.
     const run = (): BertRunOutput => {

@@ -16,7 +16,8 @@ import type { DPRModelOptions } from "./model_options.ts";
 export type PretrainedSource = string | FileSource;
 
 /** Options of `fromPretrained`: where to fetch from (hub options) and how to load. */
-export interface FromPretrainedOptions extends LoadStateDictOptions, PretrainedOptions {
+export interface FromPretrainedOptions
+  extends LoadStateDictOptions, PretrainedOptions, Pick<DPRModelOptions, "attention"> {
   /**
    * Skip the check of `config.json`'s `architectures` against the class being loaded.
    * Default false: loading e.g. a DPRContextEncoder checkpoint as DPRQuestionEncoder throws.
@@ -103,7 +104,9 @@ export async function loadPretrained<M extends LoadableModel>(
   options: FromPretrainedOptions = {},
 ): Promise<M> {
   const { config, stateDict } = await readPretrained(source, className, options);
-  const model = new modelClass(config, { zeroInit: true });
+  const modelOptions: DPRModelOptions = { zeroInit: true };
+  if (options.attention !== undefined) modelOptions.attention = options.attention;
+  const model = new modelClass(config, modelOptions);
   try {
     model.loadStateDict(stateDict, options);
   } catch (error) {

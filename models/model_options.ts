@@ -3,6 +3,7 @@
  * loader (`from_pretrained.ts`) can name them without importing a model.
  * @module
  */
+import type { AttentionImplementation } from "../backend/ops/attention_implementation.ts";
 
 /** Options of a model constructor. */
 export interface DPRModelOptions {
@@ -10,4 +11,11 @@ export interface DPRModelOptions {
   seed?: number;
   /** Start every weight at zero instead (fast; for weights about to be loaded). Default false. */
   zeroInit?: boolean;
+  /**
+   * How attention is computed: `"batched"` (4-D matmuls; best where batched matmuls are native,
+   * e.g. GPUs), `"per-head"` (2-D matmuls per sequence and head; best on wasm) or `"auto"` (what
+   * the active backend prefers: per-head on wasm, batched elsewhere). Results agree to float
+   * rounding. Default: the process default, `"auto"`.
+   */
+  attention?: AttentionImplementation;
 }
