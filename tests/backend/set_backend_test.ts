@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { tf } from "../../backend/tf.ts";
 import {
-  AUTO_ORDER,
   BackendUnavailableError,
   type ConcreteBackendName,
   setBackend,
 } from "../../backend/set_backend.ts";
 import { getBackendInfo } from "../../backend/backend_info.ts";
 import { defaultWasmThreads } from "../../backend/wasm_backend.ts";
-import { testBackends, webGpuProbe } from "./backends.ts";
+import { runInChild, skipWebGpu, testBackends } from "./backends.ts";
+import { checkMatMul } from "./matmul_check.ts";
+
+const WEBGPU_CASES = new URL("./webgpu_cases.ts", import.meta.url);
 
 const assertEquals = (actual: unknown, expected: unknown, message?: string): void =>
   assert.deepEqual(actual, expected, message);
@@ -26,49 +28,6 @@ async function assertRejects<E extends Error>(
     return error;
   }
   throw new assert.AssertionError({ message: `expected a ${type.name} rejection` });
-}
-
-/** Row-major [m, k] x [k, n] in float64, the reference for every backend's matmul. */
-function referenceMatMul(a: Float32Array, b: Float32Array, m: number, k: number, n: number) {
-  const out = new Float64Array(m * n);
-  for (let i = 0; i < m; i++) {
-    for (let p = 0; p < k; p++) {
-      const x = a[i * k + p]!;
-      for (let j = 0; j < n; j++) out[i * n + j]! += x * b[p * n + j]!;
-    }
-  }
-  return out;
-}
-
-/** Deterministic values in [-1, 1). */
-function values(count: number, seed: number): Float32Array {
-  const out = new Float32Array(count);
-  let state = seed;
-  for (let i = 0; i < count; i++) {
-    state = (state * 1103515245 + 12345) % 2147483648;
-    out[i] = state / 1073741824 - 1;
-  }
-  return out;
-}
-
-/** Matmuls a small exact case and a [96, 80] x [80, 72] one (big enough to split across threads). */
-async function checkMatMul(backend: string): Promise<void> {
-  const small = tf.matMul(
-    tf.tensor2d([[1, 2, 3], [4, 5, 6]]),
-    tf.tensor2d([[7, 8], [9, 10], [
-      11,
-      12,
-    ]]),
-  );
-  assertEquals(Array.from(await small.data()), [58, 64, 139, 154], `${backend}: 2x3 @ 3x2`);
-  const [m, k, n] = [96, 80, 72];
-  const a = values(m * k, 1);
-  const b = values(k * n, 2);
-  const got = await tf.matMul(tf.tensor2d(a, [m, k]), tf.tensor2d(b, [k, n])).data();
-  const want = referenceMatMul(a, b, m, k, n);
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-  assert.ok(worst < 1e-4, `${backend}: [96,80]x[80,72] max abs error ${worst} >= 1e-4`);
 }
 
 for (const backend of testBackends()) {
@@ -89,10 +48,6 @@ for (const backend of testBackends()) {
       if (backend === "wasm") {
         assertEquals(chosen.info.simd, true);
         assertEquals(chosen.info.threads, defaultWasmThreads(), "wasm runs on every core");
-      }
-      if (backend === "webgpu") {
-        assertEquals(chosen.info.adapter, webGpuProbe.description);
-        assertEquals(chosen.info.fallbackAdapter, webGpuProbe.fallback);
       }
       await setBackend("cpu");
     },
@@ -178,29 +133,8 @@ Deno.test("node-gpu, absent or without its native addon, fails with what to inst
 Deno.test({
   name: "auto skips node-gpu and a software WebGPU adapter, says why, then picks blas or wasm",
   fn: async () => {
-    const lines: string[] = [];
-    const chosen = await setBackend("auto", { log: (line) => lines.push(line) });
-    assertEquals(chosen.requested, "auto");
-    const tried = chosen.attempts.map((a) => a.backend);
-    assertEquals(tried, AUTO_ORDER.slice(0, tried.length), "tried in auto order");
-    assertEquals(lines.length, tried.length, "one log line per backend tried");
-    const nodeGpu = chosen.attempts[0]!;
-    assertEquals(nodeGpu.backend, "node-gpu");
-    assert.ok(!nodeGpu.ok, "node-gpu is not installed here (or has no native addon)");
-    assertMatch(nodeGpu.reason, /tfjs-node-gpu is not installed|tfjs_binding\.node/);
-    const webgpu = chosen.attempts[1]!;
-    assertEquals(webgpu.backend, "webgpu");
-    if (!webGpuProbe.available || webGpuProbe.fallback) {
-      assert.ok(!webgpu.ok, "auto must not choose a software adapter");
-      assertMatch(webgpu.reason, webGpuProbe.available ? /software adapter/ : /no WebGPU adapter/);
-    }
-    const blas = chosen.attempts[2];
-    assert.ok(blas !== undefined);
-    // blas wins when its native library loads; otherwise wasm.
-    assertEquals(chosen.backend, blas.ok ? "blas" : "wasm");
-    assertMatch(chosen.reason, /^auto: /);
-    assertEquals(getBackendInfo().backend, chosen.backend);
-    await setBackend("cpu");
+    // In a child: auto asks for a WebGPU adapter, which loads libEGL (see backends.ts).
+    await runInChild(WEBGPU_CASES, "auto");
   },
 });
 
@@ -234,24 +168,21 @@ Deno.test({
   },
 });
 
+const skipWebGpuTests = await skipWebGpu();
+
+Deno.test({
+  name: 'setBackend("webgpu") runs a matmul with the right numbers (in a child process)',
+  ignore: skipWebGpuTests,
+  fn: async () => {
+    await runInChild(WEBGPU_CASES, "matmul");
+  },
+});
+
 Deno.test({
   name: "leaving webgpu while tensors live there is refused (no sync GPU read in Deno)",
-  ignore: !webGpuProbe.available,
+  ignore: skipWebGpuTests,
   fn: async () => {
-    await setBackend("webgpu");
-    const input = tf.tensor1d([1, 2, 3]);
-    const onGpu = tf.add(input, 1);
-    assertEquals(Array.from(await onGpu.data()), [2, 3, 4]);
-    const error = await assertRejects(() => setBackend("cpu"), Error);
-    assertMatch(
-      error.message,
-      /Cannot switch backend from "webgpu" to "cpu": .*synchronous GPU read/,
-    );
-    assertEquals(tf.getBackend(), "webgpu");
-    input.dispose();
-    onGpu.dispose();
-    // With nothing left on the GPU the switch goes through.
-    assertEquals((await setBackend("cpu")).backend, "cpu");
+    await runInChild(WEBGPU_CASES, "leaveWithLiveTensors");
   },
 });
 

@@ -1,26 +1,19 @@
-import { deepEqual } from "node:assert/strict";
-import { setBackend } from "../../backend/set_backend.ts";
-import { CHECKPOINTS, readGolden } from "./golden_helpers.ts";
-import { replayCheckpoint } from "./parity_cases.ts";
+import { runInChild, skipWebGpu } from "../backend/backends.ts";
+import { CHECKPOINTS } from "./golden_helpers.ts";
 
-// Every golden case on webgpu (a software adapter on CI: the cases are tiny), within 1e-3.
-// Skipped (not failed) when no adapter is available.
-const hasWebgpu = "gpu" in navigator &&
-  (await (navigator as unknown as { gpu: { requestAdapter(): Promise<unknown> } }).gpu
-      .requestAdapter()) !== null;
+// Every golden case on webgpu (a software adapter on CI: the cases are tiny), each checkpoint in a
+// child process (WebGPU never runs in the test runner's process: see tests/backend/backends.ts).
+// Skipped (not failed) when no adapter is available, unless DPR_EXPECT_BACKENDS names webgpu.
+const ignore = await skipWebGpu();
 
 for (const name of CHECKPOINTS) {
   Deno.test({
     name: `webgpu parity: ${name}, every golden case`,
-    ignore: !hasWebgpu,
+    ignore,
     fn: async () => {
-      await setBackend("webgpu");
-      try {
-        const replayed = await replayCheckpoint(name, { tolerance: 1e-3 });
-        deepEqual(replayed, readGolden(name).cases.map((c) => c.name));
-      } finally {
-        await setBackend("cpu");
-      }
+      await runInChild(new URL("./parity_webgpu_cases.ts", import.meta.url), "replayOnWebGpu", [
+        name,
+      ]);
     },
   });
 }
