@@ -9,7 +9,8 @@
  * that move needs). Dispose the model, switch, and load it again in those cases.
  * @module
  */
-import { tf } from "./tf.ts";
+import { readEnv } from "./env.ts";
+import { skipNodeBanner, tf } from "./tf.ts";
 import { type BackendInfo, getBackendInfo, recordBackendInfo } from "./backend_info.ts";
 import { probeWebGpu } from "./webgpu_adapter.ts";
 import { loadNodeGpu } from "./node_gpu_backend.ts";
@@ -96,14 +97,8 @@ export interface SetBackendResult {
  * @returns the variable's trimmed value, or undefined when unset, empty or not permitted
  */
 export function readBackendEnv(): string | undefined {
-  try {
-    const status = Deno.permissions.querySync({ name: "env", variable: "DPR_BACKEND" });
-    if (status.state !== "granted") return undefined;
-    const value = Deno.env.get("DPR_BACKEND")?.trim();
-    return value === "" ? undefined : value;
-  } catch {
-    return undefined;
-  }
+  const value = readEnv("DPR_BACKEND")?.trim();
+  return value === "" ? undefined : value;
 }
 
 function isBackendName(value: string): value is BackendName {
@@ -257,9 +252,7 @@ async function activate(backend: ConcreteBackendName, why: string): Promise<void
   const ok = await tf.setBackend(TF_NAME[backend]);
   if (!ok) throw new BackendUnavailableError(backend, why);
   await tf.ready();
-  // Backends built on tfjs-backend-cpu print its "running in Node.js" banner; see tf.ts.
-  const instance = tf.backend() as { firstUse?: boolean };
-  if (instance.firstUse === true) instance.firstUse = false;
+  skipNodeBanner(tf.backend());
 }
 
 async function start(

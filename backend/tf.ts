@@ -9,12 +9,20 @@ import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
 import * as tfl from "@tensorflow/tfjs-layers";
 
-// tfjs-backend-cpu prints a banner urging tfjs-node when it sees `process` (Deno defines it) on
-// its first tensor. Marking the backend as already used skips just that banner; the `PROD` flag
-// would also hide every other tfjs warning. The engine builds a fresh instance when it first
-// picks a backend, so pick cpu (the only one registered yet, and the default) now and mark the
-// instance the engine will use.
-const cpuBackend = tf.engine().backend as { firstUse?: boolean };
-if (tf.getBackend() === "cpu") cpuBackend.firstUse = false;
+/**
+ * Skips tfjs-backend-cpu's first-use banner on `backend`. That backend (and every backend built
+ * on it, such as "blas") prints a banner urging tfjs-node when it sees `process` (Deno defines
+ * it) on its first tensor. Marking the instance as already used skips just that banner; the
+ * `PROD` flag would also hide every other tfjs warning.
+ * @param backend a backend instance (one without the banner is left as it is)
+ */
+export function skipNodeBanner(backend: unknown): void {
+  const instance = backend as { firstUse?: boolean };
+  if (instance.firstUse === true) instance.firstUse = false;
+}
+
+// The engine builds a fresh instance when it first picks a backend, so pick cpu (the only one
+// registered yet, and the default) now and mark the instance the engine will use.
+if (tf.getBackend() === "cpu") skipNodeBanner(tf.engine().backend);
 
 export { tf, tfl };

@@ -122,8 +122,8 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
-  // Production mode silences tfjs's "running TensorFlow.js in Node.js" banner on stderr, which
-  // would break the progress line; the converter needs none of tfjs's debug checks.
+  // Production mode: no tfjs warning on stderr breaks the progress line (the first-use banner is
+  // skipped for every run in backend/tf.ts); the converter needs none of tfjs's debug checks.
   tf.env().set("PROD", true);
   Deno.exit(await main(Deno.args));
 }

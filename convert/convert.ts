@@ -12,6 +12,11 @@
  */
 import { openFileReader } from "../io/byte_reader.ts";
 import {
+  ARCHITECTURE_PREFIXES,
+  type DprArchitectureName,
+  isIgnoredKey,
+} from "../io/checkpoint_keys.ts";
+import {
   detectDprOriginalKind,
   inferDprConfig,
   readDprOriginalCheckpoint,
@@ -20,6 +25,7 @@ import {
 import type { FileSource } from "../io/file_source.ts";
 import type { LayersLayout, LayoutBinding } from "../io/layers_layout.ts";
 import { toLayersWeights } from "../io/layers_layout.ts";
+import { DPRConfig, WeightSizeError } from "../models/config.ts";
 import { describeLayout } from "./model_layout.ts";
 import type { Progress } from "../io/progress.ts";
 import { SILENT_PROGRESS } from "../io/progress.ts";
@@ -96,16 +102,6 @@ export interface ConvertResult {
   tensors: number;
 }
 
-/** State-dict prefix each architecture's weights must carry. */
-const ARCHITECTURE_PREFIX: Record<string, string> = {
-  DPRQuestionEncoder: "question_encoder.",
-  DPRContextEncoder: "ctx_encoder.",
-  DPRReader: "span_predictor.",
-};
-
-/** Buffers and pooler weights models skip; they are not written. */
-const IGNORED = [/(^|\.)position_ids$/, /(^|\.)token_type_ids$/, /(^|\.)pooler\.dense\./];
-
 /**
  * Replacing `out` must not delete what is being converted: the source (a folder or a file) or
  * the tokenizer source may not be `out` or lie inside it.
@@ -136,40 +132,53 @@ async function refuseReplacingSource(
   }
 }
 
-/** `describeLayout`, with a clear error when the config's sizes cannot be allocated. */
-function layoutOrSizeError(config: Record<string, unknown>, where: string): LayersLayout {
+/**
+ * Whether `bytes` can be allocated now: an explicit probe, one `ArrayBuffer` the size of every
+ * weight together (zero pages, untouched and dropped at once: no memory is used).
+ */
+function canAllocate(bytes: number): boolean {
   try {
-    return describeLayout(config);
+    new ArrayBuffer(bytes);
+    return true;
   } catch (error) {
-    if (
-      error instanceof RangeError &&
-      // The engine's own allocation failures, and DPRConfig's refusal of a weight larger than
-      // one typed array can hold (it now checks before allocating).
-      /allocation failed|Invalid (typed )?array length|more than the \d+ one array can/i.test(
-        error.message,
-      )
-    ) {
-      const sizes = [
-        "vocab_size",
-        "hidden_size",
-        "num_hidden_layers",
-        "intermediate_size",
-        "max_position_embeddings",
-        "type_vocab_size",
-      ].map((k) => `${k} ${config[k]}`).join(", ");
-      throw new RangeError(
-        `Cannot convert ${where}: config.json's sizes (${sizes}) need more memory than can be ` +
-          `allocated; is config.json corrupt?`,
-      );
-    }
+    if (error instanceof RangeError) return false;
     throw error;
   }
 }
 
 /**
- * Checks that a state dict's names fit the architecture named by `config.json` (a context
- * encoder's weights under a question-encoder config would otherwise load as random weights, as in
- * transformers issue 9725), and drops ignorable buffers.
+ * `describeLayout`, refusing first, with a clear error, a config whose weights could not be
+ * allocated: one weight larger than a typed array can hold, or all of them more than the memory
+ * can.
+ */
+function layoutOrSizeError(config: Record<string, unknown>, where: string): LayersLayout {
+  const sizeError = (): RangeError => {
+    const sizes = [
+      "vocab_size",
+      "hidden_size",
+      "num_hidden_layers",
+      "intermediate_size",
+      "max_position_embeddings",
+      "type_vocab_size",
+    ].map((k) => `${k} ${config[k]}`).join(", ");
+    return new RangeError(
+      `Cannot convert ${where}: config.json's sizes (${sizes}) need more memory than can be ` +
+        `allocated; is config.json corrupt?`,
+    );
+  };
+  let dprConfig: DPRConfig;
+  try {
+    dprConfig = DPRConfig.fromJSON(config);
+  } catch (error) {
+    throw error instanceof WeightSizeError ? sizeError() : error;
+  }
+  if (!canAllocate(4 * dprConfig.weightElements)) throw sizeError();
+  return describeLayout(config);
+}
+
+/**
+ * Checks that a state dict's names fit the architecture named by `config.json` (its prefix in
+ * `ARCHITECTURE_PREFIXES`; see `checkArchitectures` for why), and drops ignored keys.
  * @param config the model's config
  * @param stateDict its weights
  * @param where names the checkpoint in errors
@@ -182,18 +191,20 @@ export function checkArchitecture(
 ): StateDict {
   const architectures = config.architectures;
   const name = Array.isArray(architectures) ? architectures[0] : undefined;
-  const prefix = typeof name === "string" ? ARCHITECTURE_PREFIX[name] : undefined;
+  const prefix = typeof name === "string" && Object.hasOwn(ARCHITECTURE_PREFIXES, name)
+    ? ARCHITECTURE_PREFIXES[name as DprArchitectureName]
+    : undefined;
   if (prefix === undefined) {
     throw new TypeError(
       `Cannot convert ${where}: config.json's architectures must name one of ${
-        Object.keys(ARCHITECTURE_PREFIX).join(", ")
+        Object.keys(ARCHITECTURE_PREFIXES).join(", ")
       }: received ${JSON.stringify(architectures)}`,
     );
   }
   const kept: StateDict = new Map();
   const foreign: string[] = [];
   for (const [key, tensor] of stateDict) {
-    if (IGNORED.some((re) => re.test(key))) continue;
+    if (isIgnoredKey(key)) continue; // buffers and pooler weights are not written
     if (!key.startsWith(prefix)) foreign.push(key);
     kept.set(key, tensor);
   }

@@ -6,6 +6,7 @@
  * project only ever sees one naming scheme.
  * @module
  */
+import { ARCHITECTURE_PREFIXES } from "./checkpoint_keys.ts";
 import type { ByteReader } from "./byte_reader.ts";
 import { PickleRecord } from "./pickle.ts";
 import { collectStateDict, openPytorchCheckpoint } from "./pytorch_pickle.ts";
@@ -153,7 +154,8 @@ export async function readDprOriginalCheckpoint(
  * @returns the weights under `question_encoder.*` or `ctx_encoder.*`
  */
 export function selectEncoder(stateDict: StateDict, which: "question" | "ctx"): StateDict {
-  const prefix = which === "question" ? "question_encoder." : "ctx_encoder.";
+  const prefix =
+    ARCHITECTURE_PREFIXES[which === "question" ? "DPRQuestionEncoder" : "DPRContextEncoder"];
   return new Map([...stateDict].filter(([name]) => name.startsWith(prefix)));
 }
 

@@ -9,6 +9,7 @@
  * project names no default host, so one of them must be set for downloads.
  * @module
  */
+import { parseFlagWord, readEnv } from "../backend/env.ts";
 import { createHash } from "node:crypto";
 import type { FileSource } from "./file_source.ts";
 import { pathExists } from "./path_exists.ts";
@@ -40,11 +41,7 @@ export interface HubOptions {
  * @returns its value
  */
 export function env(name: string): string | undefined {
-  try {
-    return Deno.env.get(name) || undefined;
-  } catch {
-    return undefined;
-  }
+  return readEnv(name);
 }
 
 /**
@@ -124,7 +121,7 @@ export class HubSource implements FileSource {
     const cached = await pathExists(path);
     const absent = !cached && await pathExists(`${path}.absent`);
     const offline = this.#options.offline ??
-      ["1", "on", "true", "yes"].includes((env("HF_HUB_OFFLINE") ?? "").toLowerCase());
+      parseFlagWord(env("HF_HUB_OFFLINE") ?? "") === true;
     const endpoint = (this.#options.endpoint ?? env("HF_ENDPOINT"))?.replace(/\/+$/, "");
     if (cached || absent) {
       // A commit never changes; a branch or tag may move: ask the hub (as Hugging Face's own

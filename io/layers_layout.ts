@@ -9,6 +9,7 @@
  * turned back into a PyTorch state dict, without building the model.
  * @module
  */
+import { isIgnoredKey } from "./checkpoint_keys.ts";
 import type { RawTensor, StateDict } from "./state_dict.ts";
 import type { WeightSource } from "./tfjs_artifacts.ts";
 
@@ -33,13 +34,6 @@ export interface LayersLayout {
   /** Every checkpoint key the model uses. */
   bindings: LayoutBinding[];
 }
-
-/** Keys a checkpoint may hold that models ignore: buffers and the unused BERT pooler. */
-export const IGNORABLE_KEYS: readonly RegExp[] = [
-  /(^|\.)position_ids$/,
-  /(^|\.)embeddings\.token_type_ids$/,
-  /(^|\.)pooler\.dense\.(weight|bias)$/,
-];
 
 function size(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -110,9 +104,7 @@ export function toLayersWeights(
     byWeight.set(binding.weight, list);
   }
   const bound = new Set(layout.bindings.map((b) => b.key));
-  const unexpected = [...stateDict.keys()].filter((k) =>
-    !bound.has(k) && !IGNORABLE_KEYS.some((re) => re.test(k))
-  );
+  const unexpected = [...stateDict.keys()].filter((k) => !bound.has(k) && !isIgnoredKey(k));
   const unbound = layout.weights.filter((w) => !byWeight.has(w.name)).map((w) => w.name);
   const problems: string[] = [];
   if (missing.length > 0) problems.push(`missing keys: ${missing.join(", ")}`);

@@ -140,6 +140,18 @@ export class DPRConfig {
     return this.hiddenSize / this.numAttentionHeads;
   }
 
+  /**
+   * How many float32 values the weights of a BERT with these sizes hold (embeddings and every
+   * layer, with the projection; the reader's span heads add a few more).
+   */
+  get weightElements(): number {
+    const h = this.hiddenSize, i = this.intermediateSize, p = this.projectionDim;
+    const embeddings = (this.vocabSize + this.maxPositionEmbeddings + this.typeVocabSize + 2) * h;
+    // qkv, attention output, its LayerNorm, intermediate, output, its LayerNorm.
+    const layer = 3 * h * h + 3 * h + h * h + h + 2 * h + h * i + i + i * h + h + 2 * h;
+    return embeddings + this.numHiddenLayers * layer + h * p + p;
+  }
+
   /** The `architectures` entry of `config.json`, or an empty list when absent. */
   get architectures(): string[] {
     const value = this.extra["architectures"];
@@ -241,7 +253,7 @@ export class DPRConfig {
     ];
     for (const [what, elements] of largest) {
       if (elements > MAX_WEIGHT_ELEMENTS) {
-        throw new RangeError(
+        throw new WeightSizeError(
           `Invalid DPRConfig: a weight of ${what} would hold ${elements} values, more than ` +
             `the ${MAX_WEIGHT_ELEMENTS} one array can`,
         );
@@ -268,6 +280,12 @@ export class DPRConfig {
     }
   }
 }
+
+/**
+ * A config whose weights no backend could allocate: one of them would hold more values than a
+ * typed array can.
+ */
+export class WeightSizeError extends RangeError {}
 
 /** The most elements one weight may hold (V8's typed-array limit). */
 const MAX_WEIGHT_ELEMENTS = 2 ** 31 - 1;

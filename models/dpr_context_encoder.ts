@@ -2,6 +2,7 @@
  * `DPRContextEncoder`: the passage (context) tower of DPR (transformers' `DPRContextEncoder`).
  * @module
  */
+import { ARCHITECTURE_PREFIXES } from "../io/checkpoint_keys.ts";
 import type { DPRConfig } from "./config.ts";
 import { DPREncoder, type DPRModelOptions } from "./dpr_encoder.ts";
 import {
@@ -37,8 +38,8 @@ export class DPRContextEncoder extends DPREncoder {
   constructor(config: DPRConfig, options: DPRModelOptions = {}) {
     super(config, options, {
       name: "DPRContextEncoder",
-      bertPrefix: "ctx_encoder.bert_model.",
-      projPrefix: "ctx_encoder.",
+      bertPrefix: `${ARCHITECTURE_PREFIXES.DPRContextEncoder}bert_model.`,
+      projPrefix: ARCHITECTURE_PREFIXES.DPRContextEncoder,
     });
   }
 

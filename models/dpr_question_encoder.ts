@@ -2,6 +2,7 @@
  * `DPRQuestionEncoder`: the question tower of DPR (transformers' `DPRQuestionEncoder`).
  * @module
  */
+import { ARCHITECTURE_PREFIXES } from "../io/checkpoint_keys.ts";
 import type { DPRConfig } from "./config.ts";
 import { DPREncoder, type DPRModelOptions } from "./dpr_encoder.ts";
 import {
@@ -37,8 +38,8 @@ export class DPRQuestionEncoder extends DPREncoder {
   constructor(config: DPRConfig, options: DPRModelOptions = {}) {
     super(config, options, {
       name: "DPRQuestionEncoder",
-      bertPrefix: "question_encoder.bert_model.",
-      projPrefix: "question_encoder.",
+      bertPrefix: `${ARCHITECTURE_PREFIXES.DPRQuestionEncoder}bert_model.`,
+      projPrefix: ARCHITECTURE_PREFIXES.DPRQuestionEncoder,
     });
   }
 

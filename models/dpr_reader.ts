@@ -3,6 +3,7 @@
  * relevance (`qa_classifier`) heads (transformers' `DPRReader` / `DPRSpanPredictor`).
  * @module
  */
+import { ARCHITECTURE_PREFIXES } from "../io/checkpoint_keys.ts";
 import { tf, type tfl } from "../backend/tf.ts";
 import type { StateDict } from "../io/state_dict.ts";
 import { DPRSpanHead } from "../layers/dpr_span_head.ts";
@@ -78,8 +79,8 @@ export class DPRReader {
   constructor(config: DPRConfig, options: DPRModelOptions = {}) {
     this.encoder = new DPREncoder(config, options, {
       name: "DPRReader",
-      bertPrefix: "span_predictor.encoder.bert_model.",
-      projPrefix: "span_predictor.encoder.",
+      bertPrefix: `${ARCHITECTURE_PREFIXES.DPRReader}encoder.bert_model.`,
+      projPrefix: `${ARCHITECTURE_PREFIXES.DPRReader}encoder.`,
     });
     this.config = config;
     if (config.projectionDim !== 0 && config.projectionDim !== config.hiddenSize) {

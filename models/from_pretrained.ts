@@ -5,6 +5,7 @@
  */
 import type { BackendName } from "../backend/backend_name.ts";
 import { setBackend } from "../backend/set_backend.ts";
+import { checkArchitectures } from "../io/checkpoint_keys.ts";
 import type { FileSource } from "../io/file_source.ts";
 import { type PretrainedOptions, resolvePretrained } from "../io/resolve.ts";
 import type { StateDict } from "../io/state_dict.ts";
@@ -56,17 +57,8 @@ export async function readPretrained(
 ): Promise<PretrainedParts> {
   const resolved = await resolvePretrained(source, options);
   const config = DPRConfig.fromJSON(resolved.config);
-  const architectures = config.architectures;
-  if (
-    options.ignoreArchitecture !== true && architectures.length > 0 &&
-    !architectures.includes(className)
-  ) {
-    // transformers does not check this (its issue 9725) and silently loads random weights.
-    throw new TypeError(
-      `Cannot load ${className} from ${resolved.source.description}: config.json's ` +
-        `architectures is ${JSON.stringify(architectures)}, so it holds a ` +
-        `${architectures.join(" / ")} checkpoint, not a ${className}`,
-    );
+  if (options.ignoreArchitecture !== true) {
+    checkArchitectures(config.architectures, className, resolved.source.description);
   }
   if (options.backend !== undefined) await setBackend(options.backend);
   return { config, stateDict: resolved.stateDict, source: resolved.source };

@@ -4,6 +4,7 @@
  * split, and the keys a checkpoint may carry that the model ignores.
  * @module
  */
+import { isIgnoredKey } from "../io/checkpoint_keys.ts";
 import { tf, type tfl } from "../backend/tf.ts";
 import type { RawTensor, StateDict } from "../io/state_dict.ts";
 import type { BertEmbeddings } from "../layers/bert_embeddings.ts";
@@ -35,16 +36,6 @@ export const TRANSPOSED_SUFFIXES: readonly string[] = [
   "encode_proj.weight",
   "qa_outputs.weight",
   "qa_classifier.weight",
-];
-
-/**
- * Keys a transformers checkpoint may hold that the model does not use: registered buffers and
- * the BERT pooler (DPR builds BERT without one; some exports still carry it).
- */
-export const IGNORED_KEY_PATTERNS: readonly RegExp[] = [
-  /(^|\.)position_ids$/,
-  /(^|\.)embeddings\.token_type_ids$/,
-  /(^|\.)pooler\.dense\.(weight|bias)$/,
 ];
 
 function bind(
@@ -164,7 +155,7 @@ export function loadBindings(
     }
   }
   for (const key of stateDict.keys()) {
-    if (byKey.has(key) || IGNORED_KEY_PATTERNS.some((re) => re.test(key))) continue;
+    if (byKey.has(key) || isIgnoredKey(key)) continue;
     unexpected.push(key);
   }
   const problems: string[] = [];

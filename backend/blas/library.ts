@@ -30,6 +30,7 @@ const SYMBOLS = {
   openblas_get_num_threads: { parameters: [], result: "i32", optional: true },
 } as const;
 
+import { readEnv } from "../env.ts";
 import { isOneDnnActivation, type OneDnnGemm } from "./onednn.ts";
 import { pinLibrary } from "./pin_library.ts";
 
@@ -155,14 +156,7 @@ export function blasCandidates(os: typeof Deno.build.os = Deno.build.os): string
 }
 
 function envOverride(): string | undefined {
-  try {
-    const state = Deno.permissions.querySync({ name: "env", variable: "DPR_BLAS_LIB" }).state;
-    if (state !== "granted") return undefined;
-    const value = Deno.env.get("DPR_BLAS_LIB");
-    return value === undefined || value === "" ? undefined : value;
-  } catch {
-    return undefined;
-  }
+  return readEnv("DPR_BLAS_LIB");
 }
 
 function granted(desc: Deno.PermissionDescriptor): boolean {

@@ -4,8 +4,9 @@
  * BLAS called through Deno FFI.
  * @module
  */
+import { envFlag, envFlagOrValue } from "../env.ts";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
-import { tf } from "../tf.ts";
+import { skipNodeBanner, tf } from "../tf.ts";
 import { type BlasLibrary, openBlas } from "./library.ts";
 import { type OneDnnGemm, openOneDnn } from "./onednn.ts";
 import { makeBatchMatMul, makeFusedMatMul, restorePlain, withPlainInputs } from "./matmul.ts";
@@ -37,17 +38,6 @@ export interface BlasBackendOptions {
    * other ops) gives its plain matrix. Default on; `DPR_BLAS_PREPACK=0` turns it off.
    */
   prepack?: boolean;
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-      return undefined;
-    }
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
 }
 
 let oneDnnSkipped: string | undefined;
@@ -84,13 +74,7 @@ function startOneDnn(
   choice: boolean | string | undefined,
   prepack: boolean,
 ): OneDnnGemm | undefined {
-  const env = readEnv("DPR_ONEDNN");
-  const wanted = choice ??
-    (env === undefined || ["", "1", "on", "true"].includes(env)
-      ? true
-      : ["0", "off", "false"].includes(env)
-      ? false
-      : env);
+  const wanted = choice ?? envFlagOrValue("DPR_ONEDNN") ?? true;
   if (wanted === false) {
     oneDnnSkipped = "turned off";
     return undefined;
@@ -165,8 +149,7 @@ export function blasLibrary(): BlasLibrary | undefined {
 export async function registerBlasBackend(options: BlasBackendOptions = {}): Promise<void> {
   if (tf.findBackendFactory(BLAS_BACKEND_NAME) !== null && loaded !== undefined) return;
   // On unless turned off: packing in place costs no memory and speeds every input up.
-  const prepack = options.prepack ??
-    !["0", "off", "false", "no"].includes((readEnv("DPR_BLAS_PREPACK") ?? "").toLowerCase());
+  const prepack = options.prepack ?? envFlag("DPR_BLAS_PREPACK", true);
   const oneDnn = startOneDnn(options.oneDnn, prepack);
   let lib: BlasLibrary;
   try {
@@ -227,9 +210,8 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
   }
   tf.registerBackend(BLAS_BACKEND_NAME, () => {
     const backend = new MathBackendCPU();
-    // The cpu backend prints a "running in Node.js, install tfjs-node" banner on first use;
-    // this backend is the native path that banner asks for.
-    (backend as unknown as { firstUse: boolean }).firstUse = false;
+    // This backend is the native path the cpu backend's banner asks for.
+    skipNodeBanner(backend);
     if (!packing) return backend;
     // Reading a weight packed in place (dataSync, stateDict, moving to another backend) gives
     // its plain matrix.

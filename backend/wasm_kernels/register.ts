@@ -8,6 +8,7 @@
  * returns wrong values for batched or transposed operands (checked against cpu in the tests).
  * @module
  */
+import { envFlag } from "../env.ts";
 import { tf } from "../tf.ts";
 import { relaxedSimdSupported, WasmGemm } from "./wasm_gemm.ts";
 
@@ -43,18 +44,12 @@ export function wasmGemmProducts(): number {
 }
 
 /**
- * `DPR_WASM_FMA` read without prompting: false for "0", "off", "false" or "no", else true
- * (also when unset or not permitted).
+ * `DPR_WASM_FMA` read without prompting (`backend/env.ts`'s flag words); true when unset or not
+ * permitted.
+ * @throws RangeError for a value that is not a flag word
  */
 export function wasmFmaFromEnv(): boolean {
-  try {
-    const status = Deno.permissions.querySync({ name: "env", variable: "DPR_WASM_FMA" });
-    if (status.state !== "granted") return true;
-    const value = (Deno.env.get("DPR_WASM_FMA") ?? "").trim().toLowerCase();
-    return !["0", "off", "false", "no"].includes(value);
-  } catch {
-    return true;
-  }
+  return envFlag("DPR_WASM_FMA", true);
 }
 
 /**

@@ -34,6 +34,14 @@ Deno.test("convertCheckpoint: config.json absent, not an object, or with impossi
       name: "RangeError",
       message: /sizes \(vocab_size 10000000000, hidden_size 32.*need more memory/,
     });
+    // Every weight fits in an array, but all of them together exceed any memory.
+    config.vocab_size = 100;
+    config.num_hidden_layers = 1e9;
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+    await assert.rejects(convertCheckpoint(dir, `${dir}/out`), {
+      name: "RangeError",
+      message: /num_hidden_layers 1000000000, .*need more memory/,
+    });
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name).sort(), [
       "config.json",
       "model.safetensors",
