@@ -5,6 +5,11 @@ import assert from "node:assert/strict";
 import { seeded } from "../seeded.ts";
 import { tf } from "../../backend/tf.ts";
 import { registerBlasBackend } from "../../backend/blas/register.ts";
+import { missingOpenBlas } from "./libraries.ts";
+
+// Without OpenBLAS these tests are ignored (never passed), with a line saying what to install.
+const noBlas = missingOpenBlas("blas elementwise") !== undefined;
+const blasTest = noBlas ? Deno.test.ignore : Deno.test;
 
 async function run(
   backend: string,
@@ -21,7 +26,7 @@ async function run(
 
 // OpenBLAS alone here: the oneDNN path runs in child processes (onednn_test.ts), so that this
 // test process never starts its OpenMP threads.
-await registerBlasBackend({ oneDnn: false });
+if (!noBlas) await registerBlasBackend({ oneDnn: false });
 
 const cases: Array<[string, number[][], (xs: tf.Tensor[]) => tf.Tensor]> = [
   ["add same shape", [[3, 4, 5], [3, 4, 5]], ([a, b]) => tf.add(a!, b!)],
@@ -84,7 +89,7 @@ const cases: Array<[string, number[][], (xs: tf.Tensor[]) => tf.Tensor]> = [
 ];
 
 for (const [name, shapes, f] of cases) {
-  Deno.test(`blas kernel equals cpu: ${name}`, async () => {
+  blasTest(`blas kernel equals cpu: ${name}`, async () => {
     const want = await run("cpu", shapes, f);
     const got = await run("blas", shapes, f);
     assert.deepEqual(got.shape, want.shape);
@@ -101,7 +106,7 @@ for (const [name, shapes, f] of cases) {
   });
 }
 
-Deno.test("blas gather rejects an out-of-range index", async () => {
+blasTest("blas gather rejects an out-of-range index", async () => {
   await tf.setBackend("blas");
   const x = tf.ones([3, 2]);
   const idx = tf.tensor1d([3], "int32");

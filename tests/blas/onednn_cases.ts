@@ -1,17 +1,15 @@
 // Run by onednn_test.ts in a child process (not matched by `deno test tests/` itself).
 // oneDNN's matmul path of the "blas" backend: every product form it takes must equal a plain
 // reference, packed weights must give the same numbers as plain ones and be freed, and whatever
-// it cannot take must be declined without touching the output. Skipped, with a message, where
+// it cannot take must be declined without touching the output. Ignored, with a message, where
 // oneDNN 2 (Debian/Ubuntu `libdnnl2`) is not installed; CI installs it.
 import assert from "node:assert/strict";
 import { seeded } from "../seeded.ts";
 import { erf } from "../../backend/blas/fast_math.ts";
 import { type OneDnnActivation, type OneDnnGemm, openOneDnn } from "../../backend/blas/onednn.ts";
+import { missingOneDnn } from "./libraries.ts";
 
-const probe = openOneDnn();
-const missing = typeof probe === "string" ? probe : undefined;
-if (typeof probe !== "string") probe.close();
-if (missing) console.log(`oneDNN tests skipped: ${missing}`);
+const missing = missingOneDnn("oneDNN");
 
 /** oneDNN taking plain-weight products too (the backend leaves those to OpenBLAS). */
 function open(prepack = false): OneDnnGemm {

@@ -2,12 +2,11 @@
 // does, and free packed weights with their model. Each case runs in a child process, since the
 // backend's options are fixed when it registers. Skipped, with a message, without oneDNN 2.
 import assert from "node:assert/strict";
-import { openOneDnn } from "../../backend/blas/onednn.ts";
+import { missingOneDnn, missingOpenBlas } from "./libraries.ts";
 
-const probe = openOneDnn();
-const missing = typeof probe === "string" ? probe : undefined;
-if (typeof probe !== "string") probe.close();
-if (missing) console.log(`oneDNN model tests skipped: ${missing}`);
+// Ignored (never passed) without OpenBLAS or oneDNN 2, with a line saying what to install.
+const noBlas = missingOpenBlas("blas model") !== undefined;
+const missing = noBlas ? "OpenBLAS" : missingOneDnn("oneDNN model");
 
 interface ChildReport {
   oneDnn: string | null;
@@ -85,7 +84,7 @@ Deno.test({
   },
 });
 
-Deno.test("DPR_ONEDNN=0 keeps the blas backend on OpenBLAS alone", async () => {
+Deno.test("DPR_ONEDNN=0 keeps the blas backend on OpenBLAS alone", { ignore: noBlas }, async () => {
   const report = await child({ DPR_ONEDNN: "0", DPR_BLAS_PREPACK: "1" });
   assert.equal(report.oneDnn, null);
   assert.match(report.reason, /without oneDNN: turned off/);

@@ -2,6 +2,7 @@
 // or a Web Worker's runtime ends while the library's threads still run), and an unpinned one does
 // not: checked in a fresh process through /proc/self/maps (Linux only).
 import assert from "node:assert/strict";
+import { missingOpenBlas } from "./libraries.ts";
 
 const LIB = "libopenblas.so.0";
 
@@ -26,14 +27,8 @@ async function mappedAfterClose(pin: boolean): Promise<boolean> {
   return new TextDecoder().decode(out.stdout).trim() === "true";
 }
 
-const available = (() => {
-  try {
-    Deno.dlopen(LIB, {}).close();
-    return Deno.build.os === "linux";
-  } catch {
-    return false;
-  }
-})();
+// Linux only; without OpenBLAS ignored (never passed), with a line saying what to install.
+const available = Deno.build.os === "linux" && missingOpenBlas("pinLibrary") === undefined;
 
 Deno.test({
   name: "pinLibrary keeps a library mapped after Deno closes its handle",

@@ -13,6 +13,11 @@ import {
   linearLayerNorm,
   maskedSoftmax,
 } from "../../../backend/ops/fused_ops.ts";
+import { missingOpenBlas } from "../../blas/libraries.ts";
+
+// Without OpenBLAS these tests are ignored (never passed), with a line saying what to install.
+const noBlas = missingOpenBlas("blas fused ops") !== undefined;
+const blasTest = noBlas ? Deno.test.ignore : Deno.test;
 
 async function both(
   f: () => tf.Tensor,
@@ -38,15 +43,15 @@ function assertClose(got: Float32Array, want: Float32Array, tol: number): void {
 
 // OpenBLAS alone here: the oneDNN path runs in child processes (onednn_test.ts), so that this
 // test process never starts its OpenMP threads.
-await registerBlasBackend({ oneDnn: false });
+if (!noBlas) await registerBlasBackend({ oneDnn: false });
 
-Deno.test("geluErf: fused on blas equals the composite on cpu", async () => {
+blasTest("geluErf: fused on blas equals the composite on cpu", async () => {
   const r = await both(() => geluErf(tf.tensor2d(seeded(600, 1, 3), [20, 30])));
   assert.ok(r.kernels.includes("DprGeluErf"), r.kernels.join());
   assertClose(r.blas, r.cpu, 1e-6);
 });
 
-Deno.test("linearGeluErf: fused on blas equals the composite on cpu", async () => {
+blasTest("linearGeluErf: fused on blas equals the composite on cpu", async () => {
   const r = await both(() =>
     linearGeluErf(
       tf.tensor2d(seeded(7 * 12, 11, 1), [7, 12]),
@@ -58,7 +63,7 @@ Deno.test("linearGeluErf: fused on blas equals the composite on cpu", async () =
   assertClose(r.blas, r.cpu, 1e-5);
 });
 
-Deno.test("linearLayerNorm: fused on blas equals the composite on cpu", async () => {
+blasTest("linearLayerNorm: fused on blas equals the composite on cpu", async () => {
   const r = await both(() =>
     linearLayerNorm(
       tf.tensor2d(seeded(7 * 12, 14, 1), [7, 12]),
@@ -74,7 +79,7 @@ Deno.test("linearLayerNorm: fused on blas equals the composite on cpu", async ()
   assertClose(r.blas, r.cpu, 1e-5);
 });
 
-Deno.test("layerNormFused with and without residual equals the composite", async () => {
+blasTest("layerNormFused with and without residual equals the composite", async () => {
   for (const withResidual of [false, true]) {
     const r = await both(() => {
       const x = tf.tensor3d(seeded(2 * 5 * 16, 2, 3), [2, 5, 16]);
@@ -87,7 +92,7 @@ Deno.test("layerNormFused with and without residual equals the composite", async
   }
 });
 
-Deno.test("maskedSoftmax with a padding mask and without equals the composite", async () => {
+blasTest("maskedSoftmax with a padding mask and without equals the composite", async () => {
   for (const withMask of [false, true]) {
     const r = await both(() => {
       const scores = tf.tensor4d(seeded(2 * 3 * 4 * 6, 6, 20), [2, 3, 4, 6]);
@@ -99,44 +104,50 @@ Deno.test("maskedSoftmax with a padding mask and without equals the composite", 
   }
 });
 
-Deno.test("fusedAttention (all queries and first only, with a mask) equals the composite", async () => {
-  // B 2, T 5, N 3, D 4: H 12, qkv [10, 36].
-  for (const firstOnly of [false, true]) {
-    for (const withMask of [false, true]) {
-      const r = await both(() => {
-        const qkv = tf.tensor2d(seeded(10 * 36, 8, 2), [10, 36]);
-        const mask = tf.tensor4d([0, 0, 0, -3.4e38, -3.4e38, 0, 0, 0, 0, 0], [2, 1, 1, 5]);
-        const args = { batch: 2, seq: 5, heads: 3, firstOnly };
-        return fusedAttention(qkv, withMask ? mask : null, args);
-      });
-      assert.ok(r.kernels.includes("DprFusedAttention"), r.kernels.join());
-      assert.equal(r.blas.length, (firstOnly ? 2 : 10) * 12);
-      assertClose(r.blas, r.cpu, 1e-5);
+blasTest(
+  "fusedAttention (all queries and first only, with a mask) equals the composite",
+  async () => {
+    // B 2, T 5, N 3, D 4: H 12, qkv [10, 36].
+    for (const firstOnly of [false, true]) {
+      for (const withMask of [false, true]) {
+        const r = await both(() => {
+          const qkv = tf.tensor2d(seeded(10 * 36, 8, 2), [10, 36]);
+          const mask = tf.tensor4d([0, 0, 0, -3.4e38, -3.4e38, 0, 0, 0, 0, 0], [2, 1, 1, 5]);
+          const args = { batch: 2, seq: 5, heads: 3, firstOnly };
+          return fusedAttention(qkv, withMask ? mask : null, args);
+        });
+        assert.ok(r.kernels.includes("DprFusedAttention"), r.kernels.join());
+        assert.equal(r.blas.length, (firstOnly ? 2 : 10) * 12);
+        assertClose(r.blas, r.cpu, 1e-5);
+      }
     }
-  }
-});
+  },
+);
 
-Deno.test("fusedAttention rejects a projection that does not fit the sizes", () => {
+blasTest("fusedAttention rejects a projection that does not fit the sizes", () => {
   const qkv = tf.zeros([6, 36]) as tf.Tensor2D;
   assert.throws(() => fusedAttention(qkv, null, { batch: 2, seq: 5, heads: 3 }), TypeError);
   qkv.dispose();
 });
 
-Deno.test("fused ops fall back to composites for other mask shapes and under gradients", async () => {
-  await tf.setBackend("blas");
-  const scores = tf.tensor4d(seeded(24, 7, 3), [1, 2, 3, 4]);
-  const wideMask = tf.zeros([1, 2, 3, 4]);
-  const profile = await tf.profile(() => maskedSoftmax(scores, 1, wideMask).dispose());
-  assert.ok(!profile.kernels.some((k) => k.name === "DprScaledMaskedSoftmax"));
-  const x = tf.tensor1d([-1, 0.5, 2]);
-  const g = tf.grad((t: tf.Tensor) => tf.sum(geluErf(t)))(x);
-  // d/dx gelu(x) = Phi(x) + x phi(x)
-  const phi = (v: number) => Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI);
-  const Phi = (v: number) => (v === -1 ? 0.158655 : v === 0.5 ? 0.691462 : 0.97725);
-  const want = [-1, 0.5, 2].map((v) => Phi(v) + v * phi(v));
-  assertClose(g.dataSync() as Float32Array, new Float32Array(want), 1e-4);
-  tf.dispose([scores, wideMask, x, g]);
-});
+blasTest(
+  "fused ops fall back to composites for other mask shapes and under gradients",
+  async () => {
+    await tf.setBackend("blas");
+    const scores = tf.tensor4d(seeded(24, 7, 3), [1, 2, 3, 4]);
+    const wideMask = tf.zeros([1, 2, 3, 4]);
+    const profile = await tf.profile(() => maskedSoftmax(scores, 1, wideMask).dispose());
+    assert.ok(!profile.kernels.some((k) => k.name === "DprScaledMaskedSoftmax"));
+    const x = tf.tensor1d([-1, 0.5, 2]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(geluErf(t)))(x);
+    // d/dx gelu(x) = Phi(x) + x phi(x)
+    const phi = (v: number) => Math.exp(-v * v / 2) / Math.sqrt(2 * Math.PI);
+    const Phi = (v: number) => (v === -1 ? 0.158655 : v === 0.5 ? 0.691462 : 0.97725);
+    const want = [-1, 0.5, 2].map((v) => Phi(v) + v * phi(v));
+    assertClose(g.dataSync() as Float32Array, new Float32Array(want), 1e-4);
+    tf.dispose([scores, wideMask, x, g]);
+  },
+);
 
 Deno.test("normalCdfLinear stays within 2e-7 of normalCdf and keeps NaN and the tails", () => {
   let worst = 0;

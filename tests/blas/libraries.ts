@@ -1,0 +1,54 @@
+/**
+ * Whether the native libraries of the "blas" backend are on this machine, for the `ignore` of
+ * the tests that need them. A missing library makes those tests ignored (never passed), with one
+ * line saying what to install; `bash .ci/run` installs both.
+ *
+ * ```ts
+ * import { missingOpenBlas } from "./libraries.ts";
+ * const missing = missingOpenBlas("blas elementwise");
+ * Deno.test({ name: "...", ignore: missing !== undefined, fn() {} });
+ * ```
+ * @module
+ */
+import { openBlas } from "../../backend/blas/library.ts";
+import { openOneDnn } from "../../backend/blas/onednn.ts";
+
+function said(what: string, missing: string | undefined): string | undefined {
+  if (missing !== undefined) console.log(`${what} tests ignored: ${missing}`);
+  return missing;
+}
+
+/**
+ * Why OpenBLAS cannot be opened here, naming what to install (printed once as "<what> tests
+ * ignored: ..."), or `undefined` when it can.
+ *
+ * @param what the tests' subject, for the printed line
+ * @returns the reason, or `undefined`
+ */
+export function missingOpenBlas(what: string): string | undefined {
+  try {
+    openBlas().close();
+    return undefined;
+  } catch (error) {
+    return said(what, error instanceof Error ? error.message : String(error));
+  }
+}
+
+/**
+ * Why oneDNN 2 cannot be opened here, naming what to install (printed once), or `undefined`.
+ *
+ * @param what the tests' subject, for the printed line
+ * @returns the reason, or `undefined`
+ */
+export function missingOneDnn(what: string): string | undefined {
+  const probe = openOneDnn();
+  if (typeof probe !== "string") {
+    probe.close();
+    return undefined;
+  }
+  return said(
+    what,
+    `${probe}; install oneDNN 2 (Debian/Ubuntu: \`apt-get install libdnnl2\`), or run ` +
+      "`bash .ci/run`, which installs it",
+  );
+}
