@@ -16,7 +16,7 @@ import type { Quantization } from "../io/tfjs_artifacts.ts";
 export const USAGE: string = `Usage: deno task convert <source> <out-dir> [options]
 
   <source>    a folder (model.safetensors, sharded safetensors or pytorch_model.bin),
-              an http(s) URL of a converted folder, a hub id org/name (needs HF_ENDPOINT),
+              an http(s) URL of a converted folder, a hub id org/name (the Hugging Face hub),
               or an original facebookresearch/DPR checkpoint file
   <out-dir>   the folder to create (a bi-encoder gives question_encoder/ and ctx_encoder/)
 
@@ -28,7 +28,8 @@ Options:
   --overwrite                replace <out-dir> if it exists
   --help                     show this text
 
-Environment: HF_ENDPOINT (hub base URL), HF_TOKEN (private repos), DPR_CACHE (download cache).
+Environment: HF_ENDPOINT (another hub), HF_TOKEN (private repos), HF_HOME / HF_HUB_CACHE /
+DPR_CACHE (the Hugging Face cache), HF_HUB_OFFLINE=1 (the cache only).
 `;
 
 /** A parsed command line. */

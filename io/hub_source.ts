@@ -1,31 +1,42 @@
 /**
- * A model repository on a Hugging Face-compatible hub, mirrored into a local cache. Files are
- * downloaded from `<endpoint>/<id>/resolve/<revision>/<file>` on first use: resumable (HTTP
- * Range), verified against the sha256 the hub sends for large (LFS) files, and written
- * atomically (a `.incomplete` file renamed into place), so a later offline load reads only the
- * cache.
+ * A model repository on the Hugging Face hub (or a compatible one), read through the standard
+ * Hugging Face cache ({@link HubCacheRepo}): files already downloaded by Python tools are used as
+ * they are, and files downloaded here are where those tools look. A file is asked about with a
+ * HEAD request (its commit and etag), then downloaded once per etag from
+ * `<endpoint>/<id>/resolve/<commit>/<file>`: resumable (HTTP Range), verified against the sha256
+ * the hub sends for large (LFS) files, and written atomically.
  *
- * The endpoint comes from the `endpoint` option or the `HF_ENDPOINT` environment variable; this
- * project names no default host, so one of them must be set for downloads.
+ * The endpoint is the `endpoint` option, else `HF_ENDPOINT`, else the public hub,
+ * `https://huggingface.co`. Offline (`HF_HUB_OFFLINE=1` or the `offline` option), or with the hub
+ * out of reach, files come from the cache alone.
  * @module
  */
-import { parseFlagWord, readEnv } from "../backend/env.ts";
 import { createHash } from "node:crypto";
+import { parseFlagWord } from "../backend/env.ts";
 import type { FileSource } from "./file_source.ts";
-import { pathExists } from "./path_exists.ts";
-import type { Progress } from "./progress.ts";
+import { COMMIT, defaultCacheDir, env, HubCacheRepo } from "./hf_cache.ts";
 import { SILENT_PROGRESS, stderrIsTerminal, stderrProgress } from "./progress.ts";
+import type { Progress } from "./progress.ts";
 import { checkFileName } from "./url_source.ts";
+import { pathExists } from "./path_exists.ts";
+
+export { defaultCacheDir, env } from "./hf_cache.ts";
+
+/** The public Hugging Face hub, the endpoint when neither the option nor `HF_ENDPOINT` is set. */
+export const DEFAULT_ENDPOINT = "https://huggingface.co";
 
 /** Options shared by hub downloads and `resolvePretrained`. */
 export interface HubOptions {
   /** Branch, tag or commit; default "main". */
   revision?: string;
-  /** Cache folder; default `DPR_CACHE`, else `<user cache dir>/dpr`. */
+  /**
+   * The Hugging Face cache folder (the one holding `models--org--name`); default `DPR_CACHE`,
+   * else `HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`.
+   */
   cacheDir?: string;
   /** The fetch to use; default the global `fetch`. */
   fetch?: typeof fetch;
-  /** The hub's base URL; default the `HF_ENDPOINT` environment variable. */
+  /** The hub's base URL; default `HF_ENDPOINT`, else `https://huggingface.co`. */
   endpoint?: string;
   /** Bearer token for private repositories; default the `HF_TOKEN` environment variable. */
   token?: string;
@@ -33,33 +44,6 @@ export interface HubOptions {
   offline?: boolean;
   /** Show a progress bar on stderr; default: when stderr is a terminal. */
   progress?: boolean;
-}
-
-/**
- * Reads an environment variable, or `undefined` when unset or not permitted.
- * @param name the variable
- * @returns its value
- */
-export function env(name: string): string | undefined {
-  return readEnv(name);
-}
-
-/**
- * The cache folder: `DPR_CACHE`, else `$XDG_CACHE_HOME/dpr`, `~/.cache/dpr` or
- * `%LOCALAPPDATA%/dpr`.
- * @returns the folder's path
- */
-export function defaultCacheDir(): string {
-  const explicit = env("DPR_CACHE");
-  if (explicit) return explicit;
-  const base = env("XDG_CACHE_HOME") ??
-    (env("HOME") ? `${env("HOME")}/.cache` : undefined) ?? env("LOCALAPPDATA");
-  if (base === undefined) {
-    throw new Error(
-      "Cannot find a cache folder: set DPR_CACHE (or pass cacheDir) to the folder for downloads",
-    );
-  }
-  return `${base}/dpr`;
 }
 
 /** Hub ids look like `org/name` (or a bare `name`). */
@@ -74,16 +58,23 @@ export function isHubId(id: string): boolean {
   return HUB_ID.test(id) && !id.includes("..");
 }
 
-/** A hub repository at one revision, cached on disk. */
+/** What a HEAD request told about a file. */
+type FileInfo =
+  | { kind: "found"; commit: string; etag: string }
+  | { kind: "absent"; commit: string | null }
+  | { kind: "unreachable"; why: string };
+
+/** A hub repository at one revision, read through the Hugging Face cache. */
 export class HubSource implements FileSource {
   /** The repository id, e.g. `org/name`. */
   readonly id: string;
   /** The revision. */
   readonly revision: string;
-  /** The cache folder holding this repository's revision. */
+  /** The repository's folder in the Hugging Face cache (`.../models--org--name`). */
   readonly folder: string;
   readonly description: string;
   readonly #options: HubOptions;
+  readonly #cache: HubCacheRepo;
 
   /**
    * Points at a repository revision and its cache folder; nothing is downloaded yet.
@@ -96,11 +87,14 @@ export class HubSource implements FileSource {
     }
     this.id = id;
     this.revision = options.revision ?? "main";
-    if (this.revision.length === 0 || this.revision.includes("..")) {
+    if (
+      this.revision.length === 0 ||
+      this.revision.split("/").some((part) => part === "" || part === "." || part === "..")
+    ) {
       throw new RangeError(`Cannot use revision ${JSON.stringify(this.revision)}`);
     }
-    const cacheDir = (options.cacheDir ?? defaultCacheDir()).replace(/\/+$/, "");
-    this.folder = `${cacheDir}/hub/${id.replace("/", "--")}/${encodeURIComponent(this.revision)}`;
+    this.#cache = new HubCacheRepo(options.cacheDir ?? defaultCacheDir(), id);
+    this.folder = this.#cache.folder;
     this.description = `${id}@${this.revision}`;
     this.#options = options;
   }
@@ -111,156 +105,148 @@ export class HubSource implements FileSource {
   }
 
   /**
-   * Returns the cached file's path, downloading it first when needed.
+   * Returns the cached file's path (in `snapshots/<commit>/`), downloading it first when needed.
    * @param name the file name in the repository
    * @returns the path, or `null` when the repository has no such file
+   * @throws {Error} offline or with the hub out of reach, when the cache lacks the file
    */
   async localPath(name: string): Promise<string | null> {
     checkFileName(name, this.description);
-    const path = `${this.folder}/${name}`;
-    const cached = await pathExists(path);
-    const absent = !cached && await pathExists(`${path}.absent`);
-    const offline = this.#options.offline ??
-      parseFlagWord(env("HF_HUB_OFFLINE") ?? "") === true;
-    const endpoint = (this.#options.endpoint ?? env("HF_ENDPOINT"))?.replace(/\/+$/, "");
-    if (cached || absent) {
-      // A commit never changes; a branch or tag may move: ask the hub (as Hugging Face's own
-      // client does) whether the cached file is still current, keeping the cache when it cannot
-      // be reached.
-      if (offline || !endpoint || COMMIT.test(this.revision)) return cached ? path : null;
-      return await this.#refresh(name, this.#url(endpoint, name), path, cached);
-    }
-    if (offline) {
-      throw new Error(
-        `Cannot read ${name} of ${this.description}: it is not in the cache (${path}) and ` +
-          `downloads are off (offline)`,
-      );
-    }
-    if (!endpoint) {
-      throw new Error(
-        `Cannot download ${name} of ${this.description}: set HF_ENDPOINT (or the endpoint ` +
-          `option) to the hub's base URL; this library names no default host`,
-      );
-    }
-    const url = this.#url(endpoint, name);
-    // Loads running at the same time (a tokenizer and its model, say) share one download of a
-    // file: two writers of one partial file would corrupt it.
-    let pending = IN_FLIGHT.get(path);
+    const key = `${this.folder}\n${this.revision}\n${name}`;
+    // Loads running at the same time (a tokenizer and its model, say) share one look-up and one
+    // download of a file: two writers of one partial file would corrupt it.
+    let pending = IN_FLIGHT.get(key);
     if (pending === undefined) {
-      pending = this.#download(name, url, path).finally(() => IN_FLIGHT.delete(path));
-      IN_FLIGHT.set(path, pending);
+      pending = this.#resolve(name).finally(() => IN_FLIGHT.delete(key));
+      IN_FLIGHT.set(key, pending);
     }
     return await pending;
   }
 
-  #url(endpoint: string, name: string): string {
-    return `${endpoint}/${this.id}/resolve/${encodeURIComponent(this.revision)}/${
+  async #resolve(name: string): Promise<string | null> {
+    // A commit never moves: what the cache holds for it is final.
+    if (COMMIT.test(this.revision)) {
+      const known = await this.#cache.lookup(this.revision, name);
+      if (known !== undefined) return known;
+    }
+    const offline = this.#options.offline ?? parseFlagWord(env("HF_HUB_OFFLINE") ?? "") === true;
+    if (offline) {
+      return await this.#fromCache(
+        name,
+        "downloads are off (offline): HF_HUB_OFFLINE or the offline option is set",
+      );
+    }
+    const endpoint = (this.#options.endpoint ?? env("HF_ENDPOINT") ?? DEFAULT_ENDPOINT)
+      .replace(/\/+$/, "");
+    const info = await this.#head(this.#url(endpoint, this.revision, name));
+    if (info.kind === "unreachable") return await this.#fromCache(name, info.why);
+    if (info.kind === "absent") {
+      if (info.commit !== null) {
+        await this.#cache.markAbsent(info.commit, name);
+        await this.#cache.writeRef(this.revision, info.commit);
+      }
+      return null;
+    }
+    const { commit, etag } = info;
+    await this.#cache.writeRef(this.revision, commit);
+    const known = await this.#cache.lookup(commit, name);
+    if (typeof known === "string") return known;
+    const blob = this.#cache.blobPath(etag);
+    if (!await pathExists(blob)) {
+      const show = this.#options.progress ?? stderrIsTerminal();
+      const found = await downloadFile(this.#url(endpoint, commit, name), blob, {
+        fetch: this.#options.fetch ?? fetch,
+        token: this.#options.token ?? env("HF_TOKEN"),
+        progress: show ? stderrProgress(`${this.id}/${name}`) : SILENT_PROGRESS,
+      });
+      if (!found) return null;
+    }
+    return await this.#cache.link(etag, commit, name);
+  }
+
+  /** The cached file for this revision, or an error saying why nothing could be asked. */
+  async #fromCache(name: string, why: string): Promise<string | null> {
+    const commit = await this.#cache.commitOf(this.revision);
+    const known = commit === null ? undefined : await this.#cache.lookup(commit, name);
+    if (known !== undefined) return known;
+    throw new Error(
+      `Cannot read ${name} of ${this.description}: it is not in the cache (${this.folder}) and ` +
+        why,
+    );
+  }
+
+  #url(endpoint: string, revision: string, name: string): string {
+    return `${endpoint}/${this.id}/resolve/${encodeURIComponent(revision)}/${
       name.split("/").map(encodeURIComponent).join("/")
     }`;
   }
 
   /**
-   * Checks a cached file (or a remembered absence) against the hub: the validator it sends now
-   * against the one saved with the download. A changed file is downloaded again (atomically), a
-   * file that appeared is downloaded; an unreachable hub, an error status or a cache without a
-   * saved validator keep the cache as it is.
+   * Asks the hub for a file's commit and etag by a HEAD request, as `huggingface_hub` does: a
+   * redirect to another host (a large file's storage) is not followed, since the hub's own
+   * answer carries both; a redirect on the same host without them (a renamed repository) is.
    */
-  #refresh(name: string, url: string, path: string, cached: boolean): Promise<string | null> {
-    let pending = IN_FLIGHT.get(path);
-    if (pending !== undefined) return pending;
-    pending = (async (): Promise<string | null> => {
-      const keep = cached ? path : null;
-      const now = await this.#headValidator(url);
-      if (now === undefined) return keep; // unreachable or an error: the cache stands
-      if (now === null) {
-        if (!cached) return null; // still absent
-        return path; // gone upstream: keep what we have
-      }
-      if (cached) {
-        const saved = await Deno.readTextFile(`${path}.etag`).catch(() => null);
-        if (saved === null) {
-          // A cache written before validators were saved: adopt the current one.
-          await writeSidecar(`${path}.etag`, now);
-          return path;
-        }
-        if (saved.trim() === now) return path;
-      } else {
-        await Deno.remove(`${path}.absent`).catch(() => {});
-      }
-      return await this.#download(name, url, path);
-    })().finally(() => IN_FLIGHT.delete(path));
-    IN_FLIGHT.set(path, pending);
-    return pending;
-  }
-
-  /**
-   * The hub's validator for `url` by a HEAD request (redirects not followed: the hub's own
-   * answer carries it): the tag, `null` for 404, `undefined` when unreachable or another error.
-   */
-  async #headValidator(url: string): Promise<string | null | undefined> {
+  async #head(url: string): Promise<FileInfo> {
     const headers = new Headers({ "Accept-Encoding": "identity" });
     const token = this.#options.token ?? env("HF_TOKEN");
     if (token) headers.set("Authorization", `Bearer ${token}`);
     const seconds = Number(env("HF_HUB_ETAG_TIMEOUT") ?? 10);
-    try {
-      const response = await (this.#options.fetch ?? fetch)(url, {
-        method: "HEAD",
-        headers,
-        redirect: "manual",
-        signal: AbortSignal.timeout(
-          Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 10_000,
-        ),
-      });
+    const timeout = Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 10_000;
+    let current = url;
+    for (let hop = 0; hop <= 10; hop++) {
+      let response: Response;
+      try {
+        response = await (this.#options.fetch ?? fetch)(current, {
+          method: "HEAD",
+          headers,
+          redirect: "manual",
+          signal: AbortSignal.timeout(timeout),
+        });
+      } catch (error) {
+        return { kind: "unreachable", why: `the hub cannot be reached (${errorText(error)})` };
+      }
       await response.body?.cancel();
-      if (response.status === 404) return null;
+      const commit = response.headers.get("x-repo-commit");
+      const location = response.headers.get("location");
       const redirect = response.status >= 300 && response.status < 400;
-      if (!response.ok && !redirect) return undefined;
-      return validatorOf(response.headers) ?? undefined;
-    } catch {
-      return undefined;
+      if (redirect && commit === null && location !== null) {
+        const next = new URL(location, current);
+        if (next.origin === new URL(current).origin) {
+          current = next.href;
+          continue;
+        }
+      }
+      if (response.status === 404) return { kind: "absent", commit };
+      if (!response.ok && !redirect) {
+        const hint = response.status === 401 || response.status === 403
+          ? " (a private or gated repository needs HF_TOKEN)"
+          : "";
+        return {
+          kind: "unreachable",
+          why: `the hub answered HTTP ${response.status} for ${url}${hint}`,
+        };
+      }
+      const etag = validatorOf(response.headers);
+      if (commit === null || etag === null) {
+        throw new Error(
+          `Cannot download from ${url}: the server sent no ${
+            commit === null ? "X-Repo-Commit" : "ETag"
+          } header, so it is not a Hugging Face hub (set HF_ENDPOINT or the endpoint option to ` +
+            "one, or load the folder by URL)",
+        );
+      }
+      return { kind: "found", commit, etag };
     }
-  }
-
-  async #download(name: string, url: string, path: string): Promise<string | null> {
-    const folderExisted = await pathExists(this.folder);
-    const show = this.#options.progress ?? stderrIsTerminal();
-    let validator: string | null = null;
-    const found = await downloadFile(url, path, {
-      fetch: this.#options.fetch ?? fetch,
-      token: this.#options.token ?? env("HF_TOKEN"),
-      progress: show ? stderrProgress(`${this.id}/${name}`) : SILENT_PROGRESS,
-      onValidator: (tag) => {
-        validator = tag;
-      },
-    });
-    if (found && validator !== null) await writeSidecar(`${path}.etag`, validator);
-    if (!found) {
-      // Remember absent files so an offline load does not need to ask again; only inside a
-      // repository already seen, so a missing repository leaves no trace in the cache.
-      if (folderExisted) await Deno.writeFile(`${path}.absent`, new Uint8Array(0));
-      return null;
-    }
-    return path;
+    throw new Error(`Cannot download from ${url}: more than 10 redirects`);
   }
 }
 
-/** Downloads and freshness checks in progress in this process, by cache path. */
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Look-ups and downloads in progress in this process, by repository, revision and file. */
 const IN_FLIGHT = new Map<string, Promise<string | null>>();
-
-/** A full commit id: a revision that never moves. */
-const COMMIT = /^[0-9a-f]{40}$/;
-
-/** Writes a small file atomically (a temporary file renamed into place). */
-async function writeSidecar(path: string, text: string): Promise<void> {
-  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(temporary, text);
-  try {
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
-}
 
 /**
  * The body of a response that came compressed although identity was asked for. Deno hands such a

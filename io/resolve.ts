@@ -191,8 +191,9 @@ export async function readWeights(
  * - a local folder: Hugging Face layout (`model.safetensors`, sharded safetensors or
  *   `pytorch_model.bin`) or a folder written by `convertCheckpoint`;
  * - an `http(s)://` URL of such a folder: fetched, nothing written to disk;
- * - a hub id `org/name`: downloaded from `${HF_ENDPOINT}/org/name/resolve/<revision>/<file>`
- *   into the cache (`DPR_CACHE`), then read from there; later loads work offline.
+ * - a hub id `org/name`: read through the Hugging Face cache (`~/.cache/huggingface/hub`,
+ *   shared with Python's tools), downloaded there first from the Hugging Face hub (or
+ *   `HF_ENDPOINT`) when missing; later loads work offline.
  *
  * @example
  * ```ts ignore

@@ -2,6 +2,7 @@
 // comes compressed anyway is still saved whole (Content-Length then counts compressed bytes).
 import assert from "node:assert/strict";
 import { downloadFile, HubSource } from "../../io/hub_source.ts";
+import { hubFileHeaders } from "./hub_emulation.ts";
 
 async function gzip(bytes: Uint8Array<ArrayBuffer>): Promise<Uint8Array<ArrayBuffer>> {
   const stream = new Blob([bytes]).stream().pipeThrough(new CompressionStream("gzip"));
@@ -46,7 +47,10 @@ Deno.test("downloadFile: asks for identity encoding and copes with a gzip body",
 Deno.test("HubSource: loads at the same time share one download of a file", async () => {
   const body = new Uint8Array(600_000).map((_, i) => i % 251);
   let requests = 0;
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => {
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const headers = hubFileHeaders(body);
+    headers.set("content-length", String(body.length));
+    if (req.method === "HEAD") return new Response(null, { headers });
     requests++;
     let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
@@ -57,7 +61,7 @@ Deno.test("HubSource: loads at the same time share one download of a file", asyn
         sent += 100_000;
       },
     });
-    return new Response(stream, { headers: { "content-length": String(body.length) } });
+    return new Response(stream, { headers });
   });
   const cacheDir = await Deno.makeTempDir();
   try {

@@ -4,9 +4,24 @@ import { resolvePretrained } from "../../io/resolve.ts";
 import { HubSource } from "../../io/hub_source.ts";
 import { readSafetensors } from "../../io/safetensors.ts";
 import type { StateDict } from "../../io/state_dict.ts";
+import { gitBlobId, hubFileHeaders, TEST_COMMIT } from "./hub_emulation.ts";
 
 const FIXTURES = new URL("../fixtures/models/", import.meta.url).pathname;
 const NAME = "dpr-question_encoder-tiny";
+
+/** The hub's 404: inside an existing repository it names the commit, as the hub does. */
+function notFound(repoFolder: string): Response {
+  let exists = false;
+  try {
+    exists = Deno.statSync(repoFolder).isDirectory;
+  } catch {
+    exists = false;
+  }
+  return new Response("Entry not found", {
+    status: 404,
+    headers: exists ? { "x-repo-commit": TEST_COMMIT } : {},
+  });
+}
 
 interface Fault {
   /** Cut the connection after this many bytes of the file, once. */
@@ -15,7 +30,10 @@ interface Fault {
   wrongSha?: boolean;
 }
 
-/** A hub-shaped server over the fixture folders: /org/<name>/resolve/<rev>/<file>. */
+/**
+ * A hub-shaped server over the fixture folders: /org/<name>/resolve/<rev>/<file>, every revision
+ * at {@link TEST_COMMIT}, with the hub's headers (X-Repo-Commit, etags, LFS redirects).
+ */
 function startHub(faults: Map<string, Fault> = new Map(), root = FIXTURES): {
   endpoint: string;
   requests: { path: string; range: string | null }[];
@@ -30,23 +48,27 @@ function startHub(faults: Map<string, Fault> = new Map(), root = FIXTURES): {
       const range = request.headers.get("range");
       requests.push({ path, range });
       // Large files redirect to a storage host, as the hub does; the digest rides on the redirect.
-      const lfs = /^\/org\/([\w.-]+)\/resolve\/main\/([\w.-]+\.safetensors)$/.exec(path);
+      const lfs = /^\/org\/([\w.-]+)\/resolve\/[\w.-]+\/([\w.-]+\.safetensors)$/.exec(path);
       if (lfs) {
         let bytes: Uint8Array;
         try {
           bytes = await Deno.readFile(`${root}${lfs[1]}/${lfs[2]}`);
         } catch {
-          return new Response("Entry not found", { status: 404 });
+          return notFound(`${root}${lfs[1]}`);
         }
         const fault = faults.get(lfs[2]!) ?? {};
         const sha = createHash("sha256").update(fault.wrongSha ? new Uint8Array([1]) : bytes)
           .digest("hex");
         return new Response(null, {
           status: 302,
-          headers: { location: `/storage/${lfs[1]}/${lfs[2]}`, "x-linked-etag": `"${sha}"` },
+          headers: {
+            location: `/storage/${lfs[1]}/${lfs[2]}`,
+            "x-linked-etag": `"${sha}"`,
+            "x-repo-commit": TEST_COMMIT,
+          },
         });
       }
-      const match = /^\/(?:org\/([\w.-]+)\/resolve\/main|storage\/([\w.-]+))\/([\w.-]+)$/
+      const match = /^\/(?:org\/([\w.-]+)\/resolve\/[\w.-]+|storage\/([\w.-]+))\/([\w.-]+)$/
         .exec(path);
       if (!match) return new Response("not found", { status: 404 });
       const folder = match[1] ?? match[2]!;
@@ -56,14 +78,12 @@ function startHub(faults: Map<string, Fault> = new Map(), root = FIXTURES): {
       try {
         bytes = await Deno.readFile(`${root}${folder}/${name}`);
       } catch {
-        return new Response("Entry not found", { status: 404 });
+        return notFound(`${root}${folder}`);
       }
       const fault = faults.get(name) ?? {};
       // Small files carry a git blob id as etag (not a digest); the storage host's etag is opaque.
-      const headers = new Headers({
-        etag: storage ? '"storage-etag"' : `"${"0".repeat(40)}"`,
-        "accept-ranges": "bytes",
-      });
+      const headers = storage ? new Headers({ etag: '"storage-etag"' }) : hubFileHeaders(bytes);
+      headers.set("accept-ranges", "bytes");
       let start = 0;
       let status = 200;
       const r = range ? /^bytes=(\d+)-$/.exec(range) : null;
@@ -118,6 +138,25 @@ async function listFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
+/**
+ * The Hugging Face cache's files for the fixture repository at {@link TEST_COMMIT}, as
+ * huggingface_hub lays them out: blobs named by etag, snapshot links, the ref of "main", and the
+ * files known to be absent.
+ */
+async function hfLayout(files: string[], absent: string[] = []): Promise<string[]> {
+  const repo = `models--org--${NAME}`;
+  const out = [`${repo}/refs/main`];
+  for (const file of files) {
+    const bytes = await Deno.readFile(`${FIXTURES}${NAME}/${file}`);
+    const etag = file.endsWith(".safetensors")
+      ? createHash("sha256").update(bytes).digest("hex")
+      : gitBlobId(bytes);
+    out.push(`${repo}/blobs/${etag}`, `${repo}/snapshots/${TEST_COMMIT}/${file}`);
+  }
+  for (const file of absent) out.push(`${repo}/.no_exist/${TEST_COMMIT}/${file}`);
+  return out.sort();
+}
+
 async function expected(): Promise<StateDict> {
   return readSafetensors(await Deno.readFile(`${FIXTURES}${NAME}/model.safetensors`));
 }
@@ -131,18 +170,23 @@ Deno.test("a hub id downloads into the cache, then loads offline with the server
     assert.equal(first.format, "safetensors");
     assert.deepEqual(first.stateDict, await expected());
     assert.equal((first.config.architectures as string[])[0], "DPRQuestionEncoder");
-    const files = await listFiles(cacheDir);
-    // Each file is saved with the validator the hub sent (its etag), to notice a moved branch.
-    assert.deepEqual(files, [
-      `hub/org--${NAME}/main/config.json`,
-      `hub/org--${NAME}/main/config.json.etag`,
-      `hub/org--${NAME}/main/model.safetensors`,
-      `hub/org--${NAME}/main/model.safetensors.etag`,
-    ]);
+    // The Hugging Face cache layout: blobs by etag, snapshot links to them, refs/main.
+    assert.deepEqual(
+      await listFiles(cacheDir),
+      await hfLayout(["config.json", "model.safetensors"]),
+    );
+    const repo = `${cacheDir}/models--org--${NAME}`;
+    assert.equal(await Deno.readTextFile(`${repo}/refs/main`), TEST_COMMIT);
+    const link = await Deno.readLink(`${repo}/snapshots/${TEST_COMMIT}/model.safetensors`);
+    assert.match(link, /^\.\.\/\.\.\/blobs\/[0-9a-f]{64}$/, "a relative link to the blob");
     // A tokenizer reads its files through the same source; absent files are remembered.
     const source = first.source as HubSource;
     assert.ok((await source.readFile("vocab.txt"))!.length > 100);
     assert.equal(await source.readFile("tokenizer.json"), null);
+    assert.deepEqual(
+      await listFiles(cacheDir),
+      await hfLayout(["config.json", "model.safetensors", "vocab.txt"], ["tokenizer.json"]),
+    );
     await hub.close();
     const count = hub.requests.length;
     const second = await resolvePretrained(`org/${NAME}`, options);
@@ -175,10 +219,7 @@ Deno.test("a 404, a cut connection and a sha256 mismatch leave no cache entry", 
 
     faults.set("model.safetensors", { wrongSha: true });
     await assert.rejects(() => resolvePretrained(`org/${NAME}`, options), /sha256 mismatch/);
-    assert.deepEqual(await listFiles(cacheDir), [
-      `hub/org--${NAME}/main/config.json`,
-      `hub/org--${NAME}/main/config.json.etag`,
-    ]);
+    assert.deepEqual(await listFiles(cacheDir), await hfLayout(["config.json"]));
 
     faults.set("model.safetensors", { cutAfter: 100_000 });
     await assert.rejects(
@@ -186,34 +227,49 @@ Deno.test("a 404, a cut connection and a sha256 mismatch leave no cache entry", 
       /connection was cut after 100000 of \d+ bytes/,
     );
     const files = await listFiles(cacheDir);
-    assert.ok(!files.includes(`hub/org--${NAME}/main/model.safetensors`));
+    assert.ok(!files.includes(`models--org--${NAME}/snapshots/${TEST_COMMIT}/model.safetensors`));
+    assert.ok(files.some((f) => f.endsWith(".incomplete")), "the partial blob is kept");
     // The next try resumes with a Range request and verifies the whole file.
     const resumed = await resolvePretrained(`org/${NAME}`, options);
     assert.deepEqual(resumed.stateDict, await expected());
     const last = hub.requests.filter((r) => r.path.endsWith("model.safetensors")).at(-1);
     assert.equal(last?.range, "bytes=100000-");
-    assert.deepEqual(await listFiles(cacheDir), [
-      `hub/org--${NAME}/main/config.json`,
-      `hub/org--${NAME}/main/config.json.etag`,
-      `hub/org--${NAME}/main/model.safetensors`,
-      `hub/org--${NAME}/main/model.safetensors.etag`,
-    ]);
+    assert.deepEqual(
+      await listFiles(cacheDir),
+      await hfLayout(["config.json", "model.safetensors"]),
+    );
   } finally {
     await hub.close();
     await Deno.remove(cacheDir, { recursive: true });
   }
 });
 
-Deno.test("downloads need an endpoint; local folders need none", async () => {
+Deno.test("hub ids go to the public hub unless HF_ENDPOINT says otherwise; local folders need none", async () => {
   const cacheDir = await Deno.makeTempDir();
   try {
-    const hadEndpoint = Deno.env.get("HF_ENDPOINT");
-    if (hadEndpoint === undefined) {
+    const asked: string[] = [];
+    const unreachable = (input: string | URL | Request): Promise<Response> => {
+      asked.push(String(input));
+      return Promise.reject(new TypeError("no network in this test"));
+    };
+    const options = {
+      cacheDir,
+      progress: false,
+      offline: false,
+      fetch: unreachable as typeof fetch,
+    };
+    if (Deno.env.get("HF_ENDPOINT") === undefined) {
       await assert.rejects(
-        () => resolvePretrained("org/anything", { cacheDir, progress: false, offline: false }),
-        /set HF_ENDPOINT/,
+        () => resolvePretrained("org/anything", options),
+        /not in the cache .* and the hub cannot be reached \(no network in this test\)/,
       );
+      assert.deepEqual(asked, ["https://huggingface.co/org/anything/resolve/main/config.json"]);
     }
+    asked.length = 0;
+    await assert.rejects(() =>
+      resolvePretrained("org/anything", { ...options, endpoint: "http://127.0.0.1:9/" })
+    );
+    assert.deepEqual(asked, ["http://127.0.0.1:9/org/anything/resolve/main/config.json"]);
     const local = await resolvePretrained(`${FIXTURES}dpr-reader-tiny`);
     assert.equal(local.format, "safetensors");
     await assert.rejects(() => resolvePretrained("./no/such/folder"), /not an existing folder/);
@@ -290,13 +346,18 @@ Deno.test("HF_TOKEN goes to the hub as a bearer token, never to another host", a
         const sha = createHash("sha256").update(bytes).digest("hex");
         return new Response(null, {
           status: 302,
-          headers: { location: `http://127.0.0.1:${storagePort}/blob`, "x-linked-etag": sha },
+          headers: {
+            location: `http://127.0.0.1:${storagePort}/blob`,
+            "x-linked-etag": sha,
+            "x-repo-commit": TEST_COMMIT,
+          },
         });
       }
       if (file === "config.json") {
-        return new Response(await Deno.readFile(`${FIXTURES}${NAME}/config.json`));
+        const config = await Deno.readFile(`${FIXTURES}${NAME}/config.json`);
+        return new Response(config, { headers: hubFileHeaders(config) });
       }
-      return new Response("no", { status: 404 });
+      return new Response("no", { status: 404, headers: { "x-repo-commit": TEST_COMMIT } });
     },
   );
   try {
@@ -335,11 +396,22 @@ Deno.test("a moved branch is noticed: changed files download again, unreachable 
         ?.[1];
       requests.push(`${request.method} ${name}`);
       if (request.method === "HEAD" && failHead) return new Response(null, { status: 503 });
+      // The repository's commit follows its content; a commit asked for by id is answered as such.
+      const revision = /\/resolve\/([\w.-]+)\//.exec(new URL(request.url).pathname)?.[1] ?? "";
+      const commit = /^[0-9a-f]{40}$/.test(revision) ? revision : gitBlobId(
+        new TextEncoder().encode(JSON.stringify([...files])),
+      );
       const text = name === undefined ? undefined : files.get(name);
-      if (text === undefined) return new Response("Entry not found", { status: 404 });
+      if (text === undefined) {
+        return new Response("Entry not found", {
+          status: 404,
+          headers: { "x-repo-commit": commit },
+        });
+      }
       // Small files: the etag is a git blob id, which changes with the content.
-      const etag = createHash("sha1").update(`blob ${text.length}\0${text}`).digest("hex");
-      return new Response(text, { headers: { etag: `"${etag}"` } });
+      return new Response(text, {
+        headers: hubFileHeaders(new TextEncoder().encode(text), commit),
+      });
     },
   );
   const endpoint = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
@@ -377,10 +449,10 @@ Deno.test("a moved branch is noticed: changed files download again, unreachable 
     });
     assert.equal(await text(pinned, "config.json"), '{"v": 3}');
     assert.equal(await text(pinned, "config.json"), '{"v": 3}');
-    assert.deepEqual(requests, ["GET config.json"]);
+    assert.deepEqual(requests, ["HEAD config.json", "GET config.json"]);
     const offline = new HubSource("org/m", { endpoint, cacheDir, offline: true });
     assert.equal(await text(offline, "config.json"), '{"v": 2}');
-    assert.deepEqual(requests, ["GET config.json"]);
+    assert.deepEqual(requests, ["HEAD config.json", "GET config.json"]);
   } finally {
     controller.abort();
     await server.finished;

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { DenseIndex } from "../../index/dense_index.ts";
 import { OpenDomainQA } from "../../pipeline/open_domain_qa.ts";
+import { hubFileHeaders, TEST_COMMIT } from "../io/hub_emulation.ts";
 
 const MODELS = new URL("../fixtures/models/", import.meta.url).pathname;
 const REPOS: Record<string, string> = {
@@ -13,15 +14,21 @@ const REPOS: Record<string, string> = {
 
 Deno.test("OpenDomainQA.fromPretrained: hub ids with cacheDir and endpoint, then offline", async () => {
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
-    const match = /^\/(\w+\/\w+)\/resolve\/main\/([\w.]+)$/.exec(new URL(req.url).pathname);
+    const match = /^\/(\w+\/\w+)\/resolve\/\w+\/([\w.]+)$/.exec(new URL(req.url).pathname);
     const folder = match ? REPOS[match[1]!] : undefined;
-    if (!match || folder === undefined || match[2] === "pytorch_model.bin") {
-      return new Response("Entry not found", { status: 404 });
+    if (!match || folder === undefined) {
+      return new Response("Repository not found", { status: 404 });
     }
+    const absent = new Response("Entry not found", {
+      status: 404,
+      headers: { "x-repo-commit": TEST_COMMIT },
+    });
+    if (match[2] === "pytorch_model.bin") return absent;
     try {
-      return new Response(await Deno.readFile(`${MODELS}${folder}/${match[2]}`));
+      const bytes = await Deno.readFile(`${MODELS}${folder}/${match[2]}`);
+      return new Response(bytes, { headers: hubFileHeaders(bytes) });
     } catch {
-      return new Response("Entry not found", { status: 404 });
+      return absent;
     }
   });
   const dir = await Deno.makeTempDir();
@@ -41,7 +48,8 @@ Deno.test("OpenDomainQA.fromPretrained: hub ids with cacheDir and endpoint, then
     const answers = await qa.answer("where is paris?", { topK: 1 });
     assert.ok(answers.length > 0);
     qa.dispose();
-    assert.ok((await Deno.stat(`${dir}/cache/hub/org--q/main/model.safetensors`)).isFile);
+    const snapshot = `${dir}/cache/models--org--q/snapshots/${TEST_COMMIT}`;
+    assert.ok((await Deno.stat(`${snapshot}/model.safetensors`)).isFile);
     await server.shutdown();
     const again = await OpenDomainQA.fromPretrained({ ...options, offline: true });
     assert.deepEqual(await again.answer("where is paris?", { topK: 1 }), answers);
