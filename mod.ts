@@ -90,6 +90,7 @@ export type {
   IndexManifest,
   RowMetadata,
   SearchHit,
+  VectorStorage,
 } from "./index/dense_index.ts";
 export { decodeNpy, encodeNpy, parseNpyHeader } from "./index/npy.ts";
 export { passageFields } from "./index/vector_index.ts";

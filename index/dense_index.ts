@@ -1,26 +1,24 @@
 /**
  * An exact maximum-inner-product index over dense vectors: the retrieval half of DPR.
  *
- * Vectors live in one row-major float32 matrix in memory; `search` multiplies the queries with the
- * matrix block by block on the active TensorFlow.js backend and keeps a running top-k, so the
- * memory a search needs is bounded by `maxBlockBytes` whatever the index size.
+ * Vectors live in one row-major matrix in memory, as float32 or, chosen when the index is built,
+ * as float16 or int8 with a scale per row ({@link VectorStorage}); `search` multiplies the queries
+ * with the matrix block by block on the active TensorFlow.js backend and keeps a bounded top-k per
+ * query (`exact_search.ts`), so the memory a search needs is bounded by `maxBlockBytes` whatever
+ * the index size. Results are exact over the stored values.
  *
- * ## On-disk layout (`save` / `load`)
- *
- * ```
- * <dir>/index.json       {"format": "dpr-dense-index", "version": 1, "count": n, "dim": d,
- *                         "dtype": "float32", "metric": "inner_product", ...}
- * <dir>/vectors.npy      NumPy .npy v1.0, dtype '<f4', C order, shape (n, d): row i is vector i
- * <dir>/ids.jsonl        n lines, line i is the JSON string id of row i
- * <dir>/metadata.jsonl   n lines, line i is a JSON value (an object such as {"title", "text"}, or null)
- * ```
- *
- * In Python: `x = numpy.load("vectors.npy"); index = faiss.IndexFlatIP(x.shape[1]); index.add(x)`.
+ * On disk (`save` / `load`, `index_files.ts`): `index.json`, `vectors.npy` (plus `scales.npy` for
+ * int8), `ids.jsonl` and `metadata.jsonl`. In Python:
+ * `x = numpy.load("vectors.npy"); index = faiss.IndexFlatIP(x.shape[1]); index.add(x)` (for int8:
+ * `x = numpy.load("vectors.npy") * numpy.load("scales.npy")`; for float16: `.astype("float32")`).
  * @module
  */
-import { tf } from "../backend/tf.ts";
 import type { FileSource } from "../io/file_source.ts";
-import { encodeNpy, npyHeader, parseNpyHeader } from "./npy.ts";
+import { exactSearch } from "./exact_search.ts";
+import { type IndexManifest, manifestOf, writeIndex } from "./index_files.ts";
+import { firstNonFinite, indexSource, readIndex } from "./read_index.ts";
+import { encodeNpy } from "./npy.ts";
+import { type VectorStorage, VectorStore } from "./vector_store.ts";
 import {
   passageFields,
   type RowMetadata,
@@ -30,40 +28,25 @@ import {
   type VectorIndex,
 } from "./vector_index.ts";
 
-export type { RowMetadata, SearchHit } from "./vector_index.ts";
+export type { IndexManifest, RowMetadata, SearchHit, VectorStorage };
 
 /** Options for a {@link DenseIndex}. */
 export interface DenseIndexOptions {
   /**
-   * Upper bound in bytes for one search block (the uploaded rows plus the score matrix).
-   * Default 64 MiB.
+   * Upper bound in bytes for one search block (the block's float32 rows plus the score matrix).
+   * Default 64 MiB; searches use blocks of a few MiB below it.
    */
   maxBlockBytes?: number;
+  /**
+   * How vectors are stored (for a new index; a loaded one keeps what its `index.json` says):
+   * "float32" (default), "float16" (half the memory) or "int8" (a quarter, plus a float32 scale
+   * per row). Search is exact over the stored values.
+   */
+  storage?: VectorStorage;
 }
-
-/** The manifest written to `index.json`. */
-export interface IndexManifest {
-  /** Always "dpr-dense-index". */
-  format: "dpr-dense-index";
-  /** Layout version, 1. */
-  version: 1;
-  /** Number of rows. */
-  count: number;
-  /** Vector dimension. */
-  dim: number;
-  /** Always "float32". */
-  dtype: "float32";
-  /** Always "inner_product". */
-  metric: "inner_product";
-  /** File names of the parts. */
-  files: { vectors: string; ids: string; metadata: string };
-}
-
-const FILES = { vectors: "vectors.npy", ids: "ids.jsonl", metadata: "metadata.jsonl" } as const;
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
- * Exact maximum inner product search over float32 vectors, with ids and JSON metadata per row.
+ * Exact maximum inner product search over dense vectors, with ids and JSON metadata per row.
  *
  * @example
  * ```ts
@@ -78,15 +61,14 @@ export class DenseIndex implements VectorIndex {
   /** Vector dimension. */
   readonly dim: number;
   #maxBlockBytes: number;
-  #data: Float32Array;
-  #count = 0;
+  #store: VectorStore;
   #ids: string[] = [];
   #rowOfId = new Map<string, number>();
   #metadata: RowMetadata[] = [];
 
   /**
    * @param dim vector dimension (a positive integer)
-   * @param options block size for searches
+   * @param options block size for searches, storage type
    */
   constructor(dim: number, options: DenseIndexOptions = {}) {
     if (!Number.isInteger(dim) || dim <= 0) {
@@ -102,12 +84,22 @@ export class DenseIndex implements VectorIndex {
     }
     this.dim = dim;
     this.#maxBlockBytes = maxBlockBytes;
-    this.#data = new Float32Array(dim * 16);
+    this.#store = new VectorStore(options.storage ?? "float32", dim);
   }
 
   /** Number of rows. */
   get size(): number {
-    return this.#count;
+    return this.#store.rows;
+  }
+
+  /** How the vectors are stored: "float32", "float16" or "int8". */
+  get storage(): VectorStorage {
+    return this.#store.storage;
+  }
+
+  /** Bytes the stored vectors take in memory (values, and int8's row scales). */
+  get vectorBytes(): number {
+    return this.#store.byteLength;
   }
 
   /** The ids in row order (a copy). */
@@ -115,13 +107,16 @@ export class DenseIndex implements VectorIndex {
     return this.#ids.slice();
   }
 
-  /** The row-major matrix of all vectors (a view; do not modify). */
+  /**
+   * The row-major float32 matrix of all vectors: a view for float32 storage (do not modify), the
+   * decoded stored values (a new array) for float16 and int8.
+   */
   get vectors(): Float32Array {
-    return this.#data.subarray(0, this.#count * this.dim);
+    return this.#store.decode(0, this.#store.rows);
   }
 
   /**
-   * Appends rows.
+   * Appends rows (converted to the index's storage type).
    * @param ids one unique id per row
    * @param vectors one vector of length `dim` per row, or a flat row-major matrix
    * @param metadata optional JSON value per row (default null)
@@ -192,28 +187,13 @@ export class DenseIndex implements VectorIndex {
         }) holds NaN or Infinity; its scores would be meaningless`,
       );
     }
-    this.#reserve(this.#count + n);
-    const base = this.#count * this.dim;
-    if (flat) {
-      this.#data.set(vectors, base);
-    } else {
-      vectors.forEach((v, i) => this.#data.set(v, base + i * this.dim));
-    }
+    const first = this.#store.rows;
+    this.#store.append(flat ? vectors : queryMatrix(vectors, this.dim));
     ids.forEach((id, i) => {
-      this.#rowOfId.set(id, this.#count + i);
+      this.#rowOfId.set(id, first + i);
       this.#ids.push(id);
       this.#metadata.push(metadata?.[i] ?? null);
     });
-    this.#count += n;
-  }
-
-  #reserve(rows: number): void {
-    if (rows * this.dim <= this.#data.length) return;
-    // Double for appends, but never allocate more than one doubling past what is needed.
-    const capacity = Math.max(rows, Math.min(2 * (this.#data.length / this.dim), 2 * rows));
-    const next = new Float32Array(capacity * this.dim);
-    next.set(this.#data.subarray(0, this.#count * this.dim));
-    this.#data = next;
   }
 
   /**
@@ -253,7 +233,7 @@ export class DenseIndex implements VectorIndex {
       this.add(pick(ids, fresh)!, pick(list, fresh)!, pick(metadata, fresh));
       stored.forEach((i, j) => {
         const row = this.#rowOfId.get(ids[i]!)!;
-        this.#data.set(replacements.vector(j), row * this.dim);
+        this.#store.setRow(row, replacements.vector(j));
         this.#metadata[row] = replacements.metadata(j);
       });
       return Promise.resolve();
@@ -279,7 +259,7 @@ export class DenseIndex implements VectorIndex {
    * @returns the count
    */
   count(): Promise<number> {
-    return Promise.resolve(this.#count);
+    return Promise.resolve(this.size);
   }
 
   /** {@link VectorIndex.close}: nothing to release (the index holds plain arrays). */
@@ -292,10 +272,10 @@ export class DenseIndex implements VectorIndex {
     return this.#rowOfId.get(id);
   }
 
-  /** The vector of row `row` (a copy). */
+  /** The vector of row `row` (a copy, decoded to float32). */
   vector(row: number): Float32Array {
     this.#checkRow(row);
-    return this.#data.slice(row * this.dim, (row + 1) * this.dim);
+    return this.#store.decode(row, 1).slice();
   }
 
   /** The id of row `row`. */
@@ -311,8 +291,8 @@ export class DenseIndex implements VectorIndex {
   }
 
   #checkRow(row: number): void {
-    if (!Number.isInteger(row) || row < 0 || row >= this.#count) {
-      throw new RangeError(`DenseIndex has no row ${row}: rows are 0..${this.#count - 1}`);
+    if (!Number.isInteger(row) || row < 0 || row >= this.size) {
+      throw new RangeError(`DenseIndex has no row ${row}: rows are 0..${this.size - 1}`);
     }
   }
 
@@ -336,273 +316,65 @@ export class DenseIndex implements VectorIndex {
     }
     const nq = flat.length / this.dim;
     if (nq === 0) return [];
-    const best: Array<Array<[number, number]>> = Array.from({ length: nq }, () => []);
-    const kk = Math.min(k, this.#count);
-    if (kk === 0) return best.map(() => []);
-    const q = tf.tensor2d(flat, [nq, this.dim]);
-    try {
-      const blockRows = Math.max(
-        1,
-        Math.floor(this.#maxBlockBytes / (4 * (this.dim + nq))),
-      );
-      for (let start = 0; start < this.#count; start += blockRows) {
-        const rows = Math.min(blockRows, this.#count - start);
-        await this.#searchBlock(q, nq, start, rows, kk, best);
-      }
-    } finally {
-      q.dispose();
-    }
-    return best.map((list) =>
-      list.map(([score, row]) => ({
+    const kk = Math.min(k, this.size);
+    if (kk === 0) return Array.from({ length: nq }, () => []);
+    const found = await exactSearch(this.#store, flat, kk, this.#maxBlockBytes);
+    return found.map(({ scores, rows }) =>
+      Array.from(rows, (row, i) => ({
         id: this.#ids[row]!,
-        score,
+        score: scores[i]!,
         row,
         metadata: this.#metadata[row]!,
       }))
     );
   }
 
-  async #searchBlock(
-    q: tf.Tensor2D,
-    nq: number,
-    start: number,
-    rows: number,
-    k: number,
-    best: Array<Array<[number, number]>>,
-  ): Promise<void> {
-    // Ask the backend for one more candidate than needed: when the extra one scores strictly
-    // below the k-th, every row tied with the k-th is among the candidates, so re-sorting them
-    // by (score desc, row asc) is exact whatever order the backend's top-k gives to ties.
-    const want = Math.min(rows, k + 1);
-    const block = tf.tensor2d(
-      this.#data.subarray(start * this.dim, (start + rows) * this.dim),
-      [rows, this.dim],
-    );
-    const scores = tf.matMul(q, block, false, true); // [nq, rows]
-    block.dispose();
-    const { values, indices } = tf.topk(scores, want, true); // [nq, want]
-    let scoreData: Float32Array | null = null;
-    try {
-      const vals = (await values.data()) as Float32Array;
-      const idx = (await indices.data()) as Int32Array;
-      for (let i = 0; i < nq; i++) {
-        let candidates: Array<[number, number]>;
-        const kthIndex = Math.min(k, want) - 1;
-        const exact = want === rows || vals[i * want + want - 1]! < vals[i * want + kthIndex]!;
-        if (exact) {
-          candidates = [];
-          for (let j = 0; j < want; j++) {
-            candidates.push([vals[i * want + j]!, start + idx[i * want + j]!]);
-          }
-        } else {
-          // Ties straddle the cut: take the whole score row for this query.
-          scoreData ??= (await scores.data()) as Float32Array;
-          candidates = [];
-          for (let j = 0; j < rows; j++) candidates.push([scoreData[i * rows + j]!, start + j]);
-        }
-        const merged = best[i]!.concat(candidates);
-        merged.sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-        best[i] = merged.slice(0, k);
-      }
-    } finally {
-      scores.dispose();
-      values.dispose();
-      indices.dispose();
-    }
-  }
-
-  /** The manifest `save` writes to `index.json`. */
+  /** The manifest `save` writes to `index.json` (into a new folder). */
   manifest(): IndexManifest {
-    return {
-      format: "dpr-dense-index",
-      version: 1,
-      count: this.#count,
-      dim: this.dim,
-      dtype: "float32",
-      metric: "inner_product",
-      files: { ...FILES },
-    };
+    return manifestOf({ store: this.#store, ids: this.#ids, metadata: this.#metadata });
   }
 
-  /** The vectors as a complete `.npy` file. */
+  /** The vectors as a complete float32 `.npy` file (decoded from the stored type). */
   toNpy(): Uint8Array {
-    return encodeNpy(this.vectors, this.#count, this.dim);
+    return encodeNpy(this.vectors, this.size, this.dim);
   }
 
   /**
-   * Writes the index to `dir` in the layout described in the module doc. A new folder is written
-   * under a temporary name and renamed into place; files in an existing folder are each written
-   * to a temporary name and renamed, `index.json` last.
+   * Writes the index to `dir` (layout in `index_files.ts`), replacing an existing index there as
+   * a whole: a crash leaves the old index or the new one, never a mix.
    * @param dir the destination folder
    */
   async save(dir: string): Promise<void> {
-    dir = dir.replace(/\/+$/, "");
-    let exists = true;
-    try {
-      await Deno.stat(dir);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      exists = false;
-    }
-    if (!exists) {
-      const tmp = `${dir}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-      try {
-        await Deno.mkdir(tmp, { recursive: true });
-        await this.#writeFiles(tmp, "");
-        await Deno.rename(tmp, dir);
-      } catch (error) {
-        await Deno.remove(tmp, { recursive: true }).catch(() => {});
-        throw error;
-      }
-      return;
-    }
-    const suffix = `.tmp-${Deno.pid}`;
-    try {
-      await this.#writeFiles(dir, suffix);
-      for (const name of [...Object.values(FILES), "index.json"]) {
-        await Deno.rename(`${dir}/${name}${suffix}`, `${dir}/${name}`);
-      }
-    } catch (error) {
-      for (const name of [...Object.values(FILES), "index.json"]) {
-        await Deno.remove(`${dir}/${name}${suffix}`).catch(() => {});
-      }
-      throw error;
-    }
-  }
-
-  async #writeFiles(dir: string, suffix: string): Promise<void> {
-    const file = await Deno.open(`${dir}/${FILES.vectors}${suffix}`, {
-      write: true,
-      create: true,
-      truncate: true,
-    });
-    try {
-      await writeAll(file, npyHeader(this.#count, this.dim));
-      const rowsPerWrite = Math.max(1, Math.floor((4 << 20) / (4 * this.dim)));
-      for (let start = 0; start < this.#count; start += rowsPerWrite) {
-        const end = Math.min(this.#count, start + rowsPerWrite);
-        const part = this.#data.subarray(start * this.dim, end * this.dim);
-        await writeAll(file, float32Bytes(part));
-      }
-    } finally {
-      file.close();
-    }
-    await Deno.writeTextFile(`${dir}/${FILES.ids}${suffix}`, jsonLines(this.#ids));
-    await Deno.writeTextFile(`${dir}/${FILES.metadata}${suffix}`, jsonLines(this.#metadata));
-    await Deno.writeTextFile(
-      `${dir}/index.json${suffix}`,
-      JSON.stringify(this.manifest(), null, 2) + "\n",
-    );
+    await writeIndex(dir, { store: this.#store, ids: this.#ids, metadata: this.#metadata });
   }
 
   /**
    * Reads an index written by `save`, checking that the parts agree.
    * @param location a folder path, an http(s) URL of the folder, or a {@link FileSource}
-   * @param options block size for searches
+   * @param options block size for searches (the storage type comes from `index.json`)
    * @returns the index
    */
   static async load(
     location: string | FileSource,
     options: DenseIndexOptions = {},
   ): Promise<DenseIndex> {
-    const source = typeof location === "string" ? sourceFor(location) : location;
-    const where = source.description;
-    const need = async (name: string): Promise<Uint8Array> => {
-      const bytes = await source.readFile(name);
-      if (bytes === null) {
-        throw new Deno.errors.NotFound(`Cannot load DenseIndex from ${where}: ${name} is missing`);
-      }
-      return bytes;
-    };
-    const manifestText = new TextDecoder().decode(await need("index.json"));
-    let manifest: Partial<IndexManifest>;
-    try {
-      manifest = JSON.parse(manifestText);
-    } catch (error) {
-      throw new SyntaxError(
-        `Cannot load DenseIndex from ${where}: index.json is not JSON: ${(error as Error).message}`,
-      );
-    }
-    if (manifest?.format !== "dpr-dense-index" || manifest.version !== 1) {
-      throw new SyntaxError(
-        `Cannot load DenseIndex from ${where}: index.json must have format "dpr-dense-index" ` +
-          `and version 1: received ${
-            JSON.stringify(manifest?.format)
-          } version ${manifest?.version}`,
-      );
-    }
-    const count = manifest.count;
-    const dim = manifest.dim;
-    if (!Number.isInteger(count) || count! < 0 || !Number.isInteger(dim) || dim! <= 0) {
-      throw new RangeError(
-        `Cannot load DenseIndex from ${where}: index.json count and dim must be integers: ` +
-          `received ${count} and ${dim}`,
-      );
-    }
-    const custom: unknown = manifest.files ?? {};
-    if (typeof custom !== "object" || custom === null || Array.isArray(custom)) {
-      throw new TypeError(
-        `Cannot load DenseIndex from ${where}: index.json files must be an object of file names`,
-      );
-    }
-    for (const [key, value] of Object.entries(custom)) {
-      if (key in FILES && typeof value !== "string") {
-        throw new TypeError(
-          `Cannot load DenseIndex from ${where}: index.json files.${key} must be a file name: ` +
-            `received ${JSON.stringify(value)}`,
-        );
-      }
-    }
-    const files = { ...FILES, ...(custom as Partial<typeof FILES>) };
-    const npy = await need(files.vectors);
-    const header = parseNpyHeader(npy, `${where}/${files.vectors}`);
-    if (header.rows !== count || header.cols !== dim) {
-      throw new RangeError(
-        `Cannot load DenseIndex from ${where}: ${files.vectors} has shape ` +
-          `(${header.rows}, ${header.cols}) but index.json says (${count}, ${dim})`,
-      );
-    }
-    const ids = parseJsonLines(await need(files.ids), `${where}/${files.ids}`, count!);
-    for (const [i, id] of ids.entries()) {
-      if (typeof id !== "string") {
-        throw new TypeError(
-          `Cannot load DenseIndex from ${where}: line ${i + 1} of ${files.ids} must be a JSON ` +
-            `string: received ${JSON.stringify(id)}`,
-        );
-      }
-    }
-    const metadata = parseJsonLines(
-      await need(files.metadata),
-      `${where}/${files.metadata}`,
-      count!,
-    ) as RowMetadata[];
-    const index = new DenseIndex(dim!, options);
-    // The matrix is used in place (no copy); ids are checked like `add` does.
-    const vectors = readFloat32(npy, header.dataOffset, count! * dim!);
-    const bad = firstNonFinite(vectors);
-    if (bad >= 0) {
-      throw new RangeError(
-        `Cannot load DenseIndex from ${where}: row ${
-          Math.floor(bad / dim!)
-        } of ${files.vectors} holds NaN or Infinity (a corrupt file?)`,
-      );
-    }
+    const source = typeof location === "string" ? indexSource(location) : location;
+    const parts = await readIndex(source);
     const rowOfId = new Map<string, number>();
-    (ids as string[]).forEach((id, row) => {
+    parts.ids.forEach((id, row) => {
       if (rowOfId.has(id)) {
         throw new RangeError(
-          `Cannot load DenseIndex from ${where}: duplicate id ${
-            JSON.stringify(id)
-          } in ${files.ids}`,
+          `Cannot load DenseIndex from ${source.description}: duplicate id ${JSON.stringify(id)}`,
         );
       }
       rowOfId.set(id, row);
     });
-    index.#data = vectors.length > 0 ? vectors : new Float32Array(dim! * 16);
-    index.#count = count!;
-    index.#ids = ids as string[];
+    const index = new DenseIndex(parts.dim, { ...options, storage: parts.store.storage });
+    // The stored matrix is used in place (no copy).
+    index.#store = parts.store;
+    index.#ids = parts.ids;
     index.#rowOfId = rowOfId;
-    index.#metadata = metadata;
+    index.#metadata = parts.metadata;
     return index;
   }
 }
@@ -628,100 +400,4 @@ function queryMatrix(queries: Float32Array | readonly Float32Array[], dim: numbe
     flat.set(v, i * dim);
   });
   return flat;
-}
-
-/** Index of the first NaN or infinite value, or -1. */
-function firstNonFinite(values: Float32Array): number {
-  for (let i = 0; i < values.length; i++) {
-    const x = values[i]!;
-    // x - x is NaN exactly for NaN and for infinities.
-    if (x - x !== 0) return i;
-  }
-  return -1;
-}
-
-function float32Bytes(part: Float32Array): Uint8Array {
-  if (LITTLE_ENDIAN) return new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
-  const out = new Uint8Array(part.length * 4);
-  const view = new DataView(out.buffer);
-  part.forEach((x, i) => view.setFloat32(i * 4, x, true));
-  return out;
-}
-
-function readFloat32(bytes: Uint8Array, offset: number, length: number): Float32Array {
-  if (LITTLE_ENDIAN) {
-    const start = bytes.byteOffset + offset;
-    if (start % 4 === 0) return new Float32Array(bytes.buffer, start, length);
-    return new Float32Array(bytes.slice(offset, offset + length * 4).buffer);
-  }
-  const view = new DataView(bytes.buffer, bytes.byteOffset + offset, length * 4);
-  return Float32Array.from({ length }, (_, i) => view.getFloat32(i * 4, true));
-}
-
-async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let done = 0;
-  while (done < bytes.length) done += await file.write(bytes.subarray(done));
-}
-
-function jsonLines(values: readonly unknown[]): string {
-  return values.map((v) => JSON.stringify(v) + "\n").join("");
-}
-
-function parseJsonLines(bytes: Uint8Array, name: string, expected: number): unknown[] {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new SyntaxError(`Cannot read ${name}: it is not valid UTF-8`);
-  }
-  if (text.length > 0 && !text.endsWith("\n")) {
-    throw new SyntaxError(`Cannot read ${name}: the last line is not terminated (truncated file?)`);
-  }
-  const lines = text === "" ? [] : text.slice(0, -1).split("\n");
-  if (lines.length !== expected) {
-    throw new RangeError(
-      `Cannot read ${name}: expected ${expected} lines (one per row) but found ${lines.length}`,
-    );
-  }
-  return lines.map((line, i) => {
-    try {
-      return JSON.parse(line);
-    } catch (error) {
-      throw new SyntaxError(`Cannot read ${name}: line ${i + 1}: ${(error as Error).message}`);
-    }
-  });
-}
-
-/** A folder on disk or at an http(s) URL, read through `fetch`. */
-function sourceFor(location: string): FileSource {
-  if (/^https?:\/\//.test(location)) {
-    const base = location.endsWith("/") ? location : location + "/";
-    return {
-      description: base,
-      async readFile(name: string): Promise<Uint8Array | null> {
-        const response = await fetch(new URL(name, base));
-        if (response.status === 404) {
-          await response.body?.cancel();
-          return null;
-        }
-        if (!response.ok) {
-          await response.body?.cancel();
-          throw new Error(`Cannot fetch ${name} from ${base}: HTTP ${response.status}`);
-        }
-        return new Uint8Array(await response.arrayBuffer());
-      },
-    };
-  }
-  const dir = location.replace(/\/+$/, "");
-  return {
-    description: dir,
-    async readFile(name: string): Promise<Uint8Array | null> {
-      try {
-        return await Deno.readFile(`${dir}/${name}`);
-      } catch (error) {
-        if (error instanceof Deno.errors.NotFound) return null;
-        throw error;
-      }
-    },
-  };
 }

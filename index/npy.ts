@@ -1,16 +1,23 @@
 /**
- * Reading and writing NumPy's `.npy` format (version 1.0) for 2-D little-endian float32 matrices,
- * the layout `numpy.load` and FAISS users read directly.
+ * Reading and writing NumPy's `.npy` format (version 1.0) for 2-D matrices of little-endian
+ * float32 (`'<f4'`), float16 (`'<f2'`) or int8 (`'|i1'`), the layout `numpy.load` and FAISS users
+ * read directly.
  *
  * A file is: the magic `\x93NUMPY`, the version bytes `1 0`, a little-endian uint16 header length,
  * an ASCII header (a Python dict literal `{'descr': '<f4', 'fortran_order': False, 'shape': (n, d), }`
  * padded with spaces and ended by a newline so the data starts at a multiple of 64 bytes), then the
- * `n * d` float32 values in row-major (C) order.
+ * `n * d` values in row-major (C) order.
  * @module
  */
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const ALIGN = 64;
+
+/** The element types this module reads and writes, as NumPy names them in `descr`. */
+export type NpyDtype = "<f4" | "<f2" | "|i1";
+
+/** Bytes per element of each {@link NpyDtype}. */
+export const NPY_ITEM_BYTES: Readonly<Record<NpyDtype, number>> = { "<f4": 4, "<f2": 2, "|i1": 1 };
 
 /** The parsed header of a 2-D float32 `.npy` file. */
 export interface NpyHeader {
@@ -20,21 +27,24 @@ export interface NpyHeader {
   cols: number;
   /** Byte offset where the data begins. */
   dataOffset: number;
+  /** The element type. */
+  dtype: NpyDtype;
 }
 
 /**
- * Builds the header bytes (magic, version, length and padded dict) for a float32 matrix.
+ * Builds the header bytes (magic, version, length and padded dict) for a matrix.
  * @param rows number of rows
  * @param cols number of columns
+ * @param dtype the element type (default float32)
  * @returns the header; the data follows it directly
  */
-export function npyHeader(rows: number, cols: number): Uint8Array {
+export function npyHeader(rows: number, cols: number, dtype: NpyDtype = "<f4"): Uint8Array {
   if (!Number.isInteger(rows) || rows < 0 || !Number.isInteger(cols) || cols < 0) {
     throw new RangeError(
       `Cannot write npy header: shape must be non-negative integers: (${rows}, ${cols})`,
     );
   }
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+  const dict = `{'descr': '${dtype}', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
   const unpadded = 10 + dict.length + 1; // preamble + dict + "\n"
   const total = Math.ceil(unpadded / ALIGN) * ALIGN;
   const text = dict + " ".repeat(total - unpadded) + "\n";
@@ -69,13 +79,19 @@ export function encodeNpy(data: Float32Array, rows: number, cols: number): Uint8
 }
 
 /**
- * Parses the header of a 2-D float32 `.npy` file and checks the file's size against it.
+ * Parses the header of a 2-D `.npy` file and checks the file's size against it.
  * @param bytes the whole file, or at least its header when `fileSize` is given
  * @param name the file's name, for error messages
  * @param fileSize the file's total size (defaults to `bytes.length`)
- * @returns the shape and data offset
+ * @param dtypes the element types accepted (default float32 only)
+ * @returns the shape, data offset and element type
  */
-export function parseNpyHeader(bytes: Uint8Array, name: string, fileSize?: number): NpyHeader {
+export function parseNpyHeader(
+  bytes: Uint8Array,
+  name: string,
+  fileSize?: number,
+  dtypes: readonly NpyDtype[] = ["<f4"],
+): NpyHeader {
   const size = fileSize ?? bytes.length;
   if (bytes.length < 10 || MAGIC.some((b, i) => bytes[i] !== b)) {
     throw new SyntaxError(`Cannot read ${name}: not a .npy file (missing the \\x93NUMPY magic)`);
@@ -104,9 +120,13 @@ export function parseNpyHeader(bytes: Uint8Array, name: string, fileSize?: numbe
   if (descr === undefined || fortran === undefined || shape === undefined) {
     throw new SyntaxError(`Cannot read ${name}: malformed .npy header ${JSON.stringify(text)}`);
   }
-  if (descr !== "<f4") {
+  // NumPy writes int8 as '|i1'; '<i1' means the same.
+  const dtype = (descr === "<i1" ? "|i1" : descr) as NpyDtype;
+  if (!dtypes.includes(dtype)) {
     throw new TypeError(
-      `Cannot read ${name}: dtype must be little-endian float32 '<f4': received '${descr}'`,
+      `Cannot read ${name}: dtype must be ${dtypes.map((d) => `'${d}'`).join(" or ")}` +
+        `${dtypes.length === 1 && dtypes[0] === "<f4" ? " (little-endian float32)" : ""}: ` +
+        `received '${descr}'`,
     );
   }
   if (fortran !== "False") {
@@ -118,14 +138,14 @@ export function parseNpyHeader(bytes: Uint8Array, name: string, fileSize?: numbe
   }
   const [rows, cols] = dims as [number, number];
   const dataOffset = start + headerLength;
-  const expected = dataOffset + rows * cols * 4;
+  const expected = dataOffset + rows * cols * NPY_ITEM_BYTES[dtype];
   if (size !== expected) {
     throw new RangeError(
       `Cannot read ${name}: shape (${rows}, ${cols}) needs ${expected} bytes but the file has ${size}` +
         (size < expected ? " (truncated)" : ""),
     );
   }
-  return { rows, cols, dataOffset };
+  return { rows, cols, dataOffset, dtype };
 }
 
 /**

@@ -110,24 +110,29 @@ Deno.test("DenseIndex: save/load round trip and corrupt files are refused", asyn
     assert.deepEqual(back.vectors.subarray(0, 160), index.vectors);
     assert.deepEqual(back.ids.slice(0, 20), index.ids);
     assert.deepEqual(back.metadata(4), meta[4]);
-    // Saving again into the existing folder replaces the files.
+    // Saving again into the existing folder replaces the index: new parts under new names, then
+    // index.json; the old parts are gone.
     index.add(["extra"], [new Float32Array(8)]);
     await index.save(`${dir}/idx`);
     assert.equal((await DenseIndex.load(`${dir}/idx`)).size, 21);
+    const files = JSON.parse(await Deno.readTextFile(`${dir}/idx/index.json`)).files;
+    const renamed = [...Deno.readDirSync(`${dir}/idx`)].map((e) => e.name).sort();
+    assert.deepEqual(renamed, ["index.json", files.ids, files.metadata, files.vectors].sort());
+    const part = (name: string) => `${dir}/idx/${files[name.split(".")[0]!]}`;
 
-    const npy = await Deno.readFile(`${dir}/idx/vectors.npy`);
-    await Deno.writeFile(`${dir}/idx/vectors.npy`, npy.subarray(0, npy.length - 10));
+    const npy = await Deno.readFile(part("vectors.npy"));
+    await Deno.writeFile(part("vectors.npy"), npy.subarray(0, npy.length - 10));
     await assert.rejects(() => DenseIndex.load(`${dir}/idx`), /truncated/);
-    await Deno.writeFile(`${dir}/idx/vectors.npy`, npy);
+    await Deno.writeFile(part("vectors.npy"), npy);
 
-    const ids = await Deno.readTextFile(`${dir}/idx/ids.jsonl`);
-    await Deno.writeTextFile(`${dir}/idx/ids.jsonl`, ids.split("\n").slice(0, 5).join("\n") + "\n");
+    const ids = await Deno.readTextFile(part("ids.jsonl"));
+    await Deno.writeTextFile(part("ids.jsonl"), ids.split("\n").slice(0, 5).join("\n") + "\n");
     await assert.rejects(() => DenseIndex.load(`${dir}/idx`), /expected 21 lines/);
-    await Deno.writeTextFile(`${dir}/idx/ids.jsonl`, ids.slice(0, -3));
+    await Deno.writeTextFile(part("ids.jsonl"), ids.slice(0, -3));
     await assert.rejects(() => DenseIndex.load(`${dir}/idx`), /not terminated/);
-    await Deno.writeTextFile(`${dir}/idx/ids.jsonl`, ids.replace('"id-1"', '"id-0"'));
+    await Deno.writeTextFile(part("ids.jsonl"), ids.replace('"id-1"', '"id-0"'));
     await assert.rejects(() => DenseIndex.load(`${dir}/idx`), /duplicate id "id-0"/);
-    await Deno.writeTextFile(`${dir}/idx/ids.jsonl`, ids);
+    await Deno.writeTextFile(part("ids.jsonl"), ids);
 
     const manifest = JSON.parse(await Deno.readTextFile(`${dir}/idx/index.json`));
     await Deno.writeTextFile(`${dir}/idx/index.json`, JSON.stringify({ ...manifest, dim: 9 }));
