@@ -23,7 +23,8 @@
  * @module
  */
 import { type NpyDtype, npyHeader } from "./npy.ts";
-import { commonFields, type MetadataFieldType, type RowMetadata } from "./row_metadata.ts";
+import { commonFields, type MetadataFieldType } from "./row_metadata.ts";
+import type { RowMetadata } from "./vector_index.ts";
 import type { VectorStorage, VectorStore } from "./vector_store.ts";
 
 /** The parts of an index and their file names. */

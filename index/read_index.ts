@@ -8,7 +8,8 @@ import type { FileSource } from "../io/file_source.ts";
 import { LocalFolderSource } from "../io/file_source.ts";
 import { UrlSource } from "../io/url_source.ts";
 import { type NpyDtype, parseNpyHeader } from "./npy.ts";
-import { checkFields, parseFieldSchema, type RowMetadata } from "./row_metadata.ts";
+import { checkFields, parseFieldSchema } from "./row_metadata.ts";
+import type { RowMetadata } from "./vector_index.ts";
 import { VECTOR_STORAGES, VectorStore } from "./vector_store.ts";
 import {
   checkPartName,

@@ -139,3 +139,15 @@ Deno.test("DenseIndex storage: saved float16 and int8 indexes load back and read
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("DenseIndex storage: upsert replaces a stored row in the index's storage type", async () => {
+  for (const storage of ["float32", "float16", "int8"] as const) {
+    const index = new DenseIndex(3, { storage });
+    index.add(["a", "b"], new Float32Array([1, 0, 0, 0, 1, 0]));
+    await index.upsert({ ids: ["b", "c"], vectors: new Float32Array([0, 0, 2, 0, 0.5, 0]) });
+    assert.equal(index.size, 3);
+    assert.deepEqual(index.vector(1), new Float32Array([0, 0, 2]), storage);
+    const [hits] = await index.search([new Float32Array([0, 0, 1])], 1);
+    assert.equal(hits![0]!.id, "b");
+  }
+});
