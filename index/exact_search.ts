@@ -2,11 +2,13 @@
  * The search kernel of {@link DenseIndex}: exact top-k maximum inner product over row blocks.
  *
  * Each block of rows is multiplied with all queries in one matrix product on the active
- * TensorFlow.js backend (`[nq, d] x [rows, d]^T`, one GEMM on blas), and each query's row of
- * scores is scanned once against the running k-th best score: only a score that beats it touches
- * the query's bounded heap ({@link TopK}), so selection costs one comparison per score and no
- * allocation. Blocks are small enough to stay in cache (a few MiB of vectors), which keeps the
- * product's packing of the block cheap for one query as for many.
+ * TensorFlow.js backend, `[rows, d] x [nq, d]^T` (one GEMM on blas). The queries are the
+ * product's second operand because they stay the same for every block: backends that prepare
+ * that operand (XNNPACK on wasm, oneDNN on blas) do it once per search rather than once per block.
+ * Each query's column of scores is then scanned once against its running k-th best score: only a
+ * score that beats it touches the query's bounded heap ({@link TopK}), so selection costs one
+ * comparison per score and no allocation. Blocks hold a few MiB of vectors, small enough for the
+ * block and its scores to stay in cache.
  * @module
  */
 import { tf } from "../backend/tf.ts";
@@ -18,16 +20,27 @@ export interface RowBlocks {
   readonly rows: number;
   /** Values per row. */
   readonly dim: number;
-  /** Rows `start .. start + count` as float32, row-major (a view or a fresh array). */
-  decode(start: number, count: number): Float32Array;
+  /**
+   * Rows `start .. start + count`: float32 values (a view, or written into `scratch`) and
+   * optional per-row factors for their products.
+   */
+  block(
+    start: number,
+    count: number,
+    scratch: Float32Array,
+  ): { values: Float32Array; scales: Float32Array | null };
 }
 
-/** Bytes of vectors per block: small enough for the product to pack the block in cache. */
+/** Bytes of vectors per block: small enough for the product to keep the block in cache. */
 const BLOCK_VECTOR_BYTES = 3 << 20;
 
 /**
  * Rows per block for `nq` queries: about {@link BLOCK_VECTOR_BYTES} of vectors, and never more
- * than `maxBlockBytes` for the block and its `[nq, rows]` scores together.
+ * than `maxBlockBytes` for the block and its `[rows, nq]` scores together.
+ * @param dim values per row
+ * @param nq number of queries
+ * @param maxBlockBytes the bound
+ * @returns rows per block (at least 1)
  */
 export function blockRows(dim: number, nq: number, maxBlockBytes: number): number {
   const bounded = Math.floor(maxBlockBytes / (4 * (dim + nq)));
@@ -51,18 +64,26 @@ export async function exactSearch(
 ): Promise<Array<{ scores: Float32Array; rows: Int32Array }>> {
   const dim = source.dim, nq = queries.length / dim;
   const heaps = Array.from({ length: nq }, () => new TopK(k));
-  const step = blockRows(dim, nq, maxBlockBytes);
-  const q = tf.tensor2d(queries, [nq, dim]);
+  const step = Math.min(blockRows(dim, nq, maxBlockBytes), source.rows);
+  const scratch = new Float32Array(step * dim);
+  // A copy: a backend may keep or repack the tensor's array, which must not be the caller's.
+  const q = tf.tensor2d(queries.slice(), [nq, dim]);
   try {
     for (let start = 0; start < source.rows; start += step) {
       const count = Math.min(step, source.rows - start);
-      const block = tf.tensor2d(source.decode(start, count), [count, dim]);
-      const product = tf.matMul(q, block, false, true); // [nq, count]
-      block.dispose();
+      const { values, scales } = source.block(start, count, scratch);
+      const block = tf.tensor2d(values, [count, dim]);
+      let product: tf.Tensor;
       try {
-        // On cpu and blas, the product's own array: scanned before the tensor is disposed.
+        product = tf.matMul(block, q, false, true); // [count, nq]
+      } finally {
+        block.dispose();
+      }
+      try {
+        // On cpu and blas, the product's own array: used before the tensor is disposed.
         const scores = (await product.data()) as Float32Array;
-        for (let i = 0; i < nq; i++) heaps[i]!.scan(scores, i * count, count, start);
+        if (scales !== null) scaleRows(scores, scales, nq);
+        for (let i = 0; i < nq; i++) heaps[i]!.scan(scores, i, count, start, nq);
       } finally {
         product.dispose();
       }
@@ -71,4 +92,12 @@ export async function exactSearch(
     q.dispose();
   }
   return heaps.map((heap) => heap.sorted());
+}
+
+/** Multiplies row `r` of the `[rows, nq]` scores by `scales[r]`. */
+function scaleRows(scores: Float32Array, scales: Float32Array, nq: number): void {
+  for (let r = 0; r < scales.length; r++) {
+    const s = scales[r]!, base = r * nq;
+    for (let i = 0; i < nq; i++) scores[base + i] = scores[base + i]! * s;
+  }
 }

@@ -99,9 +99,9 @@ export async function readIndex(source: FileSource): Promise<IndexParts & { dim:
       );
     }
   }
-  const store = VectorStore.fromValues(dtype, dim, values, scales);
-  if (dtype === "float16") {
-    const bad = firstNonFinite(store.decode(0, count));
+  if (values instanceof Uint16Array) {
+    // A half is NaN or infinite exactly when its exponent bits are all ones.
+    const bad = values.findIndex((h) => (h & 0x7c00) === 0x7c00);
     if (bad >= 0) {
       throw new RangeError(
         `Cannot load DenseIndex from ${where}: row ${
@@ -110,6 +110,7 @@ export async function readIndex(source: FileSource): Promise<IndexParts & { dim:
       );
     }
   }
+  const store = VectorStore.fromValues(dtype, dim, values, scales);
   return { dim, store, ids: ids as string[], metadata: metadata as RowMetadata[] };
 }
 

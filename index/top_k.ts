@@ -26,21 +26,25 @@ export class TopK {
 
   /**
    * Offers `count` scores of consecutive rows `firstRow, firstRow + 1, ...`, read from
-   * `scores[offset ..]`. Rows must come in increasing order over all calls: a score equal to the
-   * worst kept then loses (its row is higher), so one comparison per score decides.
+   * `scores[offset]`, `scores[offset + stride]`, ... Rows must come in increasing order over all
+   * calls: a score equal to the worst kept then loses (its row is higher), so one comparison per
+   * score decides.
    * @param scores the scores
    * @param offset where this run starts in `scores`
    * @param count how many scores
    * @param firstRow the row of the first score
+   * @param stride the distance between consecutive scores in `scores` (default 1)
    */
-  scan(scores: Float32Array, offset: number, count: number, firstRow: number): void {
+  scan(scores: Float32Array, offset: number, count: number, firstRow: number, stride = 1): void {
     let j = 0;
-    for (; j < count && this.#size < this.k; j++) this.#push(scores[offset + j]!, firstRow + j);
+    for (; j < count && this.#size < this.k; j++) {
+      this.#push(scores[offset + j * stride]!, firstRow + j);
+    }
     if (j === count) return;
     const heapScores = this.#scores;
     let worst = heapScores[0]!;
-    for (; j < count; j++) {
-      const s = scores[offset + j]!;
+    for (let at = offset + j * stride; j < count; j++, at += stride) {
+      const s = scores[at]!;
       if (s > worst) {
         this.#replaceRoot(s, firstRow + j);
         worst = heapScores[0]!;

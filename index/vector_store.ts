@@ -12,7 +12,7 @@
  * half and every `int8 * scale` is a float32) and multiplied with the queries.
  * @module
  */
-import { decodeFloat16, encodeFloat16 } from "../io/float16.ts";
+import { decodeFloat16Words, encodeFloat16 } from "../io/float16.ts";
 
 /** How index vectors are stored: as given, half precision, or 8-bit integers with row scales. */
 export type VectorStorage = "float32" | "float16" | "int8";
@@ -145,20 +145,42 @@ export class VectorStore {
    * @returns `count * dim` values, row-major
    */
   decode(start: number, count: number): Float32Array {
+    const { values, scales } = this.block(start, count, new Float32Array(count * this.dim));
+    if (scales !== null) {
+      for (let r = 0; r < count; r++) {
+        const scale = scales[r]!, base = r * this.dim;
+        for (let j = 0; j < this.dim; j++) values[base + j] = values[base + j]! * scale;
+      }
+    }
+    return values;
+  }
+
+  /**
+   * Rows `start .. start + count` for a search: float32 values (a view for float32 storage, else
+   * written into `scratch`) and, for int8, the rows' scales, which the caller applies to each
+   * row's products (so the block holds the integers themselves: one conversion, no multiply).
+   * @param start first row
+   * @param count number of rows
+   * @param scratch room for `count * dim` values, used for float16 and int8
+   * @returns the values and the scales (null unless int8)
+   */
+  block(
+    start: number,
+    count: number,
+    scratch: Float32Array,
+  ): { values: Float32Array; scales: Float32Array | null } {
     const from = start * this.dim, to = (start + count) * this.dim;
-    if (this.storage === "float32") return (this.#values as Float32Array).subarray(from, to);
+    if (this.storage === "float32") {
+      return { values: (this.#values as Float32Array).subarray(from, to), scales: null };
+    }
+    const out = scratch.subarray(0, to - from);
     if (this.storage === "float16") {
-      const words = (this.#values as Uint16Array).subarray(from, to);
-      return decodeFloat16(wordBytes(words));
+      decodeFloat16Words((this.#values as Uint16Array).subarray(from, to), out);
+      return { values: out, scales: null };
     }
-    const out = new Float32Array(to - from);
     const q = this.#values as Int8Array;
-    for (let r = 0; r < count; r++) {
-      const scale = this.#scales[start + r]!;
-      const base = r * this.dim, src = from + base;
-      for (let j = 0; j < this.dim; j++) out[base + j] = q[src + j]! * scale;
-    }
-    return out;
+    for (let i = 0; i < out.length; i++) out[i] = q[from + i]!;
+    return { values: out, scales: this.#scales.subarray(start, start + count) };
   }
 }
 
@@ -177,17 +199,6 @@ function littleEndianWords(bytes: Uint8Array): Uint16Array {
     { length: bytes.length >> 1 },
     (_, i) => bytes[2 * i]! | bytes[2 * i + 1]! << 8,
   );
-}
-
-/** Little-endian bytes of 16-bit words (a view where the platform is little-endian). */
-function wordBytes(words: Uint16Array): Uint8Array {
-  if (LITTLE_ENDIAN) return new Uint8Array(words.buffer, words.byteOffset, words.byteLength);
-  const out = new Uint8Array(words.length * 2);
-  words.forEach((w, i) => {
-    out[2 * i] = w & 0xff;
-    out[2 * i + 1] = w >> 8;
-  });
-  return out;
 }
 
 /**

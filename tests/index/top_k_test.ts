@@ -26,3 +26,16 @@ Deno.test("TopK: keeps negative and -Infinity scores while not full", () => {
   assert.deepEqual(Array.from(top.sorted().rows), [11, 13, 10]);
   assert.equal(top.size, 3);
 });
+
+Deno.test("TopK: strided runs (a column of a [rows, nq] score matrix) select the same rows", () => {
+  const nq = 3, rows = 400;
+  const scores = seeded(rows * nq, 4).map((x) => Math.round(x * 8));
+  for (let i = 0; i < nq; i++) {
+    const strided = new TopK(25), flat = new TopK(25);
+    strided.scan(scores, i, 150, 0, nq);
+    strided.scan(scores, 150 * nq + i, rows - 150, 150, nq);
+    const column = Float32Array.from({ length: rows }, (_, r) => scores[r * nq + i]!);
+    flat.scan(column, 0, rows, 0);
+    assert.deepEqual(strided.sorted(), flat.sorted());
+  }
+});
