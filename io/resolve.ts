@@ -22,6 +22,7 @@ import {
 } from "./safetensors.ts";
 import type { StateDict } from "./state_dict.ts";
 import { readTfjsWeights } from "./tfjs_artifacts.ts";
+import { safetensorsFileSource, stateDictSource, type TensorSource } from "./tensor_source.ts";
 
 export { resolveSource };
 
@@ -183,6 +184,30 @@ export async function readWeights(
     `Cannot load weights from ${source.description}: it holds none of model.safetensors, ` +
       `${SAFETENSORS_INDEX_NAME}, pytorch_model.bin, model.json`,
   );
+}
+
+/**
+ * A folder's weights as a {@linkcode TensorSource}: a local `model.safetensors` (also one in the
+ * hub cache) is read tensor by tensor from disk; every other format is read as
+ * {@linkcode readWeights} does and served from memory.
+ * @param source the folder
+ * @returns the tensors (close them when done) and which file they came from
+ */
+export async function openWeights(
+  source: FileSource,
+): Promise<{ tensors: TensorSource; format: WeightFormat }> {
+  const description = `model.safetensors in ${source.description}`;
+  if (!(source instanceof UrlSource)) {
+    const safetensors = await localPath(source, "model.safetensors");
+    if (typeof safetensors === "string") {
+      return {
+        tensors: await safetensorsFileSource(safetensors, description),
+        format: "safetensors",
+      };
+    }
+  }
+  const { stateDict, format } = await readWeights(source);
+  return { tensors: stateDictSource(stateDict, `the weights in ${source.description}`), format };
 }
 
 /**

@@ -7,6 +7,7 @@ import { tf, tfl } from "../backend/tf.ts";
 import type { AttentionImplementation } from "../backend/ops/attention_implementation.ts";
 import { layerNormFused } from "../backend/ops/fused_ops.ts";
 export { gatherRows } from "../backend/ops/gather_rows.ts";
+import { type DenseWeight, linearWith, placeholderTensor } from "./held_weight.ts";
 
 /** Fields every BERT layer accepts. */
 export interface BertBaseLayerArgs {
@@ -20,6 +21,12 @@ export interface BertBaseLayerArgs {
   seed?: number;
   /** Start every weight at zero (fast; for weights about to be loaded). Default false. */
   zeroInit?: boolean;
+  /**
+   * Create every weight without values (a one-element placeholder as its data) for a loader that
+   * writes each weight's final values, or its quantized form, one at a time: the model is never
+   * held as zeros. Using such a weight before it is written gives wrong values. Default false.
+   */
+  placeholders?: boolean;
 }
 
 /**
@@ -53,9 +60,12 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, ctx: ForwardCon
   return tf.dropout(x, rate, undefined, seed) as T;
 }
 
-/** `x @ kernel + bias` with `x` [N, in], `kernel` [in, out] (pre-transposed), `bias` [out]. */
-export function linear(x: tf.Tensor2D, kernel: tf.Tensor, bias: tf.Tensor): tf.Tensor2D {
-  return tf.fused.matMul({ a: x, b: kernel as tf.Tensor2D, bias }) as tf.Tensor2D;
+/**
+ * `x @ kernel + bias` with `x` [N, in], `kernel` [in, out] (pre-transposed) or a quantized kernel
+ * ([out, in], from {@linkcode readDense}), `bias` [out].
+ */
+export function linear(x: tf.Tensor2D, kernel: DenseWeight, bias: tf.Tensor): tf.Tensor2D {
+  return linearWith(x, kernel, bias);
 }
 
 /**
@@ -108,6 +118,8 @@ export abstract class BertBaseLayer extends tfl.layers.Layer {
   readonly seed: number;
   /** Whether weights start at zero instead of their random / ones initialisation. */
   readonly zeroInit: boolean;
+  /** Whether weights are created without values, for a loader to write (see the arguments). */
+  readonly placeholders: boolean;
 
   /** Stores the shared arguments; subclasses add their own. */
   constructor(args: BertBaseLayerArgs) {
@@ -115,6 +127,7 @@ export abstract class BertBaseLayer extends tfl.layers.Layer {
     this.initializerRange = args.initializerRange ?? 0.02;
     this.seed = args.seed ?? 0;
     this.zeroInit = args.zeroInit ?? false;
+    this.placeholders = args.placeholders ?? false;
   }
 
   /**
@@ -124,7 +137,11 @@ export abstract class BertBaseLayer extends tfl.layers.Layer {
    */
   protected addParam(localName: string, shape: number[], init: WeightInit): tfl.LayerVariable {
     const fullName = `${this.name}/${localName}`;
-    const initializer = init === "zeros" || this.zeroInit
+    const initializer = this.placeholders
+      ? { apply: (shape: number[]) => placeholderTensor(shape) } as unknown as ReturnType<
+        typeof tfl.initializers.zeros
+      >
+      : init === "zeros" || this.zeroInit
       ? tfl.initializers.zeros()
       : init === "ones"
       ? tfl.initializers.ones()
@@ -148,13 +165,18 @@ export abstract class BertBaseLayer extends tfl.layers.Layer {
    * argument but `name` and `trainable` (tfjs's own config already holds those).
    */
   protected argsConfig(args: BertBaseLayerArgs): tf.serialization.ConfigDict {
-    const { name: _name, trainable: _trainable, ...rest } = args;
+    const { name: _name, trainable: _trainable, placeholders: _placeholders, ...rest } = args;
     return { ...this.baseConfig(), ...rest };
   }
 
   /** Arguments every sublayer inherits from this one. */
   protected sharedArgs(): BertBaseLayerArgs {
-    return { initializerRange: this.initializerRange, seed: this.seed, zeroInit: this.zeroInit };
+    return {
+      initializerRange: this.initializerRange,
+      seed: this.seed,
+      zeroInit: this.zeroInit,
+      placeholders: this.placeholders,
+    };
   }
 }
 

@@ -14,6 +14,7 @@ import {
   gatherRows,
   layerNorm,
 } from "./bert_base_layer.ts";
+import { gatherQuantizedRows, heldQuantized } from "./held_weight.ts";
 
 /** Sizes of {@linkcode BertEmbeddings}. */
 export interface BertEmbeddingsArgs extends BertBaseLayerArgs {
@@ -102,8 +103,12 @@ export class BertEmbeddings extends BertBaseLayer {
       const H = this.args.hiddenSize;
       const [B, T] = inputs.tokenTypeIds.shape;
       // Legend: B batch, T sequence, H hidden.
+      // A quantized table (int8 per row, or float16) dequantizes only the rows it gathers.
+      const quantized = heldQuantized(this.wordEmbeddings)?.weight;
       const words = inputs.inputsEmbeds !== undefined
         ? tf.reshape(inputs.inputsEmbeds, [B * T, H]) // [B*T, H]
+        : quantized !== undefined
+        ? gatherQuantizedRows(quantized, inputs.inputIds!.dataSync()) // [B*T, H]
         : gatherRows(
           this.wordEmbeddings.read() as tf.Tensor2D,
           tf.reshape(inputs.inputIds!, [B * T]) as tf.Tensor1D,

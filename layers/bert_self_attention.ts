@@ -22,6 +22,7 @@ import {
   gatherRows,
   linear,
 } from "./bert_base_layer.ts";
+import { readDense } from "./held_weight.ts";
 
 /** Sizes of {@linkcode BertSelfAttention}. */
 export interface BertSelfAttentionArgs extends BertBaseLayerArgs {
@@ -151,7 +152,7 @@ export class BertSelfAttention extends BertBaseLayer {
     outputAttentions = false,
   ): SelfAttentionOutput {
     const result = tf.tidy(() => {
-      const qkv = linear(hidden, this.qkvKernel.read(), this.qkvBias.read()); // [B*T, 3H]
+      const qkv = linear(hidden, readDense(this.qkvKernel), this.qkvBias.read()); // [B*T, 3H]
       if (!outputAttentions && this.fusedAttentionUsable(ctx)) {
         const heads = this.args.numAttentionHeads;
         return [fusedAttention(qkv, maskBias, { batch, seq, heads })];
@@ -188,7 +189,7 @@ export class BertSelfAttention extends BertBaseLayer {
       const N = this.args.numAttentionHeads;
       const D = H / N;
       const T = seq;
-      const qkv = linear(hidden, this.qkvKernel.read(), this.qkvBias.read()); // [B*T, 3H]
+      const qkv = linear(hidden, readDense(this.qkvKernel), this.qkvBias.read()); // [B*T, 3H]
       if (this.fusedAttentionUsable(ctx)) {
         return fusedAttention(qkv, maskBias, { batch, seq: T, heads: N, firstOnly: true });
       }

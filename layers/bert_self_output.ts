@@ -15,6 +15,7 @@ import {
   layerNorm,
   linear,
 } from "./bert_base_layer.ts";
+import { readDense } from "./held_weight.ts";
 
 /** Sizes of {@linkcode BertSelfOutput}. */
 export interface BertSelfOutputArgs extends BertBaseLayerArgs {
@@ -74,11 +75,12 @@ export class BertSelfOutput extends BertBaseLayer {
    */
   forward(x: tf.Tensor2D, residual: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
     return tf.tidy(() => {
-      if (!ctx.training || this.args.hiddenDropoutProb === 0) {
+      const kernel = readDense(this.denseKernel);
+      if ((!ctx.training || this.args.hiddenDropoutProb === 0) && kernel instanceof tf.Tensor) {
         // No dropout: one kernel (LayerNorm in place on the GEMM output) where the backend has it.
         return linearLayerNorm(
           x,
-          this.denseKernel.read() as tf.Tensor2D,
+          kernel as tf.Tensor2D,
           this.denseBias.read(),
           this.layerNormWeight.read(),
           this.layerNormBias.read(),
@@ -86,7 +88,7 @@ export class BertSelfOutput extends BertBaseLayer {
           residual,
         );
       }
-      const projected = linear(x, this.denseKernel.read(), this.denseBias.read()); // [N, H]
+      const projected = linear(x, kernel, this.denseBias.read()); // [N, H]
       return layerNorm(
         dropout(projected, this.args.hiddenDropoutProb, ctx),
         this.layerNormWeight.read(),

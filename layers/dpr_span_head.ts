@@ -10,6 +10,7 @@ import {
   firstInputShape,
   linear,
 } from "./bert_base_layer.ts";
+import { readDense } from "./held_weight.ts";
 
 /** Sizes of {@linkcode DPRSpanHead}. */
 export interface DPRSpanHeadArgs extends BertBaseLayerArgs {
@@ -73,10 +74,14 @@ export class DPRSpanHead extends BertBaseLayer {
   forward(hidden: tf.Tensor2D, batch: number, seq: number): SpanHeadOutput {
     const [startLogits, endLogits, relevanceLogits] = tf.tidy(() => {
       const H = this.args.hiddenSize;
-      const logits = linear(hidden, this.qaOutputsKernel.read(), this.qaOutputsBias.read()); // [B*T, 2]
+      const logits = linear(hidden, readDense(this.qaOutputsKernel), this.qaOutputsBias.read()); // [B*T, 2]
       const [start, end] = tf.split(logits, 2, 1); // [B*T, 1] each
       const cls = tf.slice(tf.reshape(hidden, [batch, seq * H]), [0, 0], [batch, H]) as tf.Tensor2D; // [B, H]
-      const relevance = linear(cls, this.qaClassifierKernel.read(), this.qaClassifierBias.read()); // [B, 1]
+      const relevance = linear(
+        cls,
+        readDense(this.qaClassifierKernel),
+        this.qaClassifierBias.read(),
+      ); // [B, 1]
       return [
         tf.reshape(start!, [batch, seq]),
         tf.reshape(end!, [batch, seq]),

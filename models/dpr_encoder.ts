@@ -135,6 +135,7 @@ export class DPREncoder {
       initializerRange: config.initializerRange,
       seed: options.seed ?? 0,
       zeroInit: options.zeroInit ?? false,
+      placeholders: options.placeholders ?? false,
     };
     this.embeddings = new BertEmbeddings({
       ...shared,

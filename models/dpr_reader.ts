@@ -94,6 +94,7 @@ export class DPRReader {
       initializerRange: config.initializerRange,
       seed: options.seed ?? 0,
       zeroInit: options.zeroInit ?? false,
+      placeholders: options.placeholders ?? false,
       hiddenSize: config.hiddenSize,
     });
     this.spanHead.build([null, null, config.hiddenSize]);

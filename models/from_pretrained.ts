@@ -7,10 +7,21 @@ import type { BackendName } from "../backend/backend_name.ts";
 import { setBackend } from "../backend/set_backend.ts";
 import { checkArchitectures } from "../io/checkpoint_keys.ts";
 import type { FileSource } from "../io/file_source.ts";
-import { type PretrainedOptions, resolvePretrained } from "../io/resolve.ts";
+import {
+  openWeights,
+  type PretrainedOptions,
+  readConfigObject,
+  resolvePretrained,
+  resolveSource,
+} from "../io/resolve.ts";
 import type { StateDict } from "../io/state_dict.ts";
 import { DPRConfig } from "./config.ts";
-import type { LoadStateDictOptions } from "./hf_weight_map.ts";
+import {
+  checkDtype,
+  loadBindingsFrom,
+  type LoadStateDictOptions,
+  type WeightBinding,
+} from "./hf_weight_map.ts";
 import type { DPRModelOptions } from "./model_options.ts";
 
 /** Where a pretrained model comes from: a folder path, URL, hub id or a {@linkcode FileSource}. */
@@ -56,38 +67,52 @@ export async function readPretrained(
   options: FromPretrainedOptions = {},
 ): Promise<PretrainedParts> {
   const resolved = await resolvePretrained(source, options);
-  const config = DPRConfig.fromJSON(resolved.config);
-  if (options.ignoreArchitecture !== true) {
-    checkArchitectures(config.architectures, className, resolved.source.description);
-  }
+  const config = checkedConfig(resolved.config, resolved.source, className, options);
   if (options.backend !== undefined) await setBackend(options.backend);
   return { config, stateDict: resolved.stateDict, source: resolved.source };
 }
 
+/** Parses `config.json` and checks its `architectures` names `className` (unless told not to). */
+function checkedConfig(
+  json: Record<string, unknown>,
+  source: FileSource,
+  className: string,
+  options: FromPretrainedOptions,
+): DPRConfig {
+  const config = DPRConfig.fromJSON(json);
+  if (options.ignoreArchitecture !== true) {
+    checkArchitectures(config.architectures, className, source.description);
+  }
+  return config;
+}
+
 /** A model class {@linkcode loadPretrained} can build: made from a config, then given weights. */
 export interface PretrainedModelClass<M> {
-  /** Builds the model with its weights allocated (here zero-initialised, to be overwritten). */
+  /** Builds the model (here with placeholder weights, each written once by the loader). */
   new (config: DPRConfig, options: DPRModelOptions): M;
 }
 
 /** What {@linkcode loadPretrained} needs of a model instance. */
 export interface LoadableModel {
-  /** Copies a checkpoint's weights in; throws on missing or mismatched ones. */
-  loadStateDict(stateDict: StateDict, options: LoadStateDictOptions): void;
+  /** The model's rename table: checkpoint keys bound to its weights. */
+  weightBindings(): WeightBinding[];
   /** Frees the model's tensors. */
   dispose(): void;
 }
 
 /**
- * The `fromPretrained` of the DPR models: reads `source` (checking it holds `className`), builds
- * the model with zeroed weights and loads the checkpoint into it; the model is disposed when
- * loading fails, so nothing leaks.
+ * The `fromPretrained` of the DPR models: reads `source`'s config (checking it holds
+ * `className`), builds the model with placeholder weights (never zeros) and takes the checkpoint
+ * into them one tensor at a time, quantized on the way when `options.dtype` asks (a local
+ * `model.safetensors` is read by ranges, never whole). The model is disposed when loading fails,
+ * so nothing half-loaded stays.
  * @param source a folder path, URL, hub id or FileSource
  * @param className the class being loaded, e.g. `"DPRQuestionEncoder"`
  * @param modelClass its constructor
- * @param options hub options, load options and the architecture check switch
+ * @param options hub options, load options (dtype, strict) and the architecture check switch
  * @returns the model with the checkpoint's weights
- * @throws TypeError when the folder holds another architecture or mismatched weights
+ * @throws TypeError when the folder holds another architecture or mismatched weights, or the
+ *   dtype is unknown
  */
 export async function loadPretrained<M extends LoadableModel>(
   source: PretrainedSource,
@@ -95,15 +120,24 @@ export async function loadPretrained<M extends LoadableModel>(
   modelClass: PretrainedModelClass<M>,
   options: FromPretrainedOptions = {},
 ): Promise<M> {
-  const { config, stateDict } = await readPretrained(source, className, options);
-  const modelOptions: DPRModelOptions = { zeroInit: true };
-  if (options.attention !== undefined) modelOptions.attention = options.attention;
-  const model = new modelClass(config, modelOptions);
+  checkDtype(className, options.dtype);
+  const files = await resolveSource(source, options);
+  const json = await readConfigObject(files, `Cannot load a model from ${files.description}`);
+  const config = checkedConfig(json, files, className, options);
+  const { tensors } = await openWeights(files);
   try {
-    model.loadStateDict(stateDict, options);
-  } catch (error) {
-    model.dispose();
-    throw error;
+    if (options.backend !== undefined) await setBackend(options.backend);
+    const modelOptions: DPRModelOptions = { placeholders: true };
+    if (options.attention !== undefined) modelOptions.attention = options.attention;
+    const model = new modelClass(config, modelOptions);
+    try {
+      await loadBindingsFrom(className, model.weightBindings(), tensors, options);
+    } catch (error) {
+      model.dispose();
+      throw error;
+    }
+    return model;
+  } finally {
+    tensors.close();
   }
-  return model;
 }

@@ -7,6 +7,9 @@
 import { isIgnoredKey } from "../io/checkpoint_keys.ts";
 import { tf, type tfl } from "../backend/tf.ts";
 import type { RawTensor, StateDict } from "../io/state_dict.ts";
+import type { TensorSource } from "../io/tensor_source.ts";
+import { type QuantizedWeight, quantizeRows } from "../backend/quantized/quantized_weight.ts";
+import { holdQuantized, plainWeight } from "../layers/held_weight.ts";
 import type { BertEmbeddings } from "../layers/bert_embeddings.ts";
 import type { BertEncoder } from "../layers/bert_encoder.ts";
 import type { DPRPooler } from "../layers/dpr_pooler.ts";
@@ -117,10 +120,174 @@ export function expectedShape(binding: WeightBinding): number[] {
   return binding.transpose ? [...shape].reverse() : shape;
 }
 
+/** How a model holds its weights: float32, or its dense layers quantized (see the options). */
+export type WeightDtype = "float32" | "float16" | "int8";
+
+/** The dtypes, for validating user input. */
+export const WEIGHT_DTYPES: readonly WeightDtype[] = ["float32", "float16", "int8"];
+
 /** Options of {@linkcode loadBindings}. */
 export interface LoadStateDictOptions {
   /** Reject keys that are neither bound nor known-ignorable. Default true. */
   strict?: boolean;
+  /**
+   * How to hold the weights. `"float32"` (default) as they are; `"int8"`: every dense layer's
+   * matrix as int8 with one symmetric scale per output channel and the word-embedding table as
+   * int8 with one scale per row; `"float16"`: the same matrices as float16. LayerNorm, biases
+   * and the other (small) tensors stay float32 either way.
+   */
+  dtype?: WeightDtype;
+}
+
+/**
+ * Checks a dtype option.
+ * @param owner names the model in the message
+ * @param dtype the option's value
+ * @returns the dtype ("float32" when undefined)
+ * @throws TypeError naming the value when it is not one of {@linkcode WEIGHT_DTYPES}
+ */
+export function checkDtype(owner: string, dtype: unknown): WeightDtype {
+  if (dtype === undefined) return "float32";
+  if (!WEIGHT_DTYPES.includes(dtype as WeightDtype)) {
+    throw new TypeError(
+      `Cannot load ${owner} with dtype ${JSON.stringify(dtype)}: it must be one of ` +
+        WEIGHT_DTYPES.join(", "),
+    );
+  }
+  return dtype as WeightDtype;
+}
+
+/**
+ * Whether a binding's weight is held quantized when a dtype asks for it: the dense layers'
+ * matrices (the transposed ones) and the word-embedding table.
+ */
+export function isQuantizable(binding: WeightBinding): boolean {
+  return binding.transpose || binding.key.endsWith("embeddings.word_embeddings.weight");
+}
+
+/**
+ * Checks a checkpoint's names and shapes against `bindings`: every bound key present with the
+ * expected shape (and, where known, as many values), and with `strict` no unknown key.
+ * @throws TypeError listing every missing, unexpected and wrongly shaped key
+ */
+function checkBindings(
+  owner: string,
+  bindings: WeightBinding[],
+  shapes: ReadonlyMap<string, readonly number[]>,
+  sizes: ReadonlyMap<string, number> | undefined,
+  strict: boolean,
+): void {
+  const byKey = new Map(bindings.map((b) => [b.key, b]));
+  const missing: string[] = [];
+  const unexpected: string[] = [];
+  const wrongShape: string[] = [];
+  for (const binding of bindings) {
+    const shape = shapes.get(binding.key);
+    if (shape === undefined) {
+      missing.push(binding.key);
+      continue;
+    }
+    const want = expectedShape(binding);
+    const size = shape.reduce((a, b) => a * b, 1);
+    const length = sizes?.get(binding.key) ?? size;
+    if (!sameShape(shape, want) || length !== size) {
+      wrongShape.push(
+        `${binding.key} (expected [${want}], received [${shape}] with ${length} values)`,
+      );
+    }
+  }
+  for (const key of shapes.keys()) {
+    if (byKey.has(key) || isIgnoredKey(key)) continue;
+    unexpected.push(key);
+  }
+  const problems: string[] = [];
+  if (missing.length > 0) problems.push(`missing keys: ${missing.join(", ")}`);
+  if (strict && unexpected.length > 0) problems.push(`unexpected keys: ${unexpected.join(", ")}`);
+  if (wrongShape.length > 0) problems.push(`wrong shapes: ${wrongShape.join(", ")}`);
+  if (problems.length > 0) {
+    throw new TypeError(`Cannot load weights into ${owner}: ${problems.join("; ")}`);
+  }
+}
+
+/** The bindings of each variable (fused weights have several), in slice order. */
+function groupBindings(bindings: WeightBinding[]): Map<tfl.LayerVariable, WeightBinding[]> {
+  const groups = new Map<tfl.LayerVariable, WeightBinding[]>();
+  for (const binding of bindings) {
+    const group = groups.get(binding.variable) ?? [];
+    group.push(binding);
+    groups.set(binding.variable, group);
+  }
+  for (const group of groups.values()) {
+    group.sort((a, b) => (a.part?.index ?? 0) - (b.part?.index ?? 0));
+  }
+  return groups;
+}
+
+/** A variable's float32 value from its checkpoint pieces (transposed and joined). */
+function plainValue(group: WeightBinding[], pieces: Float32Array[]): tf.Tensor {
+  return tf.tidy(() => {
+    const parts = group.map((b, i) => {
+      const t = tf.tensor(pieces[i]!, expectedShape(b), "float32"); // PyTorch layout
+      return b.transpose ? tf.transpose(t) : t;
+    });
+    return parts.length === 1 ? parts[0]! : tf.concat(parts, parts[0]!.rank - 1);
+  });
+}
+
+/**
+ * The quantized form of a variable from its checkpoint pieces, in PyTorch's layout (a dense
+ * matrix [out, in], fused slices stacked as rows; an embedding table [entries, width]).
+ */
+function quantizedValue(
+  group: WeightBinding[],
+  pieces: Float32Array[],
+  dtype: "int8" | "float16",
+): QuantizedWeight {
+  const shapes = group.map((b) => expectedShape(b));
+  const cols = shapes[0]![1]!;
+  const rows = shapes.reduce((sum, shape) => sum + shape[0]!, 0);
+  let values = pieces[0]!;
+  if (pieces.length > 1) {
+    values = new Float32Array(rows * cols);
+    let offset = 0;
+    for (const piece of pieces) {
+      values.set(piece, offset);
+      offset += piece.length;
+    }
+  }
+  return quantizeRows(values, [rows, cols], dtype);
+}
+
+/**
+ * Writes one variable's final value (or quantized form) from its checkpoint pieces.
+ * @throws Error naming the weight and the bytes it needed when anything fails
+ */
+function writeGroup(
+  owner: string,
+  variable: tfl.LayerVariable,
+  group: WeightBinding[],
+  pieces: Float32Array[],
+  dtype: WeightDtype,
+): void {
+  try {
+    if (dtype !== "float32" && isQuantizable(group[0]!)) {
+      holdQuantized(variable, quantizedValue(group, pieces, dtype), group[0]!.transpose);
+      return;
+    }
+    const value = plainValue(group, pieces);
+    try {
+      variable.write(value);
+    } finally {
+      value.dispose();
+    }
+  } catch (error) {
+    const values = pieces.reduce((sum, p) => sum + p.length, 0);
+    throw new RangeError(
+      `Cannot load ${group.map((b) => b.key).join(", ")} into ${owner} as ${dtype} ` +
+        `(${values * 4} bytes of float32 asked for): ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
 }
 
 /**
@@ -135,63 +302,39 @@ export function loadBindings(
   stateDict: StateDict,
   options: LoadStateDictOptions = {},
 ): void {
-  const strict = options.strict ?? true;
-  const byKey = new Map(bindings.map((b) => [b.key, b]));
-  const missing: string[] = [];
-  const unexpected: string[] = [];
-  const wrongShape: string[] = [];
-  for (const binding of bindings) {
-    const tensor = stateDict.get(binding.key);
-    if (tensor === undefined) {
-      missing.push(binding.key);
-      continue;
-    }
-    const want = expectedShape(binding);
-    const size = tensor.shape.reduce((a, b) => a * b, 1);
-    if (!sameShape(tensor.shape, want) || tensor.data.length !== size) {
-      wrongShape.push(
-        `${binding.key} (expected [${want}], received [${tensor.shape}] with ${tensor.data.length} values)`,
-      );
-    }
+  const dtype = checkDtype(owner, options.dtype);
+  const shapes = new Map([...stateDict].map(([key, t]) => [key, t.shape] as const));
+  const sizes = new Map([...stateDict].map(([key, t]) => [key, t.data.length] as const));
+  checkBindings(owner, bindings, shapes, sizes, options.strict ?? true);
+  for (const [variable, group] of groupBindings(bindings)) {
+    writeGroup(owner, variable, group, group.map((b) => stateDict.get(b.key)!.data), dtype);
   }
-  for (const key of stateDict.keys()) {
-    if (byKey.has(key) || isIgnoredKey(key)) continue;
-    unexpected.push(key);
-  }
-  const problems: string[] = [];
-  if (missing.length > 0) problems.push(`missing keys: ${missing.join(", ")}`);
-  if (strict && unexpected.length > 0) problems.push(`unexpected keys: ${unexpected.join(", ")}`);
-  if (wrongShape.length > 0) problems.push(`wrong shapes: ${wrongShape.join(", ")}`);
-  if (problems.length > 0) {
-    throw new TypeError(`Cannot load weights into ${owner}: ${problems.join("; ")}`);
-  }
-  // Group the bindings of each variable (fused weights have several), build every new value
-  // first, then write them all.
-  const groups = new Map<tfl.LayerVariable, WeightBinding[]>();
-  for (const binding of bindings) {
-    const group = groups.get(binding.variable) ?? [];
-    group.push(binding);
-    groups.set(binding.variable, group);
-  }
-  const values: [tfl.LayerVariable, tf.Tensor][] = [];
-  try {
-    for (const [variable, group] of groups) {
-      group.sort((a, b) => (a.part?.index ?? 0) - (b.part?.index ?? 0));
-      values.push([
-        variable,
-        tf.tidy(() => {
-          const pieces = group.map((b) => {
-            const raw = stateDict.get(b.key)!;
-            const t = tf.tensor(raw.data, raw.shape, "float32");
-            return b.transpose ? tf.transpose(t) : t;
-          });
-          return pieces.length === 1 ? pieces[0]! : tf.concat(pieces, pieces[0]!.rank - 1);
-        }),
-      ]);
-    }
-    for (const [variable, value] of values) variable.write(value);
-  } finally {
-    for (const [, value] of values) value.dispose();
+}
+
+/**
+ * {@linkcode loadBindings} from a checkpoint read one tensor at a time: after the names and
+ * shapes are checked, each variable's tensors are read, written to their final storage (or
+ * quantized) and dropped before the next, so memory peaks near the final size plus the largest
+ * tensor.
+ * @param owner the model name for error messages
+ * @param bindings the model's rename table (its variables may be placeholders)
+ * @param tensors the checkpoint
+ * @param options strictness and dtype
+ * @throws TypeError listing every missing, unexpected and wrongly shaped key (nothing written);
+ *   RangeError naming the weight when reading or storing one fails
+ */
+export async function loadBindingsFrom(
+  owner: string,
+  bindings: WeightBinding[],
+  tensors: TensorSource,
+  options: LoadStateDictOptions = {},
+): Promise<void> {
+  const dtype = checkDtype(owner, options.dtype);
+  checkBindings(owner, bindings, tensors.shapes, undefined, options.strict ?? true);
+  for (const [variable, group] of groupBindings(bindings)) {
+    const pieces: Float32Array[] = [];
+    for (const binding of group) pieces.push(await tensors.read(binding.key));
+    writeGroup(owner, variable, group, pieces, dtype);
   }
 }
 
@@ -200,7 +343,7 @@ export function exportBindings(bindings: WeightBinding[]): StateDict {
   const out: StateDict = new Map();
   for (const binding of bindings) {
     const tensor = tf.tidy(() => {
-      let t: tf.Tensor = binding.variable.read();
+      let t: tf.Tensor = plainWeight(binding.variable);
       if (binding.part !== undefined) {
         const axis = t.rank - 1;
         const size = t.shape[axis]! / binding.part.count;

@@ -18,4 +18,9 @@ export interface DPRModelOptions {
    * rounding. Default: the process default, `"auto"`.
    */
   attention?: AttentionImplementation;
+  /**
+   * Create the weights without values, for a loader that writes each one's final value (what
+   * `fromPretrained` does): the model is never held as zeros. Default false.
+   */
+  placeholders?: boolean;
 }

@@ -11,6 +11,12 @@
 import { envFlag } from "../env.ts";
 import { tf } from "../tf.ts";
 import { relaxedSimdSupported, WasmGemm } from "./wasm_gemm.ts";
+import {
+  registerQuantizedLinear,
+  unregisterQuantizedLinear,
+} from "../quantized/quantized_linear.ts";
+import type { QuantizedWeight } from "../quantized/quantized_weight.ts";
+import { wasmQuantizedProduct, wasmQuantizedSupports } from "./quantized_product.ts";
 
 /**
  * Products smaller than this in any dimension (rows, shared, columns) stay on XNNPACK, which
@@ -86,6 +92,9 @@ export function installWasmGemm(threads: number): boolean {
     saved.set(name, original);
   }
   originals = saved;
+  // Quantized weights: every product whose width fits the kernel's tiles (a question's few rows
+  // too: XNNPACK cannot read quantized values); the others run the composite form.
+  registerQuantizedLinear("wasm", quantizedKernel, ({ n }) => wasmQuantizedSupports(n));
   for (const name of KERNELS) {
     const original = saved.get(name)!;
     tf.unregisterKernel(name, "wasm");
@@ -108,6 +117,7 @@ export function uninstallWasmGemm(options: { stopThreads?: boolean } = {}): void
     engine = undefined;
   }
   if (originals === undefined) return;
+  unregisterQuantizedLinear("wasm");
   for (const [name, original] of originals) {
     tf.unregisterKernel(name, "wasm");
     tf.registerKernel(original);
@@ -129,6 +139,18 @@ function engineFor(backend: WasmBackendInternals): WasmGemm | undefined {
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
+
+/** `x @ Wᵀ + bias` for a quantized W, on the relaxed-SIMD kernel (see `quantized_product.ts`). */
+function quantizedKernel(args: KernelArgs): tf.TensorInfo {
+  const { x, bias } = args.inputs as { x: tf.TensorInfo; bias?: tf.TensorInfo };
+  const weight = (args.attrs as unknown as { weight: QuantizedWeight }).weight;
+  const backend = args.backend as unknown as WasmBackendInternals;
+  const gemm = engineFor(backend);
+  if (gemm === undefined) {
+    throw new Error("wasm quantized product: tfjs's wasm memory is not reachable");
+  }
+  return wasmQuantizedProduct(gemm, backend, x, weight, bias);
+}
 
 interface ProductAttrs {
   transposeA: boolean;

@@ -46,7 +46,26 @@ export interface GemmJob {
   activation?: "relu";
   /** Destination, [M, N] row-major with room for {@link WasmGemm.paddedRows}(M) rows. */
   out: number;
+  /**
+   * Packs B's k block itself, in place of reading B from memory (`b` and `transB` are then
+   * ignored): a B held outside this memory in a layout of its own (quantized weights).
+   */
+  packB?: PackBlock;
 }
+
+/**
+ * Writes B's rows `k0..k0 + kc` as `panels` panels of `[kcp][nr]` float32 at element `dst` of
+ * `f32` (the engine's memory), rows kc..kcp zero.
+ */
+export type PackBlock = (
+  f32: Float32Array,
+  dst: number,
+  k0: number,
+  kc: number,
+  kcp: number,
+  panels: number,
+  nr: number,
+) => void;
 
 let relaxedSimd: boolean | undefined;
 
@@ -195,7 +214,9 @@ export class WasmGemm {
       for (let k0 = 0, block = bAddr; k0 < K; k0 += KC, block += panels * KC * nr * 4) {
         const kc = Math.min(KC, K - k0);
         const kcp = Math.ceil(kc / K_UNROLL) * K_UNROLL;
-        if (job.transB) {
+        if (job.packB !== undefined) {
+          job.packB(new Float32Array(this.memory.buffer), block >>> 2, k0, kc, kcp, panels, nr);
+        } else if (job.transB) {
           const f32 = new Float32Array(this.memory.buffer);
           packTransposedBBlock(f32, block >>> 2, (job.b >>> 2) + k0, K, kc, kcp, panels, nr);
         } else {

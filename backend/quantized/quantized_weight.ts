@@ -1,0 +1,172 @@
+/**
+ * A weight matrix held in a layout of its own instead of a float32 tensor: int8 with one float32
+ * scale per row (symmetric, `value = q * scale`), or IEEE float16. Rows are output channels for a
+ * dense layer (PyTorch's `[out, in]` layout) and entries for an embedding table, so a per-row
+ * scale is a per-output-channel scale for one and a per-entry scale for the other.
+ *
+ * The values live in plain typed arrays owned by the weight (no tfjs tensor, no float32 copy);
+ * each backend's kernel reads them through {@linkcode dequantizeRows}, a block of rows at a time,
+ * and {@linkcode dequantize} is the one way to read the whole matrix back as float32.
+ * @module
+ */
+import { float16Table, floatToHalf } from "../float16_bits.ts";
+
+/** How a {@linkcode QuantizedWeight} stores its values. */
+export type QuantizedLayout = "int8" | "float16";
+
+/** The layouts, for validating user input. */
+export const QUANTIZED_LAYOUTS: readonly QuantizedLayout[] = ["int8", "float16"];
+
+/** A 2-D weight stored as int8 with per-row scales, or as float16. */
+export class QuantizedWeight {
+  /** The layout of {@linkcode QuantizedWeight.data}. */
+  readonly layout: QuantizedLayout;
+  /** [rows, cols]: rows are output channels (dense) or entries (embedding table). */
+  readonly shape: readonly [number, number];
+  /** Row-major values: int8 codes, or float16 bit patterns. */
+  readonly data: Int8Array | Uint16Array;
+  /** One scale per row for int8; null for float16. */
+  readonly scales: Float32Array | null;
+
+  /**
+   * Wraps already quantized values (what a quantized checkpoint holds).
+   * @param layout "int8" or "float16"
+   * @param shape [rows, cols]
+   * @param data rows * cols values (Int8Array for int8, Uint16Array for float16)
+   * @param scales rows scales for int8, null for float16
+   * @param name names the weight in error messages
+   * @throws TypeError when the arrays do not fit the layout and shape
+   */
+  constructor(
+    layout: QuantizedLayout,
+    shape: readonly [number, number],
+    data: Int8Array | Uint16Array,
+    scales: Float32Array | null,
+    name = "a quantized weight",
+  ) {
+    const [rows, cols] = shape;
+    if (!QUANTIZED_LAYOUTS.includes(layout)) {
+      throw new TypeError(
+        `Cannot build ${name}: layout must be one of ${QUANTIZED_LAYOUTS.join(", ")}: ` +
+          `received ${JSON.stringify(layout)}`,
+      );
+    }
+    if (!(Number.isInteger(rows) && Number.isInteger(cols) && rows >= 0 && cols >= 0)) {
+      throw new TypeError(`Cannot build ${name}: shape must be [rows, cols]: received [${shape}]`);
+    }
+    const wantData = layout === "int8" ? Int8Array : Uint16Array;
+    if (!(data instanceof wantData) || data.length !== rows * cols) {
+      throw new TypeError(
+        `Cannot build ${name}: ${layout} data must be a ${wantData.name} of ${rows * cols} ` +
+          `values for shape [${shape}]: received a ${data.constructor.name} of ${data.length}`,
+      );
+    }
+    if (layout === "int8" && !(scales instanceof Float32Array && scales.length === rows)) {
+      throw new TypeError(
+        `Cannot build ${name}: int8 needs one float32 scale per row (${rows}): received ` +
+          `${scales === null ? "none" : `${scales.constructor.name} of ${scales.length}`}`,
+      );
+    }
+    if (layout === "int8" && !scales!.every((s) => Number.isFinite(s) && s >= 0)) {
+      throw new TypeError(`Cannot build ${name}: its int8 scales must be finite and >= 0`);
+    }
+    this.layout = layout;
+    this.shape = [rows, cols];
+    this.data = data;
+    this.scales = layout === "int8" ? scales : null;
+  }
+
+  /** Bytes held: the values plus the scales. */
+  get bytes(): number {
+    return this.data.byteLength + (this.scales?.byteLength ?? 0);
+  }
+}
+
+/**
+ * Quantizes a row-major float32 matrix.
+ *
+ * int8: symmetric, per row, `scale = max |row| / 127`, `q = round(x / scale)` (a row of zeros
+ * gets scale 0). float16: round to nearest even.
+ * @param values rows * cols values, row-major
+ * @param shape [rows, cols]
+ * @param layout the layout to store
+ * @returns the quantized weight
+ * @throws TypeError when `values` does not hold rows * cols values
+ */
+export function quantizeRows(
+  values: Float32Array,
+  shape: readonly [number, number],
+  layout: QuantizedLayout,
+): QuantizedWeight {
+  const [rows, cols] = shape;
+  if (values.length !== rows * cols) {
+    throw new TypeError(
+      `Cannot quantize a [${shape}] matrix: received ${values.length} values`,
+    );
+  }
+  if (layout === "float16") {
+    const data = new Uint16Array(values.length);
+    for (let i = 0; i < values.length; i++) data[i] = floatToHalf(values[i]!);
+    return new QuantizedWeight(layout, shape, data, null);
+  }
+  const data = new Int8Array(values.length);
+  const scales = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    let max = 0;
+    for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(values[base + c]!));
+    if (!Number.isFinite(max)) {
+      throw new RangeError(`Cannot quantize row ${r} to int8: it holds a non-finite value`);
+    }
+    const scale = Math.fround(max / 127);
+    scales[r] = scale;
+    if (scale === 0) continue;
+    const inv = 1 / scale;
+    for (let c = 0; c < cols; c++) data[base + c] = Math.round(values[base + c]! * inv);
+  }
+  return new QuantizedWeight(layout, shape, data, scales);
+}
+
+/**
+ * Dequantizes rows `start..end` of `weight` into `out` (row-major, `(end - start) * cols`
+ * values from `offset`): what kernels call for a block of rows in scratch.
+ * @param weight the quantized matrix
+ * @param start first row
+ * @param end one past the last row
+ * @param out destination
+ * @param offset first element of `out` written
+ */
+export function dequantizeRows(
+  weight: QuantizedWeight,
+  start: number,
+  end: number,
+  out: Float32Array,
+  offset = 0,
+): void {
+  const cols = weight.shape[1];
+  if (weight.layout === "float16") {
+    const table = float16Table();
+    const data = weight.data as Uint16Array;
+    const n = (end - start) * cols, from = start * cols;
+    for (let i = 0; i < n; i++) out[offset + i] = table[data[from + i]!]!;
+    return;
+  }
+  const data = weight.data as Int8Array, scales = weight.scales!;
+  for (let r = start; r < end; r++) {
+    const scale = scales[r]!, from = r * cols, to = offset + (r - start) * cols;
+    for (let c = 0; c < cols; c++) out[to + c] = data[from + c]! * scale;
+  }
+}
+
+/**
+ * The whole matrix as float32 (`rows * cols` values, row-major): the one way to read a quantized
+ * weight back as a plain matrix (saving float32, moving to another backend, tests).
+ * @param weight the quantized matrix
+ * @returns a fresh array
+ */
+export function dequantize(weight: QuantizedWeight): Float32Array {
+  const [rows, cols] = weight.shape;
+  const out = new Float32Array(rows * cols);
+  dequantizeRows(weight, 0, rows, out);
+  return out;
+}
