@@ -4,7 +4,7 @@
  * cache, and each output is a dot product of a row of x with a row of the block.
  * @module
  */
-import { tf } from "../tf.ts";
+import type { tf } from "../tf.ts";
 import { registerQuantizedLinear } from "./quantized_linear.ts";
 import { dequantizeRows, type QuantizedWeight } from "./quantized_weight.ts";
 
