@@ -36,6 +36,11 @@ export interface BertEmbeddingsArgs extends BertBaseLayerArgs {
 export interface BertEmbeddingsInputs {
   /** int32 token ids [B, T]. */
   inputIds?: tf.Tensor2D;
+  /**
+   * The same ids as numbers, row-major, when the caller has them: a quantized word table reads
+   * its rows by them (no read back from the device).
+   */
+  inputIdValues?: ArrayLike<number>;
   /** float32 embeddings [B, T, H], used instead of looking up `inputIds`. */
   inputsEmbeds?: tf.Tensor3D;
   /** int32 token types [B, T]. */
@@ -108,7 +113,7 @@ export class BertEmbeddings extends BertBaseLayer {
       const words = inputs.inputsEmbeds !== undefined
         ? tf.reshape(inputs.inputsEmbeds, [B * T, H]) // [B*T, H]
         : quantized !== undefined
-        ? gatherQuantizedRows(quantized, inputs.inputIds!.dataSync()) // [B*T, H]
+        ? gatherQuantizedRows(quantized, inputs.inputIdValues ?? inputs.inputIds!.dataSync()) // [B*T, H]
         : gatherRows(
           this.wordEmbeddings.read() as tf.Tensor2D,
           tf.reshape(inputs.inputIds!, [B * T]) as tf.Tensor1D,

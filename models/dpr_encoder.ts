@@ -213,7 +213,11 @@ export class DPREncoder {
       const tokenTypeIds = tf.tensor2d(prepared.tokenTypeIds, [B, T], "int32");
       const embedded = prepared.inputIds !== undefined
         ? this.embeddings.forward(
-          { inputIds: tf.tensor2d(prepared.inputIds, [B, T], "int32"), tokenTypeIds },
+          {
+            inputIds: tf.tensor2d(prepared.inputIds, [B, T], "int32"),
+            inputIdValues: prepared.inputIds,
+            tokenTypeIds,
+          },
           ctx,
         )
         : this.embeddings.forward({

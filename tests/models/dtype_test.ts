@@ -33,9 +33,10 @@ async function outputs(kind: string, dtype: Dtype): Promise<number[][]> {
   if (kind === "reader") {
     const reader = await DPRReader.fromPretrained(`${MODELS}dpr-reader-tiny`, { dtype });
     const out = reader.forward({ inputIds: IDS });
-    const values = [out.startLogits, out.endLogits, out.relevanceLogits].map((t) => [
-      ...t.dataSync(),
-    ]);
+    const values: number[][] = [];
+    for (const t of [out.startLogits, out.endLogits, out.relevanceLogits]) {
+      values.push([...await t.data()]);
+    }
     tf.dispose([out.startLogits, out.endLogits, out.relevanceLogits]);
     reader.dispose();
     return values;
