@@ -10,7 +10,7 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
-import { quantizedLinear } from "../backend/quantized/quantized_linear.ts";
+import { quantizedLinear } from "../backend/ops/quantized_linear.ts";
 import "../backend/quantized/cpu_quantized_linear.ts";
 import {
   dequantize,

@@ -5,7 +5,7 @@
  * @module
  */
 import type { tf } from "../tf.ts";
-import { registerQuantizedLinear } from "./quantized_linear.ts";
+import { registerQuantizedLinear } from "../ops/quantized_linear.ts";
 import { dequantizeRows, type QuantizedWeight } from "./quantized_weight.ts";
 
 /** Rows of W dequantized at a time (64 rows of 768 float32: 192 KiB). */

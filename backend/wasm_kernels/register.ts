@@ -11,10 +11,7 @@
 import { envFlag } from "../env.ts";
 import { tf } from "../tf.ts";
 import { relaxedSimdSupported, WasmGemm } from "./wasm_gemm.ts";
-import {
-  registerQuantizedLinear,
-  unregisterQuantizedLinear,
-} from "../quantized/quantized_linear.ts";
+import { registerQuantizedLinear, unregisterQuantizedLinear } from "../ops/quantized_linear.ts";
 import type { QuantizedWeight } from "../quantized/quantized_weight.ts";
 import { wasmQuantizedProduct, wasmQuantizedSupports } from "./quantized_product.ts";
 

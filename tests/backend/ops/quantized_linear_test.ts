@@ -6,10 +6,7 @@
 import { equal, ok, throws } from "node:assert/strict";
 import { tf } from "../../../backend/tf.ts";
 import { setBackend } from "../../../backend/set_backend.ts";
-import {
-  QUANTIZED_LINEAR_KERNEL,
-  quantizedLinear,
-} from "../../../backend/quantized/quantized_linear.ts";
+import { QUANTIZED_LINEAR_KERNEL, quantizedLinear } from "../../../backend/ops/quantized_linear.ts";
 import "../../../backend/quantized/cpu_quantized_linear.ts";
 import {
   dequantize,

@@ -8,7 +8,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { dequantizeRows, type QuantizedWeight } from "./quantized_weight.ts";
+import { dequantizeRows, type QuantizedWeight } from "../quantized/quantized_weight.ts";
 
 /** Kernel name of {@linkcode quantizedLinear}; the weight travels in the attribute `weight`. */
 export const QUANTIZED_LINEAR_KERNEL = "DprQuantizedLinear";
