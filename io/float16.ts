@@ -4,7 +4,7 @@
  * @module
  */
 
-import { float16Table, halfBits } from "../backend/float16_bits.ts";
+import { float16Table, halfBits, halfToFloat } from "../backend/float16_bits.ts";
 
 export { floatToHalf, halfToFloat } from "../backend/float16_bits.ts";
 
