@@ -250,14 +250,32 @@ function evaluateGlue(
   nodeRequire: (id: string) => unknown,
   workerScript: string,
 ): EmscriptenFactory {
-  // Deno's worker globals `location` and `self` are getters; the worker script assigns them.
-  const prelude = 'for (const k of ["location", "self"]) { Object.defineProperty(globalThis, k, ' +
-    "{ value: globalThis[k], writable: true, configurable: true }); }\n";
+  const prelude = [
+    // Deno's worker globals `location` and `self` are getters; the worker script assigns them.
+    'for (const k of ["location", "self"]) { Object.defineProperty(globalThis, k, ' +
+    "{ value: globalThis[k], writable: true, configurable: true }); }",
+    // Deno before 2.6 (2.5 is what Deno Deploy runs) evaluates the script as a module whose
+    // `parentPort` is the worker's global scope itself, and defines no `__filename`. The script
+    // replaces the global `postMessage` with one that calls `parentPort.postMessage` (itself,
+    // there) and sets `self.onmessage` besides listening on `parentPort` (each message twice,
+    // there): keep the runtime's `postMessage`, and make `onmessage` a plain function slot.
+    'if (require("worker_threads").parentPort === globalThis) {',
+    "  const post = globalThis.postMessage;",
+    '  Object.defineProperty(globalThis, "postMessage", ' +
+    "{ get: () => post, set: () => {}, configurable: true });",
+    '  Object.defineProperty(globalThis, "onmessage", ' +
+    "{ value: null, writable: true, configurable: true });",
+    "}",
+    'if (typeof __filename === "undefined") globalThis.__filename = "[worker eval]";',
+    "",
+  ].join("\n");
   // The script was a template literal: "\n" inside its string literals became real newlines.
   const source = prelude + workerScript.replace(/\n/g, "\\n");
   class PthreadWorker extends NodeWorker {
     constructor(_path: string) {
-      super(source, { eval: true });
+      // `env: {}`: the worker needs no environment, and copying `process.env` (the default)
+      // reads every variable, a permission prompt under anything short of `--allow-env`.
+      super(source, { eval: true, env: {} });
       liveWorkers.add(this);
       this.once("exit", () => liveWorkers.delete(this));
     }

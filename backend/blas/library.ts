@@ -33,6 +33,7 @@ const SYMBOLS = {
 import { readEnv } from "../env.ts";
 import { isOneDnnActivation, type OneDnnGemm } from "./onednn.ts";
 import { pinLibrary } from "./pin_library.ts";
+import { ffiView } from "./ffi_view.ts";
 
 /** An opened BLAS library. */
 export interface BlasLibrary {
@@ -297,12 +298,12 @@ function wrap(
         n,
         k,
         alpha,
-        a,
+        ffiView(a),
         lda,
-        b,
+        ffiView(b),
         ldb,
         beta,
-        c,
+        ffiView(c),
         ldc,
       );
     },

@@ -12,6 +12,7 @@
 
 import { LruCache } from "./lru_cache.ts";
 import { pinLibrary } from "./pin_library.ts";
+import { ffiView } from "./ffi_view.ts";
 import {
   ACTIVATIONS,
   ARG_BIAS,
@@ -185,6 +186,9 @@ interface NormPlan {
   shift: Ptr;
 }
 
+/** A oneDNN descriptor: bytes the library fills (over a plain `ArrayBuffer`, as FFI wants). */
+type Desc = Uint8Array<ArrayBuffer>;
+
 /** An execute argument whose memory object points at a JavaScript array during one call. */
 type Bound = [arg: number, memory: Ptr, data: Float32Array];
 
@@ -217,12 +221,12 @@ interface Packed {
 
 /** The blocked layout oneDNN picks for a `[k, n]` weight, and the reorder that fills it. */
 interface Layout {
-  desc: Uint8Array;
+  desc: Desc;
   bytes: number;
   reorder: Ptr;
   /** The reorder back to the plain layout, made on first use. */
   unreorder: Ptr;
-  plainDesc: Uint8Array;
+  plainDesc: Desc;
 }
 
 class OneDnn implements OneDnnGemm {
@@ -272,7 +276,7 @@ class OneDnn implements OneDnnGemm {
     this.#stream = handle(this.#out);
   }
 
-  #desc(rows: number, cols: number, rowStride: number, colStride: number): Uint8Array {
+  #desc(rows: number, cols: number, rowStride: number, colStride: number): Desc {
     const md = new Uint8Array(MEMORY_DESC_BYTES);
     const dims = new BigInt64Array([BigInt(rows), BigInt(cols)]);
     const strides = new BigInt64Array([BigInt(rowStride), BigInt(colStride)]);
@@ -283,11 +287,11 @@ class OneDnn implements OneDnnGemm {
     return md;
   }
 
-  #weightsDesc(k: number, n: number, transB: boolean): Uint8Array {
+  #weightsDesc(k: number, n: number, transB: boolean): Desc {
     return transB ? this.#desc(k, n, 1, k) : this.#desc(k, n, n, 1);
   }
 
-  #memory(md: Uint8Array, data: Ptr = null): Ptr {
+  #memory(md: Desc, data: Ptr = null): Ptr {
     check(
       this.#lib.symbols.dnnl_memory_create(this.#out, md, this.#engine, data),
       "memory creation",
@@ -296,7 +300,7 @@ class OneDnn implements OneDnnGemm {
   }
 
   /** Creates a primitive from its descriptor; the descriptor is freed. */
-  #primitive(op: Uint8Array, attr: Ptr): Ptr {
+  #primitive(op: Desc, attr: Ptr): Ptr {
     const s = this.#lib.symbols;
     check(
       s.dnnl_primitive_desc_create(this.#out, op, attr, this.#engine, null),
@@ -306,7 +310,7 @@ class OneDnn implements OneDnnGemm {
   }
 
   /** A reorder primitive from layout `from` to layout `to`. */
-  #reorderPrimitive(from: Uint8Array, to: Uint8Array): Ptr {
+  #reorderPrimitive(from: Desc, to: Desc): Ptr {
     check(
       this.#lib.symbols.dnnl_reorder_primitive_desc_create(
         this.#out,
@@ -492,7 +496,7 @@ class OneDnn implements OneDnnGemm {
     const memory = this.#memory(layout.desc, Deno.UnsafePointer.create(MEMORY_ALLOCATE));
     let from: Ptr = null;
     try {
-      from = this.#memory(layout.plainDesc, Deno.UnsafePointer.of(b));
+      from = this.#memory(layout.plainDesc, Deno.UnsafePointer.of(ffiView(b)));
       this.#execute(layout.reorder, [[ARG_SRC, from], [ARG_DST, memory]]);
     } catch (err) {
       s.dnnl_memory_destroy(memory);
@@ -509,16 +513,16 @@ class OneDnn implements OneDnnGemm {
   /** Runs `reorder` from `from` (described by `fromDesc`) into `to` (by `toDesc`). */
   #reorder(
     reorder: Ptr,
-    fromDesc: Uint8Array,
+    fromDesc: Desc,
     from: Float32Array,
-    toDesc: Uint8Array,
+    toDesc: Desc,
     to: Float32Array,
   ): void {
     const s = this.#lib.symbols;
     let source: Ptr = null, target: Ptr = null;
     try {
-      source = this.#memory(fromDesc, Deno.UnsafePointer.of(from));
-      target = this.#memory(toDesc, Deno.UnsafePointer.of(to));
+      source = this.#memory(fromDesc, Deno.UnsafePointer.of(ffiView(from)));
+      target = this.#memory(toDesc, Deno.UnsafePointer.of(ffiView(to)));
       this.#execute(reorder, [[ARG_SRC, source], [ARG_DST, target]]);
     } finally {
       if (source !== null) s.dnnl_memory_destroy(source);
@@ -569,7 +573,10 @@ class OneDnn implements OneDnnGemm {
     const s = this.#lib.symbols;
     try {
       for (const [, mem, data] of bound) {
-        check(s.dnnl_memory_set_data_handle(mem, Deno.UnsafePointer.of(data)), "data handle");
+        check(
+          s.dnnl_memory_set_data_handle(mem, Deno.UnsafePointer.of(ffiView(data))),
+          "data handle",
+        );
       }
       this.#execute(primitive, [...bound.map(([arg, mem]): [number, Ptr] => [arg, mem]), ...fixed]);
     } finally {

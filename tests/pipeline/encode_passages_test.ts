@@ -129,6 +129,7 @@ Deno.test("runEncodeJob: a shard killed midway resumes without redoing chunks", 
     }
     child.kill("SIGKILL");
     const status = await child.status;
+    await Promise.all([child.stdout.cancel(), child.stderr.cancel()]);
     assert.ok(!status.success, "the job should have been killed before finishing");
     const before = chunks();
     assert.ok(before.length >= 2 && before.length < 6, `chunks before restart: ${before}`);
