@@ -3,6 +3,7 @@
  * PyTorch names and layouts, plus `config.json`), so a model changed here loads in transformers.
  * @module
  */
+import { hfJson } from "./hf_json.ts";
 import { writeSafetensors } from "./safetensors.ts";
 import type { StateDict } from "./state_dict.ts";
 
@@ -62,7 +63,7 @@ export async function saveSafetensors(model: StateDictModel, path: string): Prom
     config.model_type ??= "dpr";
     await writeFileAtomic(
       `${path}/config.json`,
-      new TextEncoder().encode(JSON.stringify(config, null, 2) + "\n"),
+      new TextEncoder().encode(hfJson(config)),
     );
   }
 }

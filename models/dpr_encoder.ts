@@ -26,6 +26,7 @@ import {
 import { type DPRInputs, type InputDefaults, prepareInputs } from "./inputs.ts";
 import { encoderLayersModel } from "./layers_model.ts";
 import type { DPRModelOptions } from "./model_options.ts";
+import { saveSafetensors } from "../io/save_safetensors.ts";
 
 export type { DPRModelOptions } from "./model_options.ts";
 
@@ -292,6 +293,19 @@ export class DPREncoder {
   loadStateDict(stateDict: StateDict, options: LoadStateDictOptions = {}): void {
     this.assertLive(this.architecture.name);
     loadBindings(this.architecture.name, this.weightBindings(), stateDict, options);
+  }
+
+  /**
+   * Writes `model.safetensors` (PyTorch names and layout) and `config.json` (with
+   * `architectures`) into `dir`, as transformers' `save_pretrained` does: transformers'
+   * `from_pretrained` and this class's `fromPretrained` load the same weights from it. Save the
+   * tokenizer into the same folder with its own `savePretrained`.
+   *
+   * @param dir the folder (created when missing); each file is written atomically
+   * @returns once the files are written
+   */
+  async savePretrained(dir: string): Promise<void> {
+    await saveSafetensors(this, dir);
   }
 
   /** The weights as a transformers state dict (PyTorch names and layout). */

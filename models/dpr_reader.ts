@@ -23,6 +23,7 @@ import {
   loadPretrained,
   type PretrainedSource,
 } from "./from_pretrained.ts";
+import { saveSafetensors } from "../io/save_safetensors.ts";
 
 /** Output of {@linkcode DPRReader.forward}; the caller owns (and disposes) the tensors. */
 export interface DPRReaderOutput {
@@ -164,6 +165,23 @@ export class DPRReader {
    */
   loadStateDict(stateDict: StateDict, options: LoadStateDictOptions = {}): void {
     loadBindings("DPRReader", this.weightBindings(), stateDict, options);
+  }
+
+  /**
+   * Writes `model.safetensors` (PyTorch names and layout) and `config.json` (with
+   * `architectures`) into `dir`, as transformers' `save_pretrained` does: transformers'
+   * `from_pretrained` and this class's `fromPretrained` load the same weights from it. Save the
+   * tokenizer into the same folder with its own `savePretrained`.
+   *
+   * @param dir the folder (created when missing); each file is written atomically
+   * @returns once the files are written
+   */
+  async savePretrained(dir: string): Promise<void> {
+    const architecture = { name: "DPRReader" };
+    await saveSafetensors(
+      { stateDict: () => this.stateDict(), config: this.config, architecture },
+      dir,
+    );
   }
 
   /** The weights as a transformers state dict (PyTorch names and layout). */

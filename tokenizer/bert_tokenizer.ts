@@ -13,6 +13,7 @@ import type { BertTokenizerOptions } from "./bert_tokenizer_options.ts";
 import { BertPostProcessor } from "./post_processor.ts";
 import type { HubOptions } from "../io/hub_source.ts";
 import { loadTokenizerFiles } from "./pretrained.ts";
+import { saveTokenizerFiles } from "./save_pretrained.ts";
 import { type TokenizerTensors, toTensors } from "./tensors.ts";
 import { truncationCuts, type TruncationOption, truncationStrategy } from "./truncation.ts";
 import { Vocabulary } from "./vocab.ts";
@@ -171,6 +172,7 @@ export class BertTokenizer {
   readonly modelInputNames: readonly string[] = ["input_ids", "token_type_ids", "attention_mask"];
   /** Whether `returnOffsetsMapping` is available. */
   readonly supportsOffsets: boolean = false;
+  readonly #options: Readonly<BertTokenizerOptions>;
   readonly #pipeline: BertPipeline;
   readonly #post: BertPostProcessor;
   readonly #specialIdSet: ReadonlySet<number>;
@@ -186,6 +188,7 @@ export class BertTokenizer {
     options: BertTokenizerOptions = {},
   ) {
     const name = new.target.name;
+    this.#options = Object.freeze({ ...options });
     this.vocab = vocab instanceof Vocabulary
       ? vocab
       : typeof vocab === "string"
@@ -318,6 +321,27 @@ export class BertTokenizer {
   ): Promise<BertTokenizer> {
     const files = await loadTokenizerFiles(source, false, options);
     return new BertTokenizer(files.vocab, files.options);
+  }
+
+  /**
+   * Writes `vocab.txt`, `tokenizer_config.json` and `special_tokens_map.json` into `dir`, as
+   * transformers' `save_pretrained` writes them: transformers' `from_pretrained` and this class's
+   * {@linkcode BertTokenizer.fromPretrained} read them back to the same tokenizer.
+   *
+   * @example
+   * ```ts ignore
+   * await tokenizer.savePretrained("out/my-model");
+   * ```
+   * @param dir the folder (created when missing); each file is written atomically
+   * @returns once the files are written
+   * @throws {RangeError} before writing anything, for an option these files cannot hold
+   */
+  async savePretrained(dir: string): Promise<void> {
+    await saveTokenizerFiles(dir, {
+      className: this.constructor.name,
+      vocab: this.vocab,
+      options: this.#options,
+    });
   }
 
   /** Number of tokens in the vocabulary. */
