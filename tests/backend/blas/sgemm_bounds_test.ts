@@ -1,5 +1,5 @@
 import { deepEqual, throws } from "node:assert/strict";
-import { blasLibrary, registerBlasBackend } from "../../backend/blas/register.ts";
+import { blasLibrary, registerBlasBackend } from "../../../backend/blas/register.ts";
 import { missingOpenBlas } from "./libraries.ts";
 
 // Without OpenBLAS these tests are ignored (never passed), with a line saying what to install.

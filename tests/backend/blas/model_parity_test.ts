@@ -1,10 +1,10 @@
 // Every Hugging Face golden case of every fixture checkpoint, replayed on the "blas" backend
 // (native GEMMs, fast elementwise kernels), within the same 1e-4 as the cpu backend.
 import { deepEqual } from "node:assert/strict";
-import { tf } from "../../backend/tf.ts";
-import { registerBlasBackend } from "../../backend/blas/register.ts";
-import { CHECKPOINTS, readGolden } from "../models/golden_helpers.ts";
-import { replayCheckpoint } from "../models/parity_cases.ts";
+import { tf } from "../../../backend/tf.ts";
+import { registerBlasBackend } from "../../../backend/blas/register.ts";
+import { CHECKPOINTS, readGolden } from "../../models/golden_helpers.ts";
+import { replayCheckpoint } from "../../models/parity_cases.ts";
 import { missingOpenBlas } from "./libraries.ts";
 
 // Without OpenBLAS these tests are ignored (never passed), with a line saying what to install.

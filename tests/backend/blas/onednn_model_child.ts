@@ -2,11 +2,11 @@
 // its products to take the oneDNN path) run on cpu, then three times on "blas" under the
 // environment the test chose (DPR_BLAS_PREPACK); prints one JSON line with the largest relative
 // difference, whether oneDNN ran, and the packed bytes before and after disposing the model.
-import { tf } from "../../backend/tf.ts";
-import { blasLibrary, registerBlasBackend, setBlasPrepack } from "../../backend/blas/register.ts";
-import { setBackend } from "../../backend/set_backend.ts";
-import { DPRConfig } from "../../models/config.ts";
-import { DPRContextEncoder } from "../../models/dpr_context_encoder.ts";
+import { tf } from "../../../backend/tf.ts";
+import { blasLibrary, registerBlasBackend, setBlasPrepack } from "../../../backend/blas/register.ts";
+import { setBackend } from "../../../backend/set_backend.ts";
+import { DPRConfig } from "../../../models/config.ts";
+import { DPRContextEncoder } from "../../../models/dpr_context_encoder.ts";
 
 await registerBlasBackend();
 await tf.setBackend("cpu");

@@ -9,7 +9,7 @@ const LIB = "libopenblas.so.0";
 async function mappedAfterClose(pin: boolean): Promise<boolean> {
   const code = `
     import { pinLibrary } from ${
-    JSON.stringify(new URL("../../backend/blas/pin_library.ts", import.meta.url).href)
+    JSON.stringify(new URL("../../../backend/blas/pin_library.ts", import.meta.url).href)
   };
     const lib = Deno.dlopen(${
     JSON.stringify(LIB)

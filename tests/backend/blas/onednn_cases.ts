@@ -4,9 +4,9 @@
 // it cannot take must be declined without touching the output. Ignored, with a message, where
 // oneDNN 2 (Debian/Ubuntu `libdnnl2`) is not installed; CI installs it.
 import assert from "node:assert/strict";
-import { seeded } from "../seeded.ts";
-import { erf } from "../../backend/blas/fast_math.ts";
-import { type OneDnnActivation, type OneDnnGemm, openOneDnn } from "../../backend/blas/onednn.ts";
+import { seeded } from "../../seeded.ts";
+import { erf } from "../../../backend/blas/fast_math.ts";
+import { type OneDnnActivation, type OneDnnGemm, openOneDnn } from "../../../backend/blas/onednn.ts";
 import { missingOneDnn } from "./libraries.ts";
 
 const missing = missingOneDnn("oneDNN");

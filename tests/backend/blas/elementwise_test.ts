@@ -2,9 +2,9 @@
 // (within 1e-5 relative) on every broadcasting pattern and layout a BERT forward pass uses,
 // and on the cases they hand back to the cpu kernels.
 import assert from "node:assert/strict";
-import { seeded } from "../seeded.ts";
-import { tf } from "../../backend/tf.ts";
-import { registerBlasBackend } from "../../backend/blas/register.ts";
+import { seeded } from "../../seeded.ts";
+import { tf } from "../../../backend/tf.ts";
+import { registerBlasBackend } from "../../../backend/blas/register.ts";
 import { missingOpenBlas } from "./libraries.ts";
 
 // Without OpenBLAS these tests are ignored (never passed), with a line saying what to install.

@@ -10,8 +10,8 @@
  * ```
  * @module
  */
-import { openBlas } from "../../backend/blas/library.ts";
-import { openOneDnn } from "../../backend/blas/onednn.ts";
+import { openBlas } from "../../../backend/blas/library.ts";
+import { openOneDnn } from "../../../backend/blas/onednn.ts";
 
 function said(what: string, missing: string | undefined): string | undefined {
   if (missing !== undefined) console.log(`${what} tests ignored: ${missing}`);

@@ -2,10 +2,10 @@
 // matmul form a BERT encoder and tfjs-layers use, and fail with a clear message when its library
 // or permission is missing.
 import assert from "node:assert/strict";
-import { seeded } from "../seeded.ts";
-import { tf } from "../../backend/tf.ts";
-import { registerBlasBackend } from "../../backend/blas/register.ts";
-import { blasCandidates, openBlas } from "../../backend/blas/library.ts";
+import { seeded } from "../../seeded.ts";
+import { tf } from "../../../backend/tf.ts";
+import { registerBlasBackend } from "../../../backend/blas/register.ts";
+import { blasCandidates, openBlas } from "../../../backend/blas/library.ts";
 import { missingOpenBlas } from "./libraries.ts";
 
 // Without OpenBLAS these tests are ignored (never passed), with a line saying what to install.
