@@ -4,6 +4,9 @@
  * @module
  */
 
+/** Whether this host stores numbers little-endian (then typed arrays can view file bytes). */
+export const LITTLE_ENDIAN_HOST: boolean = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** Reads byte ranges of one file. */
 export interface ByteReader {
   /** Names the file in error messages. */

@@ -14,12 +14,8 @@ import { UrlSource } from "./url_source.ts";
 import type { LayoutBinding } from "./layers_layout.ts";
 import { fromLayersWeights } from "./layers_layout.ts";
 import { readPytorchCheckpoint } from "./pytorch_pickle.ts";
-import {
-  readSafetensors,
-  readSafetensorsFile,
-  readShardedSafetensors,
-  SAFETENSORS_INDEX_NAME,
-} from "./safetensors.ts";
+import { readSafetensors, readSafetensorsFile } from "./safetensors.ts";
+import { readShardedSafetensors, SAFETENSORS_INDEX_NAME } from "./safetensors_sharded.ts";
 import type { StateDict } from "./state_dict.ts";
 import { readTfjsWeights } from "./tfjs_artifacts.ts";
 import { safetensorsFileSource, stateDictSource, type TensorSource } from "./tensor_source.ts";

@@ -1,15 +1,16 @@
 /**
- * Reader and writer for the safetensors format: an 8-byte little-endian header length N, N bytes
+ * Reader of the safetensors format (the writer is `safetensors_write.ts`, sharded checkpoints
+ * `safetensors_sharded.ts`): an 8-byte little-endian header length N, N bytes
  * of JSON describing each tensor (`dtype`, `shape`, `data_offsets` relative to the end of the
  * header), then the raw little-endian tensor bytes. The header is checked strictly before any
  * tensor is decoded, since a file may come from anywhere.
  * @module
  */
-import { readUpTo } from "./byte_reader.ts";
-import type { FileSource } from "./file_source.ts";
-import { readJson } from "./file_source.ts";
+import { LITTLE_ENDIAN_HOST, readUpTo } from "./byte_reader.ts";
 import type { RawTensor, StateDict } from "./state_dict.ts";
 import { decodeBfloat16, decodeFloat16 } from "./float16.ts";
+
+export { writeSafetensors, type WriteSafetensorsOptions } from "./safetensors_write.ts";
 
 /** The largest header this reader accepts (100 MB, the limit of the reference implementation). */
 export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
@@ -336,8 +337,6 @@ export function decodeLittleEndian(dtype: string, bytes: Uint8Array, name: strin
   }
 }
 
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 /**
  * Reads a whole safetensors file held in memory into a state dict of float32 tensors.
  *
@@ -424,165 +423,4 @@ export async function readAt(
     );
   }
   return bytes;
-}
-
-/** The JSON index of a sharded safetensors checkpoint (`model.safetensors.index.json`). */
-export interface SafetensorsIndex {
-  /** Optional metadata such as `total_size`. */
-  metadata?: Record<string, unknown>;
-  /** Which shard file holds each tensor. */
-  weight_map: Record<string, string>;
-}
-
-/** The default name of a sharded checkpoint's index. */
-export const SAFETENSORS_INDEX_NAME = "model.safetensors.index.json";
-
-/**
- * Reads a sharded safetensors checkpoint: the index names a shard file per tensor; each shard is
- * read in turn and must hold exactly the tensors the index assigns to it.
- * @param source the folder holding the index and the shards
- * @param indexName the index's file name
- * @param shardPath returns a shard's local path when it is on disk, so it is streamed tensor by
- *   tensor instead of read whole; `undefined` (the default) reads through `source.readFile`
- * @returns all tensors by name, or `null` when the folder has no such index
- */
-export async function readShardedSafetensors(
-  source: FileSource,
-  indexName: string = SAFETENSORS_INDEX_NAME,
-  shardPath?: (file: string) => Promise<string | null | undefined>,
-): Promise<StateDict | null> {
-  const index = await readJson(source, indexName);
-  if (index === null) return null;
-  const where = `Cannot read ${indexName} in ${source.description}`;
-  const map = (index as { weight_map?: unknown }).weight_map;
-  if (typeof map !== "object" || map === null || Array.isArray(map)) {
-    throw new TypeError(`${where}: weight_map must be an object of tensor name to shard file`);
-  }
-  const byShard = new Map<string, Set<string>>();
-  for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
-    if (typeof file !== "string" || file.includes("/") || file.includes("\\")) {
-      throw new TypeError(
-        `${where}: tensor "${name}" must map to a file name in the same folder: received ${
-          JSON.stringify(file)
-        }`,
-      );
-    }
-    let names = byShard.get(file);
-    if (names === undefined) byShard.set(file, names = new Set());
-    names.add(name);
-  }
-  const result: StateDict = new Map();
-  for (const [file, names] of byShard) {
-    const options = {
-      description: `${file} in ${source.description}`,
-      filter: (name: string) => names.has(name),
-    };
-    const path = shardPath === undefined ? undefined : await shardPath(file);
-    const bytes = typeof path === "string" || path === null ? null : await source.readFile(file);
-    if (path === null || (path === undefined && bytes === null)) {
-      throw new RangeError(`${where}: shard ${file} is missing (it holds ${names.size} tensors)`);
-    }
-    const shard = typeof path === "string"
-      ? await readSafetensorsFile(path, options)
-      : readSafetensors(bytes!, options);
-    for (const name of names) {
-      const tensor = shard.get(name);
-      if (tensor === undefined) {
-        throw new RangeError(`${where}: shard ${file} does not hold tensor "${name}"`);
-      }
-      result.set(name, tensor);
-    }
-  }
-  return result;
-}
-
-/** Options for {@linkcode writeSafetensors}. */
-export interface WriteSafetensorsOptions {
-  /** String metadata stored under `__metadata__`; default `{ format: "pt" }`. */
-  metadata?: Record<string, string>;
-}
-
-/**
- * Writes a state dict as a float32 safetensors file (header padded with spaces to a multiple of
- * 8 bytes, as the reference implementation does).
- * @param stateDict the tensors to write, in this order
- * @param options metadata to store
- * @returns the file's bytes
- */
-export function writeSafetensors(
-  stateDict: StateDict,
-  options: WriteSafetensorsOptions = {},
-): Uint8Array {
-  const metadata = options.metadata ?? { format: "pt" };
-  for (const [key, value] of Object.entries(metadata)) {
-    if (typeof value !== "string") {
-      throw new TypeError(
-        `Cannot write safetensors: metadata values must be strings: "${key}" is ${
-          JSON.stringify(value)
-        }`,
-      );
-    }
-  }
-  const header: Record<string, unknown> = { __metadata__: metadata };
-  let offset = 0;
-  for (const [name, tensor] of stateDict) {
-    if (name === "__metadata__") {
-      throw new TypeError(`Cannot write a tensor named "__metadata__": the name is reserved`);
-    }
-    if (!(tensor.data instanceof Float32Array)) {
-      throw new TypeError(
-        `Cannot write tensor "${name}": data must be a Float32Array: received ${
-          (tensor.data as unknown as object)?.constructor?.name ?? typeof tensor.data
-        }`,
-      );
-    }
-    if (
-      !Array.isArray(tensor.shape) ||
-      tensor.shape.some((d) => typeof d !== "number" || !Number.isInteger(d) || d < 0)
-    ) {
-      throw new TypeError(
-        `Cannot write tensor "${name}": shape must be non-negative integers: received ${
-          JSON.stringify(tensor.shape)
-        }`,
-      );
-    }
-    const count = tensor.shape.reduce((a, b) => a * b, 1);
-    if (count !== tensor.data.length) {
-      throw new TypeError(
-        `Cannot write tensor "${name}": shape [${tensor.shape}] holds ${count} values: ` +
-          `received ${tensor.data.length}`,
-      );
-    }
-    header[name] = {
-      dtype: "F32",
-      shape: tensor.shape,
-      data_offsets: [offset, offset + count * 4],
-    };
-    offset += count * 4;
-  }
-  let json = JSON.stringify(header);
-  const encoder = new TextEncoder();
-  let headerBytes = encoder.encode(json);
-  const padded = Math.ceil(headerBytes.length / 8) * 8;
-  json += " ".repeat(padded - headerBytes.length);
-  headerBytes = encoder.encode(json);
-  const out = new Uint8Array(8 + headerBytes.length + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  let position = 8 + headerBytes.length;
-  for (const tensor of stateDict.values()) {
-    if (LITTLE_ENDIAN_HOST) {
-      out.set(
-        new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength),
-        position,
-      );
-    } else {
-      for (let i = 0; i < tensor.data.length; i++) {
-        view.setFloat32(position + 4 * i, tensor.data[i]!, true);
-      }
-    }
-    position += tensor.data.byteLength;
-  }
-  return out;
 }

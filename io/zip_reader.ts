@@ -4,7 +4,7 @@
  * Compressed entries are refused, since torch never writes them.
  * @module
  */
-import type { ByteReader } from "./byte_reader.ts";
+import { type ByteReader, LITTLE_ENDIAN_HOST } from "./byte_reader.ts";
 
 /** One file inside a zip archive. */
 export interface ZipEntry {
@@ -187,8 +187,6 @@ export async function readZipEntry(reader: ByteReader, entry: ZipEntry): Promise
 }
 
 let crcTables: Uint32Array[] | null = null;
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
 /** Eight 256-entry tables for slicing-by-8 (eight bytes per step; about 6x a byte loop). */
 function tables(): Uint32Array[] {
   if (crcTables === null) {

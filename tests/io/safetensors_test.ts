@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  readSafetensors,
-  readSafetensorsFile,
-  readShardedSafetensors,
-  writeSafetensors,
-} from "../../io/safetensors.ts";
+import { readSafetensors, readSafetensorsFile, writeSafetensors } from "../../io/safetensors.ts";
+import { readShardedSafetensors } from "../../io/safetensors_sharded.ts";
 import { decodeFloat16, encodeFloat16, floatToHalf, halfToFloat } from "../../io/float16.ts";
 import { LocalFolderSource } from "../../io/file_source.ts";
 import type { FileSource } from "../../io/file_source.ts";
