@@ -1,0 +1,281 @@
+/**
+ * What a `torch.save` pickle refers to: storages and tensor views (`TorchStorageRef`,
+ * `TorchTensorRef`), the few globals a state dict's pickle may name, the persistent ids that
+ * point at storages, and decoding a tensor view from its storage's bytes. Shared by the zip
+ * format (`pytorch_pickle.ts`) and the legacy one (`pytorch_legacy.ts`).
+ * @module
+ */
+import type { PickleGlobal } from "./pickle.ts";
+import { PickleRecord } from "./pickle.ts";
+import { decodeLittleEndian } from "./safetensors.ts";
+import type { RawTensor } from "./state_dict.ts";
+
+/** The fields of facebookresearch/DPR's `CheckpointState` namedtuple, in order. */
+const CHECKPOINT_STATE_FIELDS = [
+  "model_dict",
+  "optimizer_dict",
+  "scheduler_dict",
+  "offset",
+  "epoch",
+  "encoder_params",
+];
+
+/** Storage classes and the safetensors dtype and element size of their data. */
+const STORAGE_TYPES: Record<string, { dtype: string; bytes: number }> = {
+  FloatStorage: { dtype: "F32", bytes: 4 },
+  HalfStorage: { dtype: "F16", bytes: 2 },
+  BFloat16Storage: { dtype: "BF16", bytes: 2 },
+  DoubleStorage: { dtype: "F64", bytes: 8 },
+  LongStorage: { dtype: "I64", bytes: 8 },
+  IntStorage: { dtype: "I32", bytes: 4 },
+  ShortStorage: { dtype: "I16", bytes: 2 },
+  CharStorage: { dtype: "I8", bytes: 1 },
+  ByteStorage: { dtype: "U8", bytes: 1 },
+  BoolStorage: { dtype: "BOOL", bytes: 1 },
+};
+
+/** A storage named by a checkpoint's persistent id; its bytes stay in the archive until needed. */
+export class TorchStorageRef {
+  /** The storage's key: its data lives at `<root>/data/<key>`. */
+  readonly key: string;
+  /** The safetensors dtype of its elements. */
+  readonly dtype: string;
+  /** Bytes per element. */
+  readonly itemBytes: number;
+  /** Number of elements the pickle declares. */
+  readonly numel: number;
+  /** For a legacy storage view: where the view starts in the root storage, in elements. */
+  readonly elementOffset: number;
+
+  /**
+   * Describes a storage; its bytes are read only when a tensor needs them.
+   * @param key the storage key
+   * @param dtype the element dtype
+   * @param itemBytes bytes per element
+   * @param numel declared element count
+   * @param elementOffset start of a storage view, in elements (default 0)
+   */
+  constructor(key: string, dtype: string, itemBytes: number, numel: number, elementOffset = 0) {
+    this.key = key;
+    this.dtype = dtype;
+    this.itemBytes = itemBytes;
+    this.numel = numel;
+    this.elementOffset = elementOffset;
+  }
+}
+
+/** A tensor view of a storage, as `_rebuild_tensor_v2` describes it; not yet decoded. */
+export class TorchTensorRef {
+  /** The storage holding the data. */
+  readonly storage: TorchStorageRef;
+  /** Offset in elements into the storage. */
+  readonly offset: number;
+  /** Dimensions. */
+  readonly shape: number[];
+  /** Strides in elements. */
+  readonly stride: number[];
+
+  /**
+   * Describes a strided view of a storage.
+   * @param storage the storage
+   * @param offset element offset
+   * @param shape dimensions
+   * @param stride strides in elements
+   */
+  constructor(storage: TorchStorageRef, offset: number, shape: number[], stride: number[]) {
+    this.storage = storage;
+    this.offset = offset;
+    this.shape = shape;
+    this.stride = stride;
+  }
+}
+
+/** An opened torch zip checkpoint: its unpickled object tree and a way to decode tensors. */
+export interface TorchCheckpoint {
+  /** The unpickled object: Maps for dicts, arrays for lists/tuples, TorchTensorRef for tensors. */
+  root: unknown;
+  /** Decodes one tensor to float32, reading only its storage. */
+  materialize(ref: TorchTensorRef, name: string): Promise<RawTensor>;
+}
+
+function marker(qualifiedName: string): PickleGlobal {
+  return {
+    qualifiedName,
+    call(): unknown {
+      throw new TypeError(`${qualifiedName} may only be used as a type marker in a checkpoint`);
+    },
+  };
+}
+
+function asIntList(value: unknown, what: string): number[] {
+  if (!Array.isArray(value) || !value.every((v) => typeof v === "number" && Number.isInteger(v))) {
+    throw new TypeError(`${what} must be a tuple of integers: received ${String(value)}`);
+  }
+  return value as number[];
+}
+
+function rebuildTensor(where: string, args: unknown[]): TorchTensorRef {
+  const [storage, offset, size, stride] = args;
+  if (!(storage instanceof TorchStorageRef)) {
+    throw new TypeError(`${where}: _rebuild_tensor needs a storage as first argument`);
+  }
+  if (typeof offset !== "number" || !Number.isInteger(offset) || offset < 0) {
+    throw new TypeError(`${where}: tensor storage offset must be a non-negative integer`);
+  }
+  const shape = asIntList(size, `${where}: tensor size`);
+  const strides = asIntList(stride, `${where}: tensor stride`);
+  if (shape.length !== strides.length || shape.some((d) => d < 0) || strides.some((s) => s < 0)) {
+    throw new TypeError(
+      `${where}: tensor size [${shape}] and stride [${strides}] must have the same length and ` +
+        `be non-negative`,
+    );
+  }
+  return new TorchTensorRef(storage, offset, shape, strides);
+}
+
+/**
+ * The table of globals a state-dict checkpoint may reference. Everything else is refused.
+ * @param where prefix for error messages
+ * @returns a lookup from module and name to the data constructor
+ */
+export function allowedGlobals(
+  where: string,
+): (module: string, name: string) => PickleGlobal | undefined {
+  const table = new Map<string, PickleGlobal>();
+  const add = (qualifiedName: string, call: (args: unknown[]) => unknown): void => {
+    table.set(qualifiedName, { qualifiedName, call });
+  };
+  add("collections.OrderedDict", (args) => {
+    const map = new Map();
+    const items = args[0];
+    if (Array.isArray(items)) {
+      for (const pair of items) if (Array.isArray(pair)) map.set(pair[0], pair[1]);
+    }
+    return map;
+  });
+  add("torch._utils._rebuild_tensor", (args) => rebuildTensor(where, args));
+  add("torch._utils._rebuild_tensor_v2", (args) => rebuildTensor(where, args));
+  add("torch._utils._rebuild_parameter", (args) => args[0]);
+  add("torch._utils._rebuild_parameter_with_state", (args) => args[0]);
+  add("torch._tensor._rebuild_from_type_v2", (args) => {
+    const [fn, , fnArgs] = args;
+    const rebuild = fn as PickleGlobal | undefined;
+    if (
+      !rebuild || !["torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor"].includes(
+        rebuild.qualifiedName,
+      ) || !Array.isArray(fnArgs)
+    ) {
+      throw new TypeError(`${where}: _rebuild_from_type_v2 may only wrap _rebuild_tensor_v2`);
+    }
+    return rebuild.call(fnArgs);
+  });
+  table.set("torch.Tensor", marker("torch.Tensor"));
+  table.set("torch.nn.parameter.Parameter", marker("torch.nn.parameter.Parameter"));
+  for (const name of Object.keys(STORAGE_TYPES)) {
+    table.set(`torch.${name}`, marker(`torch.${name}`));
+  }
+  add("dpr.utils.model_utils.CheckpointState", (args) => {
+    const fields: Record<string, unknown> = {};
+    CHECKPOINT_STATE_FIELDS.forEach((field, i) => (fields[field] = args[i]));
+    return new PickleRecord("dpr.utils.model_utils.CheckpointState", fields);
+  });
+  return (module, name) => table.get(`${module}.${name}`);
+}
+
+/** The persistent-id loader shared by both formats: `("storage", type, key, location, numel[, view])`. */
+export function storageLoader(
+  storages: Map<string, TorchStorageRef>,
+  where: string,
+): (pid: unknown) => unknown {
+  return (pid: unknown): unknown => {
+    if (!Array.isArray(pid) || pid[0] !== "storage" || pid.length < 5) {
+      throw new TypeError(`${where}: unsupported persistent id ${String(pid)}`);
+    }
+    const [, type, key, , numel, view] = pid;
+    const typeName = (type as PickleGlobal | undefined)?.qualifiedName?.replace(/^torch\./, "");
+    const info = typeName === undefined ? undefined : STORAGE_TYPES[typeName];
+    if (info === undefined || typeof key !== "string" || typeof numel !== "number") {
+      throw new TypeError(`${where}: unsupported storage ${String(typeName)} in persistent id`);
+    }
+    let storage = storages.get(key);
+    if (storage === undefined) {
+      storage = new TorchStorageRef(key, info.dtype, info.bytes, numel);
+      storages.set(key, storage);
+    }
+    if (Array.isArray(view)) {
+      // Legacy storage views: (view_key, element offset, view size) into the root storage.
+      const [, offset, size] = view;
+      if (typeof offset !== "number" || typeof size !== "number" || offset + size > numel) {
+        throw new RangeError(`${where}: storage view ${String(view)} lies outside storage ${key}`);
+      }
+      return new TorchStorageRef(key, info.dtype, info.bytes, numel, offset);
+    }
+    return storage;
+  };
+}
+
+/**
+ * Checks a tensor view against its storage, reads the bytes it spans and decodes them.
+ * @param read returns storage bytes [begin, end) (byte offsets within the storage)
+ */
+export async function decodeTensor(
+  ref: TorchTensorRef,
+  tensorName: string,
+  where: string,
+  storageBytes: number,
+  read: (begin: number, end: number) => Promise<Uint8Array>,
+): Promise<RawTensor> {
+  const count = ref.shape.reduce((a, b) => a * b, 1);
+  const extent = count === 0
+    ? 0
+    : 1 + ref.shape.reduce((sum, d, i) => sum + (d - 1) * ref.stride[i]!, 0);
+  const itemBytes = ref.storage.itemBytes;
+  const first = ref.storage.elementOffset + ref.offset;
+  const needed = (first + extent) * itemBytes;
+  if (needed > storageBytes || first + extent > ref.storage.numel) {
+    throw new RangeError(
+      `${where}: tensor "${tensorName}": offset ${ref.offset}, size [${ref.shape}] and stride ` +
+        `[${ref.stride}] reach element ${first + extent} of a storage of ${ref.storage.numel} ` +
+        `elements (${storageBytes} bytes)`,
+    );
+  }
+  if (count > ref.storage.numel) {
+    // Only broadcast or overlapping views (stride 0) hold more elements than their storage;
+    // state dicts have none, and expanding one could allocate without bound.
+    throw new RangeError(
+      `${where}: tensor "${tensorName}" has ${count} elements but its storage only ` +
+        `${ref.storage.numel}; broadcast views are not supported`,
+    );
+  }
+  const window = await read(first * itemBytes, needed);
+  const values = decodeLittleEndian(ref.storage.dtype, window, tensorName);
+  return { shape: [...ref.shape], data: gather(values, ref.shape, ref.stride, count) };
+}
+
+/** Copies a strided view into a new row-major array (or returns it when already contiguous). */
+function gather(
+  values: Float32Array,
+  shape: number[],
+  stride: number[],
+  count: number,
+): Float32Array {
+  let expected = 1;
+  let contiguous = true;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i]! !== 1 && stride[i] !== expected) contiguous = false;
+    expected *= shape[i]!;
+  }
+  if (contiguous) return values.length === count ? values : values.slice(0, count);
+  const out = new Float32Array(count);
+  const index = new Array<number>(shape.length).fill(0);
+  for (let k = 0; k < count; k++) {
+    let source = 0;
+    for (let d = 0; d < shape.length; d++) source += index[d]! * stride[d]!;
+    out[k] = values[source]!;
+    for (let d = shape.length - 1; d >= 0; d--) {
+      if (++index[d]! < shape[d]!) break;
+      index[d] = 0;
+    }
+  }
+  return out;
+}
