@@ -5,27 +5,10 @@
  * "call" in a pickle can only reach the caller's own data-building functions.
  * @module
  */
+import { littleEndianSigned, PickleMachine, toNumber } from "./pickle_machine.ts";
+import type { UnpickleOptions } from "./pickle_machine.ts";
 
-/** A callable a pickle may reference: one of the caller's data constructors. */
-export interface PickleGlobal {
-  /** `module.name`, for error messages. */
-  readonly qualifiedName: string;
-  /** Builds a value from the positional arguments of REDUCE or NEWOBJ. */
-  call(args: unknown[]): unknown;
-}
-
-/** What the unpickler needs from its caller. */
-export interface UnpickleOptions {
-  /** Names the file in error messages. */
-  description: string;
-  /**
-   * Returns the callable for an allowed global, or `undefined` to refuse it (the unpickler then
-   * throws an error naming it).
-   */
-  findGlobal(module: string, name: string): PickleGlobal | undefined;
-  /** Resolves a persistent id (torch uses them for tensor storages). */
-  persistentLoad?(pid: unknown): unknown;
-}
+export { type PickleGlobal, PickleTruncatedError, type UnpickleOptions } from "./pickle_machine.ts";
 
 /**
  * Unpickles `bytes` with the restricted machine.
@@ -59,376 +42,300 @@ export function unpickleAt(
   start: number,
   options: UnpickleOptions,
 ): { value: unknown; end: number } {
-  const where = `Cannot unpickle ${options.description}`;
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const text = new TextDecoder("utf-8", { fatal: false });
-  const latin1 = new TextDecoder("latin1");
-  let stack: unknown[] = [];
-  const marks: unknown[][] = [];
-  const memo = new Map<number, unknown>();
-  let p = start;
-
-  const need = (n: number): void => {
-    if (n < 0 || p + n > bytes.length) {
-      throw new PickleTruncatedError(
-        `${where}: the pickle is truncated (needs ${n} bytes at offset ${p})`,
-      );
-    }
-  };
-  const u8 = (): number => {
-    need(1);
-    return bytes[p++]!;
-  };
-  const u16 = (): number => {
-    need(2);
-    const v = dv.getUint16(p, true);
-    p += 2;
-    return v;
-  };
-  const u32 = (): number => {
-    need(4);
-    const v = dv.getUint32(p, true);
-    p += 4;
-    return v;
-  };
-  const u64 = (): number => {
-    need(8);
-    const v = Number(dv.getBigUint64(p, true));
-    p += 8;
-    return v;
-  };
-  const take = (n: number): Uint8Array => {
-    need(n);
-    const out = bytes.subarray(p, p + n);
-    p += n;
-    return out;
-  };
-  const line = (): string => {
-    const end = bytes.indexOf(0x0a, p);
-    if (end < 0) {
-      throw new PickleTruncatedError(`${where}: the pickle is truncated inside a text line`);
-    }
-    const s = latin1.decode(bytes.subarray(p, end));
-    p = end + 1;
-    return s;
-  };
-  const pop = (): unknown => {
-    if (stack.length === 0) throw new SyntaxError(`${where}: stack underflow at offset ${p}`);
-    return stack.pop();
-  };
-  const top = (): unknown => {
-    if (stack.length === 0) throw new SyntaxError(`${where}: stack underflow at offset ${p}`);
-    return stack[stack.length - 1];
-  };
-  const popMark = (): unknown[] => {
-    // Callers must not write `stack.push(popMark())`: `stack` would be read before the pop.
-    const items = stack;
-    const previous = marks.pop();
-    if (previous === undefined) throw new SyntaxError(`${where}: MARK missing at offset ${p}`);
-    stack = previous;
-    return items;
-  };
-  const global = (module: string, name: string): PickleGlobal => {
-    const found = options.findGlobal(module, name);
-    if (found === undefined) {
-      throw new TypeError(
-        `${where}: global ${module}.${name} is not allowed; a checkpoint may only reference ` +
-          `tensor and storage types and OrderedDict, and nothing in it is ever executed`,
-      );
-    }
-    return found;
-  };
-  const callable = (value: unknown, opcode: string): PickleGlobal => {
-    if (
-      typeof value === "object" && value !== null && "call" in value && "qualifiedName" in value
-    ) {
-      return value as PickleGlobal;
-    }
-    throw new TypeError(`${where}: ${opcode} on a value that is not an allowed global`);
-  };
-  const setItem = (target: unknown, key: unknown, value: unknown): void => {
-    if (!(target instanceof Map)) {
-      throw new TypeError(`${where}: SETITEM on a value that is not a dict at offset ${p}`);
-    }
-    target.set(key, value);
-  };
-  const append = (target: unknown, values: unknown[]): void => {
-    if (!Array.isArray(target)) {
-      throw new TypeError(`${where}: APPEND on a value that is not a list at offset ${p}`);
-    }
-    target.push(...values);
-  };
-  const int = (s: string): number | bigint | boolean => {
-    if (s === "00") return false;
-    if (s === "01") return true;
-    const big = BigInt(s.replace(/L$/, ""));
-    return toNumber(big);
-  };
-
+  const m = new PickleMachine(bytes, start, options);
   while (true) {
-    const opcodeOffset = p;
-    const op = u8();
-    switch (op) {
-      case 0x80: // PROTO
-        if (u8() > 5) throw new SyntaxError(`${where}: unsupported pickle protocol`);
-        break;
-      case 0x95: // FRAME
-        u64();
-        break;
-      case 0x2e: { // STOP
-        if (stack.length !== 1 || marks.length !== 0) {
-          throw new SyntaxError(`${where}: STOP with ${stack.length} values on the stack`);
-        }
-        return { value: stack[0], end: p };
+    const opcodeOffset = m.p;
+    const op = m.u8();
+    if (op === 0x2e) { // STOP
+      if (m.stack.length !== 1 || m.marks.length !== 0) {
+        throw new SyntaxError(`${m.where}: STOP with ${m.stack.length} values on the stack`);
       }
-      case 0x28: // MARK
-        marks.push(stack);
-        stack = [];
-        break;
-      case 0x30: // POP
-        pop();
-        break;
-      case 0x31: // POP_MARK
-        popMark();
-        break;
-      case 0x32: // DUP
-        stack.push(top());
-        break;
-      case 0x4e: // NONE
-        stack.push(null);
-        break;
-      case 0x88: // NEWTRUE
-        stack.push(true);
-        break;
-      case 0x89: // NEWFALSE
-        stack.push(false);
-        break;
-      case 0x4a: // BININT
-        need(4);
-        stack.push(dv.getInt32(p, true));
-        p += 4;
-        break;
-      case 0x4b: // BININT1
-        stack.push(u8());
-        break;
-      case 0x4d: // BININT2
-        stack.push(u16());
-        break;
-      case 0x49: // INT
-        stack.push(int(line()));
-        break;
-      case 0x4c: // LONG
-        stack.push(int(line()));
-        break;
-      case 0x8a: // LONG1
-        stack.push(toNumber(littleEndianSigned(take(u8()))));
-        break;
-      case 0x8b: { // LONG4
-        const n = u32();
-        if (n > 64) throw new RangeError(`${where}: LONG4 of ${n} bytes is too large`);
-        stack.push(toNumber(littleEndianSigned(take(n))));
-        break;
-      }
-      case 0x47: // BINFLOAT (big-endian)
-        need(8);
-        stack.push(dv.getFloat64(p, false));
-        p += 8;
-        break;
-      case 0x46: // FLOAT
-        stack.push(Number(line()));
-        break;
-      case 0x58: // BINUNICODE
-        stack.push(text.decode(take(u32())));
-        break;
-      case 0x8c: // SHORT_BINUNICODE
-        stack.push(text.decode(take(u8())));
-        break;
-      case 0x8d: // BINUNICODE8
-        stack.push(text.decode(take(u64())));
-        break;
-      case 0x55: // SHORT_BINSTRING
-        stack.push(latin1.decode(take(u8())));
-        break;
-      case 0x54: // BINSTRING
-        stack.push(latin1.decode(take(u32())));
-        break;
-      case 0x43: // SHORT_BINBYTES
-        stack.push(take(u8()).slice());
-        break;
-      case 0x42: // BINBYTES
-        stack.push(take(u32()).slice());
-        break;
-      case 0x8e: // BINBYTES8
-        stack.push(take(u64()).slice());
-        break;
-      case 0x29: // EMPTY_TUPLE
-        stack.push([]);
-        break;
-      case 0x85: // TUPLE1
-        stack.push([pop()]);
-        break;
-      case 0x86: { // TUPLE2
-        const b = pop();
-        stack.push([pop(), b]);
-        break;
-      }
-      case 0x87: { // TUPLE3
-        const c = pop();
-        const b = pop();
-        stack.push([pop(), b, c]);
-        break;
-      }
-      case 0x74: // TUPLE
-        {
-          const items = popMark();
-          stack.push(items);
-        }
-        break;
-      case 0x5d: // EMPTY_LIST
-        stack.push([]);
-        break;
-      case 0x6c: // LIST
-        {
-          const items = popMark();
-          stack.push(items);
-        }
-        break;
-      case 0x61: // APPEND
-        {
-          const value = pop();
-          append(top(), [value]);
-        }
-        break;
-      case 0x65: { // APPENDS
-        const items = popMark();
-        append(top(), items);
-        break;
-      }
-      case 0x7d: // EMPTY_DICT
-        stack.push(new Map());
-        break;
-      case 0x64: { // DICT
-        const items = popMark();
-        const map = new Map();
-        for (let i = 0; i + 1 < items.length; i += 2) map.set(items[i], items[i + 1]);
-        stack.push(map);
-        break;
-      }
-      case 0x73: { // SETITEM
-        const value = pop();
-        const key = pop();
-        setItem(top(), key, value);
-        break;
-      }
-      case 0x75: { // SETITEMS
-        const items = popMark();
-        const target = top();
-        for (let i = 0; i + 1 < items.length; i += 2) setItem(target, items[i], items[i + 1]);
-        break;
-      }
-      case 0x8f: // EMPTY_SET
-        stack.push(new Set());
-        break;
-      case 0x90: { // ADDITEMS
-        const items = popMark();
-        const target = top();
-        if (!(target instanceof Set)) throw new TypeError(`${where}: ADDITEMS on a non-set`);
-        for (const item of items) target.add(item);
-        break;
-      }
-      case 0x91: // FROZENSET
-        {
-          const items = popMark();
-          stack.push(new Set(items));
-        }
-        break;
-      case 0x71: // BINPUT
-        memo.set(u8(), top());
-        break;
-      case 0x72: // LONG_BINPUT
-        memo.set(u32(), top());
-        break;
-      case 0x70: // PUT
-        memo.set(Number(line()), top());
-        break;
-      case 0x94: // MEMOIZE
-        memo.set(memo.size, top());
-        break;
-      case 0x68: // BINGET
-      case 0x6a: // LONG_BINGET
-      case 0x67: { // GET
-        const key = op === 0x68 ? u8() : op === 0x6a ? u32() : Number(line());
-        if (!memo.has(key)) throw new SyntaxError(`${where}: memo key ${key} is not defined`);
-        stack.push(memo.get(key));
-        break;
-      }
-      case 0x63: { // GLOBAL
-        const module = line();
-        const name = line();
-        stack.push(global(module, name));
-        break;
-      }
-      case 0x93: { // STACK_GLOBAL
-        const name = pop();
-        const module = pop();
-        if (typeof module !== "string" || typeof name !== "string") {
-          throw new TypeError(`${where}: STACK_GLOBAL needs two strings`);
-        }
-        stack.push(global(module, name));
-        break;
-      }
-      case 0x52: { // REDUCE
-        const args = pop();
-        const fn = callable(pop(), "REDUCE");
-        if (!Array.isArray(args)) throw new TypeError(`${where}: REDUCE arguments must be a tuple`);
-        stack.push(fn.call(args));
-        break;
-      }
-      case 0x81: { // NEWOBJ
-        const args = pop();
-        const cls = callable(pop(), "NEWOBJ");
-        if (!Array.isArray(args)) throw new TypeError(`${where}: NEWOBJ arguments must be a tuple`);
-        stack.push(cls.call(args));
-        break;
-      }
-      case 0x62: { // BUILD
-        const state = pop();
-        const target = top();
-        if (target instanceof Map) break; // e.g. OrderedDict._metadata: not needed
-        if (target instanceof PickleRecord && state instanceof Map) {
-          for (const [k, v] of state) target.fields[String(k)] = v;
-          break;
-        }
-        throw new TypeError(`${where}: BUILD on an unsupported value at offset ${opcodeOffset}`);
-      }
-      case 0x51: // BINPERSID
-      case 0x50: { // PERSID
-        const pid = op === 0x51 ? pop() : line();
-        if (options.persistentLoad === undefined) {
-          throw new TypeError(`${where}: persistent ids are not supported here`);
-        }
-        stack.push(options.persistentLoad(pid));
-        break;
-      }
-      default:
-        throw new SyntaxError(
-          `${where}: opcode 0x${op.toString(16).padStart(2, "0")} at offset ${opcodeOffset} is ` +
-            `not supported by the restricted unpickler`,
-        );
+      return { value: m.stack[0], end: m.p };
+    }
+    const known = stackOpcode(m, op) || scalarOpcode(m, op) || containerOpcode(m, op) ||
+      memoOpcode(m, op) || objectOpcode(m, op, opcodeOffset);
+    if (!known) {
+      throw new SyntaxError(
+        `${m.where}: opcode 0x${op.toString(16).padStart(2, "0")} at offset ${opcodeOffset} is ` +
+          `not supported by the restricted unpickler`,
+      );
     }
   }
 }
 
-/** The pickle ended before its STOP opcode. */
-export class PickleTruncatedError extends RangeError {
-  /**
-   * Creates the error.
-   * @param message what was truncated where
-   */
-  constructor(message: string) {
-    super(message);
-    this.name = "RangeError";
+/** Runs `op` when it is one of PROTO, FRAME, MARK, POP, POP_MARK, DUP: framing and the stack itself; false when it is not. */
+function stackOpcode(m: PickleMachine, op: number): boolean {
+  switch (op) {
+    case 0x80: // PROTO
+      if (m.u8() > 5) throw new SyntaxError(`${m.where}: unsupported pickle protocol`);
+      break;
+    case 0x95: // FRAME
+      m.u64();
+      break;
+    case 0x28: // MARK
+      m.mark();
+      break;
+    case 0x30: // POP
+      m.pop();
+      break;
+    case 0x31: // POP_MARK
+      m.popMark();
+      break;
+    case 0x32: // DUP
+      m.stack.push(m.top());
+      break;
+    default:
+      return false;
   }
+  return true;
+}
+
+/** Runs `op` when it is one of None, booleans, integers, floats, strings and bytes; false when it is not. */
+function scalarOpcode(m: PickleMachine, op: number): boolean {
+  switch (op) {
+    case 0x4e: // NONE
+      m.stack.push(null);
+      break;
+    case 0x88: // NEWTRUE
+      m.stack.push(true);
+      break;
+    case 0x89: // NEWFALSE
+      m.stack.push(false);
+      break;
+    case 0x4a: // BININT
+      m.stack.push(m.int32());
+      break;
+    case 0x4b: // BININT1
+      m.stack.push(m.u8());
+      break;
+    case 0x4d: // BININT2
+      m.stack.push(m.u16());
+      break;
+    case 0x49: // INT
+      m.stack.push(m.int(m.line()));
+      break;
+    case 0x4c: // LONG
+      m.stack.push(m.int(m.line()));
+      break;
+    case 0x8a: // LONG1
+      m.stack.push(toNumber(littleEndianSigned(m.take(m.u8()))));
+      break;
+    case 0x8b: { // LONG4
+      const n = m.u32();
+      if (n > 64) throw new RangeError(`${m.where}: LONG4 of ${n} bytes is too large`);
+      m.stack.push(toNumber(littleEndianSigned(m.take(n))));
+      break;
+    }
+    case 0x47: // BINFLOAT (big-endian)
+      m.stack.push(m.float64BigEndian());
+      break;
+    case 0x46: // FLOAT
+      m.stack.push(Number(m.line()));
+      break;
+    case 0x58: // BINUNICODE
+      m.stack.push(m.text.decode(m.take(m.u32())));
+      break;
+    case 0x8c: // SHORT_BINUNICODE
+      m.stack.push(m.text.decode(m.take(m.u8())));
+      break;
+    case 0x8d: // BINUNICODE8
+      m.stack.push(m.text.decode(m.take(m.u64())));
+      break;
+    case 0x55: // SHORT_BINSTRING
+      m.stack.push(m.latin1.decode(m.take(m.u8())));
+      break;
+    case 0x54: // BINSTRING
+      m.stack.push(m.latin1.decode(m.take(m.u32())));
+      break;
+    case 0x43: // SHORT_BINBYTES
+      m.stack.push(m.take(m.u8()).slice());
+      break;
+    case 0x42: // BINBYTES
+      m.stack.push(m.take(m.u32()).slice());
+      break;
+    case 0x8e: // BINBYTES8
+      m.stack.push(m.take(m.u64()).slice());
+      break;
+    default:
+      return false;
+  }
+  return true;
+}
+
+/** Runs `op` when it is one of tuples, lists, dicts and sets; false when it is not. */
+function containerOpcode(m: PickleMachine, op: number): boolean {
+  switch (op) {
+    case 0x29: // EMPTY_TUPLE
+      m.stack.push([]);
+      break;
+    case 0x85: // TUPLE1
+      m.stack.push([m.pop()]);
+      break;
+    case 0x86: { // TUPLE2
+      const b = m.pop();
+      m.stack.push([m.pop(), b]);
+      break;
+    }
+    case 0x87: { // TUPLE3
+      const c = m.pop();
+      const b = m.pop();
+      m.stack.push([m.pop(), b, c]);
+      break;
+    }
+    case 0x74: // TUPLE
+      {
+        const items = m.popMark();
+        m.stack.push(items);
+      }
+      break;
+    case 0x5d: // EMPTY_LIST
+      m.stack.push([]);
+      break;
+    case 0x6c: // LIST
+      {
+        const items = m.popMark();
+        m.stack.push(items);
+      }
+      break;
+    case 0x61: // APPEND
+      {
+        const value = m.pop();
+        m.append(m.top(), [value]);
+      }
+      break;
+    case 0x65: { // APPENDS
+      const items = m.popMark();
+      m.append(m.top(), items);
+      break;
+    }
+    case 0x7d: // EMPTY_DICT
+      m.stack.push(new Map());
+      break;
+    case 0x64: { // DICT
+      const items = m.popMark();
+      const map = new Map();
+      for (let i = 0; i + 1 < items.length; i += 2) map.set(items[i], items[i + 1]);
+      m.stack.push(map);
+      break;
+    }
+    case 0x73: { // SETITEM
+      const value = m.pop();
+      const key = m.pop();
+      m.setItem(m.top(), key, value);
+      break;
+    }
+    case 0x75: { // SETITEMS
+      const items = m.popMark();
+      const target = m.top();
+      for (let i = 0; i + 1 < items.length; i += 2) m.setItem(target, items[i], items[i + 1]);
+      break;
+    }
+    case 0x8f: // EMPTY_SET
+      m.stack.push(new Set());
+      break;
+    case 0x90: { // ADDITEMS
+      const items = m.popMark();
+      const target = m.top();
+      if (!(target instanceof Set)) throw new TypeError(`${m.where}: ADDITEMS on a non-set`);
+      for (const item of items) target.add(item);
+      break;
+    }
+    case 0x91: // FROZENSET
+      {
+        const items = m.popMark();
+        m.stack.push(new Set(items));
+      }
+      break;
+    default:
+      return false;
+  }
+  return true;
+}
+
+/** Runs `op` when it is one of the memo: PUT and GET in their forms; false when it is not. */
+function memoOpcode(m: PickleMachine, op: number): boolean {
+  switch (op) {
+    case 0x71: // BINPUT
+      m.memo.set(m.u8(), m.top());
+      break;
+    case 0x72: // LONG_BINPUT
+      m.memo.set(m.u32(), m.top());
+      break;
+    case 0x70: // PUT
+      m.memo.set(Number(m.line()), m.top());
+      break;
+    case 0x94: // MEMOIZE
+      m.memo.set(m.memo.size, m.top());
+      break;
+    case 0x68: // BINGET
+    case 0x6a: // LONG_BINGET
+    case 0x67: { // GET
+      const key = op === 0x68 ? m.u8() : op === 0x6a ? m.u32() : Number(m.line());
+      if (!m.memo.has(key)) throw new SyntaxError(`${m.where}: m.memo key ${key} is not defined`);
+      m.stack.push(m.memo.get(key));
+      break;
+    }
+    default:
+      return false;
+  }
+  return true;
+}
+
+/** Runs `op` when it is one of globals (through the caller's table), calls, BUILD and persistent ids; false when it is not. */
+function objectOpcode(m: PickleMachine, op: number, opcodeOffset: number): boolean {
+  switch (op) {
+    case 0x63: { // GLOBAL
+      const module = m.line();
+      const name = m.line();
+      m.stack.push(m.global(module, name));
+      break;
+    }
+    case 0x93: { // STACK_GLOBAL
+      const name = m.pop();
+      const module = m.pop();
+      if (typeof module !== "string" || typeof name !== "string") {
+        throw new TypeError(`${m.where}: STACK_GLOBAL needs two strings`);
+      }
+      m.stack.push(m.global(module, name));
+      break;
+    }
+    case 0x52: { // REDUCE
+      const args = m.pop();
+      const fn = m.callable(m.pop(), "REDUCE");
+      if (!Array.isArray(args)) throw new TypeError(`${m.where}: REDUCE arguments must be a tuple`);
+      m.stack.push(fn.call(args));
+      break;
+    }
+    case 0x81: { // NEWOBJ
+      const args = m.pop();
+      const cls = m.callable(m.pop(), "NEWOBJ");
+      if (!Array.isArray(args)) throw new TypeError(`${m.where}: NEWOBJ arguments must be a tuple`);
+      m.stack.push(cls.call(args));
+      break;
+    }
+    case 0x62: { // BUILD
+      const state = m.pop();
+      const target = m.top();
+      if (target instanceof Map) break; // e.g. OrderedDict._metadata: not needed
+      if (target instanceof PickleRecord && state instanceof Map) {
+        for (const [k, v] of state) target.fields[String(k)] = v;
+        break;
+      }
+      throw new TypeError(`${m.where}: BUILD on an unsupported value at offset ${opcodeOffset}`);
+    }
+    case 0x51: // BINPERSID
+    case 0x50: { // PERSID
+      const pid = op === 0x51 ? m.pop() : m.line();
+      if (m.options.persistentLoad === undefined) {
+        throw new TypeError(`${m.where}: persistent ids are not supported here`);
+      }
+      m.stack.push(m.options.persistentLoad(pid));
+      break;
+    }
+    default:
+      return false;
+  }
+  return true;
 }
 
 /** A plain record built for an allowed class such as a namedtuple. */
@@ -447,18 +354,4 @@ export class PickleRecord {
     this.className = className;
     this.fields = fields;
   }
-}
-
-function littleEndianSigned(bytes: Uint8Array): bigint {
-  if (bytes.length === 0) return 0n;
-  let value = 0n;
-  for (let i = bytes.length - 1; i >= 0; i--) value = (value << 8n) | BigInt(bytes[i]!);
-  if (bytes[bytes.length - 1]! & 0x80) value -= 1n << BigInt(8 * bytes.length);
-  return value;
-}
-
-function toNumber(value: bigint): number | bigint {
-  return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
-    ? Number(value)
-    : value;
 }
