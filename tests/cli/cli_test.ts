@@ -1,7 +1,7 @@
 // The dpr CLI and the demo as subprocesses, with the tiny fixture models (answers are nonsense).
 import assert from "node:assert/strict";
 import { DenseIndex } from "../../index/dense_index.ts";
-import { missingOpenBlas } from "../blas/libraries.ts";
+import { missingOpenBlas } from "../backend/blas/libraries.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const MODELS = `${ROOT}tests/fixtures/models`;

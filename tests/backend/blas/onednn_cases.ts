@@ -6,7 +6,11 @@
 import assert from "node:assert/strict";
 import { seeded } from "../../seeded.ts";
 import { erf } from "../../../backend/blas/fast_math.ts";
-import { type OneDnnActivation, type OneDnnGemm, openOneDnn } from "../../../backend/blas/onednn.ts";
+import {
+  type OneDnnActivation,
+  type OneDnnGemm,
+  openOneDnn,
+} from "../../../backend/blas/onednn.ts";
 import { missingOneDnn } from "./libraries.ts";
 
 const missing = missingOneDnn("oneDNN");

@@ -3,7 +3,11 @@
 // environment the test chose (DPR_BLAS_PREPACK); prints one JSON line with the largest relative
 // difference, whether oneDNN ran, and the packed bytes before and after disposing the model.
 import { tf } from "../../../backend/tf.ts";
-import { blasLibrary, registerBlasBackend, setBlasPrepack } from "../../../backend/blas/register.ts";
+import {
+  blasLibrary,
+  registerBlasBackend,
+  setBlasPrepack,
+} from "../../../backend/blas/register.ts";
 import { setBackend } from "../../../backend/set_backend.ts";
 import { DPRConfig } from "../../../models/config.ts";
 import { DPRContextEncoder } from "../../../models/dpr_context_encoder.ts";

@@ -13,7 +13,7 @@ import {
   linearLayerNorm,
   maskedSoftmax,
 } from "../../../backend/ops/fused_ops.ts";
-import { missingOpenBlas } from "../../blas/libraries.ts";
+import { missingOpenBlas } from "../blas/libraries.ts";
 
 // Without OpenBLAS these tests are ignored (never passed), with a line saying what to install.
 const noBlas = missingOpenBlas("blas fused ops") !== undefined;
