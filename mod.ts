@@ -127,6 +127,7 @@ export type {
   ReadOptions,
 } from "./pipeline/passage_reader.ts";
 export { mergeShards, runEncodeJob } from "./pipeline/encode_passages.ts";
+export type { MergeOptions } from "./pipeline/encode_passages.ts";
 export type { EncodeJobOptions, EncodeJobResult } from "./pipeline/encode_passages.ts";
 export { readPassages } from "./pipeline/passages.ts";
 export type { Passage, PassageFormat, ReadPassagesOptions } from "./pipeline/passages.ts";

@@ -31,6 +31,53 @@ export async function readJson(source: FileSource, name: string): Promise<unknow
   }
 }
 
+/**
+ * Reads a whole file into one buffer of its size. `Deno.readFile` holds the bytes twice while it
+ * hands them over (peak memory twice the file): for a multi-GB index or checkpoint that is the
+ * difference between fitting and not.
+ * @param path the file
+ * @returns its bytes
+ */
+export async function readWholeFile(path: string): Promise<Uint8Array> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const size = (await file.stat()).size;
+    const bytes = new Uint8Array(size);
+    let done = 0;
+    while (done < size) {
+      const n = await file.read(bytes.subarray(done));
+      if (n === null) return bytes.subarray(0, done); // shrank while being read
+      done += n;
+    }
+    // Grew while being read: the rest, the plain way.
+    const rest = await readAllFrom(file);
+    if (rest.length === 0) return bytes;
+    const all = new Uint8Array(size + rest.length);
+    all.set(bytes);
+    all.set(rest, size);
+    return all;
+  } finally {
+    file.close();
+  }
+}
+
+async function readAllFrom(file: Deno.FsFile): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  for (;;) {
+    const chunk = new Uint8Array(1 << 16);
+    const n = await file.read(chunk);
+    if (n === null) break;
+    parts.push(chunk.subarray(0, n));
+  }
+  const out = new Uint8Array(parts.reduce((sum, p) => sum + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 /** A folder on the local file system (needs `--allow-read`). */
 export class LocalFolderSource implements FileSource {
   /** The folder's path. */
@@ -51,7 +98,7 @@ export class LocalFolderSource implements FileSource {
       throw new RangeError(`Cannot read ${name} from ${this.path}: file names must stay inside it`);
     }
     try {
-      return await Deno.readFile(`${this.path}/${name}`);
+      return await readWholeFile(`${this.path}/${name}`);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return null;
       throw error;

@@ -17,7 +17,7 @@
  * merged index (rows in file order, metadata `{title, text}`) to `<out>` itself.
  * @module
  */
-import { DenseIndex } from "../index/dense_index.ts";
+import { DenseIndex, type VectorStorage } from "../index/dense_index.ts";
 import { pathExists } from "../io/path_exists.ts";
 import {
   type DenseEncoder,
@@ -264,14 +264,28 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
   return result;
 }
 
+/** Options of {@link mergeShards}. */
+export interface MergeOptions {
+  /**
+   * How the merged index stores vectors: "float32" (default), "float16" or "int8" (the chunks
+   * stay float32, so each vector is converted once).
+   */
+  storage?: VectorStorage;
+}
+
 /**
  * Merges the finished shards of a job in `outDir` into one index, saved to `indexDir`
  * (default `outDir`).
  * @param outDir the job's output folder (holding `shards/`)
  * @param indexDir where to save the merged index (default `outDir`)
+ * @param options the merged index's storage type
  * @returns the merged index
  */
-export async function mergeShards(outDir: string, indexDir: string = outDir): Promise<DenseIndex> {
+export async function mergeShards(
+  outDir: string,
+  indexDir: string = outDir,
+  options: MergeOptions = {},
+): Promise<DenseIndex> {
   const root = `${outDir.replace(/\/+$/, "")}/shards`;
   const shards = new Map<number, number>(); // shardId -> numShards
   try {
@@ -324,7 +338,7 @@ export async function mergeShards(outDir: string, indexDir: string = outDir): Pr
       throw new Deno.errors.NotFound(`Cannot merge ${root}: chunk ${c} is missing (${path})`);
     }
     const part = await DenseIndex.load(path);
-    merged ??= new DenseIndex(part.dim);
+    merged ??= new DenseIndex(part.dim, { storage: options.storage ?? "float32" });
     if (part.dim !== merged.dim) {
       throw new RangeError(
         `Cannot merge ${root}: chunk ${c} has dimension ${part.dim}, chunk 0 has ${merged.dim}`,

@@ -286,3 +286,41 @@ Deno.test("dpr index: a shard killed midway and restarted gives the uninterrupte
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("dpr CLI: index --storage int8 and merge --storage float16 record the storage", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const passages = `${ROOT}data/demo_passages.tsv`;
+    const common = ["--models", MODELS, "--chunk-size", "16", "--batch", "8", "--no-progress"];
+    const indexed = await run("cli/main.ts", [
+      "index",
+      passages,
+      `${dir}/q`,
+      ...common,
+      "--storage",
+      "int8",
+      "--keep-shards",
+    ]);
+    assert.equal(indexed.code, 0, indexed.stderr);
+    assert.match(indexed.stderr, /42 passages, dimension \d+, int8 vectors/);
+    const int8 = await DenseIndex.load(`${dir}/q`);
+    assert.equal(int8.storage, "int8");
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/q/index.json`));
+    assert.equal(manifest.dtype, "int8");
+    assert.equal(manifest.files.scales, "scales.npy");
+    // The kept float32 chunks merge again into another storage type.
+    const merged = await run("cli/main.ts", ["merge", `${dir}/q`, "--storage", "float16"]);
+    assert.equal(merged.code, 0, merged.stderr);
+    assert.match(merged.stderr, /float16 vectors/);
+    const half = await DenseIndex.load(`${dir}/q`);
+    assert.equal(half.storage, "float16");
+    assert.equal(half.vectorBytes * 2, int8.size * int8.dim * 4);
+    const ask = await run("cli/main.ts", ["ask", `${dir}/q`, "penicillin", "--models", MODELS]);
+    assert.equal(ask.code, 0, ask.stderr);
+    const bad = await run("cli/main.ts", ["merge", `${dir}/q`, "--storage", "int4"]);
+    assert.equal(bad.code, 2, bad.stderr);
+    assert.match(bad.stderr, /--storage must be float32, float16, int8: received "int4"/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
