@@ -9,7 +9,8 @@
  *   faster), also from the fastest runs.
  * - `memory_load`: RSS growth when loading the encoder, against its weight bytes.
  * - `memory_steady`: RSS and `tf.memory().numTensors` over many small batches.
- * - `onnx_peer`: the peer's own numbers; then the tokenizer and conversion benchmarks when present.
+ * - `onnx_peer`: the peer's own numbers; then the tokenizer, conversion and index benchmarks when
+ *   present (the index's against FAISS: `bench/index_bench.ts`).
  *
  * Flags: `--backends blas,wasm,cpu,webgpu` (default: blas, wasm, cpu, and webgpu on a real GPU
  * adapter), `--quick` (fewer iterations, short memory loop), `--iters N`, `--layers N` (a smaller
@@ -450,6 +451,7 @@ async function main(): Promise<void> {
   if (flags.extras) {
     await runExtra("tokenizer", "./tokenizer_bench.ts", "benchTokenizer");
     await runExtra("convert", "./convert_bench.ts", "benchConvert");
+    await runExtra("index", "./index_bench.ts", "benchIndex");
   }
 }
 
