@@ -70,7 +70,7 @@ export { BertEncoder, type BertEncoderOptions } from "./layers/bert_encoder.ts";
 export { DPRPooler } from "./layers/dpr_pooler.ts";
 export { DPRSpanHead } from "./layers/dpr_span_head.ts";
 export { ACTIVATIONS, getActivation } from "./layers/activations.ts";
-export type { LoadStateDictOptions } from "./models/hf_weight_map.ts";
+export type { LoadStateDictOptions, WeightDtype } from "./models/hf_weight_map.ts";
 
 export type { RawTensor, StateDict } from "./io/state_dict.ts";
 export { type FileSource, LocalFolderSource } from "./io/file_source.ts";
@@ -112,7 +112,7 @@ export {
   loadPassageReader,
   modelSubfolder,
 } from "./pipeline/dpr_models.ts";
-export type { DprModelSources } from "./pipeline/dpr_models.ts";
+export type { DprModelSources, ModelDtypes } from "./pipeline/dpr_models.ts";
 export { embedEncoded, padBatch, tokenizePassage } from "./pipeline/dense_encoder.ts";
 export type {
   DenseEncoder,

@@ -20,6 +20,7 @@ import { exactMatchRate, retrievalAccuracy } from "../eval/retrieval_accuracy.ts
 import { type QaPair, readQaFile } from "../eval/qa_file.ts";
 import type { MatchMode } from "../eval/answer_match.ts";
 import { type DprModelSources, loadDenseEncoder } from "../pipeline/dpr_models.ts";
+import { WEIGHT_DTYPES, type WeightDtype } from "../models/hf_weight_map.ts";
 import { mergeShards, runEncodeJob } from "../pipeline/encode_passages.ts";
 import { VECTOR_STORAGES, type VectorStorage } from "../index/vector_store.ts";
 import { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
@@ -46,6 +47,8 @@ Model options (all commands):
   --ctx-encoder <src>              facebook/dpr-{question_encoder,ctx_encoder,reader}-single-nq-base,
   --reader <src>                   downloaded and cached on first use)
   --max-length <n>               truncate inputs to n tokens (default: the model's limit, <= 512)
+  --dtype <type>                 float32 (default), float16 or int8: how the models hold their
+                                 weights (int8: dense layers per output channel, word table per row)
   --backend <name>               auto, webgpu, node-gpu, wasm, blas or cpu (default: $DPR_BACKEND or auto)
   --no-blas-prepack              on blas: leave weights plain, run OpenBLAS alone (by default, with
                                  oneDNN installed, weights are packed in place: faster questions,
@@ -90,6 +93,7 @@ const MODEL_OPTIONS = {
   "ctx-encoder": "string",
   reader: "string",
   "max-length": "string",
+  dtype: "string",
   backend: "string",
   "blas-prepack": "boolean",
   "no-blas-prepack": "boolean",
@@ -107,6 +111,15 @@ function modelSources(options: Record<string, string | boolean>): DprModelSource
   if (c !== undefined) sources.contextEncoder = c;
   const r = stringOption(options, "reader");
   if (r !== undefined) sources.reader = r;
+  const dtype = stringOption(options, "dtype");
+  if (dtype !== undefined) {
+    if (!(WEIGHT_DTYPES as readonly string[]).includes(dtype)) {
+      throw new UsageError(
+        `--dtype must be one of ${WEIGHT_DTYPES.join(", ")}: received ${JSON.stringify(dtype)}`,
+      );
+    }
+    sources.dtype = dtype as WeightDtype;
+  }
   if (options["max-length"] !== undefined) {
     sources.maxLength = intOption(options, "max-length", 512, 3);
   }

@@ -20,6 +20,7 @@ import { resolveSource } from "../io/resolve.ts";
 import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
 import { DPRQuestionEncoder } from "../models/dpr_question_encoder.ts";
 import { DPRReader } from "../models/dpr_reader.ts";
+import { checkDtype, type WeightDtype } from "../models/hf_weight_map.ts";
 import type { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { decodeBestSpans } from "../tokenizer/decode_best_spans.ts";
 import { DPRReaderTokenizerFast } from "../tokenizer/dpr_reader_tokenizer.ts";
@@ -58,6 +59,43 @@ export interface DprModelSources extends HubOptions {
   maxLength?: number;
   /** Reader spans: "text" (default, passage text only, as original DPR) or "hf" (as HF). */
   spanScope?: "text" | "hf";
+  /**
+   * How the models hold their weights (`fromPretrained`'s `dtype`): one for all three, or one
+   * per model (unnamed ones float32), e.g. `{ questionEncoder: "int8", reader: "int8" }`.
+   * Default "float32".
+   */
+  dtype?: WeightDtype | ModelDtypes;
+}
+
+/** A `dtype` per model of {@linkcode DprModelSources}. */
+export interface ModelDtypes {
+  /** The question encoder's. */
+  questionEncoder?: WeightDtype;
+  /** The context encoder's. */
+  contextEncoder?: WeightDtype;
+  /** The reader's. */
+  reader?: WeightDtype;
+}
+
+/**
+ * The dtype one model loads with.
+ * @param kind which model
+ * @param sources the options
+ * @returns its dtype
+ * @throws TypeError naming an unknown dtype
+ */
+export function dtypeFor(
+  kind: "question" | "context" | "reader",
+  sources: DprModelSources,
+): WeightDtype {
+  const dtype = sources.dtype;
+  const field = kind === "question"
+    ? "questionEncoder"
+    : kind === "context"
+    ? "contextEncoder"
+    : "reader";
+  const chosen = typeof dtype === "object" && dtype !== null ? dtype[field] : dtype;
+  return checkDtype(`the ${field}`, chosen);
 }
 
 const SUBFOLDER_HINTS = {
@@ -312,13 +350,13 @@ export async function loadDenseEncoder(
   if (kind === "question") {
     const [tokenizer, model] = await Promise.all([
       DPRQuestionEncoderTokenizer.fromPretrained(source),
-      DPRQuestionEncoder.fromPretrained(source),
+      DPRQuestionEncoder.fromPretrained(source, { dtype: dtypeFor("question", sources) }),
     ]);
     return new DprEncoderAdapter(tokenizer, model, sources.maxLength);
   }
   const [tokenizer, model] = await Promise.all([
     DPRContextEncoderTokenizer.fromPretrained(source),
-    DPRContextEncoder.fromPretrained(source),
+    DPRContextEncoder.fromPretrained(source, { dtype: dtypeFor("context", sources) }),
   ]);
   return new DprEncoderAdapter(tokenizer, model, sources.maxLength);
 }
@@ -332,7 +370,7 @@ export async function loadPassageReader(sources: DprModelSources = {}): Promise<
   const source = await resolveModelSource(sourceFor("reader", sources), sources);
   const [tokenizer, model] = await Promise.all([
     DPRReaderTokenizerFast.fromPretrained(source),
-    DPRReader.fromPretrained(source),
+    DPRReader.fromPretrained(source, { dtype: dtypeFor("reader", sources) }),
   ]);
   return new DprReaderAdapter(tokenizer, model, sources.maxLength, sources.spanScope ?? "text");
 }

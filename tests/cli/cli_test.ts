@@ -84,6 +84,16 @@ Deno.test("dpr CLI: index, ask, eval and usage errors", async () => {
       assert.equal(other.code, 0, other.stderr);
       assert.equal(other.stdout, retrieveOnly.stdout, extra.join(" "));
     }
+    // int8 and float16 weights (--dtype) rank the same passages here (scores differ slightly).
+    // The ranked lines with their scores ("[3.606]") left out.
+    const ranked = (stdout: string) =>
+      [...stdout.matchAll(/^\d+\. \[[^\]]+\](.*)$/gm)].map((m) => m[1]);
+    for (const dtype of ["int8", "float16"]) {
+      const other = await run("cli/main.ts", [...retrieveArgs, "--dtype", dtype]);
+      assert.equal(other.code, 0, other.stderr);
+      assert.deepEqual(ranked(other.stdout), ranked(retrieveOnly.stdout), dtype);
+      assert.equal(ranked(other.stdout).length, 2);
+    }
 
     const ev = await run("cli/main.ts", [
       "eval",
@@ -120,6 +130,10 @@ Deno.test("dpr CLI: index, ask, eval and usage errors", async () => {
       [["index", passages, idx, "--token-types", "ones"], /--token-types must be zeros or pair/],
       [["ask", idx, "q", "--bogus"], /unknown option --bogus/],
       [["ask", idx, "q", "--top-k"], /--top-k needs a value/],
+      [
+        ["ask", idx, "q", "--dtype", "int4"],
+        /--dtype must be one of float32, float16, int8: received "int4"/,
+      ],
       [["ask", idx, "  "], /the question is empty/],
       [
         ["eval", idx, `${ROOT}data/demo_questions.tsv`, "--match", "fuzzy"],

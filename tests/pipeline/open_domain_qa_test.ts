@@ -179,3 +179,33 @@ Deno.test("modelSubfolder: exact names first, then a unique folder containing th
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("OpenDomainQA models: dtype for all three or per model; an unknown one is refused", async () => {
+  const { heldQuantized } = await import("../../layers/held_weight.ts");
+  const isInt8 = (enc: DprEncoderAdapter) =>
+    heldQuantized(enc.model.encoder.layer[0]!.intermediate.denseKernel)?.weight.layout;
+  const perModel = await loadDenseEncoder("question", {
+    models: MODELS,
+    dtype: { questionEncoder: "int8", reader: "float16" },
+  });
+  const context = await loadDenseEncoder("context", {
+    models: MODELS,
+    dtype: { questionEncoder: "int8" },
+  });
+  const reader = await loadPassageReader({ models: MODELS, dtype: "float16" });
+  try {
+    assert.equal(isInt8(perModel), "int8");
+    assert.equal(isInt8(context), undefined, "an unnamed model stays float32");
+    const held = heldQuantized(reader.model.encoder.encoder.layer[0]!.intermediate.denseKernel);
+    assert.equal(held?.weight.layout, "float16");
+  } finally {
+    perModel.dispose();
+    context.dispose();
+    reader.dispose();
+  }
+  await assert.rejects(
+    // @ts-expect-error: an unknown dtype is refused at run time too
+    loadDenseEncoder("question", { models: MODELS, dtype: { questionEncoder: "int4" } }),
+    /questionEncoder with dtype "int4"/,
+  );
+});
