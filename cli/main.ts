@@ -6,7 +6,7 @@
  * deno task dpr merge <index-dir>
  * deno task dpr ask <index-dir> "question" [--top-k 10] [--num-spans 3] [--retrieve-only]
  * deno task dpr eval <index-dir> <qa-file> [--match string|regex] [--no-reader]
- * deno task dpr serve <index-dir> [--port 8000] [--hostname 127.0.0.1]
+ * deno task dpr serve <index-dir> [--port 8000] [--hostname 127.0.0.1] [--cors-origin <origin>]
  * ```
  *
  * Models: `--models <dir>` (subfolders `question_encoder/`, `ctx_encoder/`, `reader/`), or each
@@ -25,7 +25,7 @@ import { mergeShards, runEncodeJob } from "../pipeline/encode_passages.ts";
 import { VECTOR_STORAGES, type VectorStorage } from "../index/vector_store.ts";
 import { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
 import type { PassageTokenTypes } from "../pipeline/dense_encoder.ts";
-import { createHandler } from "../server/handler.ts";
+import { createHandler, type HandlerOptions } from "../server/handler.ts";
 import { intOption, parseArgs, stringOption, UsageError } from "./args.ts";
 
 /** The usage text. */
@@ -39,7 +39,7 @@ Commands:
   eval <index-dir> <qa-file>     top-k retrieval accuracy (k = 1, 5, 20, 100) and reader exact
                                  match on a DPR QA file ("question<TAB>['answer', ...]"; or
                                  .jsonl / DPR's .json list of {question, answers})
-  serve <index-dir>              HTTP server: POST /embed, /search, /answer
+  serve <index-dir>              HTTP server: POST /embed, /search, /answer, GET /health
 
 Model options (all commands):
   --models <dir>                 folder with question_encoder/, ctx_encoder/ and reader/ subfolders
@@ -85,6 +85,11 @@ eval options:
 
 serve options:
   --port <n> (default 8000)   --hostname <h> (default 127.0.0.1)
+  --no-reader                 retrieval only: the reader is never loaded, /answer answers 404
+  --cors-origin <origin>      allow browser calls from this origin ("https://example.com" or "*")
+  --quiet                     no request log (by default one line per request on stderr)
+  --body-timeout <ms>         a request body must arrive within this (default 10000); then 408
+  --request-timeout <ms>      a request must be answered within this (default 30000); then 408
 `;
 
 const MODEL_OPTIONS = {
@@ -411,12 +416,29 @@ async function commandServe(args: string[]): Promise<number> {
     ...MODEL_OPTIONS,
     port: "string",
     hostname: "string",
+    "no-reader": "boolean",
+    "cors-origin": "string",
+    quiet: "boolean",
+    "body-timeout": "string",
+    "request-timeout": "string",
   });
   need(positionals, 1, "serve");
   const port = intOption(options, "port", 8000, 0, 65535);
   const hostname = stringOption(options, "hostname") ?? "127.0.0.1";
-  const qa = await loadQa(positionals[0]!, options, false);
-  const server = Deno.serve({ port, hostname }, createHandler({ qa, ...modelSources(options) }));
+  const noReader = options["no-reader"] === true;
+  const handlerOptions: HandlerOptions = {
+    ...modelSources(options),
+    noReader,
+    bodyTimeoutMs: intOption(options, "body-timeout", 10_000),
+    requestTimeoutMs: intOption(options, "request-timeout", 30_000),
+    log: options.quiet !== true,
+  };
+  const cors = stringOption(options, "cors-origin");
+  if (cors !== undefined) handlerOptions.cors = cors;
+  // Options are checked before the models load.
+  createHandler({ ...handlerOptions, index: positionals[0]! });
+  const qa = await loadQa(positionals[0]!, options, noReader);
+  const server = Deno.serve({ port, hostname }, createHandler({ qa, ...handlerOptions }));
   await server.finished;
   return 0;
 }

@@ -37,6 +37,10 @@ export interface DenseEncoder {
    * model's maximum length.
    */
   tokenize(text: string, pair?: string): EncodedInput;
+  /** The longest input in tokens (special tokens included); longer ones are truncated. */
+  readonly maxLength?: number;
+  /** The number of tokens of one input, special tokens included, before truncation. */
+  countTokens?(text: string): number;
   /** Runs the model on a padded batch; one pooled vector per row. */
   embed(batch: PaddedBatch): Promise<Float32Array[]>;
   /** Frees the model's weights, when it holds any. */

@@ -230,6 +230,11 @@ export class DprEncoderAdapter implements DenseEncoder {
     };
   }
 
+  countTokens(text: string): number {
+    return this.tokenizer.encode(text, { truncation: false, returnAttentionMask: false })
+      .inputIds.length;
+  }
+
   async embed(batch: PaddedBatch): Promise<Float32Array[]> {
     if (batch.inputIds.length === 0) return [];
     const { poolerOutput } = this.model.forward({

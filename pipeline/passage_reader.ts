@@ -55,6 +55,8 @@ export interface PassageReader {
   read(question: string, passages: readonly ReaderPassage[], options?: ReadOptions): Promise<
     ReaderSpan[]
   >;
+  /** The longest row (question, title and text) in tokens; longer rows are truncated. */
+  readonly maxLength?: number;
   /** Frees the model's weights, when it holds any. */
   dispose?(): void;
 }

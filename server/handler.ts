@@ -7,21 +7,35 @@
  * | `POST /embed`   | `{"texts": string[], "kind"?: "question" \| "passage", "titles"?: string[]}` | `{"dim", "embeddings": number[][]}` |
  * | `POST /search`  | `{"question": string, "k"?: number}`                           | `{"hits": [{id, score, title, text}]}` |
  * | `POST /answer`  | `{"question": string, "topK"?, "numSpans"?, "maxAnswerLength"?}` | `{"answers": [...]}`  |
+ * | `GET /health`   | none                                                           | `{"ok": true, "models": {questionEncoder, contextEncoder, reader}, "indexSize"}` |
  *
- * Errors are JSON `{"error": message}`: 400 for malformed JSON, wrong types and empty input, 413
- * for bodies, lists or texts over the limits, 404 for other paths, 405 (with `Allow: POST`) for
- * other methods, 503 when too many requests wait, 500 when models cannot be loaded. Concurrent
- * requests are batched (question embeddings) or queued (reader, passage embeddings).
+ * Errors are JSON `{"error": message}`: 400 for malformed JSON, wrong types, empty input, text
+ * with no visible characters and questions longer than the models read (more tokens than the
+ * question encoder's limit, or for `/answer` more than half the reader's row), 408 when the body
+ * or the whole request outlives its deadline, 413 for bodies, lists or texts over the limits, 404
+ * for other paths, 405 (with `Allow`) for other methods, 503 when too many requests are being
+ * answered or too many body bytes are being received, 500 when models cannot be loaded.
+ * Concurrent requests are batched (question embeddings) or queued (reader, passage embeddings).
+ *
+ * Slow clients: a body being received holds no request slot, only its own bytes (copied out of
+ * the HTTP layer's chunks, counted against `maxBodyBufferBytes`), and only until
+ * `bodyTimeoutMs`. Header and idle timeouts belong to the listener (`Deno.serve` has none).
  *
  * Models and the index load on the first request (or pass a ready pipeline): sources may be
  * http(s) URLs of model and index folders, so no file system is needed.
  * @module
  */
 import type { VectorIndex } from "../index/vector_index.ts";
+import type { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
 import type { DprModelSources } from "../pipeline/dpr_models.ts";
-import { loadDenseEncoder } from "../pipeline/dpr_models.ts";
-import { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
-import type { DenseEncoder } from "../pipeline/dense_encoder.ts";
+import { checkCorsOrigin, corsHeaders, preflightResponse } from "./cors.ts";
+import { HttpError, jsonResponse } from "./http_error.ts";
+import { PipelineLoader } from "./pipeline_loader.ts";
+import { BodyBudget, readJsonObject } from "./read_body.ts";
+import { logToStderr, type RequestLogEntry } from "./request_log.ts";
+import { answerRoute, embedRoute, healthRoute, type RouteContext, searchRoute } from "./routes.ts";
+
+export type { RequestLogEntry } from "./request_log.ts";
 
 /** Options of {@link createHandler}. */
 export interface HandlerOptions extends DprModelSources {
@@ -32,6 +46,8 @@ export interface HandlerOptions extends DprModelSources {
    * URL, or an open {@link VectorIndex}.
    */
   index?: string | VectorIndex;
+  /** Retrieval only: the reader is never loaded, and `/answer` answers 404. */
+  noReader?: boolean;
   /** Largest request body in bytes (default 1 MiB). */
   maxBodyBytes?: number;
   /** Most texts in one `/embed` request (default 64). */
@@ -40,122 +56,44 @@ export interface HandlerOptions extends DprModelSources {
   maxTextLength?: number;
   /** Largest `k` / `topK` (default 100). */
   maxK?: number;
-  /** Most requests in progress at once; more get 503 (default 1024). */
+  /** Most requests being answered at once (bodies received); more get 503 (default 1024). */
   maxInFlight?: number;
+  /** Milliseconds a request body may take to arrive; then 408 (default 10000). */
+  bodyTimeoutMs?: number;
+  /** Milliseconds a request may take from arrival to reply; then 408 (default 30000). */
+  requestTimeoutMs?: number;
+  /** Bytes all bodies being received may hold together; more get 503 (default 64 MiB). */
+  maxBodyBufferBytes?: number;
+  /**
+   * CORS: the one origin allowed to call from a browser (`"https://example.com"`) or `"*"`.
+   * Unset (the default): no CORS headers, and `OPTIONS` is refused like other methods.
+   */
+  cors?: string;
+  /** A function given one entry per request (method, route, status, ms); `true` logs to stderr. */
+  log?: boolean | ((entry: RequestLogEntry) => void);
 }
 
-/** A request error with its HTTP status. */
-class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.status = status;
-  }
+interface Route {
+  method: "GET" | "POST";
+  run: (body: Record<string, unknown>, context: RouteContext) => unknown;
 }
 
-function json(status: number, body: unknown, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-  });
-}
-
-async function readBody(request: Request, maxBytes: number): Promise<unknown> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) {
-    await request.body?.cancel();
-    throw new HttpError(413, `request body is ${declared} bytes; the limit is ${maxBytes}`);
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  if (request.body !== null) {
-    const reader = request.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.length;
-      if (size > maxBytes) {
-        await reader.cancel();
-        throw new HttpError(413, `request body is over the limit of ${maxBytes} bytes`);
-      }
-      chunks.push(value);
-    }
-  }
-  if (size === 0) throw new HttpError(400, "request body is empty; send a JSON object");
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    bytes.set(c, offset);
-    offset += c.length;
-  }
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new HttpError(400, "request body is not valid UTF-8");
-  }
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new HttpError(400, `request body is not valid JSON: ${(error as Error).message}`);
-  }
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new HttpError(400, "request body must be a JSON object");
-  }
-  return value;
-}
-
-function checkText(value: unknown, name: string, maxLength: number): string {
-  if (typeof value !== "string") {
-    throw new HttpError(400, `${name} must be a string: received ${describe(value)}`);
-  }
-  if (value.trim() === "") throw new HttpError(400, `${name} must not be empty`);
-  if (value.length > maxLength) {
-    throw new HttpError(413, `${name} has ${value.length} characters; the limit is ${maxLength}`);
-  }
-  return value;
-}
-
-function checkInt(value: unknown, name: string, fallback: number, max: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isInteger(value)) {
-    throw new HttpError(400, `${name} must be an integer: received ${describe(value)}`);
-  }
-  if (value < 1 || value > max) {
-    throw new HttpError(400, `${name} must be between 1 and ${max}: received ${value}`);
-  }
-  return value;
-}
-
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "string") return JSON.stringify(value.slice(0, 40));
-  if (typeof value === "object") return "an object";
-  return `${typeof value} ${String(value)}`;
-}
-
-function checkKeys(body: Record<string, unknown>, allowed: readonly string[]): void {
-  for (const key of Object.keys(body)) {
-    if (!allowed.includes(key)) {
-      throw new HttpError(
-        400,
-        `unknown field ${JSON.stringify(key)}; expected ${allowed.join(", ")}`,
-      );
-    }
-  }
-}
+const ROUTES: Record<string, Route> = {
+  "/embed": { method: "POST", run: embedRoute },
+  "/search": { method: "POST", run: searchRoute },
+  "/answer": { method: "POST", run: answerRoute },
+  "/health": { method: "GET", run: (_, context) => healthRoute(context) },
+};
 
 /**
  * Builds the request handler.
- * @param options a pipeline or where to load one from, and request limits
+ * @param options a pipeline or where to load one from, request limits, CORS and logging
  * @returns the handler
  *
  * @example
  * ```ts ignore
- * import { createHandler } from "./handler.ts";
- * Deno.serve(createHandler({ index: "my-index", models: "models" }));
+ * import { createHandler } from "@dpr/dpr/server";
+ * Deno.serve(createHandler({ index: "my-index", models: "models", log: true }));
  * ```
  */
 export function createHandler(options: HandlerOptions): (request: Request) => Promise<Response> {
@@ -175,161 +113,114 @@ export function createHandler(options: HandlerOptions): (request: Request) => Pr
     return value;
   };
   const maxBodyBytes = limit("maxBodyBytes", 1024 * 1024);
-  const maxTexts = limit("maxTexts", 64);
-  const maxTextLength = limit("maxTextLength", 4096);
-  const maxK = limit("maxK", 100);
   const maxInFlight = limit("maxInFlight", 1024);
+  const bodyTimeoutMs = limit("bodyTimeoutMs", 10_000);
+  const requestTimeoutMs = limit("requestTimeoutMs", 30_000);
+  const budget = new BodyBudget(limit("maxBodyBufferBytes", 64 * 1024 * 1024));
+  const context: RouteContext = {
+    limits: {
+      maxTexts: limit("maxTexts", 64),
+      maxTextLength: limit("maxTextLength", 4096),
+      maxK: limit("maxK", 100),
+    },
+    pipeline: new PipelineLoader(options),
+  };
+  const cors = options.cors === undefined ? undefined : checkCorsOrigin(options.cors);
+  const log = options.log === true ? logToStderr : options.log || undefined;
+  if (log !== undefined && typeof log !== "function") {
+    throw new TypeError(
+      `Cannot create a handler: log must be a boolean or a function: received ${typeof log}`,
+    );
+  }
   let inFlight = 0;
 
-  let qaPromise: Promise<OpenDomainQA> | null = options.qa === undefined
-    ? null
-    : Promise.resolve(options.qa);
-  const getQa = (): Promise<OpenDomainQA> => {
-    if (qaPromise === null) {
-      if (options.index === undefined) {
-        return Promise.reject(new Error("the handler has neither a pipeline (qa) nor an index"));
-      }
-      qaPromise = OpenDomainQA.fromPretrained({ ...options, index: options.index });
-      // A failed load is retried by the next request.
-      qaPromise.catch(() => qaPromise = null);
+  /** Answers one request; `path` is the route's name once one matched. */
+  const respond = async (request: Request, start: number): Promise<Response> => {
+    const path = new URL(request.url).pathname;
+    const route = ROUTES[path];
+    if (route === undefined) {
+      throw new HttpError(
+        404,
+        `no such endpoint ${path.slice(0, 200)}; use POST /embed, /search, /answer or GET /health`,
+      );
     }
-    return qaPromise;
-  };
-  let contextPromise: Promise<DenseEncoder> | null = null;
-  const getContextEncoder = async (qa: OpenDomainQA): Promise<OpenDomainQA> => {
-    if (qa.contextEncoder !== undefined) return qa;
-    contextPromise ??= loadDenseEncoder("context", options);
-    contextPromise.catch(() => contextPromise = null);
-    const contextEncoder = await contextPromise;
-    const upgraded = new OpenDomainQA({
-      questionEncoder: qa.questionEncoder,
-      contextEncoder,
-      reader: qa.reader,
-      index: qa.index,
+    if (request.method === "OPTIONS" && cors !== undefined) {
+      return preflightResponse(cors, [route.method]);
+    }
+    if (request.method !== route.method) {
+      throw new HttpError(
+        405,
+        `${request.method} is not allowed on ${path}; use ${route.method}`,
+        { allow: route.method },
+      );
+    }
+    if (route.method === "GET") return jsonResponse(200, await route.run({}, context));
+    const body = await readJsonObject(request, {
+      maxBytes: maxBodyBytes,
+      timeoutMs: Math.min(bodyTimeoutMs, requestTimeoutMs),
+      budget,
     });
-    qaPromise = Promise.resolve(upgraded);
-    return upgraded;
-  };
-
-  const routes: Record<string, (body: Record<string, unknown>) => Promise<unknown>> = {
-    "/embed": async (body) => {
-      checkKeys(body, ["texts", "kind", "titles"]);
-      const kind = body.kind ?? "question";
-      if (kind !== "question" && kind !== "passage") {
-        throw new HttpError(
-          400,
-          `kind must be "question" or "passage": received ${describe(kind)}`,
-        );
-      }
-      if (!Array.isArray(body.texts)) {
-        throw new HttpError(
-          400,
-          `texts must be an array of strings: received ${describe(body.texts)}`,
-        );
-      }
-      if (body.texts.length === 0) throw new HttpError(400, "texts must not be empty");
-      if (body.texts.length > maxTexts) {
-        throw new HttpError(413, `texts has ${body.texts.length} items; the limit is ${maxTexts}`);
-      }
-      const texts = body.texts.map((t, i) => checkText(t, `texts[${i}]`, maxTextLength));
-      let titles: string[] | undefined;
-      if (body.titles !== undefined) {
-        if (kind !== "passage") {
-          throw new HttpError(400, 'titles are only used with kind "passage"');
-        }
-        if (!Array.isArray(body.titles) || body.titles.length !== texts.length) {
-          throw new HttpError(400, `titles must be an array of ${texts.length} strings`);
-        }
-        titles = body.titles.map((t, i) => {
-          if (typeof t !== "string") {
-            throw new HttpError(400, `titles[${i}] must be a string: received ${describe(t)}`);
-          }
-          if (t.length > maxTextLength) {
-            throw new HttpError(
-              413,
-              `titles[${i}] has ${t.length} characters; the limit is ${maxTextLength}`,
-            );
-          }
-          return t;
-        });
-      }
-      let qa = await getQa();
-      let vectors: Float32Array[];
-      if (kind === "question") {
-        vectors = await qa.embedQuestions(texts);
-      } else {
-        qa = await getContextEncoder(qa);
-        vectors = await qa.embedPassages(
-          texts.map((text, i) => ({ title: titles?.[i] ?? "", text })),
-        );
-      }
-      return { dim: qa.index.dim, embeddings: vectors.map((v) => Array.from(v)) };
-    },
-    "/search": async (body) => {
-      checkKeys(body, ["question", "k"]);
-      const question = checkText(body.question, "question", maxTextLength);
-      const k = checkInt(body.k, "k", 10, maxK);
-      const qa = await getQa();
-      const hits = await qa.retrieve(question, k);
-      return { hits: hits.map(({ id, score, title, text }) => ({ id, score, title, text })) };
-    },
-    "/answer": async (body) => {
-      checkKeys(body, ["question", "topK", "numSpans", "maxAnswerLength"]);
-      const question = checkText(body.question, "question", maxTextLength);
-      const topK = checkInt(body.topK, "topK", 10, maxK);
-      const numSpans = checkInt(body.numSpans, "numSpans", 3, 100);
-      const maxAnswerLength = checkInt(body.maxAnswerLength, "maxAnswerLength", 10, 512);
-      const qa = await getQa();
-      if (qa.reader === undefined) throw new HttpError(404, "this server has no reader");
-      const answers = await qa.answer(question, { topK, numSpans, maxAnswerLength });
-      return {
-        answers: answers.map((a) => ({
-          text: a.text,
-          score: a.score,
-          relevanceScore: a.relevanceScore,
-          retrievalScore: a.retrievalScore,
-          passageId: a.passageId,
-          title: a.title,
-          start: a.start,
-          end: a.end,
-        })),
-      };
-    },
+    if (inFlight >= maxInFlight) {
+      throw new HttpError(503, `too many requests in progress (${inFlight}); retry later`, {
+        "retry-after": "1",
+      });
+    }
+    inFlight++;
+    const work = Promise.resolve()
+      .then(() => route.run(body, context))
+      .finally(() => inFlight--);
+    return jsonResponse(
+      200,
+      await withDeadline(work, requestTimeoutMs - (performance.now() - start), requestTimeoutMs),
+    );
   };
 
   return async (request: Request): Promise<Response> => {
+    const start = performance.now();
+    let response: Response;
     try {
-      const path = new URL(request.url).pathname;
-      const route = routes[path];
-      if (route === undefined) {
-        await request.body?.cancel();
-        return json(404, {
-          error: `no such endpoint ${path}; use POST /embed, /search or /answer`,
-        });
-      }
-      if (request.method !== "POST") {
-        await request.body?.cancel();
-        return json(405, { error: `${request.method} is not allowed on ${path}; use POST` }, {
-          allow: "POST",
-        });
-      }
-      if (inFlight >= maxInFlight) {
-        await request.body?.cancel();
-        return json(503, { error: `too many requests in progress (${inFlight}); retry later` }, {
-          "retry-after": "1",
-        });
-      }
-      inFlight++;
-      try {
-        const body = await readBody(request, maxBodyBytes) as Record<string, unknown>;
-        return json(200, await route(body));
-      } finally {
-        inFlight--;
-      }
+      response = await respond(request, start);
     } catch (error) {
-      if (error instanceof HttpError) return json(error.status, { error: error.message });
-      const message = error instanceof Error ? error.message : String(error);
-      return json(500, { error: message });
+      // Whatever of the body is left unread is dropped.
+      request.body?.cancel().catch(() => {});
+      if (error instanceof HttpError) {
+        response = jsonResponse(error.status, { error: error.message }, error.headers);
+      } else {
+        const message = error instanceof Error ? error.message : String(error);
+        response = jsonResponse(500, { error: message });
+      }
     }
+    if (cors !== undefined) {
+      for (const [name, value] of Object.entries(corsHeaders(cors))) {
+        response.headers.set(name, value);
+      }
+    }
+    if (log !== undefined) {
+      const path = new URL(request.url).pathname;
+      log({
+        method: request.method,
+        route: ROUTES[path] === undefined ? "-" : path,
+        status: response.status,
+        ms: performance.now() - start,
+      });
+    }
+    return response;
   };
+}
+
+/** The work's result, or a 408 when it outlives `ms` (the work itself runs on). */
+async function withDeadline<T>(work: Promise<T>, ms: number, totalMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new HttpError(408, `request took longer than ${totalMs} ms`)),
+      Math.max(0, ms),
+    );
+  });
+  work.catch(() => {});
+  try {
+    return await Promise.race([work, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,0 +1,145 @@
+/**
+ * Reads a request's JSON body under a size limit, a deadline and a shared memory budget.
+ *
+ * Each chunk is copied into one growing buffer as it arrives and then dropped: a chunk is a view
+ * into a larger buffer of the HTTP layer, so keeping the chunks would hold those buffers too (a
+ * client trickling one byte at a time would cost kilobytes per byte). Memory per body is at most
+ * twice the bytes received, never more than twice the size limit.
+ * @module
+ */
+import { HttpError } from "./http_error.ts";
+
+/** Bytes held by bodies being read, across requests; a body that would exceed it gets 503. */
+export class BodyBudget {
+  /** The most bytes all bodies in progress may hold together. */
+  readonly maxBytes: number;
+  #used = 0;
+
+  /** @param maxBytes the most bytes all bodies in progress may hold together */
+  constructor(maxBytes: number) {
+    this.maxBytes = maxBytes;
+  }
+
+  /** Bytes held now. */
+  get used(): number {
+    return this.#used;
+  }
+
+  /**
+   * Takes bytes from the budget.
+   * @param bytes how many
+   */
+  take(bytes: number): void {
+    if (this.#used + bytes > this.maxBytes) {
+      throw new HttpError(
+        503,
+        `the server holds ${this.#used} bytes of request bodies being received; the limit is ` +
+          `${this.maxBytes}; retry later`,
+        { "retry-after": "1" },
+      );
+    }
+    this.#used += bytes;
+  }
+
+  /**
+   * Gives bytes back.
+   * @param bytes how many
+   */
+  release(bytes: number): void {
+    this.#used -= bytes;
+  }
+}
+
+/** Limits of {@link readJsonObject}. */
+export interface ReadBodyLimits {
+  /** The largest body in bytes. */
+  maxBytes: number;
+  /** Milliseconds the whole body may take to arrive; then 408. */
+  timeoutMs: number;
+  /** The budget shared by all bodies in progress. */
+  budget: BodyBudget;
+}
+
+/**
+ * Reads the body of a request as one JSON object.
+ * @param request the request
+ * @param limits size limit, deadline and shared budget
+ * @returns the parsed object
+ */
+export async function readJsonObject(
+  request: Request,
+  limits: ReadBodyLimits,
+): Promise<Record<string, unknown>> {
+  const bytes = await readBytes(request, limits);
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new HttpError(400, "request body is not valid UTF-8");
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new HttpError(400, `request body is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new HttpError(400, "request body must be a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
+
+async function readBytes(request: Request, limits: ReadBodyLimits): Promise<Uint8Array> {
+  const { maxBytes, timeoutMs, budget } = limits;
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) {
+    await request.body?.cancel().catch(() => {});
+    throw new HttpError(413, `request body is ${declared} bytes; the limit is ${maxBytes}`);
+  }
+  if (request.body === null) throw new HttpError(400, "request body is empty; send a JSON object");
+  const reader = request.body.getReader();
+  let buffer = new Uint8Array(0);
+  let size = 0;
+  let timedOut = false;
+  // Cancelling the reader ends a pending read (done), so one timer bounds the whole body.
+  const timer = setTimeout(() => {
+    timedOut = true;
+    reader.cancel().catch(() => {});
+  }, timeoutMs);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (timedOut) {
+        throw new HttpError(
+          408,
+          `request body did not arrive within ${timeoutMs} ms (${size} bytes received)`,
+          { connection: "close" },
+        );
+      }
+      if (done) break;
+      if (size + value.length > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw new HttpError(413, `request body is over the limit of ${maxBytes} bytes`);
+      }
+      if (size + value.length > buffer.length) {
+        const grown = new Uint8Array(
+          Math.min(maxBytes, Math.max(256, 2 * buffer.length, size + value.length)),
+        );
+        budget.take(grown.length);
+        grown.set(buffer.subarray(0, size));
+        budget.release(buffer.length);
+        buffer = grown;
+      }
+      buffer.set(value, size);
+      size += value.length;
+    }
+  } catch (error) {
+    if (!timedOut) await reader.cancel().catch(() => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    budget.release(buffer.length);
+  }
+  if (size === 0) throw new HttpError(400, "request body is empty; send a JSON object");
+  return buffer.subarray(0, size);
+}
