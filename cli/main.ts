@@ -25,7 +25,7 @@ import { mergeShards, runEncodeJob } from "../pipeline/encode_passages.ts";
 import { VECTOR_STORAGES, type VectorStorage } from "../index/vector_store.ts";
 import { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
 import type { PassageTokenTypes } from "../pipeline/dense_encoder.ts";
-import { createHandler, type HandlerOptions } from "../server/handler.ts";
+import { createHandler, type HandlerOptions, serveGuarded } from "../server/handler.ts";
 import { intOption, parseArgs, stringOption, UsageError } from "./args.ts";
 
 /** The usage text. */
@@ -90,6 +90,10 @@ serve options:
   --quiet                     no request log (by default one line per request on stderr)
   --body-timeout <ms>         a request body must arrive within this (default 10000); then 408
   --request-timeout <ms>      a request must be answered within this (default 30000); then 408
+  --header-timeout <ms>       request headers must arrive within this (default 10000); then 408
+  --idle-timeout <ms>         a connection silent both ways this long is closed (default 60000)
+  --max-connections <n>       more open connections get 503 (default 4096; each takes 3 file
+                              descriptors: raise "ulimit -n" to match)
 `;
 
 const MODEL_OPTIONS = {
@@ -421,6 +425,9 @@ async function commandServe(args: string[]): Promise<number> {
     quiet: "boolean",
     "body-timeout": "string",
     "request-timeout": "string",
+    "header-timeout": "string",
+    "idle-timeout": "string",
+    "max-connections": "string",
   });
   need(positionals, 1, "serve");
   const port = intOption(options, "port", 8000, 0, 65535);
@@ -433,12 +440,19 @@ async function commandServe(args: string[]): Promise<number> {
     requestTimeoutMs: intOption(options, "request-timeout", 30_000),
     log: options.quiet !== true,
   };
+  const guard = {
+    port,
+    hostname,
+    headerTimeoutMs: intOption(options, "header-timeout", 10_000),
+    idleTimeoutMs: intOption(options, "idle-timeout", 60_000),
+    maxConnections: intOption(options, "max-connections", 4096),
+  };
   const cors = stringOption(options, "cors-origin");
   if (cors !== undefined) handlerOptions.cors = cors;
   // Options are checked before the models load.
   createHandler({ ...handlerOptions, index: positionals[0]! });
   const qa = await loadQa(positionals[0]!, options, noReader);
-  const server = Deno.serve({ port, hostname }, createHandler({ qa, ...handlerOptions }));
+  const server = serveGuarded(guard, createHandler({ qa, ...handlerOptions }));
   await server.finished;
   return 0;
 }

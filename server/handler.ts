@@ -19,7 +19,8 @@
  *
  * Slow clients: a body being received holds no request slot, only its own bytes (copied out of
  * the HTTP layer's chunks, counted against `maxBodyBufferBytes`), and only until
- * `bodyTimeoutMs`. Header and idle timeouts belong to the listener (`Deno.serve` has none).
+ * `bodyTimeoutMs`. Header and idle timeouts belong to the listener, and `Deno.serve` has none:
+ * {@link serveGuarded} serves the handler behind a relay that adds them (what `dpr serve` does).
  *
  * Models and the index load on the first request (or pass a ready pipeline): sources may be
  * http(s) URLs of model and index folders, so no file system is needed.
@@ -36,6 +37,7 @@ import { logToStderr, type RequestLogEntry } from "./request_log.ts";
 import { answerRoute, embedRoute, healthRoute, type RouteContext, searchRoute } from "./routes.ts";
 
 export type { RequestLogEntry } from "./request_log.ts";
+export { type GuardedServeOptions, type GuardedServer, serveGuarded } from "./guarded_server.ts";
 
 /** Options of {@link createHandler}. */
 export interface HandlerOptions extends DprModelSources {
