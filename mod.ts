@@ -112,7 +112,13 @@ export {
   loadPassageReader,
   modelSubfolder,
 } from "./pipeline/dpr_models.ts";
-export type { DprModelSources, ModelDtypes } from "./pipeline/dpr_models.ts";
+export type {
+  DprModelSources,
+  EncodePassagesOptions,
+  EncodeTextsOptions,
+  ModelDtypes,
+  PassageText,
+} from "./pipeline/dpr_models.ts";
 export { embedEncoded, padBatch, tokenizePassage } from "./pipeline/dense_encoder.ts";
 export type {
   DenseEncoder,

@@ -267,6 +267,11 @@ export class DenseIndex implements VectorIndex {
     return Promise.resolve();
   }
 
+  /** {@linkcode DenseIndex.close} at the end of an `await using` block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /** The row number of `id`, or undefined. */
   rowOf(id: string): number | undefined {
     return this.#rowOfId.get(id);

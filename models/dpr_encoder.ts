@@ -331,6 +331,11 @@ export class DPREncoder {
     this.disposed = true;
   }
 
+  /** Frees the weights at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
   /** @internal */
   protected assertLive(owner: string): void {
     if (this.disposed) throw new Error(`Cannot use ${owner}: it was disposed`);

@@ -205,4 +205,9 @@ export class DPRReader {
     for (const weight of this.spanHead.weights) weight.dispose();
     this.disposed = true;
   }
+
+  /** Frees the weights at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
 }

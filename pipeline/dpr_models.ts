@@ -28,7 +28,14 @@ import {
   DPRContextEncoderTokenizer,
   DPRQuestionEncoderTokenizer,
 } from "../tokenizer/dpr_tokenizers.ts";
-import type { DenseEncoder, EncodedInput, PaddedBatch } from "./dense_encoder.ts";
+import {
+  type DenseEncoder,
+  embedEncoded,
+  type EncodedInput,
+  type PaddedBatch,
+  type PassageTokenTypes,
+  tokenizePassage,
+} from "./dense_encoder.ts";
 import type { PassageReader, ReaderPassage, ReaderSpan, ReadOptions } from "./passage_reader.ts";
 
 /** The default checkpoints (Hugging Face hub ids), trained on Natural Questions. */
@@ -187,7 +194,39 @@ function limit(tokenizer: BertTokenizer, maxPositions: number, maxLength?: numbe
   return m;
 }
 
-/** A DPR question or context encoder with its tokenizer, as a {@link DenseEncoder}. */
+/** Options of {@linkcode DprEncoderAdapter.encodeQuestions}. */
+export interface EncodeTextsOptions {
+  /** The most inputs run at once (default 32); inputs are batched by similar length. */
+  batchSize?: number;
+}
+
+/** Options of {@linkcode DprEncoderAdapter.encodePassages}. */
+export interface EncodePassagesOptions extends EncodeTextsOptions {
+  /** Token types: "zeros" (default, as the original DPR) or "pair" (as transformers). */
+  tokenTypes?: PassageTokenTypes;
+}
+
+/** A passage to embed: its text, and its title when it has one. */
+export interface PassageText {
+  /** The title (default none: `[CLS] text [SEP]`). */
+  title?: string;
+  /** The text. */
+  text: string;
+}
+
+/**
+ * A DPR question or context encoder with its tokenizer, as a {@link DenseEncoder}: strings in,
+ * `Float32Array` vectors out, every tensor freed on the way; `using` frees the weights.
+ *
+ * @example Embed passages and questions
+ * ```ts ignore
+ * import { loadDenseEncoder } from "@dpr/dpr";
+ * using passages = await loadDenseEncoder("context"); // facebook's dpr-ctx_encoder-single-nq-base
+ * const vectors = await passages.encodePassages([{ title: "Deno", text: "Deno is a runtime." }]);
+ * using questions = await loadDenseEncoder("question");
+ * const [q] = await questions.encodeQuestions(["what is deno?"]);
+ * ```
+ */
 export class DprEncoderAdapter implements DenseEncoder {
   /** The tokenizer. */
   readonly tokenizer: BertTokenizer;
@@ -251,9 +290,75 @@ export class DprEncoderAdapter implements DenseEncoder {
     }
   }
 
+  /**
+   * Embeds questions: tokenized, run in batches of similar length, vectors in input order.
+   * @param questions the questions
+   * @param options the batch size
+   * @returns one vector per question (length {@link DprEncoderAdapter.dim})
+   * @throws {TypeError} when this is a context encoder, or a question is not a string
+   */
+  async encodeQuestions(
+    questions: readonly string[],
+    options: EncodeTextsOptions = {},
+  ): Promise<Float32Array[]> {
+    this.#expect(DPRQuestionEncoder, "encodeQuestions", "a question encoder");
+    const inputs = questions.map((question, i) => {
+      if (typeof question !== "string") {
+        throw new TypeError(
+          `Cannot encodeQuestions: question ${i} must be a string: received ${typeof question}`,
+        );
+      }
+      return this.tokenize(question);
+    });
+    return await embedEncoded(this, inputs, options.batchSize);
+  }
+
+  /**
+   * Embeds passages as DPR does: `[CLS] title [SEP] text [SEP]` (`[CLS] text [SEP]` without a
+   * title), run in batches of similar length, vectors in input order.
+   * @param passages `{ title, text }` objects, or plain strings (text without a title)
+   * @param options the batch size and token types
+   * @returns one vector per passage (length {@link DprEncoderAdapter.dim})
+   * @throws {TypeError} when this is a question encoder, or a passage has no string text
+   */
+  async encodePassages(
+    passages: readonly (PassageText | string)[],
+    options: EncodePassagesOptions = {},
+  ): Promise<Float32Array[]> {
+    this.#expect(DPRContextEncoder, "encodePassages", "a context encoder");
+    const inputs = passages.map((passage, i) => {
+      const { title = "", text } = typeof passage === "string" ? { text: passage } : passage ?? {};
+      if (typeof text !== "string" || typeof title !== "string") {
+        throw new TypeError(
+          `Cannot encodePassages: passage ${i} must be a string or { title?: string, text: ` +
+            `string }: received ${JSON.stringify(passage)?.slice(0, 80)}`,
+        );
+      }
+      return tokenizePassage(this, title, text, options.tokenTypes);
+    });
+    return await embedEncoded(this, inputs, options.batchSize);
+  }
+
+  #expect(
+    kind: typeof DPRQuestionEncoder | typeof DPRContextEncoder,
+    method: string,
+    what: string,
+  ) {
+    if (!(this.model instanceof kind)) {
+      throw new TypeError(
+        `Cannot ${method}: it needs ${what}: this encoder holds a ${this.model.constructor.name}`,
+      );
+    }
+  }
+
   /** Frees the encoder's weights. */
   dispose(): void {
     this.model.dispose();
+  }
+
+  /** Frees the encoder's weights at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
 
@@ -338,6 +443,11 @@ export class DprReaderAdapter implements PassageReader {
   /** Frees the reader's weights. */
   dispose(): void {
     this.model.dispose();
+  }
+
+  /** Frees the reader's weights at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }
 

@@ -226,6 +226,16 @@ export class OpenDomainQA<I extends VectorIndex = VectorIndex> {
     if (this.#ownsIndex) await this.index.close();
   }
 
+  /** {@linkcode OpenDomainQA.dispose} at the end of a `using` block. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** {@linkcode OpenDomainQA.close} at the end of an `await using` block. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   /**
    * Retrieves the `k` passages with the highest inner product with the question.
    * @param question the question
