@@ -41,6 +41,8 @@ async function measure(backend: string, dtype: string, threads: number): Promise
   const t0 = performance.now();
   const model = await warm.fromPretrained(DIR, { dtype: dtype as "int8" });
   const loaded = status();
+  (globalThis as { gc?: () => void }).gc?.();
+  const collected = status();
   const loadMs = performance.now() - t0;
   const t1 = performance.now();
   const { poolerOutput } = model.forward({ inputIds: ids });
@@ -56,6 +58,8 @@ async function measure(backend: string, dtype: string, threads: number): Promise
     dtype,
     baselineMB: +(base.hwm / 1e6).toFixed(1),
     peakAfterLoadMB: +(loaded.hwm / 1e6).toFixed(1),
+    rssAfterLoadMB: +(loaded.rss / 1e6).toFixed(1),
+    rssAfterLoadAndGcMB: +(collected.rss / 1e6).toFixed(1),
     peakMB: +(after.hwm / 1e6).toFixed(1),
     rssMB: +(after.rss / 1e6).toFixed(1),
     fileMB: +(weightBytes / 1e6).toFixed(1),

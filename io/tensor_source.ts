@@ -5,6 +5,7 @@
  * @module
  */
 import {
+  decodeLittleEndian,
   decodeSafetensorsTensor,
   parseSafetensorsHeader,
   readAt,
@@ -24,6 +25,12 @@ export interface TensorSource {
    * @throws RangeError for a name the checkpoint lacks
    */
   read(name: string): Promise<Float32Array>;
+  /**
+   * Rows `start..end` of a tensor (its first axis), as float32, where the format allows reading
+   * part of a tensor (a large table can then be quantized a block of rows at a time). The array
+   * may be a view of a buffer the next `readRows` call reuses: use it before reading again.
+   */
+  readRows?(name: string, start: number, end: number): Promise<Float32Array>;
   /** Releases the file, if any. */
   close(): void;
 }
@@ -68,6 +75,7 @@ export async function safetensorsFileSource(
     const n = safetensorsHeaderLength(await readAt(file, 0, Math.min(8, size)), size, description);
     const header = parseSafetensorsHeader(await readAt(file, 8, n), size, description);
     const entries = new Map<string, SafetensorsEntry>(header.entries.map((e) => [e.name, e]));
+    let scratch = new Uint8Array(0); // readRows' buffer, grown to the largest block read
     return {
       description,
       shapes: new Map(header.entries.map((e) => [e.name, e.shape] as const)),
@@ -79,6 +87,26 @@ export async function safetensorsFileSource(
         const bytes = await readAt(file, entry.begin, entry.end - entry.begin);
         return decodeSafetensorsTensor(entry, bytes, description).data;
       },
+      async readRows(name: string, start: number, end: number): Promise<Float32Array> {
+        const entry = entries.get(name);
+        if (entry === undefined) {
+          throw new RangeError(`Cannot read ${name}: ${description} lacks it`);
+        }
+        const rows = entry.shape[0] ?? 1;
+        const rowBytes = rows === 0 ? 0 : (entry.end - entry.begin) / rows;
+        if (!(Number.isInteger(start) && start >= 0 && start <= end && end <= rows)) {
+          throw new RangeError(`Cannot read rows ${start}..${end} of ${name}: it has ${rows}`);
+        }
+        const length = (end - start) * rowBytes;
+        if (scratch.length < length) scratch = new Uint8Array(length);
+        const bytes = scratch.subarray(0, length);
+        await readInto(file, entry.begin + start * rowBytes, bytes, description);
+        // float32 on a little-endian host: a view of the reused buffer, no copy and no garbage
+        if (entry.dtype === "F32" && LITTLE_ENDIAN_HOST) {
+          return new Float32Array(bytes.buffer, 0, length / 4);
+        }
+        return decodeLittleEndian(entry.dtype, bytes, name);
+      },
       close(): void {
         file.close();
       },
@@ -86,5 +114,28 @@ export async function safetensorsFileSource(
   } catch (error) {
     file.close();
     throw error;
+  }
+}
+
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Fills `bytes` from `offset` of `file`; a file that ends first is a RangeError. */
+async function readInto(
+  file: Deno.FsFile,
+  offset: number,
+  bytes: Uint8Array,
+  description: string,
+): Promise<void> {
+  await file.seek(offset, Deno.SeekMode.Start);
+  let filled = 0;
+  while (filled < bytes.length) {
+    const n = await file.read(bytes.subarray(filled));
+    if (n === null) {
+      throw new RangeError(
+        `Cannot read ${description}: the file ended at ${offset + filled} bytes, before ` +
+          `${offset + bytes.length}; it is truncated`,
+      );
+    }
+    filled += n;
   }
 }

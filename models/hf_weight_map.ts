@@ -8,7 +8,12 @@ import { isIgnoredKey } from "../io/checkpoint_keys.ts";
 import { tf, type tfl } from "../backend/tf.ts";
 import type { RawTensor, StateDict } from "../io/state_dict.ts";
 import type { TensorSource } from "../io/tensor_source.ts";
-import { type QuantizedWeight, quantizeRows } from "../backend/quantized/quantized_weight.ts";
+import {
+  emptyQuantized,
+  type QuantizedWeight,
+  quantizeRows,
+  quantizeRowsInto,
+} from "../backend/quantized/quantized_weight.ts";
 import { holdQuantized, plainWeight } from "../layers/held_weight.ts";
 import type { BertEmbeddings } from "../layers/bert_embeddings.ts";
 import type { BertEncoder } from "../layers/bert_encoder.ts";
@@ -122,6 +127,9 @@ export function expectedShape(binding: WeightBinding): number[] {
 
 /** How a model holds its weights: float32, or its dense layers quantized (see the options). */
 export type WeightDtype = "float32" | "float16" | "int8";
+
+/** Values read at once when a large table is quantized as it is read (16 MB of float32). */
+const CHUNK_ELEMENTS = 1 << 22;
 
 /** The dtypes, for validating user input. */
 export const WEIGHT_DTYPES: readonly WeightDtype[] = ["float32", "float16", "int8"];
@@ -312,6 +320,44 @@ export function loadBindings(
 }
 
 /**
+ * Quantizes a variable's checkpoint tensors as they are read, a block of rows at a time into one
+ * reused buffer (each row's scale depends on that row alone), so neither the float32 matrix nor
+ * garbage of its size ever exists.
+ */
+async function streamQuantized(
+  owner: string,
+  variable: tfl.LayerVariable,
+  group: WeightBinding[],
+  tensors: TensorSource,
+  dtype: "int8" | "float16",
+): Promise<void> {
+  const shapes = group.map((b) => expectedShape(b));
+  const cols = shapes[0]![1]!;
+  const rows = shapes.reduce((sum, shape) => sum + shape[0]!, 0);
+  try {
+    const weight = emptyQuantized([rows, cols], dtype);
+    const step = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
+    let offset = 0;
+    for (const [i, binding] of group.entries()) {
+      const pieceRows = shapes[i]![0]!;
+      for (let start = 0; start < pieceRows; start += step) {
+        const end = Math.min(pieceRows, start + step);
+        const values = await tensors.readRows!(binding.key, start, end);
+        quantizeRowsInto(weight, values, offset + start);
+      }
+      offset += pieceRows;
+    }
+    holdQuantized(variable, weight, group[0]!.transpose);
+  } catch (error) {
+    throw new RangeError(
+      `Cannot load ${group.map((b) => b.key).join(", ")} into ${owner} as ${dtype} ` +
+        `(${rows * cols} values asked for): ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+}
+
+/**
  * {@linkcode loadBindings} from a checkpoint read one tensor at a time: after the names and
  * shapes are checked, each variable's tensors are read, written to their final storage (or
  * quantized) and dropped before the next, so memory peaks near the final size plus the largest
@@ -332,8 +378,13 @@ export async function loadBindingsFrom(
   const dtype = checkDtype(owner, options.dtype);
   checkBindings(owner, bindings, tensors.shapes, undefined, options.strict ?? true);
   for (const [variable, group] of groupBindings(bindings)) {
+    const binding = group[0]!;
+    if (dtype !== "float32" && isQuantizable(binding) && tensors.readRows !== undefined) {
+      await streamQuantized(owner, variable, group, tensors, dtype);
+      continue;
+    }
     const pieces: Float32Array[] = [];
-    for (const binding of group) pieces.push(await tensors.read(binding.key));
+    for (const b of group) pieces.push(await tensors.read(b.key));
     writeGroup(owner, variable, group, pieces, dtype);
   }
 }

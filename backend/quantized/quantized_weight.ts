@@ -9,7 +9,7 @@
  * and {@linkcode dequantize} is the one way to read the whole matrix back as float32.
  * @module
  */
-import { float16Table, floatToHalf } from "../float16_bits.ts";
+import { float16Table, halfBits } from "../float16_bits.ts";
 
 /** How a {@linkcode QuantizedWeight} stores its values. */
 export type QuantizedLayout = "int8" | "float16";
@@ -104,27 +104,72 @@ export function quantizeRows(
       `Cannot quantize a [${shape}] matrix: received ${values.length} values`,
     );
   }
-  if (layout === "float16") {
-    const data = new Uint16Array(values.length);
-    for (let i = 0; i < values.length; i++) data[i] = floatToHalf(values[i]!);
-    return new QuantizedWeight(layout, shape, data, null);
+  const weight = emptyQuantized(shape, layout);
+  quantizeRowsInto(weight, values, 0);
+  return weight;
+}
+
+/**
+ * A quantized weight of `shape` whose values are all zero, to be filled a block of rows at a time
+ * with {@linkcode quantizeRowsInto} (a large table quantized as it is read).
+ * @param shape [rows, cols]
+ * @param layout the layout
+ * @returns the weight
+ */
+export function emptyQuantized(
+  shape: readonly [number, number],
+  layout: QuantizedLayout,
+): QuantizedWeight {
+  const [rows, cols] = shape;
+  return layout === "float16"
+    ? new QuantizedWeight(layout, shape, new Uint16Array(rows * cols), null)
+    : new QuantizedWeight(layout, shape, new Int8Array(rows * cols), new Float32Array(rows));
+}
+
+/**
+ * Quantizes whole rows into `weight` (as {@linkcode quantizeRows} does), starting at row
+ * `firstRow`.
+ * @param weight the destination
+ * @param values a whole number of rows, row-major
+ * @param firstRow the row `values` starts at
+ * @throws RangeError for a non-finite value in an int8 row, or rows past the end
+ */
+export function quantizeRowsInto(
+  weight: QuantizedWeight,
+  values: Float32Array,
+  firstRow: number,
+): void {
+  const [rows, cols] = weight.shape;
+  const count = cols === 0 ? 0 : values.length / cols;
+  if (!Number.isInteger(count) || firstRow < 0 || firstRow + count > rows) {
+    throw new RangeError(
+      `Cannot quantize ${values.length} values from row ${firstRow} into a [${weight.shape}] ` +
+        `matrix: they must be whole rows inside it`,
+    );
   }
-  const data = new Int8Array(values.length);
-  const scales = new Float32Array(rows);
-  for (let r = 0; r < rows; r++) {
+  const offset = firstRow * cols;
+  if (weight.layout === "float16") {
+    const data = weight.data as Uint16Array;
+    const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+    for (let i = 0; i < values.length; i++) data[offset + i] = halfBits(bits[i]!);
+    return;
+  }
+  const data = weight.data as Int8Array, scales = weight.scales!;
+  for (let r = 0; r < count; r++) {
     const base = r * cols;
     let max = 0;
     for (let c = 0; c < cols; c++) max = Math.max(max, Math.abs(values[base + c]!));
     if (!Number.isFinite(max)) {
-      throw new RangeError(`Cannot quantize row ${r} to int8: it holds a non-finite value`);
+      throw new RangeError(
+        `Cannot quantize row ${firstRow + r} to int8: it holds a non-finite value`,
+      );
     }
     const scale = Math.fround(max / 127);
-    scales[r] = scale;
+    scales[firstRow + r] = scale;
     if (scale === 0) continue;
     const inv = 1 / scale;
-    for (let c = 0; c < cols; c++) data[base + c] = Math.round(values[base + c]! * inv);
+    for (let c = 0; c < cols; c++) data[offset + base + c] = Math.round(values[base + c]! * inv);
   }
-  return new QuantizedWeight(layout, shape, data, scales);
 }
 
 /**

@@ -2,8 +2,10 @@ import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import {
   dequantize,
   dequantizeRows,
+  emptyQuantized,
   QuantizedWeight,
   quantizeRows,
+  quantizeRowsInto,
 } from "../../../backend/quantized/quantized_weight.ts";
 import { floatToHalf, halfToFloat } from "../../../backend/float16_bits.ts";
 import { seeded } from "../../seeded.ts";
@@ -54,4 +56,20 @@ Deno.test("QuantizedWeight refuses data, scales and layouts that do not fit", ()
   throws(() => new QuantizedWeight("int4", [1, 1], new Int8Array(1), null), /int4/);
   throws(() => quantizeRows(new Float32Array(3), [2, 2], "int8"), /4|3/);
   throws(() => quantizeRows(new Float32Array([1, Infinity]), [1, 2], "int8"), RangeError);
+});
+
+Deno.test("quantizeRowsInto: a table quantized a block of rows at a time equals it quantized whole", () => {
+  const rows = 7, cols = 5, values = seeded(rows * cols, 9, 3);
+  for (const layout of ["int8", "float16"] as const) {
+    const whole = quantizeRows(values, [rows, cols], layout);
+    const blocks = emptyQuantized([rows, cols], layout);
+    for (const [start, end] of [[0, 3], [3, 4], [4, 7]] as const) {
+      quantizeRowsInto(blocks, values.subarray(start * cols, end * cols), start);
+    }
+    deepEqual(blocks.data, whole.data);
+    deepEqual(blocks.scales, whole.scales);
+  }
+  const target = emptyQuantized([2, 5], "int8");
+  throws(() => quantizeRowsInto(target, new Float32Array(7), 0), /whole rows/);
+  throws(() => quantizeRowsInto(target, new Float32Array(10), 1), /whole rows/);
 });
