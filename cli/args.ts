@@ -1,8 +1,9 @@
 /**
- * A small command-line parser: positionals, `--name value`, `--name=value` and boolean
- * `--flag`s, with errors that say which option is wrong.
+ * The command line's options, read with `node:util`'s `parseArgs` (positionals, `--name value`,
+ * `--name=value`, boolean `--flag`s, `-h` for `--help`), with usage errors that name the option.
  * @module
  */
+import { parseArgs as parseNodeArgs } from "node:util";
 
 /** How an option is read. */
 export type OptionKind = "string" | "boolean";
@@ -15,53 +16,54 @@ export interface ParsedArgs {
   options: Record<string, string | boolean>;
 }
 
-/** A usage mistake; the CLI prints it with the usage text and exits with status 2. */
+/** A usage mistake; the CLI prints it in one line with a hint to `--help`, exit status 2. */
 export class UsageError extends Error {
   override name = "UsageError";
 }
 
 /**
- * Parses arguments against a table of known options.
+ * Parses arguments against a table of known options (`help`, when listed, also answers `-h`).
+ * `--` ends the options: what follows is positional.
  * @param args the arguments
  * @param spec option name -> kind
  * @returns positionals and options
+ * @throws {UsageError} for an unknown option, a missing value or a value given to a flag
  */
 export function parseArgs(args: readonly string[], spec: Record<string, OptionKind>): ParsedArgs {
-  const positionals: string[] = [];
-  const options: Record<string, string | boolean> = {};
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    if (arg === "--") {
-      positionals.push(...args.slice(i + 1));
-      break;
-    }
-    if (!arg.startsWith("--") || arg === "-") {
-      if (arg.startsWith("-") && arg.length > 1 && !/^-\d/.test(arg)) {
-        throw new UsageError(`unknown option ${arg}`);
-      }
-      positionals.push(arg);
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
-    const kind = spec[name];
-    if (kind === undefined) {
-      throw new UsageError(
-        `unknown option --${name}; known: ${Object.keys(spec).map((k) => `--${k}`).join(", ")}`,
-      );
-    }
-    if (kind === "boolean") {
-      if (eq !== -1) throw new UsageError(`--${name} takes no value`);
-      options[name] = true;
-      continue;
-    }
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else value = args[++i];
-    if (value === undefined) throw new UsageError(`--${name} needs a value`);
-    options[name] = value;
+  const options: Record<string, { type: OptionKind; short?: string }> = {};
+  for (const [name, type] of Object.entries(spec)) {
+    options[name] = name === "help" ? { type, short: "h" } : { type };
   }
-  return { positionals, options };
+  try {
+    const { values, positionals } = parseNodeArgs({
+      args: [...args],
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
+    return { positionals, options: { ...values } as Record<string, string | boolean> };
+  } catch (error) {
+    throw new UsageError(usageMessage(error));
+  }
+}
+
+/** `node:util`'s parse error as one short line naming the option. */
+function usageMessage(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const code = (error as { code?: string }).code;
+  const option = /'(-[^' ]*)/.exec(message)?.[1] ?? "";
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const hint = /^-\d/.test(option) ? ` (an argument starting with "-" goes after "--")` : "";
+    return `unknown option ${option}${hint}`;
+  }
+  if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
+    if (/does not take an argument/.test(message)) return `${option} takes no value`;
+    if (/ambiguous/.test(message)) {
+      return `${option} needs a value (one starting with "-" is written ${option}=-value)`;
+    }
+    return `${option} needs a value`;
+  }
+  return message.split("\n")[0]!;
 }
 
 /**

@@ -1,12 +1,14 @@
 /**
- * `deno task demo`: indexes the passages in `data/demo_passages.tsv` (written for this project),
- * then answers a few questions with DPR's retriever and reader.
+ * The demo: indexes the passages in `data/demo_passages.tsv` (written for this project), then
+ * answers a few questions with DPR's retriever and reader. Run it from JSR with
+ * `deno run -A jsr:@dpr/dpr/demo` (the data files come with the package), or `deno task demo`
+ * from a clone.
  *
  * ```
- * deno task demo                                   # facebook's single-nq-base models, fetched once
- * deno task demo --models <dir>                    # offline: question_encoder/, ctx_encoder/, reader/
- * deno task demo --question "who discovered penicillin?"
- * deno task demo --index-dir demo-index            # keep (and reuse) the index
+ * deno run -A jsr:@dpr/dpr/demo                    # facebook's single-nq-base models, fetched once
+ * deno run -A jsr:@dpr/dpr/demo --models <dir>     # offline: question_encoder/, ctx_encoder/, reader/
+ * deno run -A jsr:@dpr/dpr/demo --question "who discovered penicillin?"
+ * deno run -A jsr:@dpr/dpr/demo --index-dir demo-index   # keep (and reuse) the index
  * ```
  * @module
  */
@@ -27,8 +29,9 @@ import { formatAnswer } from "./main.ts";
 
 const DATA = new URL("../data/", import.meta.url);
 
-const DEMO_USAGE = `Usage: deno task demo [--models <dir>] [--question <q>]... [--index-dir <dir>]
+const DEMO_USAGE = `Usage: demo [--models <dir>] [--question <q>]... [--index-dir <dir>]
   [--question-encoder <src>] [--ctx-encoder <src>] [--reader <src>] [--backend <name>]
+(demo is "deno run -A jsr:@dpr/dpr/demo"; in a clone of the repository: "deno task demo")
 
 Indexes data/demo_passages.tsv and answers questions. Without --models, facebook's
 dpr-*-single-nq-base models are fetched and cached on first use; --models <dir> uses local folders
@@ -139,7 +142,7 @@ export async function demo(args: readonly string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`demo: ${error.message}\n\n${DEMO_USAGE}`);
+      console.error(`demo: ${error.message}\nRun "demo --help" for usage.`);
       return 2;
     }
     console.error(`demo: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,12 +1,14 @@
 /**
  * The `dpr` command line: build a passage index, merge shards, ask questions, evaluate, serve.
+ * Run it from JSR with `deno run -A jsr:@dpr/dpr/cli <command>` (from a clone: `deno task dpr`);
+ * `dpr <command> --help` prints a command's options.
  *
  * ```
- * deno task dpr index <passages.tsv|.jsonl> <index-dir> [--shard-id I --num-shards N] [--batch 32]
- * deno task dpr merge <index-dir>
- * deno task dpr ask <index-dir> "question" [--top-k 10] [--num-spans 3] [--retrieve-only]
- * deno task dpr eval <index-dir> <qa-file> [--match string|regex] [--no-reader]
- * deno task dpr serve <index-dir> [--port 8000] [--hostname 127.0.0.1] [--cors-origin <origin>]
+ * deno run -A jsr:@dpr/dpr/cli index <passages.tsv|.jsonl> <index-dir> [--num-shards N ...]
+ * deno run -A jsr:@dpr/dpr/cli merge <index-dir>
+ * deno run -A jsr:@dpr/dpr/cli ask <index-dir> "question" [--top-k 10] [--retrieve-only]
+ * deno run -A jsr:@dpr/dpr/cli eval <index-dir> <qa-file> [--match string|regex] [--no-reader]
+ * deno run -A jsr:@dpr/dpr/cli serve <index-dir> [--port 8000] [--cors-origin <origin>]
  * ```
  *
  * Models: `--models <dir>` (subfolders `question_encoder/`, `ctx_encoder/`, `reader/`), or each
@@ -27,74 +29,9 @@ import { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
 import type { PassageTokenTypes } from "../pipeline/dense_encoder.ts";
 import { createHandler, type HandlerOptions, serveGuarded } from "../server/handler.ts";
 import { intOption, parseArgs, stringOption, UsageError } from "./args.ts";
+import { COMMAND_USAGE, USAGE } from "./usage.ts";
 
-/** The usage text. */
-export const USAGE = `Usage: dpr <command> [options]
-
-Commands:
-  index <passages> <index-dir>   encode a passage file (DPR TSV "id<TAB>text<TAB>title" with a
-                                 header line, or JSONL {id, text, title}; .gz allowed) into an index
-  merge <index-dir>              merge the finished shards of a sharded index job
-  ask <index-dir> <question>     retrieve passages and read answers
-  eval <index-dir> <qa-file>     top-k retrieval accuracy (k = 1, 5, 20, 100) and reader exact
-                                 match on a DPR QA file ("question<TAB>['answer', ...]"; or
-                                 .jsonl / DPR's .json list of {question, answers})
-  serve <index-dir>              HTTP server: POST /embed, /search, /answer, GET /health
-
-Model options (all commands):
-  --models <dir>                 folder with question_encoder/, ctx_encoder/ and reader/ subfolders
-  --question-encoder <src>       a folder, an http(s) URL or a hub id (default
-  --ctx-encoder <src>              facebook/dpr-{question_encoder,ctx_encoder,reader}-single-nq-base,
-  --reader <src>                   downloaded and cached on first use)
-  --max-length <n>               truncate inputs to n tokens (default: the model's limit, <= 512)
-  --dtype <type>                 float32 (default), float16 or int8: how the models hold their
-                                 weights (int8: dense layers per output channel, word table per row)
-  --backend <name>               auto, webgpu, node-gpu, wasm, blas or cpu (default: $DPR_BACKEND or auto)
-  --no-blas-prepack              on blas: leave weights plain, run OpenBLAS alone (by default, with
-                                 oneDNN installed, weights are packed in place: faster questions,
-                                 no extra memory; also DPR_BLAS_PREPACK=0)
-  --no-wasm-fma                  on wasm: keep tfjs's XNNPACK matrix products instead of this
-                                 package's relaxed-SIMD kernel (also DPR_WASM_FMA=0)
-
-index options:
-  --shard-id <i> --num-shards <n>  encode only shard i of n (then run "merge"); default 0 of 1
-  --batch <n>                    passages per model call (default 32)
-  --chunk-size <n>               passages per checkpoint chunk (default 1000); a restarted job
-                                 skips the chunks already written
-  --token-types zeros|pair       passage token types: all zero as original DPR (default), or the
-                                 tokenizer's pair types (text = 1), as Hugging Face's tokenizer
-  --no-progress                  no progress bar on stderr
-  --keep-shards                  keep <index-dir>/shards after a single-shard job is merged
-  --storage float32|float16|int8  how the index holds vectors (default float32): float16 halves
-                                 the memory, int8 (a scale per row) quarters it; search stays exact
-                                 over the stored values. With shards, give it to "merge"
-
-ask options:
-  --top-k <n>        passages retrieved and read (default 10)
-  --num-spans <n>    answers shown (default 3)
-  --max-answer-length <n>   longest answer in tokens (default 10)
-  --retrieve-only    show the passages only (no reader)
-  --json             print JSON
-
-eval options:
-  --match string|regex   answer matching (default string)
-  --no-reader            retrieval accuracy only
-  --reader-top-k <n>     passages read per question (default 10)
-  --limit <n>            only the first n questions
-  --json                 print JSON
-
-serve options:
-  --port <n> (default 8000)   --hostname <h> (default 127.0.0.1)
-  --no-reader                 retrieval only: the reader is never loaded, /answer answers 404
-  --cors-origin <origin>      allow browser calls from this origin ("https://example.com" or "*")
-  --quiet                     no request log (by default one line per request on stderr)
-  --body-timeout <ms>         a request body must arrive within this (default 10000); then 408
-  --request-timeout <ms>      a request must be answered within this (default 30000); then 408
-  --header-timeout <ms>       request headers must arrive within this (default 10000); then 408
-  --idle-timeout <ms>         a connection silent both ways this long is closed (default 60000)
-  --max-connections <n>       more open connections get 503 (default 4096; each takes 3 file
-                              descriptors: raise "ulimit -n" to match)
-`;
+export { COMMAND_USAGE, USAGE } from "./usage.ts";
 
 const MODEL_OPTIONS = {
   models: "string",
@@ -471,26 +408,42 @@ export async function main(args: readonly string[]): Promise<number> {
     eval: commandEval,
     serve: commandServe,
   };
-  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+  if (command === undefined || command === "--help" || command === "-h") {
     console.log(USAGE);
     return command === undefined ? 2 : 0;
   }
+  if (command === "help") {
+    const topic = rest[0];
+    if (topic === undefined) console.log(USAGE);
+    else if (COMMAND_USAGE[topic] !== undefined) console.log(COMMAND_USAGE[topic]);
+    else return usageError("dpr", `no command ${JSON.stringify(topic)}`, "dpr --help");
+    return 0;
+  }
   const run = commands[command];
+  if (run === undefined) {
+    return usageError("dpr", `unknown command ${JSON.stringify(command)}`, "dpr --help");
+  }
+  const end = rest.indexOf("--");
+  const options = end === -1 ? rest : rest.slice(0, end);
+  if (options.includes("--help") || options.includes("-h")) {
+    console.log(COMMAND_USAGE[command]);
+    return 0;
+  }
   try {
-    if (run === undefined) throw new UsageError(`unknown command ${JSON.stringify(command)}`);
-    if (rest.includes("--help")) {
-      console.log(USAGE);
-      return 0;
-    }
     return await run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`dpr: ${error.message}\n\n${USAGE}`);
-      return 2;
+      return usageError(`dpr ${command}`, error.message, `dpr ${command} --help`);
     }
     console.error(`dpr ${command}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
+}
+
+/** A usage mistake: one line saying what is wrong, one naming the help; exit status 2. */
+function usageError(who: string, message: string, help: string): number {
+  console.error(`${who}: ${message}\nRun "${help}" for usage.`);
+  return 2;
 }
 
 if (import.meta.main) Deno.exit(await main(Deno.args));

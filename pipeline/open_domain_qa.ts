@@ -112,7 +112,7 @@ function retrieved(hit: SearchHit): RetrievedPassage {
  * @example
  * ```ts ignore
  * import { OpenDomainQA } from "./open_domain_qa.ts";
- * // An index built with `deno task dpr index passages.tsv my-index`; models from local folders.
+ * // An index built with `deno run -A jsr:@dpr/dpr/cli index passages.tsv my-index`; models from local folders.
  * const qa = await OpenDomainQA.fromPretrained({ index: "my-index", models: "models" });
  * const [best] = await qa.answer("who discovered penicillin?", { topK: 10, numSpans: 3 });
  * console.log(best?.text, best?.passageId, best?.start, best?.end);

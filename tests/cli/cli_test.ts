@@ -145,7 +145,27 @@ Deno.test("dpr CLI: index, ask, eval and usage errors", async () => {
       const r = await run("cli/main.ts", args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr + r.stdout, message);
+      if (args.length === 0) continue;
+      // One line saying what is wrong, one naming the help: never the whole usage text.
+      const lines = r.stderr.trim().split("\n");
+      assert.equal(lines.length, 2, r.stderr);
+      const command = ["index", "ask", "eval", "merge"].includes(args[0]!)
+        ? `dpr ${args[0]}`
+        : "dpr";
+      assert.equal(lines[1], `Run "${command} --help" for usage.`);
     }
+    // Each command's own help, with -h or --help, or "dpr help <command>".
+    for (const args of [["ask", "--help"], ["ask", idx, "q", "-h"], ["help", "ask"]]) {
+      const r = await run("cli/main.ts", args);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Usage: dpr ask <index-dir> <question> \[options\]/);
+      assert.match(r.stdout, /--retrieve-only/);
+      assert.match(r.stdout, /deno run -A jsr:@dpr\/dpr\/cli/);
+      assert.doesNotMatch(r.stdout, /--chunk-size/, "not another command's options");
+    }
+    const overview = await run("cli/main.ts", ["--help"]);
+    assert.equal(overview.code, 0);
+    assert.match(overview.stdout, /"dpr <command> --help" \(or -h, or "dpr help <command>"\)/);
     const broken = await run("cli/main.ts", ["ask", `${dir}/nothing`, "q", "--models", MODELS]);
     assert.equal(broken.code, 1);
     assert.match(broken.stderr, /dpr ask: .*index\.json is missing/);

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../../backend/tf.ts";
 import { convertCheckpoint } from "../../convert/convert.ts";
-import { main, parseConvertArgs } from "../../convert/cli.ts";
 import { resolvePretrained } from "../../io/resolve.ts";
 import { readSafetensors } from "../../io/safetensors.ts";
 import { saveSafetensors } from "../../io/save_safetensors.ts";
@@ -305,49 +304,6 @@ Deno.test("saveSafetensors after conversion reloads identical weights", async ()
       assert.deepEqual(saved.config.architectures, converted.config.architectures);
     }
   } finally {
-    await Deno.remove(root, { recursive: true });
-  }
-});
-
-Deno.test("the convert CLI parses its arguments and returns exit codes", async () => {
-  assert.deepEqual(parseConvertArgs(["a", "b", "--quantize", "uint8"]), {
-    source: "a",
-    outDir: "b",
-    quantize: "uint8",
-    overwrite: false,
-  });
-  assert.deepEqual(parseConvertArgs(["a", "b", "--quantize=int4"]), {
-    error: "--quantize must be float16 or uint8: received int4",
-  });
-  assert.deepEqual(parseConvertArgs(["a"]), {
-    error: "expected <source> and <out-dir>: received 1 arguments",
-  });
-  assert.deepEqual(parseConvertArgs(["--bogus", "a", "b"]), { error: "unknown option --bogus" });
-  assert.deepEqual(parseConvertArgs(["a", "b", "--tokenizer", "t", "--overwrite"]), {
-    source: "a",
-    outDir: "b",
-    tokenizer: "t",
-    overwrite: true,
-  });
-  assert.equal(parseConvertArgs(["--help"]), "help");
-  const root = await Deno.makeTempDir();
-  const error = console.error;
-  const log = console.log;
-  const lines: string[] = [];
-  console.error = (...args: unknown[]) => lines.push(args.join(" "));
-  console.log = (...args: unknown[]) => lines.push(args.join(" "));
-  try {
-    assert.equal(await main(["only-one"]), 2);
-    assert.equal(await main(["./missing-folder", `${root}/x`]), 1);
-    assert.match(lines.join("\n"), /convert: Cannot resolve/);
-    assert.equal(
-      await main([`${FIXTURES}models/dpr-reader-tiny`, `${root}/x`, "--quantize", "float16"]),
-      0,
-    );
-    assert.match(lines.at(-1)!, /converted 33 weights into .*x \(float16\)/);
-  } finally {
-    console.error = error;
-    console.log = log;
     await Deno.remove(root, { recursive: true });
   }
 });

@@ -1,19 +1,22 @@
 /**
- * Command line: `deno task convert <source> <out-dir> [--quantize float16|uint8] [--revision REV]
- * [--overwrite]`. Converts a DPR checkpoint (Hugging Face folder, URL or hub id, or an original
+ * The converter's command line: `deno run -A jsr:@dpr/dpr/convert <source> <out-dir>
+ * [--quantize float16|uint8] [--revision REV] [--overwrite]` (from a clone: `deno task convert`).
+ * Converts a DPR checkpoint (Hugging Face folder, URL or hub id, or an original
  * facebookresearch/DPR checkpoint file) to TensorFlow.js weight artifacts.
  *
  * Exit codes: 0 done, 1 conversion failed (nothing written), 2 usage error.
  * @module
  */
 import { tf } from "../backend/tf.ts";
-import { convertCheckpoint } from "./convert.ts";
-import type { ConvertOptions } from "./convert.ts";
+import { convertCheckpoint } from "../convert/convert.ts";
+import type { ConvertOptions } from "../convert/convert.ts";
 import { stderrIsTerminal, stderrProgress } from "../io/progress.ts";
 import type { Quantization } from "../io/tfjs_artifacts.ts";
+import { parseArgs, UsageError } from "./args.ts";
 
 /** The usage text. */
-export const USAGE: string = `Usage: deno task convert <source> <out-dir> [options]
+export const USAGE: string = `Usage: convert <source> <out-dir> [options]
+(convert is "deno run -A jsr:@dpr/dpr/convert"; in a clone of the repository: "deno task convert")
 
   <source>    a folder (model.safetensors, sharded safetensors or pytorch_model.bin),
               an http(s) URL of a converted folder, a hub id org/name (the Hugging Face hub),
@@ -26,7 +29,7 @@ Options:
   --tokenizer SOURCE         copy tokenizer files from this folder, URL or hub id instead
                              (original DPR checkpoints carry none)
   --overwrite                replace <out-dir> if it exists
-  --help                     show this text
+  -h, --help                 show this text
 
 Environment: HF_ENDPOINT (another hub), HF_TOKEN (private repos), HF_HOME / HF_HUB_CACHE /
 DPR_CACHE (the Hugging Face cache), HF_HUB_OFFLINE=1 (the cache only).
@@ -54,37 +57,41 @@ export interface ConvertArgs {
  * @returns the parsed arguments, "help", or an error message for a usage error
  */
 export function parseConvertArgs(args: string[]): ConvertArgs | "help" | { error: string } {
-  const positional: string[] = [];
-  const parsed: Partial<ConvertArgs> = { overwrite: false };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i]!;
-    const [flag, inline] = arg.startsWith("--") && arg.includes("=")
-      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
-      : [arg, undefined];
-    const value = (): string | undefined => inline ?? args[++i];
-    if (flag === "--help" || flag === "-h") return "help";
-    if (flag === "--overwrite") parsed.overwrite = true;
-    else if (flag === "--quantize") {
-      const q = value();
-      if (q !== "float16" && q !== "uint8") {
-        return { error: `--quantize must be float16 or uint8: received ${q ?? "nothing"}` };
-      }
-      parsed.quantize = q;
-    } else if (flag === "--revision") {
-      const r = value();
-      if (!r) return { error: "--revision needs a value" };
-      parsed.revision = r;
-    } else if (flag === "--tokenizer") {
-      const t = value();
-      if (!t) return { error: "--tokenizer needs a folder, URL or hub id" };
-      parsed.tokenizer = t;
-    } else if (flag.startsWith("-")) return { error: `unknown option ${flag}` };
-    else positional.push(arg);
+  let parsed;
+  try {
+    parsed = parseArgs(args, {
+      quantize: "string",
+      revision: "string",
+      tokenizer: "string",
+      overwrite: "boolean",
+      help: "boolean",
+    });
+  } catch (error) {
+    if (error instanceof UsageError) return { error: error.message };
+    throw error;
   }
-  if (positional.length !== 2) {
-    return { error: `expected <source> and <out-dir>: received ${positional.length} arguments` };
+  const { positionals, options } = parsed;
+  if (options.help === true) return "help";
+  const out: Partial<ConvertArgs> = { overwrite: options.overwrite === true };
+  const quantize = options.quantize;
+  if (quantize !== undefined) {
+    if (quantize !== "float16" && quantize !== "uint8") {
+      return { error: `--quantize must be float16 or uint8: received ${quantize}` };
+    }
+    out.quantize = quantize;
   }
-  return { ...parsed, source: positional[0]!, outDir: positional[1]! } as ConvertArgs;
+  if (options.revision !== undefined) {
+    if (options.revision === "") return { error: "--revision needs a value" };
+    out.revision = options.revision as string;
+  }
+  if (options.tokenizer !== undefined) {
+    if (options.tokenizer === "") return { error: "--tokenizer needs a folder, URL or hub id" };
+    out.tokenizer = options.tokenizer as string;
+  }
+  if (positionals.length !== 2) {
+    return { error: `expected <source> and <out-dir>: received ${positionals.length} arguments` };
+  }
+  return { ...out, source: positionals[0]!, outDir: positionals[1]! } as ConvertArgs;
 }
 
 /**
@@ -99,7 +106,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   }
   if ("error" in parsed) {
-    console.error(`convert: ${parsed.error}\n\n${USAGE}`);
+    console.error(`convert: ${parsed.error}\nRun "convert --help" for usage.`);
     return 2;
   }
   const show = stderrIsTerminal();
