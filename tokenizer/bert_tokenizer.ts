@@ -5,133 +5,37 @@
  * @module
  */
 import type { FileSource } from "../io/file_source.ts";
+import { buildBertStages } from "./bert_stages.ts";
 import { cleanUpTokenization, joinWordPieces } from "./decoder.ts";
-import { BertNormalizer } from "./normalizer.ts";
-import { paddedLength, type PaddingOption, paddingStrategy, padRow } from "./padding.ts";
-import { BertPipeline, utf16ToCodePointOffsets } from "./pipeline.ts";
+import { encodeRows, type TokenizedRow } from "./encode_rows.ts";
+import type {
+  BatchEncoding,
+  DecodeOptions,
+  EncodeOptions,
+  Encoding,
+  FlatEncodeOptions,
+  FlatEncoding,
+  TensorEncodeOptions,
+} from "./encoding.ts";
+import { type BertPipeline, utf16ToCodePointOffsets } from "./pipeline.ts";
 import type { BertTokenizerOptions } from "./bert_tokenizer_options.ts";
-import { BertPostProcessor } from "./post_processor.ts";
+import type { BertPostProcessor } from "./post_processor.ts";
 import type { HubOptions } from "../io/hub_source.ts";
 import { loadTokenizerFiles } from "./pretrained.ts";
 import { saveTokenizerFiles } from "./save_pretrained.ts";
-import { type TokenizerTensors, toTensors } from "./tensors.ts";
-import { truncationCuts, type TruncationOption, truncationStrategy } from "./truncation.ts";
+import type { TokenizerTensors } from "./tensors.ts";
 import { Vocabulary } from "./vocab.ts";
-import { WordPiece } from "./wordpiece.ts";
 
 export type { BertTokenizerOptions } from "./bert_tokenizer_options.ts";
-
-/** Options of {@linkcode BertTokenizer.encode}. */
-export interface EncodeOptions {
-  /** Second sequence (a string, or one per text for a batch). */
-  textPair?: string | readonly string[];
-  /** Add `[CLS]`/`[SEP]`. Default `true`. */
-  addSpecialTokens?: boolean;
-  /** `true`/`"longest"`, `"max_length"` or `false` (default). */
-  padding?: PaddingOption;
-  /**
-   * `true`/`"longest_first"`, `"only_first"`, `"only_second"` or `false`. When left out and
-   * `maxLength` is given without padding, `"longest_first"` (as Hugging Face).
-   */
-  truncation?: TruncationOption;
-  /** Length to truncate or pad to; defaults to `modelMaxLength` when needed. */
-  maxLength?: number;
-  /** Round padded lengths up to a multiple of this. */
-  padToMultipleOf?: number;
-  /** Return `tokenTypeIds` (default: when the model takes them). */
-  returnTokenTypeIds?: boolean;
-  /** Return `attentionMask` (default `true`). */
-  returnAttentionMask?: boolean;
-  /** Return `specialTokensMask`. Default `false`. */
-  returnSpecialTokensMask?: boolean;
-  /** Return `offsetMapping` (Fast tokenizers only). Default `false`. */
-  returnOffsetsMapping?: boolean;
-  /** Unit of offsets: JS string indices (`"utf16"`, default) or code points (Python). */
-  offsetsUnit?: "utf16" | "codepoint";
-}
-
-/** Options of {@linkcode BertTokenizer.encode} that ask for tfjs tensors. */
-export interface TensorEncodeOptions extends EncodeOptions {
-  /** Return int32 tfjs tensors of shape `[batch, length]`. */
-  returnTensors: "tf";
-}
-
-/** The encoding of one text (or pair). */
-export interface Encoding {
-  /** Token ids. */
-  inputIds: number[];
-  /** 0 for the first sequence, 1 for the second. */
-  tokenTypeIds?: number[];
-  /** 1 for real tokens, 0 for padding. */
-  attentionMask?: number[];
-  /** 1 for added special tokens and padding. */
-  specialTokensMask?: number[];
-  /** `[start, end)` of each token in its own text; `[0, 0]` for added tokens. */
-  offsetMapping?: [number, number][];
-}
-
-/** The encoding of a batch: one row per text. */
-export interface BatchEncoding {
-  /** Token ids. */
-  inputIds: number[][];
-  /** 0 for the first sequence, 1 for the second. */
-  tokenTypeIds?: number[][];
-  /** 1 for real tokens, 0 for padding. */
-  attentionMask?: number[][];
-  /** 1 for added special tokens and padding. */
-  specialTokensMask?: number[][];
-  /** `[start, end)` of each token in its own text; `[0, 0]` for added tokens. */
-  offsetMapping?: [number, number][][];
-}
-
-/** Options of {@linkcode BertTokenizer.decode}. */
-export interface DecodeOptions {
-  /** Leave out special tokens (`[CLS]`, `[SEP]`, `[PAD]`, `[UNK]`, ...). Default `false`. */
-  skipSpecialTokens?: boolean;
-  /** Remove spaces before punctuation (default: the tokenizer's setting, `true`). */
-  cleanUpTokenizationSpaces?: boolean;
-}
-
-/** Options of {@linkcode BertTokenizer.encodeFlat}. */
-export interface FlatEncodeOptions {
-  /** Second sequence of each row (e.g. passage texts after titles). */
-  textPair?: readonly string[];
-  /** Truncate to this length (longest first); default `modelMaxLength`. */
-  maxLength?: number;
-  /** Round the padded length up to a multiple of this. */
-  padToMultipleOf?: number;
-}
-
-/** A batch encoded into flat row-major arrays, ready for tensors. */
-export interface FlatEncoding {
-  /** Rows. */
-  batchSize: number;
-  /** Padded length of every row. */
-  sequenceLength: number;
-  /** `[batchSize * sequenceLength]` token ids. */
-  inputIds: Int32Array;
-  /** `[batchSize * sequenceLength]` token types. */
-  tokenTypeIds: Int32Array;
-  /** `[batchSize * sequenceLength]` 1 for tokens, 0 for padding. */
-  attentionMask: Int32Array;
-}
-
-interface Row {
-  ids: number[];
-  typeIds: number[];
-  special: number[];
-  offsets: number[] | null;
-}
-
-/** The special token strings of a tokenizer. */
-interface SpecialTokens {
-  unk: string;
-  sep: string;
-  pad: string;
-  cls: string;
-  mask: string;
-  additional: readonly string[];
-}
+export type {
+  BatchEncoding,
+  DecodeOptions,
+  EncodeOptions,
+  Encoding,
+  FlatEncodeOptions,
+  FlatEncoding,
+  TensorEncodeOptions,
+} from "./encoding.ts";
 
 /**
  * BERT's WordPiece tokenizer, matching Hugging Face's `BertTokenizer` output exactly.
@@ -194,118 +98,21 @@ export class BertTokenizer {
       : typeof vocab === "string"
       ? Vocabulary.fromText(vocab)
       : new Vocabulary(vocab);
-    const specials: SpecialTokens = {
-      unk: options.unkToken ?? "[UNK]",
-      sep: options.sepToken ?? "[SEP]",
-      pad: options.padToken ?? "[PAD]",
-      cls: options.clsToken ?? "[CLS]",
-      mask: options.maskToken ?? "[MASK]",
-      additional: options.additionalSpecialTokens ?? [],
-    };
-    this.unkToken = specials.unk;
-    this.sepToken = specials.sep;
-    this.padToken = specials.pad;
-    this.clsToken = specials.cls;
-    this.maskToken = specials.mask;
-    const all = [specials.unk, specials.sep, specials.pad, specials.cls, specials.mask];
-    for (const token of specials.additional) if (!all.includes(token)) all.push(token);
-    const specialIds = new Map<string, number>();
-    for (const token of all) {
-      if (typeof token !== "string" || token.length === 0) {
-        throw new TypeError(
-          `Cannot build ${name}: special tokens must be non-empty strings: received ${
-            JSON.stringify(token)
-          }`,
-        );
-      }
-      const id = this.vocab.tokenToId.get(token);
-      if (id === undefined) {
-        throw new RangeError(
-          `Cannot build ${name}: special token ${JSON.stringify(token)} is not in the vocabulary`,
-        );
-      }
-      specialIds.set(token, id);
-    }
-    this.allSpecialTokens = all;
-    this.allSpecialIds = all.map((token) => specialIds.get(token)!);
-    // Added tokens are cut out of the text like special tokens (the pipeline's map) but are not
-    // special.
-    const cutIds = new Map(specialIds);
-    for (const token of options.addedTokens ?? []) {
-      if (typeof token !== "string" || token.length === 0) {
-        throw new TypeError(
-          `Cannot build ${name}: addedTokens must be non-empty strings: received ${
-            JSON.stringify(token)
-          }`,
-        );
-      }
-      const id = this.vocab.tokenToId.get(token);
-      if (id === undefined) {
-        throw new RangeError(
-          `Cannot build ${name}: added token ${JSON.stringify(token)} is not in the vocabulary`,
-        );
-      }
-      if (!cutIds.has(token)) cutIds.set(token, id);
-    }
+    const stages = buildBertStages(this.vocab, options, name);
+    this.unkToken = stages.specials.unk;
+    this.sepToken = stages.specials.sep;
+    this.padToken = stages.specials.pad;
+    this.clsToken = stages.specials.cls;
+    this.maskToken = stages.specials.mask;
+    this.allSpecialTokens = stages.allSpecialTokens;
+    this.allSpecialIds = stages.allSpecialIds;
     this.#specialIdSet = new Set(this.allSpecialIds);
-    const modelMaxLength = options.modelMaxLength ?? Number.POSITIVE_INFINITY;
-    if (!(modelMaxLength > 0)) {
-      throw new RangeError(
-        `Cannot build ${name}: modelMaxLength must be positive: received ${modelMaxLength}`,
-      );
-    }
-    this.modelMaxLength = modelMaxLength;
+    this.modelMaxLength = stages.modelMaxLength;
     this.cleanUpTokenizationSpaces = options.cleanUpTokenizationSpaces ?? true;
-    this.doLowerCase = options.doLowerCase ?? true;
-    this.#prefix = options.continuingSubwordPrefix ?? "##";
-    const normalizer = new BertNormalizer({
-      lowercase: this.doLowerCase,
-      stripAccents: options.stripAccents ?? null,
-      nfc: options.nfc ?? true,
-    });
-    const maxChars = options.maxInputCharsPerWord ?? 100;
-    if (typeof maxChars !== "number" || !(Number.isInteger(maxChars) && maxChars >= 1)) {
-      throw new RangeError(
-        `Cannot build ${name}: maxInputCharsPerWord must be a positive integer: received ${
-          String(maxChars)
-        }`,
-      );
-    }
-    const wordPiece = new WordPiece(this.vocab.tokenToId, {
-      unkId: specialIds.get(specials.unk)!,
-      continuingSubwordPrefix: this.#prefix,
-      maxInputCharsPerWord: maxChars,
-    });
-    const neverSplit = new Map<string, number>();
-    if (options.neverSplit !== undefined && options.neverSplit !== null) {
-      if (!Array.isArray(options.neverSplit)) {
-        throw new TypeError(
-          `Cannot build ${name}: neverSplit must be an array of strings: received ${typeof options
-            .neverSplit}`,
-        );
-      }
-      for (const word of options.neverSplit as unknown[]) {
-        if (typeof word !== "string") {
-          throw new TypeError(
-            `Cannot build ${name}: neverSplit must hold strings: received ${JSON.stringify(word)}`,
-          );
-        }
-        if (word.length === 0) continue;
-        neverSplit.set(word, this.vocab.tokenToId.get(word) ?? specialIds.get(specials.unk)!);
-      }
-    }
-    this.#pipeline = new BertPipeline({
-      normalizer,
-      wordPiece,
-      neverSplit,
-      specialTokens: cutIds,
-      handleChineseChars: options.tokenizeChineseChars ?? true,
-      cacheSize: options.cacheSize,
-    });
-    this.#post = new BertPostProcessor(
-      specialIds.get(specials.cls)!,
-      specialIds.get(specials.sep)!,
-    );
+    this.doLowerCase = stages.doLowerCase;
+    this.#prefix = stages.continuingSubwordPrefix;
+    this.#pipeline = stages.pipeline;
+    this.#post = stages.post;
   }
 
   /**
@@ -540,180 +347,24 @@ export class BertTokenizer {
 
   /**
    * Truncates, adds special tokens and pads already tokenized rows (used by `encode` and by
-   * subclasses).
+   * subclasses); see {@linkcode encodeRows}.
    * @param rows each row's first and optional second sequence
    * @param options the encode options
    * @param batched whether to return rows (else the first row alone)
    * @returns the encoding
    */
   protected prepareRows(
-    rows: readonly {
-      a: { ids: number[]; offsets: number[] | null };
-      b: { ids: number[]; offsets: number[] | null } | null;
-    }[],
+    rows: readonly TokenizedRow[],
     options: EncodeOptions | TensorEncodeOptions,
     batched: boolean,
   ): Encoding | BatchEncoding | TokenizerTensors {
-    const name = this.constructor.name;
-    const addSpecial = options.addSpecialTokens ?? true;
-    const pad = paddingStrategy(options.padding ?? false);
-    let truncation = options.truncation === undefined
-      ? (options.maxLength !== undefined && pad === "do_not_pad"
-        ? "longest_first"
-        : "do_not_truncate")
-      : truncationStrategy(options.truncation);
-    let maxLength = options.maxLength;
-    let padding = pad;
-    if (maxLength !== undefined && (!Number.isInteger(maxLength) || maxLength < 0)) {
-      throw new RangeError(
-        `Cannot encode with ${name}: maxLength must be a non-negative integer: received ${maxLength}`,
-      );
-    }
-    const multiple = options.padToMultipleOf;
-    if (multiple !== undefined && (!Number.isInteger(multiple) || multiple <= 0)) {
-      throw new RangeError(
-        `Cannot encode with ${name}: padToMultipleOf must be a positive integer: received ${multiple}`,
-      );
-    }
-    if (maxLength === undefined) {
-      const limit = Number.isFinite(this.modelMaxLength) ? this.modelMaxLength : undefined;
-      if (padding === "max_length") {
-        if (limit === undefined) padding = "do_not_pad";
-        else maxLength = limit;
-      }
-      if (truncation !== "do_not_truncate") {
-        if (limit === undefined) truncation = "do_not_truncate";
-        else maxLength = limit;
-      }
-    }
-    if (
-      truncation !== "do_not_truncate" && padding !== "do_not_pad" && multiple !== undefined &&
-      maxLength !== undefined && maxLength % multiple !== 0
-    ) {
-      throw new RangeError(
-        `Cannot encode with ${name}: truncation and padding are both on, so maxLength ` +
-          `(${maxLength}) must be a multiple of padToMultipleOf (${multiple})`,
-      );
-    }
-    const returnTypes = options.returnTokenTypeIds ??
-      this.modelInputNames.includes("token_type_ids");
-    if (options.returnTokenTypeIds === true && !addSpecial) {
-      throw new TypeError(
-        `Cannot encode with ${name}: returnTokenTypeIds needs addSpecialTokens (token types ` +
-          `are undefined without them)`,
-      );
-    }
-    const returnMask = options.returnAttentionMask ??
-      this.modelInputNames.includes("attention_mask");
-    const returnSpecial = options.returnSpecialTokensMask ?? false;
-    const returnOffsets = options.returnOffsetsMapping ?? false;
-
-    const prepared: Row[] = rows.map(({ a, b }) => {
-      const pair = b !== null;
-      const special = addSpecial ? this.#post.numSpecialTokensToAdd(pair) : 0;
-      if (truncation !== "do_not_truncate" && maxLength !== undefined && maxLength < special) {
-        throw new RangeError(
-          `Cannot encode with ${name}: maxLength must leave room for the ${special} special ` +
-            `tokens of ${pair ? "a pair" : "one sequence"}: received ${maxLength}`,
-        );
-      }
-      let aIds = a.ids;
-      let bIds = b?.ids ?? null;
-      let aOff = a.offsets;
-      let bOff = b?.offsets ?? null;
-      const total = aIds.length + (bIds?.length ?? 0) + special;
-      if (truncation !== "do_not_truncate" && maxLength && total > maxLength) {
-        const [cutA, cutB] = truncationCuts(
-          aIds.length,
-          bIds === null ? null : bIds.length,
-          total - maxLength,
-          truncation,
-        );
-        if (cutA > 0) {
-          aIds = aIds.slice(0, Math.max(0, aIds.length - cutA));
-          aOff = aOff?.slice(0, aIds.length * 2) ?? null;
-        }
-        if (cutB > 0 && bIds !== null) {
-          bIds = bIds.slice(0, Math.max(0, bIds.length - cutB));
-          bOff = bOff?.slice(0, bIds.length * 2) ?? null;
-        }
-      }
-      const bLength = bIds === null ? null : bIds.length;
-      let offsets: number[] | null = null;
-      if (returnOffsets) {
-        offsets = addSpecial ? [0, 0, ...aOff!, 0, 0] : [...aOff!];
-        if (bOff !== null) {
-          offsets.push(...bOff);
-          if (addSpecial) offsets.push(0, 0);
-        }
-      }
-      if (addSpecial) {
-        return {
-          ids: this.#post.buildInputs(aIds, bIds),
-          typeIds: this.#post.tokenTypeIds(aIds.length, bLength),
-          special: this.#post.specialTokensMask(aIds.length, bLength),
-          offsets,
-        };
-      }
-      const ids = bIds === null ? aIds.slice() : [...aIds, ...bIds];
-      return {
-        ids,
-        typeIds: new Array<number>(ids.length).fill(0),
-        special: new Array<number>(ids.length).fill(0),
-        offsets,
-      };
+    return encodeRows(rows, options, batched, {
+      name: this.constructor.name,
+      post: this.#post,
+      padTokenId: this.padTokenId,
+      modelMaxLength: this.modelMaxLength,
+      modelInputNames: this.modelInputNames,
     });
-
-    const target = paddedLength(
-      prepared.map((row) => row.ids.length),
-      padding,
-      maxLength,
-      multiple,
-    );
-    const inputIds: number[][] = [];
-    const tokenTypeIds: number[][] = [];
-    const attentionMask: number[][] = [];
-    const specialTokensMask: number[][] = [];
-    const offsetMapping: [number, number][][] = [];
-    for (const row of prepared) {
-      const length = row.ids.length;
-      const width = target === null ? length : Math.max(target, length);
-      inputIds.push(padRow(row.ids, width, this.padTokenId));
-      tokenTypeIds.push(padRow(row.typeIds, width, 0));
-      const mask = new Array<number>(width).fill(0);
-      mask.fill(1, 0, length);
-      attentionMask.push(mask);
-      specialTokensMask.push(padRow(row.special, width, 1));
-      if (row.offsets !== null) {
-        const pairs: [number, number][] = [];
-        for (let k = 0; k < row.offsets.length; k += 2) {
-          pairs.push([row.offsets[k]!, row.offsets[k + 1]!]);
-        }
-        offsetMapping.push(padRow(pairs, width, [0, 0]));
-      }
-    }
-    const result: BatchEncoding = { inputIds };
-    if (returnTypes) result.tokenTypeIds = tokenTypeIds;
-    if (returnMask) result.attentionMask = attentionMask;
-    if (returnSpecial) result.specialTokensMask = specialTokensMask;
-    if (returnOffsets) result.offsetMapping = offsetMapping;
-    if ("returnTensors" in options && options.returnTensors !== undefined) {
-      if (options.returnTensors !== "tf") {
-        throw new TypeError(
-          `Cannot encode with ${name}: returnTensors must be "tf": received ${
-            JSON.stringify(options.returnTensors)
-          }`,
-        );
-      }
-      return toTensors(result, name);
-    }
-    if (batched) return result;
-    const single: Encoding = { inputIds: inputIds[0]! };
-    if (returnTypes) single.tokenTypeIds = tokenTypeIds[0]!;
-    if (returnMask) single.attentionMask = attentionMask[0]!;
-    if (returnSpecial) single.specialTokensMask = specialTokensMask[0]!;
-    if (returnOffsets) single.offsetMapping = offsetMapping[0]!;
-    return single;
   }
 
   /**

@@ -3,6 +3,19 @@
  * with token type 0 for the first part and 1 for `B [SEP]`.
  * @module
  */
+import type { TokenSequence } from "./truncation.ts";
+
+/** One encoded row before padding: ids, token types, special-token mask, flat offsets. */
+export interface Row {
+  /** Token ids. */
+  ids: number[];
+  /** Token types. */
+  typeIds: number[];
+  /** 1 for added special tokens. */
+  special: number[];
+  /** Two numbers per token, or `null`. */
+  offsets: number[] | null;
+}
 
 /** Adds BERT's special tokens around one or two sequences. */
 export class BertPostProcessor {
@@ -57,5 +70,42 @@ export class BertPostProcessor {
     const out = [1, ...new Array<number>(aLength).fill(0), 1];
     if (bLength !== null) out.push(...new Array<number>(bLength).fill(0), 1);
     return out;
+  }
+
+  /**
+   * One encoded row from its (truncated) sequences: with `addSpecial`, `[CLS] a [SEP] (b [SEP])`
+   * with token types and the special-token mask; without, `a` and `b` joined, all type 0 and not
+   * special. Offsets, when kept, get `[0, 0]` for each added token.
+   * @param a the first sequence
+   * @param b the second sequence, or `null`
+   * @param addSpecial whether to add the special tokens
+   * @param withOffsets whether to return offsets (the sequences then carry them)
+   * @returns the row
+   */
+  row(a: TokenSequence, b: TokenSequence | null, addSpecial: boolean, withOffsets: boolean): Row {
+    const bLength = b === null ? null : b.ids.length;
+    let offsets: number[] | null = null;
+    if (withOffsets) {
+      offsets = addSpecial ? [0, 0, ...a.offsets!, 0, 0] : [...a.offsets!];
+      if (b !== null && b.offsets !== null) {
+        offsets.push(...b.offsets);
+        if (addSpecial) offsets.push(0, 0);
+      }
+    }
+    if (addSpecial) {
+      return {
+        ids: this.buildInputs(a.ids, b === null ? null : b.ids),
+        typeIds: this.tokenTypeIds(a.ids.length, bLength),
+        special: this.specialTokensMask(a.ids.length, bLength),
+        offsets,
+      };
+    }
+    const ids = b === null ? a.ids.slice() : [...a.ids, ...b.ids];
+    return {
+      ids,
+      typeIds: new Array<number>(ids.length).fill(0),
+      special: new Array<number>(ids.length).fill(0),
+      offsets,
+    };
   }
 }

@@ -59,3 +59,49 @@ export function truncationCuts(
   if (secondLength !== null && secondLength > toRemove) return [0, toRemove];
   return [0, 0];
 }
+
+/** A sequence's ids with its flat `[start, end)` offsets (or `null` without offsets). */
+export interface TokenSequence {
+  /** Token ids. */
+  ids: number[];
+  /** Two numbers per token, or `null`. */
+  offsets: number[] | null;
+}
+
+/**
+ * Truncates a sequence (and its optional pair) so that, with `special` added tokens, it fits
+ * `maxLength`, cutting as {@link truncationCuts} says; offsets are cut with their tokens.
+ * @param a the first sequence
+ * @param b the second sequence, or `null`
+ * @param special the special tokens that will be added
+ * @param maxLength the length to fit; `undefined` (or 0) leaves the sequences as they are
+ * @param strategy the truncation strategy
+ * @returns the sequences, cut (the inputs themselves when nothing is cut)
+ */
+export function truncatePair(
+  a: TokenSequence,
+  b: TokenSequence | null,
+  special: number,
+  maxLength: number | undefined,
+  strategy: TruncationStrategy,
+): [TokenSequence, TokenSequence | null] {
+  const total = a.ids.length + (b?.ids.length ?? 0) + special;
+  if (strategy === "do_not_truncate" || !maxLength || total <= maxLength) return [a, b];
+  const [cutA, cutB] = truncationCuts(
+    a.ids.length,
+    b === null ? null : b.ids.length,
+    total - maxLength,
+    strategy,
+  );
+  let first = a;
+  let second = b;
+  if (cutA > 0) {
+    const ids = a.ids.slice(0, Math.max(0, a.ids.length - cutA));
+    first = { ids, offsets: a.offsets?.slice(0, ids.length * 2) ?? null };
+  }
+  if (cutB > 0 && b !== null) {
+    const ids = b.ids.slice(0, Math.max(0, b.ids.length - cutB));
+    second = { ids, offsets: b.offsets?.slice(0, ids.length * 2) ?? null };
+  }
+  return [first, second];
+}
