@@ -22,7 +22,9 @@ export function skipNodeBanner(backend: unknown): void {
 }
 
 // The engine builds a fresh instance when it first picks a backend, so pick cpu (the only one
-// registered yet, and the default) now and mark the instance the engine will use.
-if (tf.getBackend() === "cpu") skipNodeBanner(tf.engine().backend);
+// registered yet, and the default) now (reading `backend` picks it; `getBackend()` alone does
+// not) and mark the instance the engine will use.
+const firstBackend = tf.engine().backend;
+if (tf.getBackend() === "cpu") skipNodeBanner(firstBackend);
 
 export { tf, tfl };
