@@ -19,9 +19,8 @@ export const BACKEND_NAMES: readonly BackendName[] = [
   "blas",
 ];
 
-/** The order "auto" tries backends in. */
+/** The order "auto" tries backends in (node-gpu runs only when named). */
 export const AUTO_ORDER: readonly ConcreteBackendName[] = [
-  "node-gpu",
   "webgpu",
   "blas",
   "wasm",

@@ -24,7 +24,13 @@ import { BackendUnavailableError } from "./backend_unavailable_error.ts";
 
 export { AUTO_ORDER, BACKEND_NAMES, BackendUnavailableError };
 export type { BackendName, ConcreteBackendName };
-import { engineInternals, fallBackToOneThread, prepareWasm } from "./wasm_backend.ts";
+import {
+  engineInternals,
+  fallBackToOneThread,
+  prepareWasm,
+  wasmThreadsFromEnv,
+} from "./wasm_backend.ts";
+import { autoSkipReason } from "./auto_policy.ts";
 import { chooseWasmProducts, wasmFmaFromEnv } from "./wasm_kernels/register.ts";
 import "./wasm_kernels/ops.ts";
 
@@ -43,7 +49,16 @@ export interface SetBackendOptions {
   log?: (line: string) => void;
   /** Print one summary line to stderr. Default false. */
   verbose?: boolean;
-  /** Threads for wasm: a count, or "auto" for every logical core (at most 8). Default "auto". */
+  /**
+   * Threads for wasm: a count, or "auto" for every logical core (at most 8). One thread saves
+   * memory (each helper thread costs about 55 MB) and suits an edge isolate. Default:
+   * `DPR_WASM_THREADS`, else "auto".
+   */
+  threads?: number | "auto";
+  /**
+   * The former name of {@linkcode SetBackendOptions.threads}, still read when `threads` is absent.
+   * @deprecated use `threads`
+   */
   wasmThreads?: number | "auto";
   /**
    * What to do when tensors live on the current backend: "move" (default) lets tfjs move each
@@ -101,6 +116,19 @@ export function readBackendEnv(): string | undefined {
   return value === "" ? undefined : value;
 }
 
+/** Whether a `setBackend` call has started a backend in this program. */
+let chosen = false;
+
+/**
+ * Whether a backend was chosen: a `setBackend` call (any name, "auto" included) has started one.
+ * The first model load with no backend chosen runs `setBackend()` itself (`default_backend.ts`).
+ *
+ * @returns true once `setBackend` has succeeded
+ */
+export function backendChosen(): boolean {
+  return chosen;
+}
+
 function isBackendName(value: string): value is BackendName {
   return (BACKEND_NAMES as readonly string[]).includes(value);
 }
@@ -109,10 +137,12 @@ function isBackendName(value: string): value is BackendName {
  * Chooses the TensorFlow.js backend. Without a name, reads `DPR_BACKEND` (when env permission
  * is granted), else uses "auto".
  *
- * "auto" tries node-gpu, webgpu (only a real GPU adapter, never a software fallback), blas,
- * wasm, then cpu, and reports what it chose and why it skipped the others. Naming a backend
- * either starts it or throws a {@linkcode BackendUnavailableError} saying why and what to
- * install; naming "webgpu" accepts a software adapter.
+ * "auto" tries webgpu (only where a GPU device exists, and only a real GPU adapter, never a
+ * software fallback), blas (with `--allow-ffi`), wasm, then cpu, and reports what it chose and
+ * why it skipped the others; it never prompts for a permission and never imports node-gpu, which
+ * runs only when named. Naming a backend either starts it or throws a
+ * {@linkcode BackendUnavailableError} saying why and what to install; naming "webgpu" accepts a
+ * software adapter.
  *
  * @example
  * ```ts
@@ -151,12 +181,19 @@ export async function setBackend(
   const attempts: BackendAttempt[] = [];
   const candidates = requested === "auto" ? AUTO_ORDER : [requested];
   for (const backend of candidates) {
+    const skip = requested === "auto" ? autoSkipReason(backend) : undefined;
+    if (skip !== undefined) {
+      attempts.push({ backend, ok: false, reason: skip });
+      log(`${backend}: skipped (${skip})`);
+      continue;
+    }
     checkLiveTensors(backend, options.liveTensors ?? "move", log);
     try {
       const started = await start(backend, requested !== "auto", options);
       attempts.push({ backend, ok: true, reason: started.reason });
       log(`${backend}: started (${started.reason})`);
       recordBackendInfo(started.info);
+      chosen = true;
       const reason = requested === "auto"
         ? `auto: first that started of ${AUTO_ORDER.join(", ")}: ${started.reason}`
         : `asked for by ${source === "argument" ? "argument" : "DPR_BACKEND"}: ${started.reason}`;
@@ -168,7 +205,7 @@ export async function setBackend(
         attempts,
         info: getBackendInfo(),
       };
-      if (options.verbose) console.error(summary(result));
+      if (options.verbose) console.error(describeChoice(result));
       return result;
     } catch (error) {
       if (error instanceof RangeError) throw error; // a bad option, not an unavailable backend
@@ -192,8 +229,14 @@ export async function setBackend(
   );
 }
 
-/** One line for `verbose`: the choice, then why each other backend was skipped. */
-function summary(result: SetBackendResult): string {
+/**
+ * One line on a choice: the backend, then why each other backend was skipped (what `verbose`
+ * prints).
+ *
+ * @param result what {@linkcode setBackend} returned
+ * @returns the line, starting with "dpr: backend"
+ */
+export function describeChoice(result: SetBackendResult): string {
   const skipped = result.attempts.filter((a) => !a.ok).map((a) => `${a.backend}: ${a.reason}`);
   const info = result.info;
   const details = [
@@ -268,7 +311,10 @@ async function start(
         info: { ...baseInfo("cpu"), threads: 1 },
       };
     case "wasm":
-      return await startWasm(options.wasmThreads ?? "auto", options.wasmFma);
+      return await startWasm(
+        options.threads ?? options.wasmThreads ?? wasmThreadsFromEnv() ?? "auto",
+        options.wasmFma,
+      );
     case "webgpu":
       return await startWebGpu(explicit);
     case "node-gpu":

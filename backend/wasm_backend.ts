@@ -17,6 +17,7 @@
 import { Worker as NodeWorker } from "node:worker_threads";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
+import { readEnv } from "./env.ts";
 import { tf } from "./tf.ts";
 
 type WasmPackage = typeof import("@tensorflow/tfjs-backend-wasm");
@@ -107,6 +108,22 @@ export function wasmPackageFile(relative: string): URL {
 export function defaultWasmThreads(): number {
   const cores = globalThis.navigator?.hardwareConcurrency ?? 1;
   return Math.max(1, Math.min(MAX_THREADS, cores));
+}
+
+/**
+ * The wasm thread count `DPR_WASM_THREADS` asks for (read without prompting).
+ *
+ * @returns a positive integer, "auto", or undefined when the variable is unset or not permitted
+ * @throws {RangeError} when the value is neither, naming the variable and the value
+ */
+export function wasmThreadsFromEnv(): number | "auto" | undefined {
+  const value = readEnv("DPR_WASM_THREADS")?.trim();
+  if (value === undefined || value === "") return undefined;
+  if (value.toLowerCase() === "auto") return "auto";
+  if (/^\d+$/.test(value) && Number(value) >= 1) return Number(value);
+  throw new RangeError(
+    `DPR_WASM_THREADS must be a positive integer or "auto": received ${JSON.stringify(value)}`,
+  );
 }
 
 /** Whether threads can work at all in this runtime. */

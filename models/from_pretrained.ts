@@ -5,6 +5,7 @@
  */
 import type { BackendName } from "../backend/backend_name.ts";
 import { setBackend } from "../backend/set_backend.ts";
+import { ensureBackend } from "../backend/default_backend.ts";
 import { checkArchitectures } from "../io/checkpoint_keys.ts";
 import type { FileSource } from "../io/file_source.ts";
 import {
@@ -37,9 +38,16 @@ export interface FromPretrainedOptions
   ignoreArchitecture?: boolean;
   /**
    * Select this backend (as {@linkcode setBackend}) before the weights are created, so they live
-   * on it. Default: keep the active backend.
+   * on it. Default: the active backend; when no backend was ever chosen, the first load runs
+   * `setBackend()` (`DPR_BACKEND`, else "auto") and prints which backend it picked to stderr.
    */
   backend?: BackendName;
+}
+
+/** Selects `options.backend`, or a backend when none was ever chosen (see `backend`). */
+async function chooseBackend(options: FromPretrainedOptions): Promise<void> {
+  if (options.backend !== undefined) await setBackend(options.backend);
+  else await ensureBackend();
 }
 
 /** The parts of a pretrained model folder. */
@@ -68,7 +76,7 @@ export async function readPretrained(
 ): Promise<PretrainedParts> {
   const resolved = await resolvePretrained(source, options);
   const config = checkedConfig(resolved.config, resolved.source, className, options);
-  if (options.backend !== undefined) await setBackend(options.backend);
+  await chooseBackend(options);
   return { config, stateDict: resolved.stateDict, source: resolved.source };
 }
 
@@ -126,7 +134,7 @@ export async function loadPretrained<M extends LoadableModel>(
   const config = checkedConfig(json, files, className, options);
   const { tensors } = await openWeights(files);
   try {
-    if (options.backend !== undefined) await setBackend(options.backend);
+    await chooseBackend(options);
     const modelOptions: DPRModelOptions = { placeholders: true };
     if (options.attention !== undefined) modelOptions.attention = options.attention;
     const model = new modelClass(config, modelOptions);

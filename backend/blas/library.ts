@@ -192,7 +192,11 @@ function pickOpenBlasCore(): void {
   }
 }
 
-function assertFfiPermission(): void {
+/**
+ * Refuses, without prompting, when `--allow-ffi` is not granted: before any library is opened.
+ * @throws {Error} naming the permission and its state
+ */
+export function assertFfiPermission(): void {
   let state: Deno.PermissionState;
   try {
     state = Deno.permissions.querySync({ name: "ffi" }).state;

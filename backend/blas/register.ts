@@ -7,7 +7,7 @@
 import { envFlag, envFlagOrValue } from "../env.ts";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { skipNodeBanner, tf } from "../tf.ts";
-import { type BlasLibrary, openBlas } from "./library.ts";
+import { assertFfiPermission, type BlasLibrary, openBlas } from "./library.ts";
 import { type OneDnnGemm, openOneDnn } from "./onednn.ts";
 import { makeBatchMatMul, makeFusedMatMul, restorePlain, withPlainInputs } from "./matmul.ts";
 import { LINEAR_GELU_KERNEL, LINEAR_LAYER_NORM_KERNEL } from "../ops/fused_ops.ts";
@@ -150,6 +150,7 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
   if (tf.findBackendFactory(BLAS_BACKEND_NAME) !== null && loaded !== undefined) return;
   // On unless turned off: packing in place costs no memory and speeds every input up.
   const prepack = options.prepack ?? envFlag("DPR_BLAS_PREPACK", true);
+  assertFfiPermission(); // before oneDNN too: opening it without the permission would prompt
   const oneDnn = startOneDnn(options.oneDnn, prepack);
   let lib: BlasLibrary;
   try {

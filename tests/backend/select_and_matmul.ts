@@ -9,7 +9,7 @@ import { type BackendName, setBackend } from "../../backend/set_backend.ts";
 
 const name = Deno.args[0] as BackendName | undefined;
 const wasmThreads = Deno.args[1] === undefined ? "auto" : Number(Deno.args[1]);
-const chosen = await setBackend(name, { wasmThreads });
+const chosen = await setBackend(name, { threads: wasmThreads });
 // [2, 3] x [3, 2] -> [2, 2]
 const a = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
 const b = tf.tensor2d([[7, 8], [9, 10], [11, 12]]);

@@ -6,7 +6,7 @@ import {
   setBackend,
 } from "../../backend/set_backend.ts";
 import { getBackendInfo } from "../../backend/backend_info.ts";
-import { defaultWasmThreads } from "../../backend/wasm_backend.ts";
+import { defaultWasmThreads, wasmThreadsFromEnv } from "../../backend/wasm_backend.ts";
 import { runInChild, skipWebGpu, testBackends } from "./backends.ts";
 import { checkMatMul } from "./matmul_check.ts";
 
@@ -89,6 +89,31 @@ Deno.test({
   },
 });
 
+Deno.test("wasm threads: `threads`, else DPR_WASM_THREADS (a count or auto); a bad value is named", async () => {
+  const error = await assertRejects(() => setBackend("wasm", { threads: 0 }), RangeError);
+  assertMatch(error.message, /threads must be a positive integer or "auto": received 0/);
+  const saved = Deno.env.get("DPR_WASM_THREADS");
+  try {
+    for (const [value, expected] of [["3", 3], [" 2 ", 2], ["auto", "auto"], ["AUTO", "auto"]]) {
+      Deno.env.set("DPR_WASM_THREADS", value as string);
+      assertEquals(wasmThreadsFromEnv(), expected);
+    }
+    for (const value of ["0", "two", "1.5", "-1"]) {
+      Deno.env.set("DPR_WASM_THREADS", value);
+      const bad = await assertRejects(() => setBackend("wasm"), RangeError);
+      assertEquals(
+        bad.message,
+        `DPR_WASM_THREADS must be a positive integer or "auto": received ${JSON.stringify(value)}`,
+      );
+    }
+    Deno.env.delete("DPR_WASM_THREADS");
+    assertEquals(wasmThreadsFromEnv(), undefined);
+  } finally {
+    if (saved === undefined) Deno.env.delete("DPR_WASM_THREADS");
+    else Deno.env.set("DPR_WASM_THREADS", saved);
+  }
+});
+
 Deno.test("setBackend() reads DPR_BACKEND, and names it in errors", async () => {
   const saved = Deno.env.get("DPR_BACKEND");
   try {
@@ -133,9 +158,11 @@ Deno.test("node-gpu, absent or without its native addon, fails with what to inst
 });
 
 Deno.test({
-  name: "auto skips node-gpu and a software WebGPU adapter, says why, then picks blas or wasm",
+  name:
+    "auto never tries node-gpu, nor a software WebGPU adapter, says why, then picks blas or wasm",
   fn: async () => {
-    // In a child: auto asks for a WebGPU adapter, which loads libEGL (see backends.ts).
+    // In a child: where a GPU device exists, auto asks for a WebGPU adapter, which loads libEGL
+    // (see backends.ts).
     await runInChild(WEBGPU_CASES, "auto");
   },
   // OpenBLAS stays loaded for the process on purpose (pin_library.ts): Deno 2.5's resource

@@ -8,6 +8,7 @@ import { tf } from "../../backend/tf.ts";
 import { AUTO_ORDER, setBackend } from "../../backend/set_backend.ts";
 import { getBackendInfo } from "../../backend/backend_info.ts";
 import { describeAdapter, probeWebGpu, type WebGpuProbe } from "../../backend/webgpu_adapter.ts";
+import { webGpuSkipReason } from "../../backend/auto_policy.ts";
 import { checkMatMul } from "./matmul_check.ts";
 
 /** `probeWebGpu()` in this process. */
@@ -63,26 +64,32 @@ export async function leaveWithLiveTensors(): Promise<void> {
   assert.equal((await setBackend("cpu")).backend, "cpu");
 }
 
-/** "auto" skips node-gpu and a software WebGPU adapter, says why, then takes blas or wasm. */
+/**
+ * "auto" never imports node-gpu, skips webgpu without asking for an adapter where no GPU device
+ * exists (and a software adapter where one does), says why, then takes blas or wasm.
+ */
 export async function auto(): Promise<void> {
-  const found = await probeWebGpu();
   const lines: string[] = [];
   const chosen = await setBackend("auto", { log: (line) => lines.push(line) });
   assert.equal(chosen.requested, "auto");
   const tried = chosen.attempts.map((a) => a.backend);
   assert.deepEqual(tried, AUTO_ORDER.slice(0, tried.length), "tried in auto order");
+  assert.ok(!tried.includes("node-gpu"), "auto never tries node-gpu");
   assert.equal(lines.length, tried.length, "one log line per backend tried");
-  const nodeGpu = chosen.attempts[0]!;
-  assert.equal(nodeGpu.backend, "node-gpu");
-  assert.ok(!nodeGpu.ok, "node-gpu is not installed here (or has no native addon)");
-  assert.match(nodeGpu.reason, /tfjs-node-gpu is not installed|tfjs_binding\.node/);
-  const webgpu = chosen.attempts[1]!;
+  const webgpu = chosen.attempts[0]!;
   assert.equal(webgpu.backend, "webgpu");
-  if (!found.available || found.fallback) {
-    assert.ok(!webgpu.ok, "auto must not choose a software adapter");
-    assert.match(webgpu.reason, found.available ? /software adapter/ : /no WebGPU adapter/);
+  const skipped = webGpuSkipReason();
+  if (skipped !== undefined) {
+    // Not probed: no GPU device (or no WebGPU at all), so an adapter could only be software.
+    assert.equal(webgpu.reason, skipped);
+  } else {
+    const found = await probeWebGpu();
+    if (!found.available || found.fallback) {
+      assert.ok(!webgpu.ok, "auto must not choose a software adapter");
+      assert.match(webgpu.reason, found.available ? /software adapter/ : /no WebGPU adapter/);
+    }
   }
-  const blas = chosen.attempts[2];
+  const blas = chosen.attempts[1];
   assert.ok(blas !== undefined);
   // blas wins when its native library loads; otherwise wasm.
   assert.equal(chosen.backend, blas.ok ? "blas" : "wasm");
