@@ -9,6 +9,7 @@
  * ```
  * deno task bench:slow-clients [--slow-body 1100] [--slow-header 100] [--requests 1000]
  *   [--concurrency 10] [--body-timeout 10000] [--header-timeout 10000] [--min-attack 25000]
+ *   [--no-guard]   (plain Deno.serve, for comparison)
  * ```
  * @module
  */
@@ -21,6 +22,7 @@ const { values } = parseArgs({
   args: Deno.args,
   options: {
     server: { type: "boolean" },
+    "no-guard": { type: "boolean" },
     attack: { type: "string" },
     "slow-body": { type: "string", default: "1100" },
     "slow-header": { type: "string", default: "100" },
@@ -55,16 +57,20 @@ async function runServer(): Promise<void> {
     metadata: passages.map((p) => ({ title: p.title, text: p.text })),
   });
   const handler = createHandler({ qa, bodyTimeoutMs: num("body-timeout") });
-  serveGuarded({
-    port: 0,
-    headerTimeoutMs: num("header-timeout"),
-    onListen: (addr) => console.log(JSON.stringify({ port: addr.port })),
-  }, handler);
+  const onListen = (addr: Deno.NetAddr) => console.log(JSON.stringify({ port: addr.port }));
+  if (values["no-guard"]) Deno.serve({ hostname: "127.0.0.1", port: 0, onListen }, handler);
+  else serveGuarded({ port: 0, headerTimeoutMs: num("header-timeout"), onListen }, handler);
 }
 
 function rssMb(pid: number): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
   return Number(status.match(/VmRSS:\s+(\d+) kB/)![1]) / 1024;
+}
+
+/** CPU seconds (user + system) the process has used. */
+function cpuSeconds(pid: number): number {
+  const fields = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -216,9 +222,23 @@ async function runBench(): Promise<void> {
     child.stdout.cancel().catch(() => {});
     const url = `http://127.0.0.1:${port}`;
     await normalRequests(url, 100, num("concurrency")); // warm up
+    let cpu = cpuSeconds(child.pid);
+    let clock = performance.now();
+    /** The server's CPU use since the last call, in cores (1 = one core busy all the time). */
+    const serverCores = (): number => {
+      const [c, t] = [cpuSeconds(child.pid), performance.now()];
+      const cores = (c - cpu) / ((t - clock) / 1000);
+      [cpu, clock] = [c, t];
+      return Number(cores.toFixed(2));
+    };
     const quiet = await normalRequests(url, num("requests"), num("concurrency"));
     const quietRss = rssMb(child.pid);
-    console.log(JSON.stringify({ phase: "quiet", ...quiet, rssMb: Math.round(quietRss) }));
+    console.log(JSON.stringify({
+      phase: "quiet",
+      ...quiet,
+      rssMb: Math.round(quietRss),
+      serverCores: serverCores(),
+    }));
 
     // The attackers run in a process of their own, so this one measures only the server.
     const attack = new Deno.Command(Deno.execPath(), {
@@ -238,7 +258,9 @@ async function runBench(): Promise<void> {
     const sampler = setInterval(() => peakRss = Math.max(peakRss, rssMb(child.pid)), 250);
     const attackStart = performance.now();
     await sleep(3000); // all attached
+    serverCores();
     const attacked = await normalRequests(url, num("requests"), num("concurrency"));
+    const attackedCores = serverCores();
     const remaining = num("min-attack") - (performance.now() - attackStart);
     if (remaining > 0) await sleep(remaining);
     await attack.stdin.close(); // the attackers stop
@@ -248,6 +270,7 @@ async function runBench(): Promise<void> {
       phase: "attacked",
       ...attacked,
       p99VsQuiet: Number((attacked.p99Ms / quiet.p99Ms).toFixed(2)),
+      serverCores: attackedCores,
       peakRssMb: Math.round(peakRss),
       peakOverQuietMb: Math.round(peakRss - quietRss),
       attackSeconds: Number(((performance.now() - attackStart) / 1000).toFixed(1)),

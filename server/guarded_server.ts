@@ -11,7 +11,8 @@
  * - a connection with no byte in either direction for `idleTimeoutMs` is closed;
  * - beyond `maxConnections` open connections, a new one gets 503 and is closed.
  * Bodies are the handler's business (`createHandler`'s `bodyTimeoutMs`). Each relayed connection
- * costs two 16 KiB buffers and three file descriptors (client, relay, server side).
+ * costs 20 KiB of buffers (4 KiB towards the server, 16 KiB back) and three file descriptors
+ * (client, relay, server side).
  * @module
  */
 
@@ -149,7 +150,8 @@ export function serveGuarded(
   }, Math.max(50, Math.min(1000, Math.floor(Math.min(headerTimeoutMs, idleTimeoutMs) / 4))));
 
   const fromClient = async (relay: Relay, upstream: Deno.Conn): Promise<void> => {
-    const buffer = new Uint8Array(16384);
+    // Small: requests are small, and a slow client holds this buffer for as long as it is slow.
+    const buffer = new Uint8Array(4096);
     for (;;) {
       const n = await relay.client.read(buffer);
       if (n === null) break;

@@ -1,10 +1,12 @@
 /**
  * Reads a request's JSON body under a size limit, a deadline and a shared memory budget.
  *
- * Each chunk is copied into one growing buffer as it arrives and then dropped: a chunk is a view
- * into a larger buffer of the HTTP layer, so keeping the chunks would hold those buffers too (a
- * client trickling one byte at a time would cost kilobytes per byte). Memory per body is at most
- * twice the bytes received, never more than twice the size limit.
+ * The body goes into one growing buffer: read straight into it where the body is a byte stream
+ * (Deno's are), else copied in chunk by chunk, each chunk dropped at once. A chunk is a view into
+ * a larger buffer of the HTTP layer (64 KiB in Deno), so keeping chunks would hold those buffers
+ * (a client trickling one byte at a time would cost kilobytes per byte), and letting the stream
+ * allocate them would cost 64 KiB per pending read. Memory per body is at most twice the bytes
+ * received (plus one), never more than twice the size limit.
  * @module
  */
 import { HttpError } from "./http_error.ts";
@@ -97,9 +99,31 @@ async function readBytes(request: Request, limits: ReadBodyLimits): Promise<Uint
     throw new HttpError(413, `request body is ${declared} bytes; the limit is ${maxBytes}`);
   }
   if (request.body === null) throw new HttpError(400, "request body is empty; send a JSON object");
-  const reader = request.body.getReader();
+  // A byte stream (Deno's request bodies are) is read straight into our buffer; otherwise each
+  // chunk is copied in and dropped.
+  let byob: ReadableStreamBYOBReader | null = null;
+  let chunks: ReadableStreamDefaultReader<Uint8Array> | null = null;
+  try {
+    byob = request.body.getReader({ mode: "byob" });
+  } catch {
+    chunks = request.body.getReader();
+  }
+  const reader = byob ?? chunks!;
+  // One byte over the limit is room enough to notice a body over it.
+  const most = maxBytes + 1;
   let buffer = new Uint8Array(0);
+  let held = 0; // bytes taken from the budget (a BYOB read detaches `buffer` while pending)
   let size = 0;
+  const grow = (needed: number): void => {
+    if (needed <= buffer.length) return;
+    const first = declared === null ? 256 : Math.min(Number(declared) + 1, 16384);
+    const grown = new Uint8Array(Math.min(most, Math.max(first, 2 * buffer.length, needed)));
+    budget.take(grown.length);
+    grown.set(buffer.subarray(0, size));
+    budget.release(held);
+    held = grown.length;
+    buffer = grown;
+  };
   let timedOut = false;
   // Cancelling the reader ends a pending read (done), so one timer bounds the whole body.
   const timer = setTimeout(() => {
@@ -108,7 +132,24 @@ async function readBytes(request: Request, limits: ReadBodyLimits): Promise<Uint
   }, timeoutMs);
   try {
     for (;;) {
-      const { done, value } = await reader.read();
+      let done: boolean;
+      if (byob !== null) {
+        grow(size + 1);
+        const result = await byob.read(buffer.subarray(size));
+        // The read took our buffer and hands it back as the view's buffer.
+        if (result.value !== undefined) buffer = new Uint8Array(result.value.buffer);
+        done = result.done;
+        if (!done) size += result.value!.length;
+      } else {
+        const result = await chunks!.read();
+        done = result.done;
+        if (!done) {
+          const value = result.value!;
+          grow(Math.min(size + value.length, most));
+          buffer.set(value.subarray(0, buffer.length - size), size);
+          size += value.length;
+        }
+      }
       if (timedOut) {
         throw new HttpError(
           408,
@@ -117,28 +158,17 @@ async function readBytes(request: Request, limits: ReadBodyLimits): Promise<Uint
         );
       }
       if (done) break;
-      if (size + value.length > maxBytes) {
+      if (size > maxBytes) {
         await reader.cancel().catch(() => {});
         throw new HttpError(413, `request body is over the limit of ${maxBytes} bytes`);
       }
-      if (size + value.length > buffer.length) {
-        const grown = new Uint8Array(
-          Math.min(maxBytes, Math.max(256, 2 * buffer.length, size + value.length)),
-        );
-        budget.take(grown.length);
-        grown.set(buffer.subarray(0, size));
-        budget.release(buffer.length);
-        buffer = grown;
-      }
-      buffer.set(value, size);
-      size += value.length;
     }
   } catch (error) {
     if (!timedOut) await reader.cancel().catch(() => {});
     throw error;
   } finally {
     clearTimeout(timer);
-    budget.release(buffer.length);
+    budget.release(held);
   }
   if (size === 0) throw new HttpError(400, "request body is empty; send a JSON object");
   return buffer.subarray(0, size);

@@ -78,3 +78,54 @@ Deno.test("readJsonObject: over the size limit 413, over the shared budget 503",
   assert.match(full.message, /holds 200 bytes of request bodies being received; the limit is 300/);
   assert.equal(small.used, 200, "the refused body gave back what it took");
 });
+
+/** A byte stream (as Deno's request bodies are) giving one byte per pull; `end` closes it. */
+function byteTrickle(text: string, end: boolean, onPull?: () => void): Request {
+  const bytes = new TextEncoder().encode(text);
+  let i = 0;
+  const body = new ReadableStream({
+    type: "bytes",
+    pull(controller) {
+      onPull?.();
+      if (i < bytes.length) {
+        const view = controller.byobRequest?.view;
+        if (view) {
+          new Uint8Array(view.buffer, view.byteOffset, 1)[0] = bytes[i++]!;
+          controller.byobRequest!.respond(1);
+        } else controller.enqueue(bytes.slice(i, ++i));
+      } else if (end) {
+        controller.close();
+        controller.byobRequest?.respond(0);
+      } else return new Promise(() => {});
+    },
+  });
+  return new Request("http://x/search", { method: "POST", body, duplex: "half" } as RequestInit);
+}
+
+Deno.test("readJsonObject: a byte stream is read into the buffer; 408 and 413 as for chunks", async () => {
+  const budget = new BodyBudget(1 << 20);
+  const text = JSON.stringify({ question: "y".repeat(2000) });
+  let most = 0;
+  const body = await readJsonObject(
+    byteTrickle(text, true, () => most = Math.max(most, budget.used)),
+    { maxBytes: 4096, timeoutMs: 60_000, budget },
+  );
+  assert.equal((body.question as string).length, 2000);
+  assert.ok(most <= 2 * text.length, `held ${most} bytes for ${text.length}`);
+  assert.equal(budget.used, 0);
+  const stalled = await readJsonObject(byteTrickle('{"q', false), {
+    maxBytes: 4096,
+    timeoutMs: 200,
+    budget,
+  }).then(() => null, (e) => e);
+  assert.equal(stalled?.status, 408);
+  assert.match(stalled.message, /\(3 bytes received\)/);
+  assert.equal(budget.used, 0, "given back though the pending read held the buffer");
+  const over = await readJsonObject(byteTrickle(" ".repeat(600), true), {
+    maxBytes: 500,
+    timeoutMs: 60_000,
+    budget,
+  }).then(() => null, (e) => e);
+  assert.equal(over?.status, 413);
+  assert.equal(budget.used, 0);
+});
