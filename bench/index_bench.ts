@@ -234,7 +234,8 @@ export async function benchIndex(options: IndexBenchOptions = {}): Promise<void>
         for (const nq of [BATCH, 1]) {
           const ours: number[] = [], theirs: number[] = [], ratios: number[] = [];
           let agreement: number | null = null;
-          await f32.search(queries.subarray(0, nq * dim), K); // warm-up
+          // Warm-up (not on cpu, whose batch takes minutes: nothing there to warm up).
+          if (backend !== "cpu") await f32.search(queries.subarray(0, nq * dim), K);
           if (typeof peer !== "string") await peer.search(0, nq);
           for (let r = 0; r < rounds; r++) {
             // One query: SINGLES different queries per round, each timed alone.

@@ -66,11 +66,11 @@ export async function readIndex(source: FileSource): Promise<IndexParts & { dim:
       );
     }
     scales = readTyped(bytes, h.dataOffset, count, "<f4") as Float32Array;
-    const bad = scales.findIndex((s) => !(s > 0 && s < Infinity));
+    const bad = scales.findIndex((s) => !(s >= 0 && s < Infinity));
     if (bad >= 0) {
       throw new RangeError(
-        `Cannot load DenseIndex from ${where}: row ${bad} of ${files.scales} must be a positive ` +
-          `finite scale: received ${scales[bad]}`,
+        `Cannot load DenseIndex from ${where}: row ${bad} of ${files.scales} must be a finite ` +
+          `scale >= 0: received ${scales[bad]}`,
       );
     }
   }
@@ -101,7 +101,10 @@ export async function readIndex(source: FileSource): Promise<IndexParts & { dim:
   }
   if (values instanceof Uint16Array) {
     // A half is NaN or infinite exactly when its exponent bits are all ones.
-    const bad = values.findIndex((h) => (h & 0x7c00) === 0x7c00);
+    let bad = -1;
+    for (let i = 0; i < values.length && bad < 0; i++) {
+      if ((values[i]! & 0x7c00) === 0x7c00) bad = i;
+    }
     if (bad >= 0) {
       throw new RangeError(
         `Cannot load DenseIndex from ${where}: row ${

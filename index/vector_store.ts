@@ -8,11 +8,14 @@
  *   dimension, so that rows are quantized on their own: an index grows by `add` and merges by
  *   concatenation without ever quantizing a row twice or needing the whole collection first.
  *
+ * Both conversions are the quantized weights' own (`quantizeRows`): one scheme in the package.
+ *
  * Search is exact over the stored values: a block of rows is decoded to float32 (exactly: every
  * half and every `int8 * scale` is a float32) and multiplied with the queries.
  * @module
  */
-import { decodeFloat16Words, encodeFloat16 } from "../io/float16.ts";
+import { quantizeRows } from "../backend/quantized/quantized_weight.ts";
+import { decodeFloat16Words } from "../io/float16.ts";
 
 /** How index vectors are stored: as given, half precision, or 8-bit integers with row scales. */
 export type VectorStorage = "float32" | "float16" | "int8";
@@ -101,11 +104,10 @@ export class VectorStore {
     const base = this.#rows * this.dim;
     if (this.storage === "float32") {
       (this.#values as Float32Array).set(rows, base);
-    } else if (this.storage === "float16") {
-      const bytes = encodeFloat16(rows);
-      (this.#values as Uint16Array).set(littleEndianWords(bytes), base);
     } else {
-      quantizeRows(rows, this.dim, this.#values as Int8Array, base, this.#scales, this.#rows);
+      const q = quantizeRows(rows, [n, this.dim], this.storage);
+      (this.#values as Int8Array | Uint16Array).set(q.data as never, base);
+      if (q.scales !== null) this.#scales.set(q.scales, this.#rows);
     }
     this.#rows += n;
   }
@@ -188,42 +190,4 @@ function allocate(storage: VectorStorage, length: number): Values {
   if (storage === "float32") return new Float32Array(length);
   if (storage === "float16") return new Uint16Array(length);
   return new Int8Array(length);
-}
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** The 16-bit words of little-endian bytes (a view where the platform is little-endian). */
-function littleEndianWords(bytes: Uint8Array): Uint16Array {
-  if (LITTLE_ENDIAN) return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1);
-  return Uint16Array.from(
-    { length: bytes.length >> 1 },
-    (_, i) => bytes[2 * i]! | bytes[2 * i + 1]! << 8,
-  );
-}
-
-/**
- * Quantizes rows to int8 with a scale per row (`max |x| / 127`; 1 for an all-zero row), rounding
- * to nearest (ties away from zero).
- */
-function quantizeRows(
-  rows: Float32Array,
-  dim: number,
-  out: Int8Array,
-  base: number,
-  scales: Float32Array,
-  firstRow: number,
-): void {
-  const n = rows.length / dim;
-  for (let r = 0; r < n; r++) {
-    const from = r * dim;
-    let max = 0;
-    for (let j = 0; j < dim; j++) max = Math.max(max, Math.abs(rows[from + j]!));
-    const scale = max > 0 ? Math.fround(max / 127) : 1;
-    scales[firstRow + r] = scale;
-    for (let j = 0; j < dim; j++) {
-      const x = rows[from + j]! / scale;
-      // Clamped: max / scale can round a hair above 127.
-      out[base + from + j] = Math.max(-127, Math.min(127, Math.sign(x) * Math.round(Math.abs(x))));
-    }
-  }
 }
