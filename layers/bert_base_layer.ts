@@ -5,7 +5,6 @@
  */
 import { tf, tfl } from "../backend/tf.ts";
 import type { AttentionImplementation } from "../backend/ops/attention_implementation.ts";
-import { layerNormFused } from "../backend/ops/fused_ops.ts";
 export { gatherRows } from "../backend/ops/gather_rows.ts";
 import { type DenseWeight, linearWith, placeholderTensor } from "./held_weight.ts";
 
@@ -66,22 +65,6 @@ export function dropout<T extends tf.Tensor>(x: T, rate: number, ctx: ForwardCon
  */
 export function linear(x: tf.Tensor2D, kernel: DenseWeight, bias: tf.Tensor): tf.Tensor2D {
   return linearWith(x, kernel, bias);
-}
-
-/**
- * LayerNorm over the last axis of `x + residual` (biased variance, epsilon inside the square
- * root, as PyTorch). One fused kernel where the active backend registers it, the composite ops
- * elsewhere and under gradient recording.
- * @param residual added to `x` first when given (same shape)
- */
-export function layerNorm(
-  x: tf.Tensor,
-  gamma: tf.Tensor,
-  beta: tf.Tensor,
-  eps: number,
-  residual?: tf.Tensor,
-): tf.Tensor {
-  return layerNormFused(x, gamma, beta, eps, residual);
 }
 
 /**

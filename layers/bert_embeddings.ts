@@ -3,6 +3,7 @@
  * (transformers' `BertEmbeddings` with `position_embedding_type="absolute"`).
  * @module
  */
+import { layerNormFused } from "../backend/ops/fused_ops.ts";
 import { tf, type tfl } from "../backend/tf.ts";
 import {
   BertBaseLayer,
@@ -12,7 +13,6 @@ import {
   firstInputShape,
   type ForwardContext,
   gatherRows,
-  layerNorm,
 } from "./bert_base_layer.ts";
 import { gatherQuantizedRows, heldQuantized } from "./held_weight.ts";
 
@@ -128,7 +128,7 @@ export class BertEmbeddings extends BertBaseLayer {
         B * T,
         H,
       ]);
-      const normed = layerNorm(
+      const normed = layerNormFused(
         summed,
         this.layerNormWeight.read(),
         this.layerNormBias.read(),

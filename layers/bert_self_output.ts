@@ -3,6 +3,7 @@
  * `BertSelfOutput`; `BertOutput` is the same block with the intermediate width as input).
  * @module
  */
+import { layerNormFused } from "../backend/ops/fused_ops.ts";
 import { tf, type tfl } from "../backend/tf.ts";
 import { linearLayerNorm } from "../backend/ops/fused_ops.ts";
 import {
@@ -12,7 +13,6 @@ import {
   evalContext,
   firstInputShape,
   type ForwardContext,
-  layerNorm,
   linear,
 } from "./bert_base_layer.ts";
 import { readDense } from "./held_weight.ts";
@@ -89,7 +89,7 @@ export class BertSelfOutput extends BertBaseLayer {
         );
       }
       const projected = linear(x, kernel, this.denseBias.read()); // [N, H]
-      return layerNorm(
+      return layerNormFused(
         dropout(projected, this.args.hiddenDropoutProb, ctx),
         this.layerNormWeight.read(),
         this.layerNormBias.read(),
