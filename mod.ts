@@ -4,7 +4,7 @@
  * numerical parity, checkpoint conversion, a dense index, and open-domain QA end to end.
  *
  * ```ts
- * import { DPRConfig, DPRQuestionEncoder, setBackend } from "./mod.ts";
+ * import { DPRConfig, DPRQuestionEncoder, setBackend } from "@dpr/dpr";
  *
  * await setBackend("cpu");
  * const config = new DPRConfig({
@@ -20,6 +20,11 @@
  * With real checkpoints: `await DPRQuestionEncoder.fromPretrained("path/or/org-name")`.
  *
  * @module
+ */
+/**
+ * TensorFlow.js core (kept here for existing imports; left off the documentation page, where its
+ * thousand symbols would drown this package's). New code imports it from `@dpr/dpr/tf`.
+ * @ignore
  */
 export { tf } from "./backend/tf.ts";
 export {
@@ -142,3 +147,47 @@ export { createHandler, type HandlerOptions } from "./server/handler.ts";
 export { exactMatch, hasAnswer, type MatchMode, normalizeAnswer } from "./eval/answer_match.ts";
 export { parseQaFile, type QaPair, readQaFile } from "./eval/qa_file.ts";
 export { exactMatchRate, retrievalAccuracy } from "./eval/retrieval_accuracy.ts";
+
+// Types that the API above takes or returns, exported so that every one is documented.
+export {
+  BertBaseLayer,
+  type BertBaseLayerArgs,
+  BertCompositeLayer,
+  type ForwardContext,
+  type WeightInit,
+} from "./layers/bert_base_layer.ts";
+export type { Activation } from "./layers/activations.ts";
+export type { AttentionOutput, BertAttentionArgs } from "./layers/bert_attention.ts";
+export type { BertEmbeddingsArgs, BertEmbeddingsInputs } from "./layers/bert_embeddings.ts";
+export type { BertEncoderArgs, BertEncoderOutput } from "./layers/bert_encoder.ts";
+export type { BertIntermediateArgs } from "./layers/bert_intermediate.ts";
+export type { BertLayerArgs } from "./layers/bert_layer.ts";
+export type { BertSelfAttentionArgs, SelfAttentionOutput } from "./layers/bert_self_attention.ts";
+export type { BertSelfOutputArgs } from "./layers/bert_self_output.ts";
+export type { DPRPoolerArgs } from "./layers/dpr_pooler.ts";
+export type { DPRSpanHeadArgs, SpanHeadOutput } from "./layers/dpr_span_head.ts";
+export type { WeightBinding } from "./models/hf_weight_map.ts";
+export type { InputDefaults } from "./models/inputs.ts";
+export type { EncoderLayers, ReaderLayers } from "./models/layers_model.ts";
+export type { ByteReader } from "./io/byte_reader.ts";
+export type { DprOriginalCheckpoint, DprOriginalKind } from "./io/dpr_original.ts";
+export type { HubOptions } from "./io/hub_source.ts";
+export type { Progress } from "./io/progress.ts";
+export type { ReadPytorchOptions } from "./io/pytorch_pickle.ts";
+export type { ResolvedPretrained, WeightFormat } from "./io/resolve.ts";
+export type { ReadSafetensorsOptions } from "./io/safetensors.ts";
+export type { WriteSafetensorsOptions } from "./io/safetensors_write.ts";
+export type { StateDictModel } from "./io/save_safetensors.ts";
+export type { Quantization } from "./io/tfjs_artifacts.ts";
+export type { WeightLayout } from "./convert/convert.ts";
+export type { IndexFiles } from "./index/index_files.ts";
+export type { NpyDtype, NpyHeader } from "./index/npy.ts";
+export type { MetadataFieldType } from "./index/row_metadata.ts";
+export type { RetrievalAccuracy } from "./eval/retrieval_accuracy.ts";
+export type { RequestLogEntry } from "./server/request_log.ts";
+// The tfjs types in this package's signatures (the rest of tfjs: `@dpr/dpr/tf`).
+export type { Tensor, Tensor1D, Tensor2D, Tensor3D, Tensor4D } from "@tensorflow/tfjs-core";
+export type { LayersModel, LayerVariable } from "@tensorflow/tfjs-layers";
+export type { Shape } from "@tensorflow/tfjs-layers";
+export type { Layer } from "@tensorflow/tfjs-layers/dist/engine/topology";
+export type { ConfigDict } from "@tensorflow/tfjs-core/dist/serialization";

@@ -41,7 +41,7 @@ export function recordBackendInfo(info: BackendInfo): void {
  *
  * @example
  * ```ts
- * import { getBackendInfo } from "./backend_info.ts";
+ * import { getBackendInfo } from "@dpr/dpr";
  * console.log(getBackendInfo().tfBackend);
  * ```
  *

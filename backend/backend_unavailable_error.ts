@@ -12,6 +12,7 @@ export class BackendUnavailableError extends Error {
   readonly reason: string;
 
   /**
+   * The error for one backend that could not start.
    * @param backend the backend that could not start
    * @param reason why, and what to install
    * @param options the underlying error as `cause`

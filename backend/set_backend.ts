@@ -146,7 +146,7 @@ function isBackendName(value: string): value is BackendName {
  *
  * @example
  * ```ts
- * import { setBackend } from "./set_backend.ts";
+ * import { setBackend } from "@dpr/dpr";
  * const chosen = await setBackend("cpu");
  * console.log(chosen.backend, chosen.reason);
  * ```

@@ -50,7 +50,7 @@ export interface DenseIndexOptions {
  *
  * @example
  * ```ts
- * import { DenseIndex } from "./dense_index.ts";
+ * import { DenseIndex } from "@dpr/dpr";
  * const index = new DenseIndex(2);
  * index.add(["a", "b"], [new Float32Array([1, 0]), new Float32Array([0, 1])]);
  * const [hits] = await index.search([new Float32Array([0.2, 0.9])], 1);
@@ -67,6 +67,7 @@ export class DenseIndex implements VectorIndex {
   #metadata: RowMetadata[] = [];
 
   /**
+   * An empty index for vectors of `dim` values.
    * @param dim vector dimension (a positive integer)
    * @param options block size for searches, storage type
    */

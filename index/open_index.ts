@@ -23,7 +23,7 @@ export function isPostgresUrl(location: string): boolean {
  *
  * @example
  * ```ts ignore
- * import { openIndex } from "./open_index.ts";
+ * import { openIndex } from "@dpr/dpr";
  * const index = await openIndex("my-index"); // or "postgres://user@host/db?table=psgs"
  * console.log(index.dim, await index.count());
  * await index.close();

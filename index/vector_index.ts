@@ -60,8 +60,8 @@ export interface VectorBatch {
  *
  * @example
  * ```ts
- * import type { VectorIndex } from "./vector_index.ts";
- * import { DenseIndex } from "./dense_index.ts";
+ * import type { VectorIndex } from "@dpr/dpr";
+ * import { DenseIndex } from "@dpr/dpr";
  * const index: VectorIndex = new DenseIndex(2);
  * await index.upsert({
  *   ids: ["a", "b"],

@@ -218,7 +218,7 @@ export async function openWeights(
  *
  * @example
  * ```ts ignore
- * import { resolvePretrained } from "./resolve.ts";
+ * import { resolvePretrained } from "@dpr/dpr";
  * const { config, stateDict } = await resolvePretrained("tests/fixtures/models/dpr-reader-tiny");
  * console.log(config.architectures, stateDict.size);
  * ```

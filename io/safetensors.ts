@@ -342,7 +342,7 @@ export function decodeLittleEndian(dtype: string, bytes: Uint8Array, name: strin
  *
  * @example
  * ```ts
- * import { readSafetensors, writeSafetensors } from "./safetensors.ts";
+ * import { readSafetensors, writeSafetensors } from "@dpr/dpr";
  * const bytes = writeSafetensors(new Map([["w", { shape: [2], data: new Float32Array([1, 2]) }]]));
  * const sd = readSafetensors(bytes);
  * console.assert(sd.get("w")?.data[1] === 2);

@@ -40,7 +40,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
  *
  * @example
  * ```ts ignore
- * import { saveSafetensors } from "./save_safetensors.ts";
+ * import { saveSafetensors } from "@dpr/dpr";
  * await saveSafetensors(model, "out/my-question-encoder");
  * ```
  * @param model anything with `stateDict()` (our DPR models)

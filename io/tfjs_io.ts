@@ -3,7 +3,7 @@
  * `tf.loadLayersModel` can read it where tfjs has no file-system loader (Deno):
  *
  * ```ts ignore
- * import { tfl } from "../backend/tf.ts";
+ * import { tfl } from "@dpr/dpr/tf";
  * import "../models/dpr_question_encoder.ts"; // registers the custom layers
  * const model = await tfl.loadLayersModel(convertedFolderHandler("out/question_encoder"));
  * ```

@@ -71,7 +71,7 @@ type FieldName = typeof FIELDS[number][0];
  *
  * @example
  * ```ts
- * import { DPRConfig } from "./config.ts";
+ * import { DPRConfig } from "@dpr/dpr";
  * const config = new DPRConfig({ hiddenSize: 32, numAttentionHeads: 4 });
  * console.log(config.toJSON().hidden_size); // 32
  * ```

@@ -17,8 +17,8 @@ import {
  *
  * @example
  * ```ts
- * import { DPRConfig } from "./config.ts";
- * import { DPRContextEncoder } from "./dpr_context_encoder.ts";
+ * import { DPRConfig } from "@dpr/dpr";
+ * import { DPRContextEncoder } from "@dpr/dpr";
  * const config = new DPRConfig({
  *   vocabSize: 50, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
  * });

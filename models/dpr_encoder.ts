@@ -77,8 +77,8 @@ export interface DPRArchitecture {
  *
  * @example
  * ```ts
- * import { DPRConfig } from "./config.ts";
- * import { DPREncoder } from "./dpr_encoder.ts";
+ * import { DPRConfig } from "@dpr/dpr";
+ * import { DPREncoder } from "@dpr/dpr";
  * const config = new DPRConfig({
  *   vocabSize: 50, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
  *   maxPositionEmbeddings: 16,

@@ -17,8 +17,8 @@ import {
  *
  * @example
  * ```ts
- * import { DPRConfig } from "./config.ts";
- * import { DPRQuestionEncoder } from "./dpr_question_encoder.ts";
+ * import { DPRConfig } from "@dpr/dpr";
+ * import { DPRQuestionEncoder } from "@dpr/dpr";
  * const config = new DPRConfig({
  *   vocabSize: 50, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
  * });

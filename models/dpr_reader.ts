@@ -48,9 +48,9 @@ export type DPRReaderInputs = Omit<DPRInputs, "tokenTypeIds">;
  *
  * @example
  * ```ts
- * import { tf } from "../backend/tf.ts";
- * import { DPRConfig } from "./config.ts";
- * import { DPRReader } from "./dpr_reader.ts";
+ * import { tf } from "@dpr/dpr";
+ * import { DPRConfig } from "@dpr/dpr";
+ * import { DPRReader } from "@dpr/dpr";
  * const config = new DPRConfig({
  *   vocabSize: 50, hiddenSize: 8, numHiddenLayers: 1, numAttentionHeads: 2, intermediateSize: 16,
  * });

@@ -238,6 +238,7 @@ export class DprEncoderAdapter implements DenseEncoder {
   readonly maxLength: number;
 
   /**
+   * Pairs an encoder with its tokenizer.
    * @param tokenizer the encoder's tokenizer
    * @param model the encoder
    * @param maxLength longest input (default: the model's limit, at most 512)
@@ -374,6 +375,7 @@ export class DprReaderAdapter implements PassageReader {
   readonly spanScope: "text" | "hf";
 
   /**
+   * Pairs the reader with its tokenizer.
    * @param tokenizer the reader's tokenizer
    * @param model the reader
    * @param maxLength longest row (default: the model's limit, at most 512)

@@ -111,8 +111,8 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
  *
  * @example
  * ```ts ignore
- * import { mergeShards, runEncodeJob } from "./encode_passages.ts";
- * import { loadDenseEncoder } from "./dpr_models.ts";
+ * import { mergeShards, runEncodeJob } from "@dpr/dpr";
+ * import { loadDenseEncoder } from "@dpr/dpr";
  * const encoder = await loadDenseEncoder("context", { models: "models" });
  * for (const shardId of [0, 1]) {
  *   await runEncodeJob({ passages: "psgs.tsv", outDir: "idx", encoder, shardId, numShards: 2 });

@@ -24,7 +24,7 @@ interface Pending<I, O> {
  *
  * @example
  * ```ts
- * import { MicroBatcher } from "./micro_batcher.ts";
+ * import { MicroBatcher } from "@dpr/dpr";
  * const double = new MicroBatcher((xs: number[]) => Promise.resolve(xs.map((x) => 2 * x)));
  * console.log(await Promise.all([double.call(1), double.call(2)])); // [2, 4], one batch
  * ```
@@ -39,6 +39,7 @@ export class MicroBatcher<I, O> {
   batches = 0;
 
   /**
+   * A batcher around a function that processes one batch.
    * @param run processes one batch
    * @param options batch and queue limits
    */

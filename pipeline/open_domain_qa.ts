@@ -111,7 +111,7 @@ function retrieved(hit: SearchHit): RetrievedPassage {
  *
  * @example
  * ```ts ignore
- * import { OpenDomainQA } from "./open_domain_qa.ts";
+ * import { OpenDomainQA } from "@dpr/dpr";
  * // An index built with `deno run -A jsr:@dpr/dpr/cli index passages.tsv my-index`; models from local folders.
  * const qa = await OpenDomainQA.fromPretrained({ index: "my-index", models: "models" });
  * const [best] = await qa.answer("who discovered penicillin?", { topK: 10, numSpans: 3 });
@@ -131,7 +131,11 @@ export class OpenDomainQA<I extends VectorIndex = VectorIndex> {
   #questions: MicroBatcher<string, Float32Array>;
   #readerQueue: Promise<unknown> = Promise.resolve();
 
-  /** @param parts encoders, reader and index */
+  /**
+   * A pipeline over models and an index already loaded ({@linkcode OpenDomainQA.fromPretrained}
+   * loads them).
+   * @param parts encoders, reader and index
+   */
   constructor(parts: OpenDomainQAParts<I>) {
     if (parts.questionEncoder.dim !== parts.index.dim) {
       throw new RangeError(

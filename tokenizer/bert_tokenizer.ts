@@ -42,7 +42,7 @@ export type {
  *
  * @example
  * ```ts
- * import { BertTokenizer } from "./bert_tokenizer.ts";
+ * import { BertTokenizer } from "@dpr/dpr/tokenizer";
  * const vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hello", "world", "!", "##s"];
  * const tokenizer = new BertTokenizer(vocab);
  * tokenizer.tokenize("Hello worlds!"); // ["hello", "world", "##s", "!"]

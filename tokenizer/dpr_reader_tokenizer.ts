@@ -88,7 +88,7 @@ export interface ReaderTensors extends TokenizerTensors {
  *
  * @example
  * ```ts
- * import { DPRReaderTokenizer } from "./dpr_reader_tokenizer.ts";
+ * import { DPRReaderTokenizer } from "@dpr/dpr/tokenizer";
  * const vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "who", "?", "haddaway", "sang"];
  * const tokenizer = new DPRReaderTokenizer(vocab);
  * const encoded = tokenizer.encode({ questions: "Who?", titles: ["Haddaway"], texts: ["sang"] });

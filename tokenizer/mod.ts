@@ -3,7 +3,7 @@
  * strings and, for the `Fast` classes, character offsets). No native code: runs on Deno Deploy.
  *
  * ```ts
- * import { BertTokenizer } from "./mod.ts";
+ * import { BertTokenizer } from "@dpr/dpr/tokenizer";
  * const tokenizer = new BertTokenizer(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "hi"]);
  * tokenizer.encode("Hi").inputIds; // [2, 5, 3]
  * ```
