@@ -44,8 +44,9 @@ export {
   DPRQuestionEncoderTokenizerFast,
 } from "./dpr_tokenizers.ts";
 export type { PaddingOption, PaddingStrategy } from "./padding.ts";
-export type { TruncationOption, TruncationStrategy } from "./truncation.ts";
+export type { TokenSequence, TruncationOption, TruncationStrategy } from "./truncation.ts";
 export type { TokenizerTensors } from "./tensors.ts";
+export type { TokenizedRow } from "./encode_rows.ts";
 export { Vocabulary } from "./vocab.ts";
 export {
   DPRReaderTokenizer,
