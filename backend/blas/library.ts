@@ -177,7 +177,7 @@ function pickOpenBlasCore(): void {
   if (Deno.build.os !== "linux") return;
   if (!granted({ name: "env", variable: "OPENBLAS_CORETYPE" })) return;
   if (!granted({ name: "read", path: "/proc/cpuinfo" })) return;
-  if (Deno.env.get("OPENBLAS_CORETYPE")) return;
+  if (readEnv("OPENBLAS_CORETYPE") !== undefined) return;
   let info: string;
   try {
     info = Deno.readTextFileSync("/proc/cpuinfo");
