@@ -14,13 +14,15 @@
  * Models: `--models <dir>` (subfolders `question_encoder/`, `ctx_encoder/`, `reader/`), or each
  * with `--question-encoder`, `--ctx-encoder`, `--reader` (folder, URL or hub id); by default
  * facebook's `dpr-*-single-nq-base`, downloaded and cached on first use.
+ *
+ * Wherever an index folder goes, a `postgres://` (or `postgresql://`) URL names a Postgres +
+ * pgvector table instead; the password comes from the URL or `PGPASSWORD` and is never printed.
  * @module
  */
 import { setBackend, type SetBackendOptions } from "../backend/set_backend.ts";
 import type { BackendName } from "../backend/backend_name.ts";
 import { exactMatchRate, retrievalAccuracy } from "../eval/retrieval_accuracy.ts";
-import { type QaPair, readQaFile } from "../eval/qa_file.ts";
-import type { MatchMode } from "../eval/answer_match.ts";
+import { readQaFile } from "../eval/qa_file.ts";
 import { type DprModelSources, loadDenseEncoder } from "../pipeline/dpr_models.ts";
 import { WEIGHT_DTYPES, type WeightDtype } from "../models/hf_weight_map.ts";
 import { mergeShards, runEncodeJob } from "../pipeline/encode_passages.ts";
@@ -28,6 +30,16 @@ import { VECTOR_STORAGES, type VectorStorage } from "../index/vector_store.ts";
 import { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
 import type { PassageTokenTypes } from "../pipeline/dense_encoder.ts";
 import { createHandler, type HandlerOptions, serveGuarded } from "../server/handler.ts";
+import { isPostgresUrl } from "../index/open_index.ts";
+import { redactUrl } from "../index/pg_url.ts";
+import {
+  finishPostgresJob,
+  hnswOption,
+  mergePostgres,
+  openPostgresTarget,
+  POSTGRES_OPTIONS,
+  targetOptions,
+} from "./postgres_target.ts";
 import { intOption, parseArgs, stringOption, UsageError } from "./args.ts";
 import { COMMAND_USAGE, USAGE } from "./usage.ts";
 
@@ -91,7 +103,7 @@ function need(positionals: string[], count: number, what: string): void {
     throw new UsageError(
       `${what} takes ${count} argument${count === 1 ? "" : "s"}: received ${positionals.length}` +
         (positionals.length > 0
-          ? ` (${positionals.map((p) => JSON.stringify(p)).join(", ")})`
+          ? ` (${positionals.map((p) => JSON.stringify(redactUrl(p))).join(", ")})`
           : ""),
     );
   }
@@ -117,6 +129,7 @@ async function commandIndex(args: string[]): Promise<number> {
     "keep-shards": "boolean",
     "throttle-ms": "string",
     storage: "string",
+    ...POSTGRES_OPTIONS,
   });
   need(positionals, 2, "index");
   const [passages, indexDir] = positionals as [string, string];
@@ -136,12 +149,14 @@ async function commandIndex(args: string[]): Promise<number> {
   const batchSize = intOption(options, "batch", 32);
   const chunkSize = intOption(options, "chunk-size", 1000);
   const throttle = intOption(options, "throttle-ms", 0, 0);
+  const hnsw = targetOptions(indexDir, options);
   await chooseBackend(options);
   const sources = modelSources(options);
   const encoder = await loadDenseEncoder("context", sources);
+  const target = await openPostgresTarget(indexDir, encoder.dim);
   const result = await runEncodeJob({
     passages,
-    outDir: indexDir,
+    ...(target === undefined ? { outDir: indexDir } : { index: target }),
     encoder,
     shardId,
     numShards,
@@ -155,11 +170,15 @@ async function commandIndex(args: string[]): Promise<number> {
       dim: encoder.dim,
     },
     afterChunk: throttle > 0 ? () => new Promise((r) => setTimeout(r, throttle)) : undefined,
+  }).catch(async (error) => {
+    await target?.close();
+    throw error;
   });
   console.error(
     `shard ${shardId} of ${numShards}: ${result.chunksWritten} chunks encoded, ` +
       `${result.chunksSkipped} already done; the collection has ${result.totalPassages} passages`,
   );
+  if (target !== undefined) return await finishPostgresJob(target, numShards, hnsw);
   if (numShards === 1) {
     const index = await mergeShards(indexDir, indexDir, { storage });
     if (options["keep-shards"] !== true) {
@@ -176,8 +195,16 @@ async function commandIndex(args: string[]): Promise<number> {
 }
 
 async function commandMerge(args: string[]): Promise<number> {
-  const { positionals, options } = parseArgs(args, { help: "boolean", storage: "string" });
+  const { positionals, options } = parseArgs(args, {
+    help: "boolean",
+    storage: "string",
+    ...POSTGRES_OPTIONS,
+  });
   need(positionals, 1, "merge");
+  if (isPostgresUrl(positionals[0]!)) {
+    await mergePostgres(positionals[0]!, hnswOption(options));
+    return 0;
+  }
   const storage = storageOption(options);
   const index = await mergeShards(positionals[0]!, positionals[0]!, { storage });
   console.error(
@@ -223,21 +250,7 @@ async function commandAsk(args: string[]): Promise<number> {
   const numSpans = intOption(options, "num-spans", 3);
   const maxAnswerLength = intOption(options, "max-answer-length", 10);
   const retrieveOnly = options["retrieve-only"] === true;
-  const qa = await loadQa(indexDir, options, retrieveOnly);
-  try {
-    return await askWith(qa, question, { topK, numSpans, maxAnswerLength, retrieveOnly }, options);
-  } finally {
-    await qa.close();
-  }
-}
-
-async function askWith(
-  qa: OpenDomainQA,
-  question: string,
-  settings: { topK: number; numSpans: number; maxAnswerLength: number; retrieveOnly: boolean },
-  options: Record<string, string | boolean>,
-): Promise<number> {
-  const { topK, numSpans, maxAnswerLength, retrieveOnly } = settings;
+  await using qa = await loadQa(indexDir, options, retrieveOnly);
   if (retrieveOnly) {
     const hits = await qa.retrieve(question, topK);
     if (options.json === true) console.log(JSON.stringify({ question, hits }, null, 2));
@@ -301,21 +314,7 @@ async function commandEval(args: string[]): Promise<number> {
   pairs = pairs.slice(0, limit);
   if (pairs.length === 0) throw new UsageError(`QA file ${qaFile} has no questions`);
   const noReader = options["no-reader"] === true;
-  const qa = await loadQa(indexDir, options, noReader);
-  try {
-    return await evalWith(qa, pairs, { match: match as MatchMode, readerTopK, noReader }, options);
-  } finally {
-    await qa.close();
-  }
-}
-
-async function evalWith(
-  qa: OpenDomainQA,
-  pairs: QaPair[],
-  settings: { match: MatchMode; readerTopK: number; noReader: boolean },
-  options: Record<string, string | boolean>,
-): Promise<number> {
-  const { match, readerTopK, noReader } = settings;
+  await using qa = await loadQa(indexDir, options, noReader);
   const ks = [1, 5, 20, 100];
   const texts: string[][] = [];
   for (let i = 0; i < pairs.length; i += 64) {

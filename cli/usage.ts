@@ -22,6 +22,10 @@ const MODEL_OPTIONS = `Model options:
                                  package's relaxed-SIMD kernel (also DPR_WASM_FMA=0)
   -h, --help                     this text`;
 
+const POSTGRES = `<index-dir> may be a Postgres + pgvector table, in every command:
+  postgres://user@host:5432/db?table=psgs&ef_search=100&sslmode=require
+(the password from PGPASSWORD or the URL, never printed; ef_search: HNSW candidates per query)`;
+
 /** The help of each command. */
 export const COMMAND_USAGE: Readonly<Record<string, string>> = {
   index: `Usage: dpr index <passages> <index-dir> [options]
@@ -41,14 +45,23 @@ Options:
   --storage float32|float16|int8  how the index holds vectors (default float32): float16 halves
                                  the memory, int8 (a scale per row) quarters it; search stays exact
                                  over the stored values. With shards, give it to "dpr merge"
+  --vector-index none|hnsw       Postgres only: exact scans (default) or an HNSW index, built
+                                 after a single-shard job, or by "dpr merge" when all are done
+  --hnsw-m <n>                   HNSW links per node (default 16)
+  --hnsw-ef-construction <n>     HNSW build candidates (default 64)
+
+${POSTGRES}
 
 ${MODEL_OPTIONS}`,
   merge: `Usage: dpr merge <index-dir> [--storage float32|float16|int8]
 
-Merges the finished shards of a sharded "dpr index" job into the index. ${RUN}.
+Merges the finished shards of a sharded "dpr index" job into the index; for a Postgres URL
+(the shards wrote into the table), builds the vector index asked for. ${RUN}.
 
 Options:
   --storage float32|float16|int8  how the index holds vectors (default float32)
+  --vector-index none|hnsw       Postgres only: build an HNSW index (default none: exact scans)
+  --hnsw-m <n> --hnsw-ef-construction <n>  HNSW settings (default 16 and 64)
   -h, --help                     this text`,
   ask: `Usage: dpr ask <index-dir> <question> [options]
 
@@ -60,6 +73,8 @@ Options:
   --max-answer-length <n>        longest answer in tokens (default 10)
   --retrieve-only                show the passages only (the reader is never loaded)
   --json                         print JSON
+
+${POSTGRES}
 
 ${MODEL_OPTIONS}`,
   eval: `Usage: dpr eval <index-dir> <qa-file> [options]
@@ -73,6 +88,8 @@ Options:
   --reader-top-k <n>             passages read per question (default 10)
   --limit <n>                    only the first n questions
   --json                         print JSON
+
+${POSTGRES}
 
 ${MODEL_OPTIONS}`,
   serve: `Usage: dpr serve <index-dir> [options]
@@ -92,6 +109,8 @@ Options:
   --max-connections <n>          more open connections get 503 (default 4096; each takes 3 file
                                  descriptors: raise "ulimit -n" to match)
 
+${POSTGRES}
+
 ${MODEL_OPTIONS}`,
 };
 
@@ -105,6 +124,7 @@ Commands:
   ask <index-dir> <question>     retrieve passages and read answers
   eval <index-dir> <qa-file>     top-k retrieval accuracy and reader exact match on a QA file
   serve <index-dir>              HTTP server: POST /embed, /search, /answer, GET /health
+(<index-dir>: a folder, or a postgres:// URL of a pgvector table)
 
 "dpr <command> --help" (or -h, or "dpr help <command>") prints a command's options.
 Examples:

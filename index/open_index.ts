@@ -4,10 +4,14 @@
  * @module
  */
 import { DenseIndex, type DenseIndexOptions } from "./dense_index.ts";
+import type { PgVectorIndexOptions } from "./pgvector_index.ts";
 import type { VectorIndex } from "./vector_index.ts";
 
 /** Options of {@link openIndex}. */
-export interface OpenIndexOptions extends DenseIndexOptions {}
+export interface OpenIndexOptions extends DenseIndexOptions {
+  /** Options of a Postgres index (creation, dimension check, `efSearch`, batch sizes). */
+  postgres?: PgVectorIndexOptions;
+}
 
 /**
  * Whether a location names a Postgres database (`postgres://` or `postgresql://`).
@@ -29,7 +33,7 @@ export function isPostgresUrl(location: string): boolean {
  * await index.close();
  * ```
  * @param location a folder, an http(s) URL of one, or a Postgres URL
- * @param options search options of a {@link DenseIndex}
+ * @param options options of a {@link DenseIndex} or (`postgres`) of a Postgres index
  * @returns the open index
  */
 export async function openIndex(
@@ -44,7 +48,9 @@ export async function openIndex(
     );
   }
   if (isPostgresUrl(location)) {
-    throw new RangeError("Cannot open an index: Postgres URLs are not supported yet");
+    // Loaded on demand: an in-process index never loads the Postgres client.
+    const { PgVectorIndex } = await import("./pgvector_index.ts");
+    return await PgVectorIndex.open(location, options.postgres);
   }
   return await DenseIndex.load(location, options);
 }

@@ -15,9 +15,16 @@
  *
  * `mergeShards(out)` checks that every shard is done and every chunk present, then writes the
  * merged index (rows in file order, metadata `{title, text}`) to `<out>` itself.
+ *
+ * With an `index` in place of `outDir` (a {@link VectorIndex} such as a Postgres table), each
+ * chunk is written into it as one `upsert` (ids, vectors, `{title, text}`, and each passage's
+ * position in the file as its row); a chunk counts as done when every one of its ids is stored, so
+ * a re-run skips finished chunks and rewrites a partial one, and shards on many machines write
+ * into the same index with no merge step.
  * @module
  */
 import { DenseIndex, type VectorStorage } from "../index/dense_index.ts";
+import type { VectorIndex } from "../index/vector_index.ts";
 import { pathExists } from "../io/path_exists.ts";
 import {
   type DenseEncoder,
@@ -32,8 +39,13 @@ import { ProgressBar } from "./progress.ts";
 export interface EncodeJobOptions {
   /** The passage file (TSV or JSONL, optionally gzipped). */
   passages: string;
-  /** The output folder; shards go to `<outDir>/shards/`. */
-  outDir: string;
+  /** The output folder; shards go to `<outDir>/shards/`. Give this or `index`. */
+  outDir?: string;
+  /**
+   * The index to write each chunk into (e.g. Postgres), in place of chunk folders; its dimension
+   * must be the encoder's. Give this or `outDir`.
+   */
+  index?: VectorIndex;
   /** The context encoder. */
   encoder: DenseEncoder;
   /** This job's shard, 0-based (default 0). */
@@ -58,7 +70,7 @@ export interface EncodeJobOptions {
 
 /** What an encoding job did. */
 export interface EncodeJobResult {
-  /** The shard's folder. */
+  /** The shard's folder ("" when the job writes into an `index`). */
   shardDir: string;
   /** Chunks encoded in this run. */
   chunksWritten: number;
@@ -137,6 +149,18 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
       `Cannot run encoding job: shardId must be below numShards ${numShards}: received ${shardId}`,
     );
   }
+  const target = options.index;
+  if ((target === undefined) === (options.outDir === undefined)) {
+    throw new TypeError(
+      "Cannot run encoding job: give either outDir (chunk folders) or index (write into it)",
+    );
+  }
+  if (target !== undefined && target.dim !== options.encoder.dim) {
+    throw new RangeError(
+      `Cannot run encoding job: the index holds vectors of dimension ${target.dim}, the encoder ` +
+        `gives ${options.encoder.dim}`,
+    );
+  }
   let fileSize = 0;
   try {
     fileSize = (await Deno.stat(options.passages)).size;
@@ -147,7 +171,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
       }`,
     );
   }
-  const dir = shardDir(options.outDir, shardId, numShards);
+  const dir = target === undefined ? shardDir(options.outDir!, shardId, numShards) : "";
   const settings: JobSettings = {
     passages: options.passages,
     shardId,
@@ -157,27 +181,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     fingerprint: options.fingerprint ?? {},
     passagesBytes: fileSize,
   };
-  await Deno.mkdir(dir, { recursive: true });
-  const jobPath = `${dir}/job.json`;
-  if (await pathExists(jobPath)) {
-    const previous = JSON.parse(await Deno.readTextFile(jobPath));
-    const { passages: _p, ...prevRest } = previous as JobSettings;
-    const { passages: _q, ...nowRest } = settings;
-    if (JSON.stringify(prevRest) !== JSON.stringify(nowRest)) {
-      throw new RangeError(
-        `Cannot resume the encoding job in ${dir}: its settings ${JSON.stringify(prevRest)} ` +
-          `differ from this run's ${JSON.stringify(nowRest)}; use another output folder`,
-      );
-    }
-  } else {
-    await writeJsonAtomic(jobPath, settings);
-  }
-  // Leftovers of a crash mid-write are never valid chunks.
-  for await (const entry of Deno.readDir(dir)) {
-    if (entry.name.includes(".tmp-")) {
-      await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
-    }
-  }
+  if (target === undefined) await prepareShardDir(dir, settings);
 
   const result: EncodeJobResult = {
     shardDir: dir,
@@ -188,7 +192,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     totalChunks: 0,
   };
   const donePath = `${dir}/done.json`;
-  if (await pathExists(donePath)) {
+  if (target === undefined && await pathExists(donePath)) {
     const done = JSON.parse(await Deno.readTextFile(donePath));
     result.totalPassages = done.totalPassages;
     result.totalChunks = done.totalChunks;
@@ -212,8 +216,12 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
 
   const flush = async (chunk: number, passages: Passage[]): Promise<void> => {
     if (chunk % numShards !== shardId) return;
-    const target = `${dir}/${chunkName(chunk)}`;
-    if (await pathExists(target)) {
+    const ids = passages.map((p) => p.id);
+    const chunkPath = `${dir}/${chunkName(chunk)}`;
+    const stored = target === undefined
+      ? await pathExists(chunkPath)
+      : (await target.passages(ids)).every((p) => p !== null);
+    if (stored) {
       result.chunksSkipped++;
       skippedPassages += passages.length;
       return;
@@ -222,13 +230,15 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
       tokenizePassage(options.encoder, p.title, p.text, tokenTypes)
     );
     const vectors = await embedEncoded(options.encoder, encoded, batchSize);
-    const index = new DenseIndex(options.encoder.dim);
-    index.add(
-      passages.map((p) => p.id),
-      vectors,
-      passages.map((p) => ({ title: p.title, text: p.text })),
-    );
-    await index.save(target);
+    const metadata = passages.map((p) => ({ title: p.title, text: p.text }));
+    if (target === undefined) {
+      const index = new DenseIndex(options.encoder.dim);
+      index.add(ids, vectors, metadata);
+      await index.save(chunkPath);
+    } else {
+      const rows = passages.map((_, i) => chunk * chunkSize + i);
+      await target.upsert({ ids, vectors, metadata, rows });
+    }
     result.chunksWritten++;
     result.passagesEncoded += passages.length;
     bar.update(state());
@@ -260,8 +270,35 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
   result.totalPassages = seen;
   result.totalChunks = chunk;
   bar.finish(state());
-  await writeJsonAtomic(donePath, { totalPassages: seen, totalChunks: chunk });
+  if (target === undefined) {
+    await writeJsonAtomic(donePath, { totalPassages: seen, totalChunks: chunk });
+  }
   return result;
+}
+
+/** Creates or checks a shard folder: its job.json, and no leftovers of a crash mid-write. */
+async function prepareShardDir(dir: string, settings: JobSettings): Promise<void> {
+  await Deno.mkdir(dir, { recursive: true });
+  const jobPath = `${dir}/job.json`;
+  if (await pathExists(jobPath)) {
+    const previous = JSON.parse(await Deno.readTextFile(jobPath));
+    const { passages: _p, ...prevRest } = previous as JobSettings;
+    const { passages: _q, ...nowRest } = settings;
+    if (JSON.stringify(prevRest) !== JSON.stringify(nowRest)) {
+      throw new RangeError(
+        `Cannot resume the encoding job in ${dir}: its settings ${JSON.stringify(prevRest)} ` +
+          `differ from this run's ${JSON.stringify(nowRest)}; use another output folder`,
+      );
+    }
+  } else {
+    await writeJsonAtomic(jobPath, settings);
+  }
+  // Leftovers of a crash mid-write are never valid chunks.
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.includes(".tmp-")) {
+      await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
+    }
+  }
 }
 
 /** Options of {@link mergeShards}. */
