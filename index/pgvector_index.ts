@@ -26,6 +26,9 @@ import postgres from "postgres";
 import { parsePgUrl, type PgLocation } from "./pg_url.ts";
 import type { SearchHit, StoredPassage, VectorBatch, VectorIndex } from "./vector_index.ts";
 import { pgError } from "./pg_errors.ts";
+import { createTable, hasHnsw, quoteIdent, quoteName, tableDimension } from "./pg_table.ts";
+
+type Sql = postgres.Sql;
 
 /** Options of {@link PgVectorIndex.open}. */
 export interface PgVectorIndexOptions {
@@ -55,8 +58,6 @@ export interface HnswOptions {
   /** Candidate list size while building (pgvector's `ef_construction`, default 64). */
   efConstruction?: number;
 }
-
-type Sql = postgres.Sql;
 
 /**
  * A passage table in Postgres + pgvector.
@@ -391,63 +392,6 @@ export class PgVectorIndex implements VectorIndex {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-function quoteName(table: string): string {
-  return table.split(".").map(quoteIdent).join(".");
-}
-
-async function createTable(sql: Sql, where: PgLocation, dim: number): Promise<void> {
-  await sql`CREATE EXTENSION IF NOT EXISTS vector`;
-  await sql.unsafe(
-    `CREATE TABLE IF NOT EXISTS ${quoteName(where.table)} (id text PRIMARY KEY, ` +
-      `ord bigint NOT NULL, title text NOT NULL, text text NOT NULL, ` +
-      `embedding vector(${dim}) NOT NULL)`,
-  );
-}
-
-async function tableDimension(sql: Sql, where: PgLocation): Promise<number> {
-  const columns = await sql`
-    SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
-    FROM pg_attribute a
-    WHERE a.attrelid = to_regclass(${quoteName(where.table)}) AND a.attnum > 0
-      AND NOT a.attisdropped`;
-  const where_ = `${where.redacted}`;
-  if (columns.length === 0) {
-    throw new Deno.errors.NotFound(
-      `Cannot open the Postgres index ${where_}: table ${where.table} does not exist in database ` +
-        `${where.database} (dpr index <passages> <url> creates it)`,
-    );
-  }
-  const types = new Map(columns.map((c) => [c.name as string, c.type as string]));
-  const missing = ["id", "ord", "title", "text", "embedding"].filter((c) => !types.has(c));
-  if (missing.length > 0) {
-    throw new TypeError(
-      `Cannot open the Postgres index ${where_}: table ${where.table} lacks the column` +
-        `${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (expected id, ord, title, text, ` +
-        `embedding vector(d))`,
-    );
-  }
-  const m = /^vector\((\d+)\)$/.exec(types.get("embedding")!);
-  if (m === null) {
-    throw new TypeError(
-      `Cannot open the Postgres index ${where_}: column embedding of ${where.table} must be ` +
-        `vector(d): received ${types.get("embedding")}`,
-    );
-  }
-  return Number(m[1]);
-}
-
-async function hasHnsw(sql: Sql, table: string): Promise<boolean> {
-  const rows = await sql`
-    SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am
-      ON am.oid = c.relam
-    WHERE i.indrelid = to_regclass(${quoteName(table)}) AND am.amname = 'hnsw'`;
-  return rows.length > 0;
 }
 
 function checkIds(ids: readonly string[], what: string): void {

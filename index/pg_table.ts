@@ -1,0 +1,71 @@
+/**
+ * The passage table of the pgvector index: creating it, and checking one that exists (its
+ * columns and vector dimension, whether it has an HNSW index).
+ * @module
+ */
+import type postgres from "postgres";
+import type { PgLocation } from "./pg_url.ts";
+
+type Sql = postgres.Sql;
+
+/** A quoted SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A table name, schema-qualified or not, quoted part by part. */
+export function quoteName(table: string): string {
+  return table.split(".").map(quoteIdent).join(".");
+}
+
+/** Creates the pgvector extension and the passage table when missing. */
+export async function createTable(sql: Sql, where: PgLocation, dim: number): Promise<void> {
+  await sql`CREATE EXTENSION IF NOT EXISTS vector`;
+  await sql.unsafe(
+    `CREATE TABLE IF NOT EXISTS ${quoteName(where.table)} (id text PRIMARY KEY, ` +
+      `ord bigint NOT NULL, title text NOT NULL, text text NOT NULL, ` +
+      `embedding vector(${dim}) NOT NULL)`,
+  );
+}
+
+/** Checks the table's columns and returns its vector dimension (clear errors otherwise). */
+export async function tableDimension(sql: Sql, where: PgLocation): Promise<number> {
+  const columns = await sql`
+    SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
+    FROM pg_attribute a
+    WHERE a.attrelid = to_regclass(${quoteName(where.table)}) AND a.attnum > 0
+      AND NOT a.attisdropped`;
+  const where_ = `${where.redacted}`;
+  if (columns.length === 0) {
+    throw new Deno.errors.NotFound(
+      `Cannot open the Postgres index ${where_}: table ${where.table} does not exist in database ` +
+        `${where.database} (dpr index <passages> <url> creates it)`,
+    );
+  }
+  const types = new Map(columns.map((c) => [c.name as string, c.type as string]));
+  const missing = ["id", "ord", "title", "text", "embedding"].filter((c) => !types.has(c));
+  if (missing.length > 0) {
+    throw new TypeError(
+      `Cannot open the Postgres index ${where_}: table ${where.table} lacks the column` +
+        `${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (expected id, ord, title, text, ` +
+        `embedding vector(d))`,
+    );
+  }
+  const m = /^vector\((\d+)\)$/.exec(types.get("embedding")!);
+  if (m === null) {
+    throw new TypeError(
+      `Cannot open the Postgres index ${where_}: column embedding of ${where.table} must be ` +
+        `vector(d): received ${types.get("embedding")}`,
+    );
+  }
+  return Number(m[1]);
+}
+
+/** Whether the table has an HNSW index. */
+export async function hasHnsw(sql: Sql, table: string): Promise<boolean> {
+  const rows = await sql`
+    SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am
+      ON am.oid = c.relam
+    WHERE i.indrelid = to_regclass(${quoteName(table)}) AND am.amname = 'hnsw'`;
+  return rows.length > 0;
+}
