@@ -10,9 +10,17 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { DPRConfig, DPRQuestionEncoder, saveSafetensors, setBackend, tf } from "../mod.ts";
+import {
+  DPRConfig,
+  DPRQuestionEncoder,
+  DPRReader,
+  saveSafetensors,
+  setBackend,
+  tf,
+} from "../mod.ts";
 
 const DIR = new URL("../scratch/bert-base-question/", import.meta.url).pathname;
+const READER_DIR = new URL("../scratch/bert-base-reader/", import.meta.url).pathname;
 
 function status(): { hwm: number; rss: number } {
   const text = Deno.readTextFileSync("/proc/self/status");
@@ -20,17 +28,54 @@ function status(): { hwm: number; rss: number } {
   return { hwm: kb("VmHWM"), rss: kb("VmRSS") };
 }
 
-async function writeCheckpoint(): Promise<void> {
+async function writeCheckpoint(dir: string, reader: boolean): Promise<void> {
   try {
-    await Deno.stat(`${DIR}model.safetensors`);
+    await Deno.stat(`${dir}model.safetensors`);
     return;
   } catch { /* write it */ }
-  await Deno.mkdir(DIR, { recursive: true });
-  const config = new DPRConfig({ architectures: ["DPRQuestionEncoder"] });
-  const model = new DPRQuestionEncoder(config, { seed: 1 });
-  await saveSafetensors(model, `${DIR}model.safetensors`);
-  await Deno.writeTextFile(`${DIR}config.json`, JSON.stringify(config.toJSON()));
+  await Deno.mkdir(dir, { recursive: true });
+  const config = new DPRConfig({}); // BERT-base sizes
+  const model = reader
+    ? new DPRReader(config, { seed: 2 })
+    : new DPRQuestionEncoder(config, { seed: 1 });
+  await saveSafetensors(model, `${dir}model.safetensors`);
+  const architectures = [reader ? "DPRReader" : "DPRQuestionEncoder"];
+  await Deno.writeTextFile(
+    `${dir}config.json`,
+    JSON.stringify({ ...config.toJSON(), architectures }),
+  );
   model.dispose();
+}
+
+/** The question encoder and the reader in one process: a question, then 3 passages read. */
+async function measurePair(dtype: string): Promise<void> {
+  await setBackend("wasm", { wasmThreads: 1 });
+  const base = status();
+  const question = await DPRQuestionEncoder.fromPretrained(DIR, { dtype: dtype as "int8" });
+  const reader = await DPRReader.fromPretrained(READER_DIR, { dtype: dtype as "int8" });
+  const ids = [[101, ...Array.from({ length: 30 }, (_, i) => 1000 + 37 * i), 102]];
+  const q = question.forward({ inputIds: ids });
+  await q.poolerOutput.data();
+  q.poolerOutput.dispose();
+  const passages = Array.from({ length: 3 }, (_, p) => [
+    101,
+    ...Array.from({ length: 198 }, (_, i) => 1000 + 13 * i + p),
+    102,
+  ]);
+  const r = reader.forward({ inputIds: passages });
+  await r.relevanceLogits.data();
+  tf.dispose([r.startLogits, r.endLogits, r.relevanceLogits]);
+  const after = status();
+  console.log(JSON.stringify({
+    measurement: "question encoder + reader in one process: a question, 3 passages of 200 tokens",
+    backend: "wasm",
+    threads: 1,
+    dtype,
+    baselineMB: +(base.hwm / 1e6).toFixed(1),
+    peakMB: +(after.hwm / 1e6).toFixed(1),
+  }));
+  question.dispose();
+  reader.dispose();
 }
 
 async function measure(backend: string, dtype: string, threads: number): Promise<void> {
@@ -49,6 +94,14 @@ async function measure(backend: string, dtype: string, threads: number): Promise
   poolerOutput.dataSync();
   const questionMs = performance.now() - t1;
   poolerOutput.dispose();
+  const times: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    const again = model.forward({ inputIds: ids });
+    await again.poolerOutput.data();
+    again.poolerOutput.dispose();
+    times.push(performance.now() - t);
+  }
   const after = status();
   const weightBytes = (await Deno.stat(`${DIR}model.safetensors`)).size;
   console.log(JSON.stringify({
@@ -66,6 +119,7 @@ async function measure(backend: string, dtype: string, threads: number): Promise
     peakOverBaselinePerFileByte: +((after.hwm - base.hwm) / weightBytes).toFixed(3),
     loadMs: Math.round(loadMs),
     firstQuestionMs: Math.round(questionMs),
+    questionMedianMs: Math.round(times.sort((a, b) => a - b)[1]!),
     tensors: tf.memory().numTensors,
   }));
   model.dispose();
@@ -77,10 +131,23 @@ const args = parseArgs({
     backend: { type: "string" },
     dtype: { type: "string" },
     threads: { type: "string", default: "1" },
+    pair: { type: "boolean" },
+    "pair-child": { type: "boolean" },
   },
 });
-await writeCheckpoint();
-if (args.values.backend !== undefined) {
+await writeCheckpoint(DIR, false);
+if (args.values.pair === true) {
+  await writeCheckpoint(READER_DIR, true);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(import.meta.url).pathname, "--pair-child"],
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  await child.output();
+}
+if (args.values["pair-child"] === true) {
+  await measurePair(args.values.dtype ?? "int8");
+} else if (args.values.backend !== undefined) {
   await measure(args.values.backend, args.values.dtype ?? "float32", Number(args.values.threads));
 } else {
   for (const backend of ["wasm", "cpu"]) {

@@ -3,7 +3,20 @@
  * @module
  */
 import { LITTLE_ENDIAN_HOST } from "./byte_reader.ts";
-import type { StateDict } from "./state_dict.ts";
+import type { RawTensor, StateDict } from "./state_dict.ts";
+
+/**
+ * A tensor stored in another dtype than float32: int8 values (`I8`) or float16 bit patterns
+ * (`F16`), written as they are (a quantized model saved quantized).
+ */
+export interface EncodedTensor {
+  /** Dimensions, outermost first. */
+  shape: number[];
+  /** The values, in the dtype's own array type. */
+  data: Int8Array | Uint16Array;
+  /** The safetensors dtype. */
+  dtype: "I8" | "F16";
+}
 
 /** Options for {@linkcode writeSafetensors}. */
 export interface WriteSafetensorsOptions {
@@ -12,14 +25,14 @@ export interface WriteSafetensorsOptions {
 }
 
 /**
- * Writes a state dict as a float32 safetensors file (header padded with spaces to a multiple of
+ * Writes a state dict as a safetensors file: float32 tensors, and int8 / float16 ones as they are (header padded with spaces to a multiple of
  * 8 bytes, as the reference implementation does).
  * @param stateDict the tensors to write, in this order
  * @param options metadata to store
  * @returns the file's bytes
  */
 export function writeSafetensors(
-  stateDict: StateDict,
+  stateDict: StateDict | ReadonlyMap<string, RawTensor | EncodedTensor>,
   options: WriteSafetensorsOptions = {},
 ): Uint8Array {
   const metadata = options.metadata ?? { format: "pt" };
@@ -38,9 +51,11 @@ export function writeSafetensors(
     if (name === "__metadata__") {
       throw new TypeError(`Cannot write a tensor named "__metadata__": the name is reserved`);
     }
-    if (!(tensor.data instanceof Float32Array)) {
+    const dtype = "dtype" in tensor ? tensor.dtype : "F32";
+    const want = dtype === "I8" ? Int8Array : dtype === "F16" ? Uint16Array : Float32Array;
+    if (!(tensor.data instanceof want)) {
       throw new TypeError(
-        `Cannot write tensor "${name}": data must be a Float32Array: received ${
+        `Cannot write tensor "${name}": ${dtype} data must be a ${want.name}: received ${
           (tensor.data as unknown as object)?.constructor?.name ?? typeof tensor.data
         }`,
       );
@@ -63,11 +78,11 @@ export function writeSafetensors(
       );
     }
     header[name] = {
-      dtype: "F32",
+      dtype,
       shape: tensor.shape,
-      data_offsets: [offset, offset + count * 4],
+      data_offsets: [offset, offset + tensor.data.byteLength],
     };
-    offset += count * 4;
+    offset += tensor.data.byteLength;
   }
   let json = JSON.stringify(header);
   const encoder = new TextEncoder();
@@ -81,14 +96,16 @@ export function writeSafetensors(
   out.set(headerBytes, 8);
   let position = 8 + headerBytes.length;
   for (const tensor of stateDict.values()) {
-    if (LITTLE_ENDIAN_HOST) {
+    if (LITTLE_ENDIAN_HOST || tensor.data instanceof Int8Array) {
       out.set(
         new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength),
         position,
       );
     } else {
       for (let i = 0; i < tensor.data.length; i++) {
-        view.setFloat32(position + 4 * i, tensor.data[i]!, true);
+        if (tensor.data instanceof Uint16Array) {
+          view.setUint16(position + 2 * i, tensor.data[i]!, true);
+        } else view.setFloat32(position + 4 * i, tensor.data[i]!, true);
       }
     }
     position += tensor.data.byteLength;

@@ -5,7 +5,8 @@
  */
 import { hfJson } from "./hf_json.ts";
 import { writeSafetensors } from "./safetensors.ts";
-import type { StateDict } from "./state_dict.ts";
+import type { EncodedTensor } from "./safetensors_write.ts";
+import type { RawTensor, StateDict } from "./state_dict.ts";
 
 /** What `saveSafetensors` needs from a model: its weights, and its config for `config.json`. */
 export interface StateDictModel {
@@ -15,6 +16,25 @@ export interface StateDictModel {
   readonly config?: { toJSON(): Record<string, unknown> };
   /** The model's architecture, whose `name` fills `architectures` when the config lacks it. */
   readonly architecture?: { name: string };
+  /**
+   * The weights as the model holds them (int8 / float16 matrices kept), with the dtype to record
+   * in the file's metadata; what {@linkcode SaveSafetensorsOptions.keepDtype} saves.
+   */
+  heldStateDict?(): {
+    tensors: ReadonlyMap<string, RawTensor | EncodedTensor>;
+    dtype: string;
+  };
+}
+
+/** Options of {@linkcode saveSafetensors}. */
+export interface SaveSafetensorsOptions {
+  /**
+   * Save a quantized model's matrices as they are held (int8 with `<name>_scale` tensors, or
+   * float16), recorded in the file's metadata (`dpr_dtype`) so that it loads quantized again, to
+   * the same values bit for bit. Default false: every tensor float32 (dequantized), as
+   * transformers reads.
+   */
+  keepDtype?: boolean;
 }
 
 /**
@@ -45,10 +65,22 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
  * ```
  * @param model anything with `stateDict()` (our DPR models)
  * @param path a `.safetensors` file or a folder
+ * @param options whether to keep a quantized model's dtype
  */
-export async function saveSafetensors(model: StateDictModel, path: string): Promise<void> {
-  const stateDict = model.stateDict();
-  const bytes = writeSafetensors(stateDict, { metadata: { format: "pt" } });
+export async function saveSafetensors(
+  model: StateDictModel,
+  path: string,
+  options: SaveSafetensorsOptions = {},
+): Promise<void> {
+  let bytes: Uint8Array;
+  if (options.keepDtype === true && model.heldStateDict !== undefined) {
+    const { tensors, dtype } = model.heldStateDict();
+    const metadata: Record<string, string> = { format: "pt" };
+    if (dtype !== "float32") metadata["dpr_dtype"] = dtype;
+    bytes = writeSafetensors(tensors, { metadata });
+  } else {
+    bytes = writeSafetensors(model.stateDict(), { metadata: { format: "pt" } });
+  }
   if (path.endsWith(".safetensors")) {
     await writeFileAtomic(path, bytes);
     return;

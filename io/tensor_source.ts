@@ -20,6 +20,12 @@ export interface TensorSource {
   readonly description: string;
   /** Every tensor's name and shape, in the file's order. */
   readonly shapes: ReadonlyMap<string, readonly number[]>;
+  /** Each tensor's stored dtype (safetensors names: "F32", "F16", "I8", ...), where known. */
+  readonly dtypes?: ReadonlyMap<string, string>;
+  /** The file's string metadata, where it has any. */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** One tensor's stored bytes, undecoded (little-endian), where the format keeps them. */
+  readRaw?(name: string): Promise<Uint8Array>;
   /**
    * One tensor's values as float32 (a fresh array the caller may keep or modify).
    * @throws RangeError for a name the checkpoint lacks
@@ -79,6 +85,15 @@ export async function safetensorsFileSource(
     return {
       description,
       shapes: new Map(header.entries.map((e) => [e.name, e.shape] as const)),
+      dtypes: new Map(header.entries.map((e) => [e.name, e.dtype] as const)),
+      metadata: header.metadata,
+      async readRaw(name: string): Promise<Uint8Array> {
+        const entry = entries.get(name);
+        if (entry === undefined) {
+          throw new RangeError(`Cannot read ${name}: ${description} lacks it`);
+        }
+        return await readAt(file, entry.begin, entry.end - entry.begin);
+      },
       async read(name: string): Promise<Float32Array> {
         const entry = entries.get(name);
         if (entry === undefined) {

@@ -9,7 +9,7 @@ import {
   checkAttentionImplementation,
 } from "../backend/ops/attention_implementation.ts";
 import { tf, type tfl } from "../backend/tf.ts";
-import type { StateDict } from "../io/state_dict.ts";
+import type { RawTensor, StateDict } from "../io/state_dict.ts";
 import type { ForwardContext } from "../layers/bert_base_layer.ts";
 import { BertEmbeddings } from "../layers/bert_embeddings.ts";
 import { BertEncoder } from "../layers/bert_encoder.ts";
@@ -23,10 +23,12 @@ import {
   poolerBindings,
   type WeightBinding,
 } from "./hf_weight_map.ts";
+import { exportHeldBindings, type WeightDtype } from "./hf_weight_map.ts";
 import { type DPRInputs, type InputDefaults, prepareInputs } from "./inputs.ts";
 import { encoderLayersModel } from "./layers_model.ts";
 import type { DPRModelOptions } from "./model_options.ts";
-import { saveSafetensors } from "../io/save_safetensors.ts";
+import { saveSafetensors, type SaveSafetensorsOptions } from "../io/save_safetensors.ts";
+import type { EncodedTensor } from "../io/safetensors_write.ts";
 
 export type { DPRModelOptions } from "./model_options.ts";
 
@@ -304,8 +306,17 @@ export class DPREncoder {
    * @param dir the folder (created when missing); each file is written atomically
    * @returns once the files are written
    */
-  async savePretrained(dir: string): Promise<void> {
-    await saveSafetensors(this, dir);
+  async savePretrained(dir: string, options: SaveSafetensorsOptions = {}): Promise<void> {
+    await saveSafetensors(this, dir, options);
+  }
+
+  /**
+   * The weights as this model holds them, for `saveSafetensors(model, path, { keepDtype: true })`:
+   * int8 matrices with their `<name>_scale` tensors, float16 ones as float16, the rest float32.
+   */
+  heldStateDict(): { tensors: Map<string, RawTensor | EncodedTensor>; dtype: WeightDtype } {
+    this.assertLive(this.architecture.name);
+    return exportHeldBindings(this.weightBindings());
   }
 
   /** The weights as a transformers state dict (PyTorch names and layout). */

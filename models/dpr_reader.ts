@@ -5,7 +5,7 @@
  */
 import { ARCHITECTURE_PREFIXES } from "../io/checkpoint_keys.ts";
 import { tf, type tfl } from "../backend/tf.ts";
-import type { StateDict } from "../io/state_dict.ts";
+import type { RawTensor, StateDict } from "../io/state_dict.ts";
 import { DPRSpanHead } from "../layers/dpr_span_head.ts";
 import type { DPRConfig } from "./config.ts";
 import { DPREncoder, type DPRForwardOptions, type DPRModelOptions } from "./dpr_encoder.ts";
@@ -16,6 +16,7 @@ import {
   spanHeadBindings,
   type WeightBinding,
 } from "./hf_weight_map.ts";
+import { exportHeldBindings, type WeightDtype } from "./hf_weight_map.ts";
 import type { DPRInputs } from "./inputs.ts";
 import { readerLayersModel } from "./layers_model.ts";
 import {
@@ -23,7 +24,8 @@ import {
   loadPretrained,
   type PretrainedSource,
 } from "./from_pretrained.ts";
-import { saveSafetensors } from "../io/save_safetensors.ts";
+import { saveSafetensors, type SaveSafetensorsOptions } from "../io/save_safetensors.ts";
+import type { EncodedTensor } from "../io/safetensors_write.ts";
 
 /** Output of {@linkcode DPRReader.forward}; the caller owns (and disposes) the tensors. */
 export interface DPRReaderOutput {
@@ -176,12 +178,26 @@ export class DPRReader {
    * @param dir the folder (created when missing); each file is written atomically
    * @returns once the files are written
    */
-  async savePretrained(dir: string): Promise<void> {
+  async savePretrained(dir: string, options: SaveSafetensorsOptions = {}): Promise<void> {
     const architecture = { name: "DPRReader" };
     await saveSafetensors(
-      { stateDict: () => this.stateDict(), config: this.config, architecture },
+      {
+        stateDict: () => this.stateDict(),
+        heldStateDict: () => this.heldStateDict(),
+        config: this.config,
+        architecture,
+      },
       dir,
+      options,
     );
+  }
+
+  /**
+   * The weights as this model holds them, for `saveSafetensors(model, path, { keepDtype: true })`:
+   * int8 matrices with their `<name>_scale` tensors, float16 ones as float16, the rest float32.
+   */
+  heldStateDict(): { tensors: Map<string, RawTensor | EncodedTensor>; dtype: WeightDtype } {
+    return exportHeldBindings(this.weightBindings());
   }
 
   /** The weights as a transformers state dict (PyTorch names and layout). */

@@ -15,25 +15,27 @@ import {
   quantizeRowsInto,
 } from "../backend/quantized/quantized_weight.ts";
 import { holdQuantized, plainWeight } from "../layers/held_weight.ts";
+import type { EncodedTensor } from "../io/safetensors_write.ts";
+import {
+  checkStored,
+  exportHeld,
+  isStoredQuantized,
+  loadStored,
+  scaleKeys,
+  storedDtype,
+} from "./quantized_checkpoint.ts";
 import type { BertEmbeddings } from "../layers/bert_embeddings.ts";
 import type { BertEncoder } from "../layers/bert_encoder.ts";
 import type { DPRPooler } from "../layers/dpr_pooler.ts";
 import type { DPRSpanHead } from "../layers/dpr_span_head.ts";
+import {
+  checkDtype,
+  WEIGHT_DTYPES,
+  type WeightBinding,
+  type WeightDtype,
+} from "./weight_binding.ts";
 
-/** One checkpoint tensor bound to (a slice of) one of our weights. */
-export interface WeightBinding {
-  /** Full PyTorch name, e.g. `question_encoder.bert_model.embeddings.word_embeddings.weight`. */
-  key: string;
-  /** Our weight. */
-  variable: tfl.LayerVariable;
-  /**
-   * PyTorch Linear weights are [out, in]; ours are stored [in, out] so every matmul is a plain
-   * 2-D `x @ W` with no `transposeB`.
-   */
-  transpose: boolean;
-  /** For fused weights: this tensor is slice `index` of `count` equal slices of the last axis. */
-  part?: { index: number; count: number };
-}
+export { checkDtype, WEIGHT_DTYPES, type WeightBinding, type WeightDtype };
 
 /** Local (within a BERT layer) name suffixes of PyTorch Linear weights: stored transposed. */
 export const TRANSPOSED_SUFFIXES: readonly string[] = [
@@ -125,14 +127,8 @@ export function expectedShape(binding: WeightBinding): number[] {
   return binding.transpose ? [...shape].reverse() : shape;
 }
 
-/** How a model holds its weights: float32, or its dense layers quantized (see the options). */
-export type WeightDtype = "float32" | "float16" | "int8";
-
 /** Values read at once when a large table is quantized as it is read (16 MB of float32). */
 const CHUNK_ELEMENTS = 1 << 22;
-
-/** The dtypes, for validating user input. */
-export const WEIGHT_DTYPES: readonly WeightDtype[] = ["float32", "float16", "int8"];
 
 /** Options of {@linkcode loadBindings}. */
 export interface LoadStateDictOptions {
@@ -145,24 +141,6 @@ export interface LoadStateDictOptions {
    * and the other (small) tensors stay float32 either way.
    */
   dtype?: WeightDtype;
-}
-
-/**
- * Checks a dtype option.
- * @param owner names the model in the message
- * @param dtype the option's value
- * @returns the dtype ("float32" when undefined)
- * @throws TypeError naming the value when it is not one of {@linkcode WEIGHT_DTYPES}
- */
-export function checkDtype(owner: string, dtype: unknown): WeightDtype {
-  if (dtype === undefined) return "float32";
-  if (!WEIGHT_DTYPES.includes(dtype as WeightDtype)) {
-    throw new TypeError(
-      `Cannot load ${owner} with dtype ${JSON.stringify(dtype)}: it must be one of ` +
-        WEIGHT_DTYPES.join(", "),
-    );
-  }
-  return dtype as WeightDtype;
 }
 
 /**
@@ -375,10 +353,19 @@ export async function loadBindingsFrom(
   tensors: TensorSource,
   options: LoadStateDictOptions = {},
 ): Promise<void> {
-  const dtype = checkDtype(owner, options.dtype);
-  checkBindings(owner, bindings, tensors.shapes, undefined, options.strict ?? true);
+  // A file saved quantized loads quantized unless told otherwise.
+  const dtype = checkDtype(owner, options.dtype ?? storedDtype(tensors));
+  const scales = scaleKeys(tensors);
+  const shapes = new Map([...tensors.shapes].filter(([key]) => !scales.has(key)));
+  checkBindings(owner, bindings, shapes, undefined, options.strict ?? true);
+  checkStored(owner, bindings, tensors, isQuantizable, expectedShape);
   for (const [variable, group] of groupBindings(bindings)) {
     const binding = group[0]!;
+    if (isStoredQuantized(group, tensors, dtype)) {
+      const plain = await loadStored(variable, group, tensors, dtype, expectedShape);
+      if (plain !== undefined) writeGroup(owner, variable, group, plain, "float32");
+      continue;
+    }
     if (dtype !== "float32" && isQuantizable(binding) && tensors.readRows !== undefined) {
       await streamQuantized(owner, variable, group, tensors, dtype);
       continue;
@@ -389,29 +376,43 @@ export async function loadBindingsFrom(
   }
 }
 
-/** Our weights as a PyTorch state dict (names and layouts of `bindings`). */
+/** Our weights as a PyTorch state dict (names and layouts of `bindings`), float32. */
 export function exportBindings(bindings: WeightBinding[]): StateDict {
   const out: StateDict = new Map();
-  for (const binding of bindings) {
-    const tensor = tf.tidy(() => {
-      let t: tf.Tensor = plainWeight(binding.variable);
-      if (binding.part !== undefined) {
-        const axis = t.rank - 1;
-        const size = t.shape[axis]! / binding.part.count;
-        const begin = t.shape.map((_, i) => (i === axis ? binding.part!.index * size : 0));
-        const sizes = t.shape.map((d, i) => (i === axis ? size : d));
-        t = tf.slice(t, begin, sizes);
-      }
-      return binding.transpose ? tf.transpose(t) : tf.clone(t);
-    });
-    const raw: RawTensor = {
-      shape: [...tensor.shape],
-      data: new Float32Array(tensor.dataSync() as Float32Array),
-    };
-    tensor.dispose();
-    out.set(binding.key, raw);
-  }
+  for (const binding of bindings) out.set(binding.key, exportPlain(binding));
   return out;
+}
+
+/**
+ * Our weights as they are held, for saving: quantized ones as int8 (with `<key>_scale`) or
+ * float16 tensors, the others float32 (see `quantized_checkpoint.ts`).
+ * @returns the tensors and the dtype to record in the file's metadata
+ */
+export function exportHeldBindings(
+  bindings: WeightBinding[],
+): { tensors: Map<string, RawTensor | EncodedTensor>; dtype: WeightDtype } {
+  return exportHeld(bindings, expectedShape, exportPlain);
+}
+
+/** One binding's tensor in PyTorch's name and layout, float32. */
+function exportPlain(binding: WeightBinding): RawTensor {
+  const tensor = tf.tidy(() => {
+    let t: tf.Tensor = plainWeight(binding.variable);
+    if (binding.part !== undefined) {
+      const axis = t.rank - 1;
+      const size = t.shape[axis]! / binding.part.count;
+      const begin = t.shape.map((_, i) => (i === axis ? binding.part!.index * size : 0));
+      const sizes = t.shape.map((d, i) => (i === axis ? size : d));
+      t = tf.slice(t, begin, sizes);
+    }
+    return binding.transpose ? tf.transpose(t) : tf.clone(t);
+  });
+  const raw: RawTensor = {
+    shape: [...tensor.shape],
+    data: new Float32Array(tensor.dataSync() as Float32Array),
+  };
+  tensor.dispose();
+  return raw;
 }
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
