@@ -4,7 +4,7 @@
  * @module
  */
 
-import { float16Table, halfBits, halfToFloat } from "../backend/float16_bits.ts";
+import { float16Table, halfBits } from "../backend/float16_bits.ts";
 
 export { floatToHalf, halfToFloat } from "../backend/float16_bits.ts";
 
@@ -19,31 +19,6 @@ export function decodeFloat16(bytes: Uint8Array): Float32Array {
   const table = float16Table();
   for (let i = 0; i < out.length; i++) {
     out[i] = table[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
-  }
-  return out;
-}
-
-/**
- * Decodes binary16 words (native order) to float32, into `out` when given: bit arithmetic for
- * normal values, the exact decoder for zeros, subnormals, infinities and NaN.
- * @param words the half-precision bit patterns
- * @param out where to write (at least `words.length` values); default a new array
- * @returns `out`
- */
-export function decodeFloat16Words(
-  words: Uint16Array,
-  out: Float32Array = new Float32Array(words.length),
-): Float32Array {
-  const bits = new Uint32Array(out.buffer, out.byteOffset, words.length);
-  for (let i = 0; i < words.length; i++) {
-    const h = words[i]!;
-    const exponent = h & 0x7c00;
-    if (exponent !== 0 && exponent !== 0x7c00) {
-      // Sign to bit 31; exponent and mantissa shifted into place, the bias moved from 15 to 127.
-      bits[i] = (((h & 0x8000) << 16) | (((h & 0x7fff) << 13) + 0x38000000)) >>> 0;
-    } else {
-      out[i] = halfToFloat(h);
-    }
   }
   return out;
 }
