@@ -1,15 +1,17 @@
 import assert from "node:assert/strict";
-import { seeded } from "../seeded.ts";
-import { tf } from "../../backend/tf.ts";
-import { setBackend } from "../../backend/set_backend.ts";
-import { relaxedSimdSupported, WasmGemm } from "../../backend/wasm_kernels/wasm_gemm.ts";
-import { MIN_SIZE, wasmGemmProducts } from "../../backend/wasm_kernels/register.ts";
-import { gemmModuleBytes } from "../../backend/wasm_kernels/gemm_module.ts";
-import { DPRConfig } from "../../models/config.ts";
-import { DPRContextEncoder } from "../../models/dpr_context_encoder.ts";
+import { seeded } from "../../seeded.ts";
+import { tf } from "../../../backend/tf.ts";
+import { setBackend } from "../../../backend/set_backend.ts";
+import { relaxedSimdSupported, WasmGemm } from "../../../backend/wasm_kernels/wasm_gemm.ts";
+import { MIN_SIZE, wasmGemmProducts } from "../../../backend/wasm_kernels/register.ts";
+import { gemmModuleBytes } from "../../../backend/wasm_kernels/gemm_module.ts";
+import { DPRConfig } from "../../../models/config.ts";
+import { DPRContextEncoder } from "../../../models/dpr_context_encoder.ts";
 
 const relaxed = relaxedSimdSupported();
-if (!relaxed) console.log("wasm_fma_test: this engine lacks relaxed SIMD; kernel cases skipped");
+if (!relaxed) {
+  console.log("wasm_kernels/register_test: this engine lacks relaxed SIMD; kernel cases skipped");
+}
 
 /** op(A)·op(B) + bias in float64, row-major. */
 function reference(
