@@ -7,8 +7,11 @@
  */
 import { littleEndianSigned, PickleMachine, toNumber } from "./pickle_machine.ts";
 import type { UnpickleOptions } from "./pickle_machine.ts";
+import { describeValue } from "./describe_value.ts";
 
 export { type PickleGlobal, PickleTruncatedError, type UnpickleOptions } from "./pickle_machine.ts";
+export { DEFAULT_PICKLE_LIMITS, type PickleLimits } from "./pickle_limits.ts";
+export { describeValue };
 
 /**
  * Unpickles `bytes` with the restricted machine.
@@ -169,23 +172,23 @@ function containerOpcode(m: PickleMachine, op: number): boolean {
       m.stack.push([]);
       break;
     case 0x85: // TUPLE1
-      m.stack.push([m.pop()]);
+      m.stack.push(m.built([m.pop()]));
       break;
     case 0x86: { // TUPLE2
       const b = m.pop();
-      m.stack.push([m.pop(), b]);
+      m.stack.push(m.built([m.pop(), b]));
       break;
     }
     case 0x87: { // TUPLE3
       const c = m.pop();
       const b = m.pop();
-      m.stack.push([m.pop(), b, c]);
+      m.stack.push(m.built([m.pop(), b, c]));
       break;
     }
     case 0x74: // TUPLE
       {
         const items = m.popMark();
-        m.stack.push(items);
+        m.stack.push(m.built(items));
       }
       break;
     case 0x5d: // EMPTY_LIST
@@ -194,7 +197,7 @@ function containerOpcode(m: PickleMachine, op: number): boolean {
     case 0x6c: // LIST
       {
         const items = m.popMark();
-        m.stack.push(items);
+        m.stack.push(m.built(items));
       }
       break;
     case 0x61: // APPEND
@@ -215,7 +218,7 @@ function containerOpcode(m: PickleMachine, op: number): boolean {
       const items = m.popMark();
       const map = new Map();
       for (let i = 0; i + 1 < items.length; i += 2) map.set(items[i], items[i + 1]);
-      m.stack.push(map);
+      m.stack.push(m.built(map, items));
       break;
     }
     case 0x73: { // SETITEM
@@ -237,13 +240,14 @@ function containerOpcode(m: PickleMachine, op: number): boolean {
       const items = m.popMark();
       const target = m.top();
       if (!(target instanceof Set)) throw new TypeError(`${m.where}: ADDITEMS on a non-set`);
+      m.nest(target, items);
       for (const item of items) target.add(item);
       break;
     }
     case 0x91: // FROZENSET
       {
         const items = m.popMark();
-        m.stack.push(new Set(items));
+        m.stack.push(m.built(new Set(items)));
       }
       break;
     default:
@@ -256,16 +260,16 @@ function containerOpcode(m: PickleMachine, op: number): boolean {
 function memoOpcode(m: PickleMachine, op: number): boolean {
   switch (op) {
     case 0x71: // BINPUT
-      m.memo.set(m.u8(), m.top());
+      m.remember(m.u8(), m.top());
       break;
     case 0x72: // LONG_BINPUT
-      m.memo.set(m.u32(), m.top());
+      m.remember(m.u32(), m.top());
       break;
     case 0x70: // PUT
-      m.memo.set(Number(m.line()), m.top());
+      m.remember(Number(m.line()), m.top());
       break;
     case 0x94: // MEMOIZE
-      m.memo.set(m.memo.size, m.top());
+      m.remember(m.memo.size, m.top());
       break;
     case 0x68: // BINGET
     case 0x6a: // LONG_BINGET
@@ -318,7 +322,10 @@ function objectOpcode(m: PickleMachine, op: number, opcodeOffset: number): boole
       const target = m.top();
       if (target instanceof Map) break; // e.g. OrderedDict._metadata: not needed
       if (target instanceof PickleRecord && state instanceof Map) {
-        for (const [k, v] of state) target.fields[String(k)] = v;
+        m.nest(target, state.values());
+        for (const [k, v] of state) {
+          target.fields[typeof k === "string" ? k : describeValue(k)] = v;
+        }
         break;
       }
       throw new TypeError(`${m.where}: BUILD on an unsupported value at offset ${opcodeOffset}`);

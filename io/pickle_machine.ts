@@ -2,6 +2,7 @@
  * The restricted unpickler's machine state and shared reads (see `pickle.ts`).
  * @module
  */
+import { DEFAULT_PICKLE_LIMITS, PickleBounds, type PickleLimits } from "./pickle_limits.ts";
 
 /** A callable a pickle may reference: one of the caller's data constructors. */
 export interface PickleGlobal {
@@ -22,6 +23,8 @@ export interface UnpickleOptions {
   findGlobal(module: string, name: string): PickleGlobal | undefined;
   /** Resolves a persistent id (torch uses them for tensor storages). */
   persistentLoad?(pid: unknown): unknown;
+  /** Overrides of {@linkcode DEFAULT_PICKLE_LIMITS}. */
+  limits?: Partial<PickleLimits>;
 }
 
 /**
@@ -48,6 +51,7 @@ export class PickleMachine {
   p: number;
   readonly #bytes: Uint8Array;
   readonly #dv: DataView;
+  readonly #bounds: PickleBounds;
 
   /**
    * Starts reading `bytes` at `start`.
@@ -61,6 +65,7 @@ export class PickleMachine {
     this.p = start;
     this.#bytes = bytes;
     this.#dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.#bounds = new PickleBounds({ ...DEFAULT_PICKLE_LIMITS, ...options.limits }, this.where);
   }
 
   /** Throws a truncation error unless `n` more bytes are there. */
@@ -120,6 +125,7 @@ export class PickleMachine {
 
   /** Reads `n` bytes (a view into the buffer). */
   take(n: number): Uint8Array {
+    this.#bounds.checkString(n, "a string", this.p);
     this.need(n);
     const out = this.#bytes.subarray(this.p, this.p + n);
     this.p += n;
@@ -132,6 +138,7 @@ export class PickleMachine {
     if (end < 0) {
       throw new PickleTruncatedError(`${this.where}: the pickle is truncated inside a text line`);
     }
+    this.#bounds.checkString(end - this.p, "a text line", this.p);
     const s = this.latin1.decode(this.#bytes.subarray(this.p, end));
     this.p = end + 1;
     return s;
@@ -155,6 +162,7 @@ export class PickleMachine {
 
   /** MARK: saves the stack and starts an empty one. */
   mark(): void {
+    this.#bounds.checkMarks(this.marks.length + 1, this.p - 1);
     this.marks.push(this.stack);
     this.stack = [];
   }
@@ -202,6 +210,7 @@ export class PickleMachine {
         `${this.where}: SETITEM on a value that is not a dict at offset ${this.p}`,
       );
     }
+    this.#bounds.nest(target, [key, value], this.p);
     target.set(key, value);
   }
 
@@ -212,7 +221,42 @@ export class PickleMachine {
         `${this.where}: APPEND on a value that is not a list at offset ${this.p}`,
       );
     }
-    target.push(...values);
+    this.#bounds.nest(target, values, this.p);
+    // One at a time: spreading a million values would overflow the call stack.
+    for (const value of values) target.push(value);
+  }
+
+  /**
+   * `container` (a tuple, list, set or dict just built), after checking how deep it nests.
+   * @param container the new container
+   * @param items what it holds (default: its own elements)
+   * @returns the container
+   */
+  built<T extends object>(
+    container: T,
+    items: Iterable<unknown> = container as Iterable<unknown>,
+  ): T {
+    this.#bounds.nest(container, items, this.p);
+    return container;
+  }
+
+  /**
+   * Records that `items` went into `container` (ADDITEMS, BUILD), checking how deep it nests.
+   * @param container the container
+   * @param items what went into it
+   */
+  nest(container: object, items: Iterable<unknown>): void {
+    this.#bounds.nest(container, items, this.p);
+  }
+
+  /**
+   * PUT / MEMOIZE: stores `value` under `key`, within the memo's bound.
+   * @param key the memo key
+   * @param value the value
+   */
+  remember(key: number, value: unknown): void {
+    this.#bounds.checkMemo(this.memo, key, this.p);
+    this.memo.set(key, value);
   }
 
   /** A protocol 0 INT / LONG argument (`00` and `01` are booleans). */

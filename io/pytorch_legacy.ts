@@ -3,6 +3,7 @@
  * hub uploads use.
  * @module
  */
+import { describeValue } from "./describe_value.ts";
 import type { ByteReader } from "./byte_reader.ts";
 import { PickleTruncatedError, unpickleAt } from "./pickle.ts";
 import type { RawTensor } from "./state_dict.ts";
@@ -55,7 +56,9 @@ function parseLegacy(
   }
   r = unpickleAt(head, r.end, plain);
   if (r.value !== 1001) {
-    throw new TypeError(`${where}: legacy torch protocol ${String(r.value)} is not supported`);
+    throw new TypeError(
+      `${where}: legacy torch protocol ${describeValue(r.value)} is not supported`,
+    );
   }
   r = unpickleAt(head, r.end, plain);
   const sysInfo = r.value;
@@ -88,6 +91,14 @@ function parseLegacy(
     throw new RangeError(
       `${where}: the storages need ${position} bytes but the file has ${reader.size}; it is ` +
         `truncated`,
+    );
+  }
+  if (position < reader.size) {
+    // The storages' types say how many bytes each holds; bytes left over mean a storage's type
+    // was changed to a narrower one (its data read as other values).
+    throw new RangeError(
+      `${where}: the storages' types and sizes account for ${position} bytes but the file has ` +
+        `${reader.size}; a storage's type does not match its data`,
     );
   }
   return {

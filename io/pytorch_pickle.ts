@@ -8,6 +8,8 @@
  * The ancient tar format is refused with a clear error.
  * @module
  */
+import { describeValue } from "./describe_value.ts";
+import { checkFiniteWeights, type NonFiniteOption } from "./finite_weights.ts";
 import type { ByteReader } from "./byte_reader.ts";
 import { memoryReader } from "./byte_reader.ts";
 import { unpickle } from "./pickle.ts";
@@ -15,6 +17,7 @@ import { openLegacy } from "./pytorch_legacy.ts";
 import type { RawTensor, StateDict } from "./state_dict.ts";
 import {
   allowedGlobals,
+  checkStorageSize,
   decodeTensor,
   storageLoader,
   type TorchCheckpoint,
@@ -26,7 +29,7 @@ import type { ZipEntry } from "./zip_reader.ts";
 
 export { type TorchCheckpoint, TorchStorageRef, TorchTensorRef } from "./torch_storage.ts";
 /** Options for {@linkcode readPytorchCheckpoint}. */
-export interface ReadPytorchOptions {
+export interface ReadPytorchOptions extends NonFiniteOption {
   /** Names the file in error messages. */
   description?: string;
   /** Decodes only tensors whose names pass this test. */
@@ -101,6 +104,7 @@ export async function openPytorchCheckpoint(
           `${where}: tensor "${tensorName}": storage ${ref.storage.key} is missing from the archive`,
         );
       }
+      checkStorageSize(ref, tensorName, where, entry.size);
       return await decodeTensor(ref, tensorName, where, entry.size, async (begin, end) => {
         const storageBytes = await readZipEntry(reader, entry);
         return storageBytes.subarray(begin, end);
@@ -113,19 +117,20 @@ export async function openPytorchCheckpoint(
  * Collects the tensors of a state-dict map, decoding them one at a time.
  * @param checkpoint an opened checkpoint
  * @param map the dict holding tensors by name
- * @param options name filter and key rename
+ * @param options name filter, description for errors, and `allowNonFinite`
+ * @throws {RangeError} when a tensor holds a NaN or an infinity and they are not allowed
  * @returns the decoded state dict
  */
 export async function collectStateDict(
   checkpoint: TorchCheckpoint,
   map: Map<unknown, unknown>,
-  options: { filter?: (name: string) => boolean; description: string },
+  options: { filter?: (name: string) => boolean; description: string } & NonFiniteOption,
 ): Promise<StateDict> {
   const result: StateDict = new Map();
   for (const [key, value] of map) {
     if (typeof key !== "string") {
       throw new TypeError(
-        `Cannot read ${options.description}: state dict key ${key} is not a string`,
+        `Cannot read ${options.description}: state dict key ${describeValue(key)} is not a string`,
       );
     }
     if (options.filter && !options.filter(key)) continue;
@@ -134,7 +139,9 @@ export async function collectStateDict(
         `Cannot read ${options.description}: state dict entry "${key}" is not a tensor`,
       );
     }
-    result.set(key, await checkpoint.materialize(value, key));
+    const tensor = await checkpoint.materialize(value, key);
+    checkFiniteWeights(tensor.data, key, `Cannot read ${options.description}`, options);
+    result.set(key, tensor);
   }
   return result;
 }
@@ -143,7 +150,7 @@ export async function collectStateDict(
  * Reads a `pytorch_model.bin` (torch.save zip format) holding a state dict.
  *
  * @param input the file's bytes or a reader over it (use `openFileReader` to stream from disk)
- * @param options description for errors and a name filter
+ * @param options description for errors, a name filter, and `allowNonFinite`
  * @returns tensors by name, decoded to float32
  */
 export async function readPytorchCheckpoint(
@@ -169,5 +176,9 @@ export async function readPytorchCheckpoint(
         `tensors)`,
     );
   }
-  return collectStateDict(checkpoint, root, { filter: options.filter, description });
+  return collectStateDict(checkpoint, root, {
+    filter: options.filter,
+    description,
+    allowNonFinite: options.allowNonFinite,
+  });
 }

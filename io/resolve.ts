@@ -4,6 +4,7 @@
  * and reads the weights into a state dict with PyTorch names and layouts.
  * @module
  */
+import type { NonFiniteOption } from "./finite_weights.ts";
 import { openFileReader } from "./byte_reader.ts";
 import type { FileSource } from "./file_source.ts";
 import { LocalFolderSource, readJson } from "./file_source.ts";
@@ -22,8 +23,9 @@ import { safetensorsFileSource, stateDictSource, type TensorSource } from "./ten
 
 export { resolveSource };
 
-/** Options of {@linkcode resolvePretrained}: where to download from and cache. */
-export type PretrainedOptions = HubOptions;
+/** Options of {@linkcode resolvePretrained}: where to download from and cache, and
+ * `allowNonFinite` (load weights holding NaN or infinities instead of refusing them). */
+export interface PretrainedOptions extends HubOptions, NonFiniteOption {}
 
 /** The weight files a folder may hold, in the order they are tried. */
 export type WeightFormat = "safetensors" | "sharded-safetensors" | "pytorch" | "tfjs";
@@ -97,11 +99,15 @@ export async function readConfigObject(
  * then `pytorch_model.bin`, then a converted folder's `model.json` (tried first for URL sources,
  * which normally serve converted folders).
  * @param source the folder
+ * @param nonFinite `allowNonFinite: true` lets NaN and infinities through (safetensors and
+ *   pytorch_model.bin; they are refused by default)
  * @returns the weights and which file they came from
  */
 export async function readWeights(
   source: FileSource,
+  nonFinite: NonFiniteOption = {},
 ): Promise<{ stateDict: StateDict; format: WeightFormat }> {
+  const { allowNonFinite } = nonFinite;
   const tryTfjs = async (): Promise<StateDict | null> => {
     const modelJson = await readJson(source, "model.json");
     if (modelJson === null) return null;
@@ -133,6 +139,7 @@ export async function readWeights(
     return {
       stateDict: await readSafetensorsFile(safetensors, {
         description: `model.safetensors in ${source.description}`,
+        allowNonFinite,
       }),
       format: "safetensors",
     };
@@ -145,6 +152,7 @@ export async function readWeights(
         stateDict: readSafetensors(bytes, {
           description: `model.safetensors in ${source.description}`,
           share: true,
+          allowNonFinite,
         }),
         format: "safetensors",
       };
@@ -154,6 +162,7 @@ export async function readWeights(
     source,
     SAFETENSORS_INDEX_NAME,
     (file) => localPath(source, file),
+    nonFinite,
   );
   if (sharded !== null) return { stateDict: sharded, format: "sharded-safetensors" };
   const bin = await localPath(source, "pytorch_model.bin");
@@ -161,7 +170,8 @@ export async function readWeights(
   if (typeof bin === "string") {
     const reader = await openFileReader(bin);
     try {
-      return { stateDict: await readPytorchCheckpoint(reader, { description }), format: "pytorch" };
+      const stateDict = await readPytorchCheckpoint(reader, { description, allowNonFinite });
+      return { stateDict, format: "pytorch" };
     } finally {
       reader.close();
     }
@@ -169,7 +179,8 @@ export async function readWeights(
   if (bin === undefined) {
     const bytes = await source.readFile("pytorch_model.bin");
     if (bytes !== null) {
-      return { stateDict: await readPytorchCheckpoint(bytes, { description }), format: "pytorch" };
+      const stateDict = await readPytorchCheckpoint(bytes, { description, allowNonFinite });
+      return { stateDict, format: "pytorch" };
     }
   }
   if (!(source instanceof UrlSource)) {
@@ -187,22 +198,24 @@ export async function readWeights(
  * hub cache) is read tensor by tensor from disk; every other format is read as
  * {@linkcode readWeights} does and served from memory.
  * @param source the folder
+ * @param nonFinite `allowNonFinite: true` lets NaN and infinities through (refused by default)
  * @returns the tensors (close them when done) and which file they came from
  */
 export async function openWeights(
   source: FileSource,
+  nonFinite: NonFiniteOption = {},
 ): Promise<{ tensors: TensorSource; format: WeightFormat }> {
   const description = `model.safetensors in ${source.description}`;
   if (!(source instanceof UrlSource)) {
     const safetensors = await localPath(source, "model.safetensors");
     if (typeof safetensors === "string") {
       return {
-        tensors: await safetensorsFileSource(safetensors, description),
+        tensors: await safetensorsFileSource(safetensors, description, nonFinite),
         format: "safetensors",
       };
     }
   }
-  const { stateDict, format } = await readWeights(source);
+  const { stateDict, format } = await readWeights(source, nonFinite);
   return { tensors: stateDictSource(stateDict, `the weights in ${source.description}`), format };
 }
 
@@ -232,6 +245,6 @@ export async function resolvePretrained(
 ): Promise<ResolvedPretrained> {
   const files = await resolveSource(source, options);
   const config = await readConfigObject(files, `Cannot load a model from ${files.description}`);
-  const { stateDict, format } = await readWeights(files);
+  const { stateDict, format } = await readWeights(files, options);
   return { config, stateDict, source: files, format };
 }

@@ -6,6 +6,7 @@
  * tensor is decoded, since a file may come from anywhere.
  * @module
  */
+import { checkFiniteWeights, type NonFiniteOption } from "./finite_weights.ts";
 import { LITTLE_ENDIAN_HOST, readUpTo } from "./byte_reader.ts";
 import type { RawTensor, StateDict } from "./state_dict.ts";
 import { decodeBfloat16, decodeFloat16 } from "./float16.ts";
@@ -54,7 +55,7 @@ export interface SafetensorsHeader {
 }
 
 /** Options for {@linkcode readSafetensors}. */
-export interface ReadSafetensorsOptions {
+export interface ReadSafetensorsOptions extends NonFiniteOption {
   /** Names the file in error messages; default "safetensors file". */
   description?: string;
   /** Decodes only the tensors whose names pass this test (the others are still validated). */
@@ -256,12 +257,15 @@ function parseEntry(
  * @param entry the tensor's header entry
  * @param bytes exactly the tensor's `end - begin` bytes
  * @param description names the file in error messages
+ * @param options `allowNonFinite: true` lets NaN and infinities through
  * @returns the decoded tensor
+ * @throws {RangeError} when the tensor holds a NaN or an infinity and they are not allowed
  */
 export function decodeSafetensorsTensor(
   entry: SafetensorsEntry,
   bytes: Uint8Array,
   description = "safetensors file",
+  options: NonFiniteOption = {},
 ): RawTensor {
   if (bytes.length !== entry.end - entry.begin) {
     throw new RangeError(
@@ -270,7 +274,9 @@ export function decodeSafetensorsTensor(
       } bytes: received ${bytes.length}`,
     );
   }
-  return { shape: [...entry.shape], data: decodeLittleEndian(entry.dtype, bytes, entry.name) };
+  const data = decodeLittleEndian(entry.dtype, bytes, entry.name);
+  checkFiniteWeights(data, entry.name, `Cannot read ${description}`, options);
+  return { shape: [...entry.shape], data };
 }
 
 /**
@@ -364,15 +370,14 @@ export function readSafetensors(
     const start = bytes.byteOffset + entry.begin;
     if (options.share && entry.dtype === "F32" && LITTLE_ENDIAN_HOST && start % 4 === 0) {
       const count = (entry.end - entry.begin) / 4;
-      result.set(entry.name, {
-        shape: [...entry.shape],
-        data: new Float32Array(bytes.buffer as ArrayBuffer, start, count),
-      });
+      const data = new Float32Array(bytes.buffer as ArrayBuffer, start, count);
+      checkFiniteWeights(data, entry.name, `Cannot read ${description}`, options);
+      result.set(entry.name, { shape: [...entry.shape], data });
       continue;
     }
     result.set(
       entry.name,
-      decodeSafetensorsTensor(entry, bytes.subarray(entry.begin, entry.end), description),
+      decodeSafetensorsTensor(entry, bytes.subarray(entry.begin, entry.end), description, options),
     );
   }
   return result;
@@ -399,7 +404,7 @@ export async function readSafetensorsFile(
   for (const entry of header.entries) {
     if (options.filter && !options.filter(entry.name)) continue;
     const bytes = await readAt(file, entry.begin, entry.end - entry.begin);
-    result.set(entry.name, decodeSafetensorsTensor(entry, bytes, description));
+    result.set(entry.name, decodeSafetensorsTensor(entry, bytes, description, options));
   }
   return result;
 }

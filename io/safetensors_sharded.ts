@@ -3,6 +3,7 @@
  * tensor.
  * @module
  */
+import type { NonFiniteOption } from "./finite_weights.ts";
 import type { FileSource } from "./file_source.ts";
 import { readJson } from "./file_source.ts";
 import { readSafetensors, readSafetensorsFile } from "./safetensors.ts";
@@ -26,12 +27,14 @@ export const SAFETENSORS_INDEX_NAME = "model.safetensors.index.json";
  * @param indexName the index's file name
  * @param shardPath returns a shard's local path when it is on disk, so it is streamed tensor by
  *   tensor instead of read whole; `undefined` (the default) reads through `source.readFile`
+ * @param nonFinite `allowNonFinite: true` lets NaN and infinities through
  * @returns all tensors by name, or `null` when the folder has no such index
  */
 export async function readShardedSafetensors(
   source: FileSource,
   indexName: string = SAFETENSORS_INDEX_NAME,
   shardPath?: (file: string) => Promise<string | null | undefined>,
+  nonFinite: NonFiniteOption = {},
 ): Promise<StateDict | null> {
   const index = await readJson(source, indexName);
   if (index === null) return null;
@@ -58,6 +61,7 @@ export async function readShardedSafetensors(
     const options = {
       description: `${file} in ${source.description}`,
       filter: (name: string) => names.has(name),
+      allowNonFinite: nonFinite.allowNonFinite,
     };
     const path = shardPath === undefined ? undefined : await shardPath(file);
     const bytes = typeof path === "string" || path === null ? null : await source.readFile(file);

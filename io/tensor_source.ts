@@ -4,6 +4,7 @@
  * exists twice in memory; a local `model.safetensors` is read by byte ranges and never held whole.
  * @module
  */
+import type { NonFiniteOption } from "./finite_weights.ts";
 import {
   decodeLittleEndian,
   decodeSafetensorsTensor,
@@ -68,12 +69,14 @@ export function stateDictSource(stateDict: StateDict, description: string): Tens
  * when asked (by offset; the file is never held whole).
  * @param path the file
  * @param description names it in error messages
+ * @param nonFinite `allowNonFinite: true` lets NaN and infinities through (refused by default)
  * @returns the source; close it when done
  * @throws RangeError / SyntaxError for a truncated or malformed file
  */
 export async function safetensorsFileSource(
   path: string,
   description: string = path,
+  nonFinite: NonFiniteOption = {},
 ): Promise<TensorSource> {
   const file = await Deno.open(path, { read: true });
   try {
@@ -100,7 +103,7 @@ export async function safetensorsFileSource(
           throw new RangeError(`Cannot read ${name}: ${description} lacks it`);
         }
         const bytes = await readAt(file, entry.begin, entry.end - entry.begin);
-        return decodeSafetensorsTensor(entry, bytes, description).data;
+        return decodeSafetensorsTensor(entry, bytes, description, nonFinite).data;
       },
       async readRows(name: string, start: number, end: number): Promise<Float32Array> {
         const entry = entries.get(name);

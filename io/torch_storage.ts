@@ -5,6 +5,7 @@
  * format (`pytorch_pickle.ts`) and the legacy one (`pytorch_legacy.ts`).
  * @module
  */
+import { describeValue } from "./describe_value.ts";
 import type { PickleGlobal } from "./pickle.ts";
 import { PickleRecord } from "./pickle.ts";
 import { decodeLittleEndian } from "./safetensors.ts";
@@ -109,7 +110,7 @@ function marker(qualifiedName: string): PickleGlobal {
 
 function asIntList(value: unknown, what: string): number[] {
   if (!Array.isArray(value) || !value.every((v) => typeof v === "number" && Number.isInteger(v))) {
-    throw new TypeError(`${what} must be a tuple of integers: received ${String(value)}`);
+    throw new TypeError(`${what} must be a tuple of integers: received ${describeValue(value)}`);
   }
   return value as number[];
 }
@@ -189,29 +190,62 @@ export function storageLoader(
 ): (pid: unknown) => unknown {
   return (pid: unknown): unknown => {
     if (!Array.isArray(pid) || pid[0] !== "storage" || pid.length < 5) {
-      throw new TypeError(`${where}: unsupported persistent id ${String(pid)}`);
+      throw new TypeError(`${where}: unsupported persistent id ${describeValue(pid)}`);
     }
     const [, type, key, , numel, view] = pid;
     const typeName = (type as PickleGlobal | undefined)?.qualifiedName?.replace(/^torch\./, "");
     const info = typeName === undefined ? undefined : STORAGE_TYPES[typeName];
     if (info === undefined || typeof key !== "string" || typeof numel !== "number") {
-      throw new TypeError(`${where}: unsupported storage ${String(typeName)} in persistent id`);
+      throw new TypeError(
+        `${where}: unsupported storage ${describeValue(typeName)} in persistent id`,
+      );
     }
     let storage = storages.get(key);
     if (storage === undefined) {
       storage = new TorchStorageRef(key, info.dtype, info.bytes, numel);
       storages.set(key, storage);
+    } else if (storage.dtype !== info.dtype || storage.numel !== numel) {
+      throw new TypeError(
+        `${where}: storage ${key} is named as ${storage.numel} elements of ${storage.dtype} and ` +
+          `as ${numel} elements of ${info.dtype}`,
+      );
     }
     if (Array.isArray(view)) {
       // Legacy storage views: (view_key, element offset, view size) into the root storage.
       const [, offset, size] = view;
       if (typeof offset !== "number" || typeof size !== "number" || offset + size > numel) {
-        throw new RangeError(`${where}: storage view ${String(view)} lies outside storage ${key}`);
+        throw new RangeError(
+          `${where}: storage view ${describeValue(view)} lies outside storage ${key}`,
+        );
       }
       return new TorchStorageRef(key, info.dtype, info.bytes, numel, offset);
     }
     return storage;
   };
+}
+
+/**
+ * Refuses a storage whose bytes are not exactly its element count times its type's size: a
+ * storage relabelled to another type (float32 bytes read as Half, say) or cut.
+ * @param ref a tensor of the storage
+ * @param tensorName the tensor's name
+ * @param where the start of the message
+ * @param storageBytes the bytes the archive holds for the storage
+ */
+export function checkStorageSize(
+  ref: TorchTensorRef,
+  tensorName: string,
+  where: string,
+  storageBytes: number,
+): void {
+  const { key, numel, itemBytes, dtype } = ref.storage;
+  if (storageBytes !== numel * itemBytes) {
+    throw new RangeError(
+      `${where}: tensor "${tensorName}": storage ${key} holds ${storageBytes} bytes, but ` +
+        `${numel} elements of ${dtype} (${itemBytes} bytes each) are ${numel * itemBytes}; ` +
+        `its type or size does not match its data`,
+    );
+  }
 }
 
 /**

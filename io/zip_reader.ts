@@ -129,6 +129,10 @@ export async function readZipDirectory(reader: ByteReader): Promise<Map<string, 
       }
       q += 4 + length;
     }
+    if (entries.has(name)) {
+      // Readers disagree on which of two same-named entries counts; refuse rather than choose.
+      throw new RangeError(`${where}: the archive holds two entries named "${name}"`);
+    }
     entries.set(name, { name, method, compressedSize, size, crc32, localHeaderOffset });
     p += 46 + nameLength + extraLength + commentLength;
   }

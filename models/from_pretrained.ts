@@ -132,7 +132,7 @@ export async function loadPretrained<M extends LoadableModel>(
   const files = await resolveSource(source, options);
   const json = await readConfigObject(files, `Cannot load a model from ${files.description}`);
   const config = checkedConfig(json, files, className, options);
-  const { tensors } = await openWeights(files);
+  const { tensors } = await openWeights(files, options);
   try {
     await chooseBackend(options);
     const modelOptions: DPRModelOptions = { placeholders: true };

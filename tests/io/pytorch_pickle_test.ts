@@ -207,3 +207,75 @@ Deno.test("randomly corrupted checkpoints either read or fail with a clear error
     }
   }
 });
+
+Deno.test("a storage relabelled to another type is refused, naming the storage and tensor", async () => {
+  // float32 bytes of 4 values; the pickle calls the storage another type of the same count.
+  const bytes = f32([1.5, -2, 3.25, 1e-3]);
+  for (
+    const type of [
+      "HalfStorage",
+      "BFloat16Storage",
+      "ByteStorage",
+      "BoolStorage",
+      "CharStorage",
+      "ShortStorage",
+      "DoubleStorage",
+      "LongStorage",
+    ]
+  ) {
+    const pickle = new PickleBuilder().dict().mark()
+      .str("encoder.weight").tensor("7", type, 4, 0, [4], [1]).setitems().stop();
+    await assert.rejects(
+      () => readPytorchCheckpoint(torchZip(pickle, { "7": bytes }), { description: "m.bin" }),
+      (e: Error) =>
+        e instanceof RangeError &&
+        /^Cannot read PyTorch checkpoint m\.bin: tensor "encoder\.weight": storage 7 holds 16 bytes, but 4 elements of \w+ \(\d bytes each\) are \d+; its type or size does not match its data$/
+          .test(e.message),
+      type,
+    );
+  }
+  // The exact size loads.
+  const right = new PickleBuilder().dict().mark()
+    .str("w").tensor("0", "FloatStorage", 4, 0, [4], [1]).setitems().stop();
+  assert.deepEqual(
+    (await readPytorchCheckpoint(torchZip(right, { "0": bytes }))).get("w")?.data,
+    new Float32Array([1.5, -2, 3.25, 1e-3]),
+  );
+  // One storage key named with two types.
+  const twoTypes = new PickleBuilder().dict().mark()
+    .str("a").tensor("0", "FloatStorage", 4, 0, [4], [1])
+    .str("b").tensor("0", "HalfStorage", 8, 0, [8], [1]).setitems().stop();
+  await assert.rejects(
+    () => readPytorchCheckpoint(torchZip(twoTypes, { "0": bytes })),
+    /storage 0 is named as 4 elements of F32 and as 8 elements of F16/,
+  );
+});
+
+Deno.test("a legacy torch file whose storage type is narrower than its data is refused", async () => {
+  const main = new PickleBuilder();
+  main.legacy = true;
+  const pickle = main.dict().mark().str("w").tensor("k", "HalfStorage", 2, 0, [2], [1])
+    .setitems().stop();
+  // The file holds 2 float32 values (8 bytes) where the type says 2 halves (4 bytes).
+  const file = legacyTorchFile(pickle, [["k", 2, f32([1, 2])]]);
+  await assert.rejects(
+    () => readPytorchCheckpoint(file, { description: "old.bin" }),
+    /Cannot read PyTorch checkpoint old\.bin: the storages' types and sizes account for \d+ bytes but the file has \d+; a storage's type does not match its data/,
+  );
+});
+
+Deno.test("a zip with two entries of the same name is refused", async () => {
+  const pickle = new PickleBuilder().dict().mark()
+    .str("w").tensor("0", "FloatStorage", 2, 0, [2], [1]).setitems().stop();
+  const twice = makeZip([
+    ["archive/data.pkl", pickle],
+    ["archive/data/0", f32([1, 2])],
+    ["archive/data/0", f32([666, 666])],
+  ]);
+  await assert.rejects(
+    () => readPytorchCheckpoint(twice, { description: "dup.bin" }),
+    (e: Error) =>
+      e instanceof RangeError && /dup\.bin/.test(e.message) &&
+      /the archive holds two entries named "archive\/data\/0"/.test(e.message),
+  );
+});

@@ -1,0 +1,49 @@
+/**
+ * The check that loaded weights are finite: a NaN or an infinity in a checkpoint (or an F64 value
+ * beyond float32's range, which becomes one on conversion) is an error naming the tensor, unless
+ * the caller asks for such weights with `allowNonFinite`.
+ * @module
+ */
+
+/** The option every weight reader takes to let non-finite values through. */
+export interface NonFiniteOption {
+  /**
+   * Load weights that hold NaN or ±Infinity (after conversion to float32) instead of refusing
+   * them. Default false: such a tensor is a `RangeError` naming it.
+   */
+  allowNonFinite?: boolean;
+}
+
+/**
+ * Throws when `data` holds a NaN or an infinity, naming the tensor, the first such value and its
+ * index, and how many there are.
+ *
+ * @param data the tensor's values, as float32
+ * @param tensorName the tensor's state-dict name
+ * @param where the start of the message, e.g. "Cannot read model.safetensors in my-model"
+ * @param options `allowNonFinite: true` skips the check
+ * @throws {RangeError} on the first tensor with a non-finite value
+ */
+export function checkFiniteWeights(
+  data: Float32Array,
+  tensorName: string,
+  where: string,
+  options: NonFiniteOption = {},
+): void {
+  if (options.allowNonFinite === true) return;
+  let first = -1;
+  let count = 0;
+  for (let i = 0; i < data.length; i++) {
+    // x - x is 0 for every finite x and NaN for NaN and ±Infinity.
+    if (data[i]! - data[i]! !== 0) {
+      if (first < 0) first = i;
+      count++;
+    }
+  }
+  if (first < 0) return;
+  throw new RangeError(
+    `${where}: tensor "${tensorName}" holds ${data[first]} at index ${first} (${count} ` +
+      `non-finite value${count === 1 ? "" : "s"} in all; values beyond float32's range become ` +
+      `Infinity); pass allowNonFinite: true to load non-finite weights anyway`,
+  );
+}
