@@ -269,7 +269,7 @@ Deno.test("dpr index: a shard killed midway and restarted gives the uninterrupte
     const ref = await run("cli/main.ts", ["index", passages, `${dir}/ref`, ...common]);
     assert.equal(ref.code, 0, ref.stderr);
 
-    // Two shards; shard 0 sleeps after each chunk and is killed once 2 of its chunks exist.
+    // Two shards; shard 0 is killed (SIGKILL) right after its second chunk is written.
     const shard0 = `${dir}/crash/shards/shard-0-of-2`;
     const args = (extra: string[]) => [
       "run",
@@ -283,24 +283,20 @@ Deno.test("dpr index: a shard killed midway and restarted gives the uninterrupte
       "2",
       ...extra,
     ];
-    const child = new Deno.Command(Deno.execPath(), {
-      args: args(["--shard-id", "0", "--throttle-ms", "400"]),
+    const killed = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        `${ROOT}tests/cli/helpers/killed_after_chunks.ts`,
+        "2",
+        ...args(["--shard-id", "0", "--throttle-ms", "1234"]).slice(3),
+      ],
       stdout: "null",
       stderr: "null",
       env: { DPR_BACKEND: "cpu" },
-    }).spawn();
-    const chunks = () => {
-      try {
-        return [...Deno.readDirSync(shard0)].filter((e) => /^chunk-\d+$/.test(e.name)).length;
-      } catch {
-        return 0;
-      }
-    };
-    const deadline = Date.now() + 60_000;
-    while (chunks() < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
-    child.kill("SIGKILL");
-    assert.ok(!(await child.status).success, "shard 0 should have been killed before it finished");
-    const done = chunks();
+    }).output();
+    assert.equal(killed.signal, "SIGKILL", "shard 0 should have been killed before it finished");
+    const done = [...Deno.readDirSync(shard0)].filter((e) => /^chunk-\d+$/.test(e.name)).length;
     assert.equal(done, 2, `chunks of shard 0 before the restart: ${done}`);
 
     const resumed = await run("cli/main.ts", args(["--shard-id", "0"]).slice(3));

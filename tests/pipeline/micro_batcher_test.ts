@@ -2,23 +2,46 @@ import assert from "node:assert/strict";
 import { MicroBatcher } from "../../pipeline/micro_batcher.ts";
 
 Deno.test("MicroBatcher: concurrent calls share batches, run one at a time, keep order", async () => {
+  // No timers: each batch waits on a gate the test opens, so what joins which batch depends on
+  // the order of calls only.
   const seen: number[][] = [];
+  const entered: Array<() => void> = [];
+  const gates: Array<() => void> = [];
   let running = 0;
   const batcher = new MicroBatcher(async (xs: number[]) => {
     running++;
     assert.equal(running, 1, "batches never overlap");
     seen.push(xs);
-    await new Promise((r) => setTimeout(r, 5));
+    await new Promise<void>((open) => {
+      gates.push(open);
+      entered.shift()?.();
+    });
     running--;
     return xs.map((x) => x * 10);
   }, { maxBatchSize: 4 });
-  const first = await Promise.all([1, 2, 3, 4, 5, 6].map((x) => batcher.call(x)));
-  assert.deepEqual(first, [10, 20, 30, 40, 50, 60]);
+  /** Resolves when the next batch has started (and waits at its gate). */
+  const nextBatchStarts = (): Promise<void> => new Promise((resolve) => entered.push(resolve));
+  /** Opens the gate of the batch that is waiting. */
+  const openGate = (): void => gates.shift()!();
+
+  let started = nextBatchStarts();
+  const first = Promise.all([1, 2, 3, 4, 5, 6].map((x) => batcher.call(x)));
+  await started;
+  started = nextBatchStarts();
+  openGate();
+  await started;
+  openGate();
+  assert.deepEqual(await first, [10, 20, 30, 40, 50, 60]);
   assert.deepEqual(seen, [[1, 2, 3, 4], [5, 6]]);
   // Calls made while a batch runs join the next one.
+  started = nextBatchStarts();
   const a = batcher.call(7);
-  await new Promise((r) => setTimeout(r, 1));
+  await started; // [7] is running
   const rest = [8, 9].map((x) => batcher.call(x));
+  started = nextBatchStarts();
+  openGate();
+  await started; // [8, 9] is running
+  openGate();
   assert.deepEqual(await Promise.all([a, ...rest]), [70, 80, 90]);
   assert.deepEqual(seen.slice(2), [[7], [8, 9]]);
 });

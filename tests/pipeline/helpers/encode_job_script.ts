@@ -1,9 +1,11 @@
-// Runs one shard of an encoding job with the fake encoder, sleeping after each chunk so a test
-// can kill it midway. Args: passages outDir shardId numShards chunkSize delayMs
+// Runs one shard of an encoding job with the fake encoder. Args: passages outDir shardId
+// numShards chunkSize killAfter. With killAfter > 0 the process kills itself (SIGKILL, as a
+// crash would) right after its killAfter-th chunk is written: exactly that many chunks exist.
 import { runEncodeJob } from "../../../pipeline/encode_passages.ts";
 import { FakeEncoder } from "./fake_encoder.ts";
 
-const [passages, outDir, shardId, numShards, chunkSize, delay] = Deno.args;
+const [passages, outDir, shardId, numShards, chunkSize, killAfter] = Deno.args;
+let written = 0;
 const result = await runEncodeJob({
   passages: passages!,
   outDir: outDir!,
@@ -15,7 +17,7 @@ const result = await runEncodeJob({
   progress: false,
   afterChunk: (chunk) => {
     console.log(`chunk ${chunk}`);
-    return new Promise((resolve) => setTimeout(resolve, Number(delay)));
+    if (++written === Number(killAfter)) Deno.kill(Deno.pid, "SIGKILL");
   },
 });
 console.log(JSON.stringify(result));
