@@ -5,12 +5,17 @@
  * The collection is cut, in file order, into chunks of `chunkSize` passages; chunk `c` belongs to
  * shard `c % numShards`. A shard job streams the whole file, encodes only its own chunks, and
  * writes each finished chunk as a small index folder, atomically (written under a temporary name,
- * then renamed). After a crash, running the same job again skips the chunks already on disk.
+ * then renamed). After a crash, running the same job again skips the chunks already on disk, once
+ * it has checked that each was encoded from the passages the file holds now (a SHA-256 of each
+ * chunk's passages is kept beside it; a finished shard keeps one of the whole collection): a
+ * changed file is refused, naming the chunk, never mixed with the old chunks.
  *
  * ```
  * <out>/shards/shard-<s>-of-<n>/job.json       the job's settings (checked on resume)
  * <out>/shards/shard-<s>-of-<n>/chunk-000012/  chunk 12, a DenseIndex folder
- * <out>/shards/shard-<s>-of-<n>/done.json      written last: {"totalPassages", "totalChunks"}
+ * <out>/shards/shard-<s>-of-<n>/chunk-000012.sha256  the digest of the passages it holds
+ * <out>/shards/shard-<s>-of-<n>/done.json      written last: {"totalPassages", "totalChunks",
+ *                                               "passagesSha256"}
  * ```
  *
  * `mergeShards(out)` checks that every shard is done and every chunk present, then writes the
@@ -20,7 +25,8 @@
  * chunk is written into it as one `upsert` (ids, vectors, `{title, text}`, and each passage's
  * position in the file as its row); a chunk counts as done when every one of its ids is stored, so
  * a re-run skips finished chunks and rewrites a partial one, and shards on many machines write
- * into the same index with no merge step.
+ * into the same index with no merge step. (The digest check above needs the shard folders: a job
+ * writing into an index knows a chunk is done by its ids only.)
  * @module
  */
 import { DenseIndex, type VectorStorage } from "../index/dense_index.ts";
@@ -33,6 +39,12 @@ import {
   tokenizePassage,
 } from "./dense_encoder.ts";
 import { type Passage, type PassageFormat, readPassages } from "./passages.ts";
+import {
+  checkChunkDigest,
+  PassageDigest,
+  passageFileDigest,
+  writeChunkDigest,
+} from "./passage_digest.ts";
 import { ProgressBar } from "./progress.ts";
 
 /** Options of an encoding job. */
@@ -93,6 +105,8 @@ interface JobSettings {
   fingerprint: Record<string, unknown>;
   /** Size of the passage file: a resumed job must read the same collection. */
   passagesBytes: number;
+  /** The encoder's vector length. */
+  encoderDim: number;
 }
 
 /** The folder of shard `shardId` of `numShards` under `outDir`. */
@@ -180,6 +194,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     tokenTypes,
     fingerprint: options.fingerprint ?? {},
     passagesBytes: fileSize,
+    encoderDim: options.encoder.dim,
   };
   if (target === undefined) await prepareShardDir(dir, settings);
 
@@ -194,6 +209,17 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
   const donePath = `${dir}/done.json`;
   if (target === undefined && await pathExists(donePath)) {
     const done = JSON.parse(await Deno.readTextFile(donePath));
+    // A finished shard reads nothing more, so check the file against the one it encoded.
+    const now = await passageFileDigest(options.passages, options.format);
+    if (done.passagesSha256 !== now) {
+      throw new RangeError(
+        `Cannot reuse the finished encoding job in ${dir}: it was encoded from other passages ` +
+          `than ${options.passages} holds now (sha256 ${
+            done.passagesSha256 ?? "not recorded"
+          }, now ${now}). Refused, nothing was overwritten: encode into another output folder, ` +
+          `or remove ${dir} to start this shard again`,
+      );
+    }
     result.totalPassages = done.totalPassages;
     result.totalChunks = done.totalChunks;
     return result;
@@ -214,7 +240,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     };
   };
 
-  const flush = async (chunk: number, passages: Passage[]): Promise<void> => {
+  const flush = async (chunk: number, passages: Passage[], digest: string): Promise<void> => {
     if (chunk % numShards !== shardId) return;
     const ids = passages.map((p) => p.id);
     const chunkPath = `${dir}/${chunkName(chunk)}`;
@@ -222,6 +248,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
       ? await pathExists(chunkPath)
       : (await target.passages(ids)).every((p) => p !== null);
     if (stored) {
+      if (target === undefined) await checkChunkDigest(dir, chunkName(chunk), digest);
       result.chunksSkipped++;
       skippedPassages += passages.length;
       return;
@@ -234,6 +261,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     if (target === undefined) {
       const index = new DenseIndex(options.encoder.dim);
       index.add(ids, vectors, metadata);
+      await writeChunkDigest(dir, chunkName(chunk), digest);
       await index.save(chunkPath);
     } else {
       const rows = passages.map((_, i) => chunk * chunkSize + i);
@@ -247,6 +275,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
 
   let chunk = 0;
   let buffer: Passage[] = [];
+  const digest = new PassageDigest();
   for await (
     const passage of readPassages(options.passages, {
       format: options.format,
@@ -254,24 +283,29 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     })
   ) {
     seen++;
-    // Passages of other shards' chunks are only counted, never kept.
+    digest.add(passage);
+    // Passages of other shards' chunks are only counted (and hashed), never kept.
     if (chunk % numShards === shardId) buffer.push(passage);
     else buffer.length++;
     if (buffer.length === chunkSize) {
-      await flush(chunk, buffer);
+      await flush(chunk, buffer, digest.endChunk());
       buffer = [];
       chunk++;
     }
   }
   if (buffer.length > 0) {
-    await flush(chunk, buffer);
+    await flush(chunk, buffer, digest.endChunk());
     chunk++;
   }
   result.totalPassages = seen;
   result.totalChunks = chunk;
   bar.finish(state());
   if (target === undefined) {
-    await writeJsonAtomic(donePath, { totalPassages: seen, totalChunks: chunk });
+    await writeJsonAtomic(donePath, {
+      totalPassages: seen,
+      totalChunks: chunk,
+      passagesSha256: digest.endCollection(),
+    });
   }
   return result;
 }
@@ -347,7 +381,7 @@ export async function mergeShards(
     );
   }
   const numShards = [...counts][0]!;
-  let totals: { totalPassages: number; totalChunks: number } | null = null;
+  let totals: { totalPassages: number; totalChunks: number; passagesSha256?: string } | null = null;
   const problems: string[] = [];
   for (let s = 0; s < numShards; s++) {
     const dir = shardDir(outDir, s, numShards);
@@ -362,6 +396,9 @@ export async function mergeShards(
     const done = JSON.parse(await Deno.readTextFile(`${dir}/done.json`));
     if (totals !== null && totals.totalChunks !== done.totalChunks) {
       problems.push(`shard ${s} saw ${done.totalChunks} chunks, others ${totals.totalChunks}`);
+    }
+    if (totals !== null && totals.passagesSha256 !== done.passagesSha256) {
+      problems.push(`shard ${s} was encoded from another passage file than shard 0`);
     }
     totals ??= done;
   }

@@ -354,3 +354,32 @@ Deno.test("dpr CLI: index --storage int8 and merge --storage float16 record the 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("dpr index --keep-shards on a changed passage file of the same size is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const lines = (await Deno.readTextFile(`${ROOT}data/demo_passages.tsv`)).split("\n");
+    const passages = `${dir}/p.tsv`;
+    const original = lines.slice(0, 9).join("\n") + "\n";
+    await Deno.writeTextFile(passages, original);
+    const common = ["--models", MODELS, "--chunk-size", "4", "--no-progress", "--keep-shards"];
+    const first = await run("cli/main.ts", ["index", passages, `${dir}/idx`, ...common]);
+    assert.equal(first.code, 0, first.stderr);
+    const vectors = await Deno.readFile(`${dir}/idx/vectors.npy`);
+    // One letter of the last passage changes case: same size, other content.
+    const last = original.trimEnd().split("\n").at(-1)!;
+    const at = last.search(/[a-z]/);
+    const changed = original.replace(
+      last,
+      last.slice(0, at) + last[at]!.toUpperCase() + last.slice(at + 1),
+    );
+    assert.equal(changed.length, original.length);
+    await Deno.writeTextFile(passages, changed);
+    const again = await run("cli/main.ts", ["index", passages, `${dir}/idx`, ...common]);
+    assert.notEqual(again.code, 0, "a changed collection must not reuse the old shards");
+    assert.match(again.stderr, /Cannot reuse the finished encoding job .*other passages.*Refused/);
+    assert.deepEqual(await Deno.readFile(`${dir}/idx/vectors.npy`), vectors, "index untouched");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
