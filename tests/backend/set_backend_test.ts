@@ -7,7 +7,7 @@ import {
 } from "../../backend/set_backend.ts";
 import { getBackendInfo } from "../../backend/backend_info.ts";
 import { defaultWasmThreads, wasmThreadsFromEnv } from "../../backend/wasm_backend.ts";
-import { runInChild, skipWebGpu, testBackends } from "./backends.ts";
+import { expectedBackends, runInChild, skipWebGpu, testBackends } from "./backends.ts";
 import { checkMatMul } from "./matmul_check.ts";
 
 const WEBGPU_CASES = new URL("./webgpu_cases.ts", import.meta.url);
@@ -254,5 +254,24 @@ Deno.test({
     assertEquals(auto.source, "default");
     assertEquals(auto.backend, "wasm");
     assertEquals(auto.product, [58, 64, 139, 154]);
+  },
+});
+
+const expected = expectedBackends();
+
+Deno.test({
+  name: `every backend DPR_EXPECT_BACKENDS names starts here (${expected.join(", ") || "unset"})`,
+  ignore: expected.length === 0,
+  fn: async () => {
+    for (const backend of expected) {
+      if (backend === "webgpu") {
+        // In a child: an adapter request loads libEGL (see backends.ts).
+        const probe = await runInChild(WEBGPU_CASES, "probe") as { available: boolean };
+        assert.ok(probe.available, `webgpu is expected but no adapter: ${JSON.stringify(probe)}`);
+        continue;
+      }
+      assertEquals((await setBackend(backend)).backend, backend);
+    }
+    await setBackend("cpu");
   },
 });

@@ -9,7 +9,8 @@ import type { StateDict } from "../../io/state_dict.ts";
 import { DPRConfig } from "../../models/config.ts";
 import { DPRQuestionEncoder } from "../../models/dpr_question_encoder.ts";
 import { seeded } from "../seeded.ts";
-import { skipUnlessExpected, testBackends } from "../backend/backends.ts";
+import { testBackends } from "../backend/backends.ts";
+import { missingOpenBlas } from "../backend/blas/libraries.ts";
 
 const H = 16;
 const GAMMA = 1e-3;
@@ -66,20 +67,10 @@ function reference(sd: StateDict): Float64Array[] {
   });
 }
 
-async function blasMissing(): Promise<string | undefined> {
-  try {
-    await setBackend("blas");
-    return undefined;
-  } catch (error) {
-    return (error as Error).message;
-  } finally {
-    await setBackend("cpu");
-  }
-}
-
 const backends: string[] = testBackends();
-const blasSkipped = skipUnlessExpected("blas", await blasMissing());
-if (!backends.includes("blas") && !blasSkipped) backends.push("blas");
+if (!backends.includes("blas") && missingOpenBlas("LayerNorm epsilon on blas") === undefined) {
+  backends.push("blas");
+}
 
 for (const backend of backends) {
   Deno.test(`LayerNorm epsilon is BERT's 1e-12 end to end on ${backend} (low-variance input)`, async () => {

@@ -1,5 +1,6 @@
 // Every Hugging Face golden case of every fixture checkpoint, replayed on the "blas" backend
-// (native GEMMs, fast elementwise kernels), within the same 1e-4 as the cpu backend.
+// (native GEMMs, fast elementwise kernels), within the same 2e-5 as the cpu backend (measured
+// worst 3.2e-6, packed or plain weights; see tests/models/parity_cpu_test.ts).
 import { deepEqual } from "node:assert/strict";
 import { tf } from "../../../backend/tf.ts";
 import { registerBlasBackend } from "../../../backend/blas/register.ts";
@@ -18,7 +19,7 @@ if (!noBlas) await registerBlasBackend({ oneDnn: false });
 for (const name of CHECKPOINTS) {
   blasTest(`blas parity: ${name}, every golden case`, async () => {
     await tf.setBackend("blas");
-    const replayed = await replayCheckpoint(name, { tolerance: 1e-4 });
+    const replayed = await replayCheckpoint(name, { tolerance: 2e-5 });
     deepEqual(replayed, readGolden(name).cases.map((c) => c.name));
   });
 }
