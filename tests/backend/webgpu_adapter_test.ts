@@ -54,3 +54,11 @@ for (const [name, adapter, fallback, description] of cases) {
 Deno.test("probeWebGpu agrees with navigator.gpu here (in a child process)", async () => {
   await runInChild(new URL("./webgpu_cases.ts", import.meta.url), "probeAgrees");
 });
+
+Deno.test({
+  name: "importing mod.ts probes no WebGPU adapter (no GL/EGL library mapped; in a child process)",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    await runInChild(new URL("./webgpu_cases.ts", import.meta.url), "importLoadsNoGpu");
+  },
+});

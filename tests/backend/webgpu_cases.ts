@@ -97,3 +97,20 @@ export async function auto(): Promise<void> {
   assert.equal(getBackendInfo().backend, chosen.backend);
   await setBackend("cpu");
 }
+
+/** GL, EGL and Vulkan libraries mapped into this process. */
+export function gpuLibrariesMapped(): string[] {
+  const maps = Deno.readTextFileSync("/proc/self/maps");
+  const paths = maps.split("\n").map((line) => line.split(/\s+/)[5] ?? "");
+  return [
+    ...new Set(paths.filter((path) => /lib(EGL|GLX|GL|vulkan)[^/]*\.so|swrast|lvp_icd/.test(path))),
+  ];
+}
+
+/** Importing the whole module asks for no WebGPU adapter: no GPU library gets mapped. */
+export async function importLoadsNoGpu(): Promise<void> {
+  await import("../../mod.ts");
+  assert.deepEqual(gpuLibrariesMapped(), [], "mapped after importing mod.ts");
+  // The check can see them: asking for an adapter maps them where one exists.
+  if ((await probeWebGpu()).available) assert.notDeepEqual(gpuLibrariesMapped(), []);
+}
