@@ -172,7 +172,8 @@ export function serveGuarded(
       const n = await upstream.read(buffer);
       if (n === null) break;
       relay.lastActivity = performance.now();
-      if (relay.headerDeadline === null) relay.answered = true;
+      // An interim reply alone ("100 Continue" before a body) does not end the request.
+      if (relay.headerDeadline === null && !interimOnly(buffer, n)) relay.answered = true;
       let written = 0;
       while (written < n) written += await relay.client.write(buffer.subarray(written, n));
     }
@@ -250,6 +251,19 @@ export function serveGuarded(
     finished: finishedPromise,
     shutdown,
   };
+}
+
+const INTERIM = new TextEncoder().encode("HTTP/1.1 1");
+
+/** Whether a chunk from the server is exactly one interim (1xx) reply. */
+function interimOnly(buffer: Uint8Array, n: number): boolean {
+  if (n < INTERIM.length || INTERIM.some((byte, i) => buffer[i] !== byte)) return false;
+  for (let i = INTERIM.length; i + 3 < n; i++) {
+    if (buffer[i] === 13 && buffer[i + 1] === 10 && buffer[i + 2] === 13 && buffer[i + 3] === 10) {
+      return i + 4 === n;
+    }
+  }
+  return false;
 }
 
 /** Marks the header block complete once "\r\n\r\n" is seen (possibly split across reads). */

@@ -144,6 +144,39 @@ Deno.test("serveGuarded: connections over maxConnections get 503 and are closed"
   }
 });
 
+Deno.test("serveGuarded: a slow answer after 100 Continue is no header timeout", async () => {
+  // The reply comes well after the header timeout: the request's headers were complete long before.
+  const server = serveGuarded(
+    { port: 0, headerTimeoutMs: 200, onListen: () => {} },
+    async (request) => {
+      const text = await request.text();
+      await sleep(600);
+      return new Response(`got ${text.length}`);
+    },
+  );
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  try {
+    const send = (text: string) => conn.write(new TextEncoder().encode(text));
+    const buffer = new Uint8Array(1024);
+    const receive = async () => {
+      const n = await conn.read(buffer);
+      return new TextDecoder().decode(buffer.subarray(0, n ?? 0));
+    };
+    await send("POST / HTTP/1.1\r\nhost: x\r\nexpect: 100-continue\r\ncontent-length: 5\r\n\r\n");
+    assert.match(await receive(), /^HTTP\/1\.1 100 Continue/);
+    await send("hello");
+    const reply = await receive();
+    assert.match(reply, /^HTTP\/1\.1 200 /);
+    assert.match(reply, /got 5$/);
+    // The next request on the connection starts a new header deadline.
+    await send("GET / HTTP/1.1\r\nhost: x\r\n");
+    assert.match(await receive(), /^HTTP\/1\.1 408 /);
+  } finally {
+    conn.close();
+    await server.shutdown();
+  }
+});
+
 Deno.test("serveGuarded: bad options are refused", () => {
   for (const bad of [0, -1, 1.5]) {
     assert.throws(() => serveGuarded({ headerTimeoutMs: bad }, () => new Response()), {
