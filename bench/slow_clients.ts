@@ -242,8 +242,8 @@ async function runBench(): Promise<void> {
     }));
 
     const goals = { successRate: true, p99: true, peakRss: true };
-    // Rounds of the same attack: a second round that peaks no higher shows the memory is reused,
-    // not leaked, where RSS does not drop back at once (V8 collects lazily).
+    // Rounds of the same attack: RSS does not drop back at once (V8 collects lazily); a second
+    // round shows whether that memory is reused or added to.
     for (let round = 1; round <= num("rounds"); round++) {
       // The attackers run in a process of their own, so this one measures only the server.
       const attack = new Deno.Command(Deno.execPath(), {
