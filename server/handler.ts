@@ -183,8 +183,8 @@ export function createHandler(options: HandlerOptions): (request: Request) => Pr
     try {
       response = await respond(request, start);
     } catch (error) {
-      // Whatever of the body is left unread is dropped.
-      request.body?.cancel().catch(() => {});
+      // An untouched body is dropped; one being read is left to the reader (see read_body.ts).
+      if (!request.bodyUsed) request.body?.cancel().catch(() => {});
       if (error instanceof HttpError) {
         response = jsonResponse(error.status, { error: error.message }, error.headers);
       } else {

@@ -125,23 +125,36 @@ async function readBytes(request: Request, limits: ReadBodyLimits): Promise<Uint
     buffer = grown;
   };
   let timedOut = false;
-  // Cancelling the reader ends a pending read (done), so one timer bounds the whole body.
+  // Releasing the reader fails a pending read, so one timer bounds the whole body. (Not
+  // cancelling: a Deno request body cancelled with a read pending keeps that read's state, and
+  // with a default reader its 64 KiB buffer, for the life of the process. The 408 closes the
+  // connection, which ends the read.)
   const timer = setTimeout(() => {
     timedOut = true;
-    reader.cancel().catch(() => {});
+    reader.releaseLock();
   }, timeoutMs);
+  const expired = () =>
+    new HttpError(
+      408,
+      `request body did not arrive within ${timeoutMs} ms (${size} bytes received)`,
+      { connection: "close" },
+    );
   try {
     for (;;) {
       let done: boolean;
       if (byob !== null) {
         grow(size + 1);
-        const result = await byob.read(buffer.subarray(size));
+        const result = await byob.read(buffer.subarray(size)).catch((error) => {
+          throw timedOut ? expired() : error;
+        });
         // The read took our buffer and hands it back as the view's buffer.
         if (result.value !== undefined) buffer = new Uint8Array(result.value.buffer);
         done = result.done;
         if (!done) size += result.value!.length;
       } else {
-        const result = await chunks!.read();
+        const result = await chunks!.read().catch((error) => {
+          throw timedOut ? expired() : error;
+        });
         done = result.done;
         if (!done) {
           const value = result.value!;
@@ -150,13 +163,7 @@ async function readBytes(request: Request, limits: ReadBodyLimits): Promise<Uint
           size += value.length;
         }
       }
-      if (timedOut) {
-        throw new HttpError(
-          408,
-          `request body did not arrive within ${timeoutMs} ms (${size} bytes received)`,
-          { connection: "close" },
-        );
-      }
+      if (timedOut) throw expired();
       if (done) break;
       if (size > maxBytes) {
         await reader.cancel().catch(() => {});
