@@ -101,6 +101,7 @@ export { decodeNpy, encodeNpy, parseNpyHeader } from "./index/npy.ts";
 export { passageFields } from "./index/vector_index.ts";
 export type { StoredPassage, VectorBatch, VectorIndex } from "./index/vector_index.ts";
 export { isPostgresUrl, openIndex, type OpenIndexOptions } from "./index/open_index.ts";
+export type { PgVectorIndexOptions } from "./index/pgvector_index.ts";
 export { OpenDomainQA } from "./pipeline/open_domain_qa.ts";
 export type {
   Answer,
@@ -176,8 +177,9 @@ export type { Progress } from "./io/progress.ts";
 export type { ReadPytorchOptions } from "./io/pytorch_pickle.ts";
 export type { ResolvedPretrained, WeightFormat } from "./io/resolve.ts";
 export type { ReadSafetensorsOptions } from "./io/safetensors.ts";
-export type { WriteSafetensorsOptions } from "./io/safetensors_write.ts";
-export type { StateDictModel } from "./io/save_safetensors.ts";
+export type { NonFiniteOption } from "./io/finite_weights.ts";
+export type { EncodedTensor, WriteSafetensorsOptions } from "./io/safetensors_write.ts";
+export type { SaveSafetensorsOptions, StateDictModel } from "./io/save_safetensors.ts";
 export type { Quantization } from "./io/tfjs_artifacts.ts";
 export type { WeightLayout } from "./convert/convert.ts";
 export type { IndexFiles } from "./index/index_files.ts";
