@@ -124,6 +124,53 @@ export class BertEncoder extends BertCompositeLayer {
     return result;
   }
 
+  /**
+   * {@linkcode BertEncoder.forward} for inference, awaiting `pause` before each layer, so that a
+   * program serving requests keeps its event loop turning (one BERT-base layer is tens of
+   * milliseconds, a whole pass hundreds). Each layer runs in its own `tidy`; only the running
+   * state lives across a pause, and it is freed on the way.
+   * @param hidden the embedding output [B*T, H] (the caller keeps and frees it)
+   * @param maskBias [B, 1, 1, T] or null (the caller's)
+   * @param batch B
+   * @param seq T
+   * @param ctx the forward context
+   * @param firstTokenOnly run the last layer's feed-forward part on the [CLS] rows alone
+   * @param pause awaited before each layer
+   * @returns the last hidden state: [B*T, H], or [B, H] with `firstTokenOnly`
+   */
+  async forwardPausing(
+    hidden: tf.Tensor2D,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+    firstTokenOnly: boolean,
+    pause: () => Promise<void>,
+  ): Promise<tf.Tensor2D> {
+    let current = hidden;
+    try {
+      for (const [i, block] of this.layer.entries()) {
+        await pause();
+        const last = i === this.layer.length - 1;
+        const input = current;
+        const next = tf.tidy(() =>
+          firstTokenOnly && last
+            ? block.forwardFirstToken(input, maskBias, batch, seq, ctx)
+            : block.forward(input, maskBias, batch, seq, ctx, false).hidden
+        );
+        if (current !== hidden) current.dispose();
+        current = next;
+      }
+    } catch (error) {
+      if (current !== hidden) current.dispose();
+      throw error;
+    }
+    if (current !== hidden) return current;
+    return firstTokenOnly
+      ? gatherRows(hidden, Array.from({ length: batch }, (_, b) => b * seq))
+      : tf.clone(hidden);
+  }
+
   /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return callOnSequence(

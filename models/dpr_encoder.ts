@@ -32,6 +32,15 @@ import type { EncodedTensor } from "../io/safetensors_write.ts";
 
 export type { DPRModelOptions } from "./model_options.ts";
 
+/**
+ * One turn of the event loop: timers, I/O and other requests run before it resolves.
+ * @internal the default pause of `forwardAsync`
+ * @returns a promise resolved by a macrotask
+ */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 /** Options of `forward`. */
 export interface DPRForwardOptions {
   /** Also return every hidden state (embedding output first). Default false. */
@@ -203,7 +212,12 @@ export class DPREncoder {
     defaults: InputDefaults,
     owner: string,
     firstTokenOnly = false,
-  ): { prepared: { batch: number; seq: number }; run: () => BertRunOutput } {
+  ): {
+    prepared: { batch: number; seq: number };
+    run: () => BertRunOutput;
+    embed: () => { embedded: tf.Tensor2D; maskBias: tf.Tensor4D | null };
+    ctx: ForwardContext;
+  } {
     this.assertLive(owner);
     const prepared = prepareInputs(this.config, inputs, owner, defaults);
     const { batch: B, seq: T } = prepared;
@@ -211,8 +225,8 @@ export class DPREncoder {
     const ctx: ForwardContext = { training: options.training === true, counter: 0 };
     if (this.attention !== undefined) ctx.attention = this.attention;
     if (options.seed !== undefined) ctx.seed = options.seed;
-    // Called inside the caller's tidy.
-    const run = (): BertRunOutput => {
+    // The embedding output [B*T, H] and the mask bias [B, 1, 1, T]; in the caller's tidy.
+    const embed = (): { embedded: tf.Tensor2D; maskBias: tf.Tensor4D | null } => {
       const tokenTypeIds = tf.tensor2d(prepared.tokenTypeIds, [B, T], "int32");
       const embedded = prepared.inputIds !== undefined
         ? this.embeddings.forward(
@@ -231,6 +245,11 @@ export class DPREncoder {
       const maskBias = prepared.maskBias === null
         ? null
         : tf.tensor4d(prepared.maskBias, [B, 1, 1, T], "float32");
+      return { embedded, maskBias };
+    };
+    // Called inside the caller's tidy.
+    const run = (): BertRunOutput => {
+      const { embedded, maskBias } = embed();
       const enc = this.encoder.forward(embedded, maskBias, B, T, ctx, {
         outputHiddenStates: options.outputHiddenStates === true,
         outputAttentions: options.outputAttentions === true,
@@ -243,7 +262,7 @@ export class DPREncoder {
       if (enc.attentions !== undefined) out.attentions = enc.attentions;
       return out;
     };
-    return { prepared, run };
+    return { prepared, run, embed, ctx };
   }
 
   /**
@@ -276,6 +295,74 @@ export class DPREncoder {
       if (bert.attentions !== undefined) out.attentions = bert.attentions;
       return out as unknown as tf.TensorContainer;
     }) as unknown as DPREncoderOutput;
+  }
+
+  /**
+   * The pooled output of {@linkcode DPREncoder.forward}, the same values, computed with a pause
+   * before each layer (by default a turn of the event loop): a server stays responsive while it
+   * encodes (one BERT-base layer takes tens of milliseconds, a whole pass hundreds).
+   * @param inputs exactly one of `inputIds` / `inputsEmbeds`, optional mask and token types
+   * @param pause awaited before each layer; default: one macrotask (`setTimeout(0)`)
+   * @returns `poolerOutput`, which the caller owns
+   * @throws TypeError / RangeError for bad inputs, before any kernel runs
+   */
+  async forwardAsync(
+    inputs: DPRInputs,
+    pause: () => Promise<void> = nextTurn,
+  ): Promise<{ poolerOutput: tf.Tensor2D }> {
+    const { last: cls } = await this.runBertPausing(
+      inputs,
+      this.inputDefaults(),
+      this.architecture.name,
+      true,
+      pause,
+    );
+    try {
+      return { poolerOutput: tf.tidy(() => this.pooler.project(cls)) };
+    } finally {
+      cls.dispose();
+    }
+  }
+
+  /**
+   * Embeddings and encoder with a pause before each layer; no extra outputs.
+   * @internal shared with the reader; call `forwardAsync` instead.
+   * @returns the last hidden state [B*T, H], or the [CLS] rows [B, H] with `firstTokenOnly`,
+   *   which the caller owns, with B and T
+   */
+  async runBertPausing(
+    inputs: DPRInputs,
+    defaults: InputDefaults,
+    owner: string,
+    firstTokenOnly: boolean,
+    pause: () => Promise<void>,
+  ): Promise<{ last: tf.Tensor2D; batch: number; seq: number }> {
+    const { embed, ctx, prepared } = this.runBert(inputs, {}, defaults, owner, firstTokenOnly);
+    const { embedded, maskBias } = tf.tidy((): tf.TensorContainerObject => {
+      const parts = embed();
+      return parts.maskBias === null
+        ? { embedded: parts.embedded }
+        : { embedded: parts.embedded, maskBias: parts.maskBias };
+    }) as { embedded: tf.Tensor2D; maskBias?: tf.Tensor4D };
+    try {
+      const last = await this.encoder.forwardPausing(
+        embedded,
+        maskBias ?? null,
+        prepared.batch,
+        prepared.seq,
+        ctx,
+        firstTokenOnly,
+        pause,
+      );
+      if (this.disposed) {
+        last.dispose();
+        this.assertLive(owner); // disposed during a pause: throws
+      }
+      return { last, batch: prepared.batch, seq: prepared.seq };
+    } finally {
+      embedded.dispose();
+      maskBias?.dispose();
+    }
   }
 
   /** The rename table of this model's weights (PyTorch names, with the model's prefix). */

@@ -8,7 +8,12 @@ import { tf, type tfl } from "../backend/tf.ts";
 import type { RawTensor, StateDict } from "../io/state_dict.ts";
 import { DPRSpanHead } from "../layers/dpr_span_head.ts";
 import type { DPRConfig } from "./config.ts";
-import { DPREncoder, type DPRForwardOptions, type DPRModelOptions } from "./dpr_encoder.ts";
+import {
+  DPREncoder,
+  type DPRForwardOptions,
+  type DPRModelOptions,
+  nextTurn,
+} from "./dpr_encoder.ts";
 import {
   exportBindings,
   loadBindings,
@@ -150,6 +155,35 @@ export class DPRReader {
       if (bert.attentions !== undefined) out.attentions = bert.attentions;
       return out as unknown as tf.TensorContainer;
     }) as unknown as DPRReaderOutput;
+  }
+
+  /**
+   * The logits of {@linkcode DPRReader.forward}, the same values, computed with a pause before
+   * each layer (by default a turn of the event loop), so a server stays responsive while it reads.
+   * @param inputs `inputIds` [n_passages, seq], optional `attentionMask` (default all ones)
+   * @param pause awaited before each layer; default: one macrotask (`setTimeout(0)`)
+   * @returns start, end and relevance logits, which the caller owns
+   * @throws TypeError / RangeError for bad inputs, before any kernel runs
+   */
+  async forwardAsync(
+    inputs: DPRReaderInputs,
+    pause: () => Promise<void> = nextTurn,
+  ): Promise<DPRReaderOutput> {
+    const { last, batch, seq } = await this.encoder.runBertPausing(
+      inputs,
+      { mask: "ones", tokenTypes: false },
+      "DPRReader",
+      false,
+      pause,
+    );
+    try {
+      return tf.tidy(() => {
+        const heads = this.spanHead.forward(last, batch, seq);
+        return { ...heads } as unknown as tf.TensorContainer;
+      }) as unknown as DPRReaderOutput;
+    } finally {
+      last.dispose();
+    }
   }
 
   /** The rename table of this model's weights (PyTorch names, `span_predictor.` prefix). */

@@ -277,7 +277,8 @@ export class DprEncoderAdapter implements DenseEncoder {
 
   async embed(batch: PaddedBatch): Promise<Float32Array[]> {
     if (batch.inputIds.length === 0) return [];
-    const { poolerOutput } = this.model.forward({
+    // Layer by layer, with a turn of the event loop between layers: a server keeps answering.
+    const { poolerOutput } = await this.model.forwardAsync({
       inputIds: batch.inputIds,
       attentionMask: batch.attentionMask,
       tokenTypeIds: batch.tokenTypeIds,
@@ -405,7 +406,8 @@ export class DprReaderAdapter implements PassageReader {
       titles: passages.map((p) => p.title),
       texts: passages.map((p) => p.text),
     }, { padding: true, truncation: true, maxLength: this.maxLength, returnOffsetsMapping: true });
-    const out = this.model.forward({
+    // Layer by layer, with a turn of the event loop between layers: a server keeps answering.
+    const out = await this.model.forwardAsync({
       inputIds: input.inputIds,
       attentionMask: input.attentionMask,
     });
