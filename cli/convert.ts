@@ -1,6 +1,6 @@
 /**
  * The converter's command line: `deno run -A jsr:@dpr/dpr/convert <source> <out-dir>
- * [--quantize float16|uint8] [--revision REV] [--overwrite]` (from a clone: `deno task convert`).
+ * [--quantize int8|float16|uint8] [--revision REV] [--overwrite]` (from a clone: `deno task convert`).
  * Converts a DPR checkpoint (Hugging Face folder, URL or hub id, or an original
  * facebookresearch/DPR checkpoint file) to TensorFlow.js weight artifacts.
  *
@@ -24,7 +24,10 @@ export const USAGE: string = `Usage: convert <source> <out-dir> [options]
   <out-dir>   the folder to create (a bi-encoder gives question_encoder/ and ctx_encoder/)
 
 Options:
-  --quantize float16|uint8   store weights quantized (tfjs manifest conventions)
+  --quantize int8|float16|uint8
+                             int8: model.safetensors with int8 dense matrices (one scale per
+                             output channel) and word table (one per row), which loads int8;
+                             float16 or uint8: tfjs shards (they load as float32)
   --revision REV             hub revision (default main)
   --tokenizer SOURCE         copy tokenizer files from this folder, URL or hub id instead
                              (original DPR checkpoints carry none)
@@ -42,7 +45,7 @@ export interface ConvertArgs {
   /** The output folder. */
   outDir: string;
   /** Quantization, if any. */
-  quantize?: Quantization;
+  quantize?: Quantization | "int8";
   /** Hub revision, if given. */
   revision?: string;
   /** Replace an existing output. */
@@ -75,8 +78,8 @@ export function parseConvertArgs(args: string[]): ConvertArgs | "help" | { error
   const out: Partial<ConvertArgs> = { overwrite: options.overwrite === true };
   const quantize = options.quantize;
   if (quantize !== undefined) {
-    if (quantize !== "float16" && quantize !== "uint8") {
-      return { error: `--quantize must be float16 or uint8: received ${quantize}` };
+    if (quantize !== "float16" && quantize !== "uint8" && quantize !== "int8") {
+      return { error: `--quantize must be int8, float16 or uint8: received ${quantize}` };
     }
     out.quantize = quantize;
   }

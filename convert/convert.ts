@@ -31,7 +31,11 @@ import type { Progress } from "../io/progress.ts";
 import { SILENT_PROGRESS } from "../io/progress.ts";
 import { readConfigObject, readWeights, resolveSource } from "../io/resolve.ts";
 import type { PretrainedOptions } from "../io/resolve.ts";
-import type { StateDict } from "../io/state_dict.ts";
+import type { RawTensor, StateDict } from "../io/state_dict.ts";
+import { type EncodedTensor, writeSafetensors } from "../io/safetensors_write.ts";
+import { quantizeRows } from "../backend/quantized/quantized_weight.ts";
+import { isQuantizableKey } from "../models/hf_weight_map.ts";
+import { DTYPE_METADATA_KEY, SCALE_SUFFIX } from "../models/quantized_checkpoint.ts";
 import type { ManifestGroup, Quantization } from "../io/tfjs_artifacts.ts";
 import { writeTfjsWeights } from "../io/tfjs_artifacts.ts";
 
@@ -76,8 +80,12 @@ export interface ConvertedModelJson {
 
 /** Options of {@linkcode convertCheckpoint}. */
 export interface ConvertOptions extends PretrainedOptions {
-  /** Store weights as float16 or affine uint8 (tfjs's manifest conventions). */
-  quantize?: Quantization;
+  /**
+   * "int8": a Hugging Face layout folder whose `model.safetensors` holds every dense matrix as
+   * int8 with one scale per output channel and the word table with one per row, loading as int8
+   * by default; "float16" or affine "uint8": tfjs weight shards (loading as float32).
+   */
+  quantize?: Quantization | "int8";
   /** Replace `outDir` when it exists; default false (an error). */
   overwrite?: boolean;
   /** Receives bytes of weights written. */
@@ -235,15 +243,20 @@ async function writeModelFolder(
 ): Promise<number> {
   const { config, sd: stateDict, layout } = job;
   await Deno.mkdir(dir, { recursive: true });
+  if (options.quantize === "int8") {
+    await writeInt8Safetensors(`${dir}/model.safetensors`, stateDict);
+    await writeConfigAndTokenizer(dir, config, tokenizer);
+    return stateDict.size;
+  }
   const architectures = (config.architectures as string[] | undefined) ?? [];
   const weights = layout === null
     ? stateDict
     : toLayersWeights(stateDict, layout, architectures[0] ?? "the model");
   const manifest = await writeTfjsWeights(dir, weights, {
-    quantize: options.quantize,
+    quantize: options.quantize as Quantization | undefined,
     progress: options.weightsProgress ?? SILENT_PROGRESS,
   });
-  const quantization = options.quantize ?? null;
+  const quantization = (options.quantize ?? null) as Quantization | null;
   const modelJson: ConvertedModelJson = layout === null
     ? {
       format: "dpr-weights",
@@ -263,6 +276,15 @@ async function writeModelFolder(
       },
     };
   await Deno.writeTextFile(`${dir}/model.json`, JSON.stringify(modelJson, null, 1));
+  await writeConfigAndTokenizer(dir, config, tokenizer);
+  return manifest.reduce((n, g) => n + g.weights.length, 0);
+}
+
+async function writeConfigAndTokenizer(
+  dir: string,
+  config: Record<string, unknown>,
+  tokenizer: FileSource | null,
+): Promise<void> {
   await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config, null, 2) + "\n");
   if (tokenizer !== null) {
     for (const name of TOKENIZER_FILES) {
@@ -270,7 +292,27 @@ async function writeModelFolder(
       if (bytes !== null) await Deno.writeFile(`${dir}/${name}`, bytes);
     }
   }
-  return manifest.reduce((n, g) => n + g.weights.length, 0);
+}
+
+/**
+ * Writes a state dict as `model.safetensors` with its dense matrices and word table int8 (PyTorch
+ * layout: one scale per row, which is per output channel), recorded in the metadata so that the
+ * folder loads as int8.
+ */
+async function writeInt8Safetensors(path: string, stateDict: StateDict): Promise<void> {
+  const tensors = new Map<string, RawTensor | EncodedTensor>();
+  for (const [key, tensor] of stateDict) {
+    if (!isQuantizableKey(key) || tensor.shape.length !== 2) {
+      tensors.set(key, tensor);
+      continue;
+    }
+    const [rows, cols] = tensor.shape as [number, number];
+    const q = quantizeRows(tensor.data, [rows, cols], "int8");
+    tensors.set(key, { shape: [rows, cols], data: q.data as Int8Array, dtype: "I8" });
+    tensors.set(`${key}${SCALE_SUFFIX}`, { shape: [rows], data: q.scales! });
+  }
+  const metadata = { format: "pt", [DTYPE_METADATA_KEY]: "int8" };
+  await Deno.writeFile(path, writeSafetensors(tensors, { metadata }));
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -299,9 +341,9 @@ export async function convertCheckpoint(
   outDir: string,
   options: ConvertOptions = {},
 ): Promise<ConvertResult> {
-  if (options.quantize !== undefined && !["float16", "uint8"].includes(options.quantize)) {
+  if (options.quantize !== undefined && !["int8", "float16", "uint8"].includes(options.quantize)) {
     throw new RangeError(
-      `Cannot convert: quantize must be "float16" or "uint8": received ${
+      `Cannot convert: quantize must be "int8", "float16" or "uint8": received ${
         JSON.stringify(options.quantize)
       }`,
     );

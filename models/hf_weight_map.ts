@@ -148,7 +148,17 @@ export interface LoadStateDictOptions {
  * matrices (the transposed ones) and the word-embedding table.
  */
 export function isQuantizable(binding: WeightBinding): boolean {
-  return binding.transpose || binding.key.endsWith("embeddings.word_embeddings.weight");
+  return isQuantizableKey(binding.key);
+}
+
+/**
+ * {@linkcode isQuantizable} by checkpoint name alone: a dense layer's weight (the transposed
+ * ones) or the word-embedding table.
+ * @param key a PyTorch state-dict name
+ */
+export function isQuantizableKey(key: string): boolean {
+  return TRANSPOSED_SUFFIXES.some((suffix) => key.endsWith(suffix)) ||
+    key.endsWith("embeddings.word_embeddings.weight");
 }
 
 /**

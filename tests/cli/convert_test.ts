@@ -13,7 +13,7 @@ Deno.test("the convert CLI parses its arguments and returns exit codes", async (
     overwrite: false,
   });
   assert.deepEqual(parseConvertArgs(["a", "b", "--quantize=int4"]), {
-    error: "--quantize must be float16 or uint8: received int4",
+    error: "--quantize must be int8, float16 or uint8: received int4",
   });
   assert.deepEqual(parseConvertArgs(["a"]), {
     error: "expected <source> and <out-dir>: received 1 arguments",

@@ -12,6 +12,7 @@ import { DPRReader } from "../../models/dpr_reader.ts";
 import { originalCheckpoint } from "../io/torch_bytes.ts";
 import { tfl } from "../../backend/tf.ts";
 import { convertedFolderHandler } from "../../io/tfjs_io.ts";
+import { heldQuantized } from "../../layers/held_weight.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url).pathname;
 const NAMES = ["dpr-question_encoder-tiny", "dpr-ctx_encoder-tiny", "dpr-reader-tiny"];
@@ -391,6 +392,35 @@ Deno.test("a tampered converted folder is refused with a clear error", async () 
     await Deno.writeTextFile(`${out}/model.json`, original);
     await Deno.remove(`${out}/group1-shard1of1.bin`);
     await assert.rejects(() => resolvePretrained(out), /shard group1-shard1of1\.bin is missing/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("convert --quantize int8: a model.safetensors folder that loads int8 by default", async () => {
+  const src = new URL("../fixtures/models/dpr-question_encoder-tiny", import.meta.url).pathname;
+  const root = await Deno.makeTempDir();
+  try {
+    await convertCheckpoint(src, `${root}/q8`, { quantize: "int8" });
+    assert.ok(await Deno.stat(`${root}/q8/vocab.txt`), "the tokenizer is copied");
+    const converted = await DPRQuestionEncoder.fromPretrained(`${root}/q8`);
+    const direct = await DPRQuestionEncoder.fromPretrained(src, { dtype: "int8" });
+    try {
+      const kernel = (m: typeof converted) => m.encoder.layer[0]!.attention.self.qkvKernel;
+      assert.equal(heldQuantized(kernel(converted))?.weight.layout, "int8");
+      // the same quantization as loading the float32 folder with dtype int8
+      assert.deepEqual(
+        heldQuantized(kernel(converted))!.weight.data,
+        heldQuantized(kernel(direct))!.weight.data,
+      );
+      assert.deepEqual(
+        heldQuantized(converted.embeddings.wordEmbeddings)!.weight.scales,
+        heldQuantized(direct.embeddings.wordEmbeddings)!.weight.scales,
+      );
+    } finally {
+      converted.dispose();
+      direct.dispose();
+    }
   } finally {
     await Deno.remove(root, { recursive: true });
   }
