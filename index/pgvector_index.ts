@@ -25,6 +25,14 @@
 import postgres from "postgres";
 import { parsePgUrl, type PgLocation } from "./pg_url.ts";
 import type { SearchHit, StoredPassage, VectorBatch, VectorIndex } from "./vector_index.ts";
+
+export type {
+  RowMetadata,
+  SearchHit,
+  StoredPassage,
+  VectorBatch,
+  VectorIndex,
+} from "./vector_index.ts";
 import { pgError } from "./pg_errors.ts";
 import { createTable, hasHnsw, quoteIdent, quoteName, tableDimension } from "./pg_table.ts";
 
