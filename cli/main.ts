@@ -178,6 +178,18 @@ async function commandIndex(args: string[]): Promise<number> {
     `shard ${shardId} of ${numShards}: ${result.chunksWritten} chunks encoded, ` +
       `${result.chunksSkipped} already done; the collection has ${result.totalPassages} passages`,
   );
+  if (result.chunkSize !== chunkSize) {
+    console.error(
+      `the collection makes fewer than ${numShards} chunks of ${chunkSize} passages: sharded by ` +
+        `passage instead, ${result.chunkSize} per chunk`,
+    );
+  }
+  if (numShards > 1 && result.chunksWritten + result.chunksSkipped === 0) {
+    console.error(
+      `shard ${shardId} of ${numShards} has no passages: ${result.totalPassages} passages make ` +
+        `${result.totalChunks} chunks (use fewer shards)`,
+    );
+  }
   if (target !== undefined) return await finishPostgresJob(target, numShards, hnsw);
   if (numShards === 1) {
     const index = await mergeShards(indexDir, indexDir, { storage });

@@ -3,7 +3,9 @@
  * merge step.
  *
  * The collection is cut, in file order, into chunks of `chunkSize` passages; chunk `c` belongs to
- * shard `c % numShards`. A shard job streams the whole file, encodes only its own chunks, and
+ * shard `c % numShards`. A collection too small to give every shard a chunk is sharded by passage
+ * instead: its chunks shrink to `floor(passages / numShards)` (each job counts the passages first,
+ * reading no further than the first `(numShards - 1) * chunkSize`). A shard job streams the whole file, encodes only its own chunks, and
  * writes each finished chunk as a small index folder, atomically (written under a temporary name,
  * then renamed). After a crash, running the same job again skips the chunks already on disk, once
  * it has checked that each was encoded from the passages the file holds now (a SHA-256 of each
@@ -94,6 +96,11 @@ export interface EncodeJobResult {
   totalPassages: number;
   /** Chunks in the whole collection. */
   totalChunks: number;
+  /**
+   * Passages per chunk: the job's `chunkSize`, or fewer when the collection had fewer chunks of
+   * that size than shards (then it is sharded by passage).
+   */
+  chunkSize: number;
 }
 
 interface JobSettings {
@@ -151,12 +158,12 @@ async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
 export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJobResult> {
   const shardId = options.shardId ?? 0;
   const numShards = options.numShards ?? 1;
-  const chunkSize = options.chunkSize ?? 1000;
+  const requestedChunkSize = options.chunkSize ?? 1000;
   const batchSize = options.batchSize ?? 32;
   const tokenTypes = options.tokenTypes ?? "zeros";
   checkInt("numShards", numShards, 1);
   checkInt("shardId", shardId, 0);
-  checkInt("chunkSize", chunkSize, 1);
+  checkInt("chunkSize", requestedChunkSize, 1);
   checkInt("batchSize", batchSize, 1);
   if (shardId >= numShards) {
     throw new RangeError(
@@ -190,7 +197,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     passages: options.passages,
     shardId,
     numShards,
-    chunkSize,
+    chunkSize: requestedChunkSize,
     tokenTypes,
     fingerprint: options.fingerprint ?? {},
     passagesBytes: fileSize,
@@ -198,8 +205,10 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
   };
   if (target === undefined) await prepareShardDir(dir, settings);
 
+  const chunkSize = await effectiveChunkSize(options, numShards, requestedChunkSize);
   const result: EncodeJobResult = {
     shardDir: dir,
+    chunkSize,
     chunksWritten: 0,
     chunksSkipped: 0,
     passagesEncoded: 0,
@@ -333,6 +342,25 @@ async function prepareShardDir(dir: string, settings: JobSettings): Promise<void
       await Deno.remove(`${dir}/${entry.name}`, { recursive: true });
     }
   }
+}
+
+/**
+ * The chunk size a job uses: `chunkSize`, or `floor(passages / numShards)` when the collection
+ * holds at most `(numShards - 1) * chunkSize` passages (too few chunks for every shard: sharding
+ * by passage instead). Counting stops past that bound, so a large collection is not read twice.
+ */
+async function effectiveChunkSize(
+  options: EncodeJobOptions,
+  numShards: number,
+  chunkSize: number,
+): Promise<number> {
+  if (numShards === 1) return chunkSize;
+  const bound = (numShards - 1) * chunkSize;
+  let count = 0;
+  for await (const _ of readPassages(options.passages, { format: options.format })) {
+    if (++count > bound) return chunkSize;
+  }
+  return Math.max(1, Math.floor(count / numShards));
 }
 
 /** Options of {@link mergeShards}. */

@@ -97,6 +97,32 @@ Deno.test("runEncodeJob + mergeShards: 3 shards merge to the same index as 1 sha
   }
 });
 
+Deno.test("runEncodeJob: a collection with fewer chunks than shards is sharded by passage", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const tsv = `${dir}/p.tsv`;
+    await Deno.writeTextFile(tsv, generatedPassagesTsv(42));
+    // 42 passages make 2 chunks of 40 for 3 shards: chunks of floor(42 / 3) = 14 instead.
+    const results = [];
+    for (const shard of [2, 0, 1]) results.push(await runJob(tsv, `${dir}/three`, shard, 3));
+    for (const r of results) {
+      assert.deepEqual([r.chunkSize, r.totalChunks, r.chunksWritten], [14, 3, 1]);
+    }
+    const merged = await mergeShards(`${dir}/three`);
+    const single = await runJob(tsv, `${dir}/one`, 0, 1);
+    assert.equal(single.chunkSize, 40, "one shard keeps the chunk size");
+    assert.deepEqual(merged.ids, (await mergeShards(`${dir}/one`)).ids);
+    // A collection with enough chunks keeps the chunk size; fewer passages than shards leave a
+    // shard empty, which its result shows.
+    assert.equal((await runJob(tsv, `${dir}/two`, 0, 2)).chunkSize, 40);
+    await Deno.writeTextFile(tsv, generatedPassagesTsv(2));
+    const empty = await runJob(tsv, `${dir}/tiny`, 2, 3);
+    assert.deepEqual([empty.chunkSize, empty.totalChunks, empty.chunksWritten], [1, 2, 0]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("runEncodeJob: a shard killed midway resumes without redoing chunks", async () => {
   const dir = await Deno.makeTempDir();
   try {
