@@ -5,12 +5,13 @@
  * The collection is cut, in file order, into chunks of `chunkSize` passages; chunk `c` belongs to
  * shard `c % numShards`. A collection too small to give every shard a chunk is sharded by passage
  * instead: its chunks shrink to `floor(passages / numShards)` (each job counts the passages first,
- * reading no further than the first `(numShards - 1) * chunkSize`). A shard job streams the whole file, encodes only its own chunks, and
- * writes each finished chunk as a small index folder, atomically (written under a temporary name,
- * then renamed). After a crash, running the same job again skips the chunks already on disk, once
- * it has checked that each was encoded from the passages the file holds now (a SHA-256 of each
- * chunk's passages is kept beside it; a finished shard keeps one of the whole collection): a
- * changed file is refused, naming the chunk, never mixed with the old chunks.
+ * reading no further than the first `(numShards - 1) * chunkSize`). A shard job streams the whole
+ * file, encodes only its own chunks, and writes each finished chunk as a small index folder,
+ * atomically (written under a temporary name, then renamed). After a crash, running the same job
+ * again skips the chunks already on disk, once it has checked that each was encoded from the
+ * passages the file holds now (a SHA-256 of each chunk's passages is kept beside it; a finished
+ * shard keeps one of the whole collection): a changed file is refused, naming the chunk, never
+ * mixed with the old chunks.
  *
  * ```
  * <out>/shards/shard-<s>-of-<n>/job.json       the job's settings (checked on resume)
