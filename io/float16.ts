@@ -1,10 +1,10 @@
 /**
- * IEEE half-precision and bfloat16 conversions to and from float32, written out because neither
- * JavaScript nor TensorFlow.js offers them on plain arrays.
+ * IEEE half-precision and bfloat16 conversions to and from float32 on plain arrays. Half
+ * precision uses the built-in `Float16Array` (Deno 2.5 and later have it; it rounds to nearest
+ * even, as IEEE 754 does); bfloat16, which JavaScript has no array for, is written out.
+ * Multi-byte values are little-endian, as on every platform Deno runs on.
  * @module
  */
-
-import { float16Table, halfBits } from "../backend/float16_bits.ts";
 
 export { floatToHalf, halfToFloat } from "../backend/float16_bits.ts";
 
@@ -14,13 +14,10 @@ export { floatToHalf, halfToFloat } from "../backend/float16_bits.ts";
  * @returns the decoded values
  */
 export function decodeFloat16(bytes: Uint8Array): Float32Array {
-  const out = new Float32Array(bytes.length >> 1);
-  // A lookup table is much faster than decoding each value for large tensors.
-  const table = float16Table();
-  for (let i = 0; i < out.length; i++) {
-    out[i] = table[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
-  }
-  return out;
+  const n = bytes.length >> 1;
+  // A Float16Array view needs an even byte offset; an odd one is copied first.
+  const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice(0, 2 * n);
+  return new Float32Array(new Float16Array(aligned.buffer, aligned.byteOffset, n));
 }
 
 /**
@@ -38,18 +35,10 @@ export function decodeBfloat16(bytes: Uint8Array): Float32Array {
 }
 
 /**
- * Encodes float32 values as little-endian binary16.
+ * Encodes float32 values as little-endian binary16 (round to nearest even).
  * @param values the values to encode
  * @returns 2 bytes per value
  */
 export function encodeFloat16(values: Float32Array): Uint8Array {
-  const out = new Uint8Array(values.length * 2);
-  // Read the float32 bit patterns directly (values is 4-byte aligned by construction).
-  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  for (let i = 0; i < bits.length; i++) {
-    const h = halfBits(bits[i]!);
-    out[2 * i] = h & 0xff;
-    out[2 * i + 1] = h >> 8;
-  }
-  return out;
+  return new Uint8Array(new Float16Array(values).buffer);
 }
