@@ -75,5 +75,10 @@ Deno.test("deno doc --lint mod.ts finds nothing in this package's own symbols", 
     .map((m) => `${m[3]!.slice(ROOT.pathname.length)}: ${m[1]}: ${m[2]}`)
     // deno doc reads no JSDoc on a namespace import re-exported (`tf`, `tfl`), documented or not.
     .filter((line) => !/^backend\/tf\.ts:\d+:\d+: missing-jsdoc:/.test(line));
-  assert.deepEqual(ours, []);
+  assert.deepEqual(
+    ours,
+    [],
+    "export each private type named here from mod.ts (or the entry point that uses it), and " +
+      "give each undocumented symbol a JSDoc description",
+  );
 });
