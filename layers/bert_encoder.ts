@@ -125,17 +125,17 @@ export class BertEncoder extends BertCompositeLayer {
   }
 
   /**
-   * {@linkcode BertEncoder.forward} for inference, awaiting `pause` before each layer, so that a
-   * program serving requests keeps its event loop turning (one BERT-base layer is tens of
-   * milliseconds, a whole pass hundreds). Each layer runs in its own `tidy`; only the running
-   * state lives across a pause, and it is freed on the way.
+   * {@linkcode BertEncoder.forward} for inference, awaiting `pause` before each layer's attention
+   * and before its feed-forward part, so that a program serving requests keeps its event loop
+   * turning (one BERT-base layer is tens of milliseconds, a whole pass hundreds). Each step runs
+   * in its own `tidy`; only the running state lives across a pause, and it is freed on the way.
    * @param hidden the embedding output [B*T, H] (the caller keeps and frees it)
    * @param maskBias [B, 1, 1, T] or null (the caller's)
    * @param batch B
    * @param seq T
    * @param ctx the forward context
    * @param firstTokenOnly run the last layer's feed-forward part on the [CLS] rows alone
-   * @param pause awaited before each layer
+   * @param pause awaited before each step (twice per layer)
    * @returns the last hidden state: [B*T, H], or [B, H] with `firstTokenOnly`
    */
   async forwardPausing(
@@ -148,20 +148,22 @@ export class BertEncoder extends BertCompositeLayer {
     pause: () => Promise<void>,
   ): Promise<tf.Tensor2D> {
     let current = hidden;
+    let attended: tf.Tensor2D | undefined;
     try {
       for (const [i, block] of this.layer.entries()) {
+        // Two steps per layer (attention, then feed-forward), a pause before each.
         await pause();
         const last = i === this.layer.length - 1;
-        const input = current;
-        const next = tf.tidy(() =>
-          firstTokenOnly && last
-            ? block.forwardFirstToken(input, maskBias, batch, seq, ctx)
-            : block.forward(input, maskBias, batch, seq, ctx, false).hidden
-        );
+        attended = block.attend(current, maskBias, batch, seq, ctx, firstTokenOnly && last);
         if (current !== hidden) current.dispose();
-        current = next;
+        current = hidden;
+        await pause();
+        current = block.feedForward(attended, ctx);
+        attended.dispose();
+        attended = undefined;
       }
     } catch (error) {
+      attended?.dispose();
       if (current !== hidden) current.dispose();
       throw error;
     }

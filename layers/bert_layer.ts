@@ -130,6 +130,40 @@ export class BertLayer extends BertCompositeLayer {
     });
   }
 
+  /**
+   * The block's first half alone: attention with its residual and LayerNorm, at every position
+   * or (`firstTokenOnly`) at the [CLS] rows. With {@linkcode BertLayer.feedForward} it computes
+   * what `forward` / `forwardFirstToken` do, in two steps a caller may pause between.
+   * @param hidden [B*T, H]
+   * @returns [B*T, H], or [B, H] with `firstTokenOnly`
+   */
+  attend(
+    hidden: tf.Tensor2D,
+    maskBias: tf.Tensor4D | null,
+    batch: number,
+    seq: number,
+    ctx: ForwardContext,
+    firstTokenOnly: boolean,
+  ): tf.Tensor2D {
+    return tf.tidy(() =>
+      firstTokenOnly
+        ? this.attention.forwardFirstToken(hidden, maskBias, batch, seq, ctx)
+        : this.attention.forward(hidden, maskBias, batch, seq, ctx, false).hidden
+    );
+  }
+
+  /**
+   * The block's second half: the feed-forward part with its residual and LayerNorm.
+   * @param attended what {@linkcode BertLayer.attend} returned, [rows, H]
+   * @returns [rows, H]
+   */
+  feedForward(attended: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
+    return tf.tidy(() => {
+      const expanded = this.intermediate.forward(attended); // [rows, I]
+      return this.outputLayer.forward(expanded, attended, ctx); // [rows, H]
+    });
+  }
+
   /** Runs the layer on concrete tensors (what `apply` and a LayersModel call). */
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Record<string, unknown>): tf.Tensor {
     return callOnSequence(

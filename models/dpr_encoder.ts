@@ -302,7 +302,8 @@ export class DPREncoder {
    * before each layer (by default a turn of the event loop): a server stays responsive while it
    * encodes (one BERT-base layer takes tens of milliseconds, a whole pass hundreds).
    * @param inputs exactly one of `inputIds` / `inputsEmbeds`, optional mask and token types
-   * @param pause awaited before each layer; default: one macrotask (`setTimeout(0)`)
+   * @param pause awaited before each layer's attention and feed-forward part; default: one
+   *   macrotask (`setTimeout(0)`)
    * @returns `poolerOutput`, which the caller owns
    * @throws TypeError / RangeError for bad inputs, before any kernel runs
    */

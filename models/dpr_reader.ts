@@ -161,7 +161,8 @@ export class DPRReader {
    * The logits of {@linkcode DPRReader.forward}, the same values, computed with a pause before
    * each layer (by default a turn of the event loop), so a server stays responsive while it reads.
    * @param inputs `inputIds` [n_passages, seq], optional `attentionMask` (default all ones)
-   * @param pause awaited before each layer; default: one macrotask (`setTimeout(0)`)
+   * @param pause awaited before each layer's attention and feed-forward part; default: one
+   *   macrotask (`setTimeout(0)`)
    * @returns start, end and relevance logits, which the caller owns
    * @throws TypeError / RangeError for bad inputs, before any kernel runs
    */

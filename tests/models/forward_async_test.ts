@@ -33,7 +33,7 @@ for (const backend of testBackends()) {
           pauses++;
           await new Promise((resolve) => setTimeout(resolve, 0));
         });
-        assert.equal(pauses, model.config.numHiddenLayers);
+        assert.equal(pauses, 2 * model.config.numHiddenLayers, "before attention and feed-forward");
         assert.ok(timerRan, "the event loop turned during the pass");
         assert.deepEqual(poolerOutput.shape, expected.shape);
         assert.deepEqual(Array.from(await poolerOutput.data()), Array.from(await expected.data()));
@@ -53,7 +53,7 @@ for (const backend of testBackends()) {
         pauses++;
         return new Promise((resolve) => setTimeout(resolve, 0));
       });
-      assert.equal(pauses, reader.config.numHiddenLayers);
+      assert.equal(pauses, 2 * reader.config.numHiddenLayers);
       for (const key of ["startLogits", "endLogits", "relevanceLogits"] as const) {
         assert.deepEqual(Array.from(await out[key].data()), Array.from(await expected[key].data()));
       }
