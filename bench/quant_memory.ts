@@ -4,6 +4,8 @@
  *
  *   deno run -A bench/quant_memory.ts                      # every row below, one JSON line each
  *   deno run -A bench/quant_memory.ts --backend wasm --dtype int8 --threads 1   # one row
+ *   deno run -A bench/quant_memory.ts --pair      # question encoder + reader, int8, one process
+ *   deno run -A bench/quant_memory.ts --cosine    # int8 / float16 pooler outputs vs float32
  *
  * The checkpoint is seeded (random) weights of BERT-base's shapes, written once with
  * `saveSafetensors` into `scratch/bert-base-question` (ignored by git).
@@ -45,6 +47,40 @@ async function writeCheckpoint(dir: string, reader: boolean): Promise<void> {
     JSON.stringify({ ...config.toJSON(), architectures }),
   );
   model.dispose();
+}
+
+/** Cosine of int8 and float16 pooler outputs to float32's, two questions, wasm one thread. */
+async function measureCosine(): Promise<void> {
+  await setBackend("wasm", { wasmThreads: 1 });
+  const ids = [
+    [101, ...Array.from({ length: 30 }, (_, i) => 1000 + 37 * i), 102],
+    [101, 2054, 2003, 1996, 3007, 1997, 2605, 1029, 102, ...new Array(23).fill(0)],
+  ];
+  const outputs: Record<string, Float32Array> = {};
+  for (const dtype of ["float32", "int8", "float16"] as const) {
+    const model = await DPRQuestionEncoder.fromPretrained(DIR, { dtype });
+    const { poolerOutput } = model.forward({ inputIds: ids });
+    outputs[dtype] = await poolerOutput.data() as Float32Array;
+    poolerOutput.dispose();
+    model.dispose();
+  }
+  const width = outputs.float32!.length / ids.length;
+  const cosine = (a: Float32Array, b: Float32Array, row: number) => {
+    let dot = 0, na = 0, nb = 0;
+    for (let i = row * width; i < (row + 1) * width; i++) {
+      dot += a[i]! * b[i]!;
+      na += a[i]! * a[i]!;
+      nb += b[i]! * b[i]!;
+    }
+    return dot / Math.sqrt(na * nb);
+  };
+  for (const dtype of ["int8", "float16"]) {
+    console.log(JSON.stringify({
+      measurement: "pooler output cosine to float32 (BERT-base question encoder, seeded)",
+      dtype,
+      cosines: ids.map((_, row) => +cosine(outputs.float32!, outputs[dtype]!, row).toFixed(7)),
+    }));
+  }
 }
 
 /** The question encoder and the reader in one process: a question, then 3 passages read. */
@@ -132,6 +168,7 @@ const args = parseArgs({
     dtype: { type: "string" },
     threads: { type: "string", default: "1" },
     pair: { type: "boolean" },
+    cosine: { type: "boolean" },
     "pair-child": { type: "boolean" },
   },
 });
@@ -144,8 +181,9 @@ if (args.values.pair === true) {
     stderr: "inherit",
   });
   await child.output();
-}
-if (args.values["pair-child"] === true) {
+} else if (args.values.cosine === true) {
+  await measureCosine();
+} else if (args.values["pair-child"] === true) {
   await measurePair(args.values.dtype ?? "int8");
 } else if (args.values.backend !== undefined) {
   await measure(args.values.backend, args.values.dtype ?? "float32", Number(args.values.threads));
