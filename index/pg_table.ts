@@ -20,12 +20,19 @@ export function quoteName(table: string): string {
 
 /** Creates the pgvector extension and the passage table when missing. */
 export async function createTable(sql: Sql, where: PgLocation, dim: number): Promise<void> {
-  await sql`CREATE EXTENSION IF NOT EXISTS vector`;
+  // Shard jobs starting together race on IF NOT EXISTS: Postgres can then report the object the
+  // other job just created (duplicate key in its catalog, or "already exists"); it exists: go on.
+  const raced = (error: unknown) => {
+    if (!["23505", "42P07", "42710"].includes((error as { code?: string })?.code ?? "")) {
+      throw error;
+    }
+  };
+  await sql`CREATE EXTENSION IF NOT EXISTS vector`.catch(raced);
   await sql.unsafe(
     `CREATE TABLE IF NOT EXISTS ${quoteName(where.table)} (id text PRIMARY KEY, ` +
       `ord bigint NOT NULL, title text NOT NULL, text text NOT NULL, ` +
       `embedding vector(${dim}) NOT NULL)`,
-  );
+  ).catch(raced);
 }
 
 /** Checks the table's columns and returns its vector dimension (clear errors otherwise). */
