@@ -103,6 +103,8 @@ export abstract class BertBaseLayer extends tfl.layers.Layer {
   readonly zeroInit: boolean;
   /** Whether weights are created without values, for a loader to write (see the arguments). */
   readonly placeholders: boolean;
+  /** Constructor arguments, for `getConfig`. */
+  abstract readonly args: BertBaseLayerArgs;
 
   /** Stores the shared arguments; subclasses add their own. */
   constructor(args: BertBaseLayerArgs) {
@@ -150,6 +152,16 @@ export abstract class BertBaseLayer extends tfl.layers.Layer {
   protected argsConfig(args: BertBaseLayerArgs): tf.serialization.ConfigDict {
     const { name: _name, trainable: _trainable, placeholders: _placeholders, ...rest } = args;
     return { ...this.baseConfig(), ...rest };
+  }
+
+  /** The output shape for an input shape (used on symbolic tensors): the first input's shape. */
+  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape | tfl.Shape[] {
+    return firstInputShape(inputShape);
+  }
+
+  /** The constructor arguments, for tfjs serialization. */
+  override getConfig(): tf.serialization.ConfigDict {
+    return this.argsConfig(this.args);
   }
 
   /** Arguments every sublayer inherits from this one. */

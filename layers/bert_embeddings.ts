@@ -156,11 +156,6 @@ export class BertEmbeddings extends BertBaseLayer {
     const first = firstInputShape(inputShape);
     return [first[0] ?? null, first[1] ?? null, this.args.hiddenSize];
   }
-
-  /** The constructor arguments, for tfjs serialization. */
-  override getConfig(): tf.serialization.ConfigDict {
-    return this.argsConfig(this.args);
-  }
 }
 
 tf.serialization.registerClass(BertEmbeddings);

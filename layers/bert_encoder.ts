@@ -3,12 +3,7 @@
  * @module
  */
 import { tf, type tfl } from "../backend/tf.ts";
-import {
-  BertCompositeLayer,
-  firstInputShape,
-  type ForwardContext,
-  gatherRows,
-} from "./bert_base_layer.ts";
+import { BertCompositeLayer, type ForwardContext, gatherRows } from "./bert_base_layer.ts";
 import { BertLayer, type BertLayerArgs } from "./bert_layer.ts";
 import { callOnSequence } from "./bert_self_attention.ts";
 
@@ -180,16 +175,6 @@ export class BertEncoder extends BertCompositeLayer {
       kwargs,
       (hidden, bias, B, T, ctx) => this.forward(hidden, bias, B, T, ctx).lastHidden,
     );
-  }
-
-  /** The output shape for an input shape (used on symbolic tensors). */
-  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return firstInputShape(inputShape);
-  }
-
-  /** The constructor arguments, for tfjs serialization. */
-  override getConfig(): tf.serialization.ConfigDict {
-    return this.argsConfig(this.args);
   }
 }
 

@@ -88,11 +88,6 @@ export class BertIntermediate extends BertBaseLayer {
     const first = firstInputShape(inputShape);
     return [first[0] ?? null, first[1] ?? null, this.args.intermediateSize];
   }
-
-  /** The constructor arguments, for tfjs serialization. */
-  override getConfig(): tf.serialization.ConfigDict {
-    return this.argsConfig(this.args);
-  }
 }
 
 tf.serialization.registerClass(BertIntermediate);

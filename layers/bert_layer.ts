@@ -6,7 +6,6 @@ import { tf, type tfl } from "../backend/tf.ts";
 import {
   type BertBaseLayerArgs,
   BertCompositeLayer,
-  firstInputShape,
   type ForwardContext,
 } from "./bert_base_layer.ts";
 import { type AttentionOutput, attentionOutput, BertAttention } from "./bert_attention.ts";
@@ -171,16 +170,6 @@ export class BertLayer extends BertCompositeLayer {
       kwargs,
       (hidden, bias, B, T, ctx) => this.forward(hidden, bias, B, T, ctx).hidden,
     );
-  }
-
-  /** The output shape for an input shape (used on symbolic tensors). */
-  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return firstInputShape(inputShape);
-  }
-
-  /** The constructor arguments, for tfjs serialization. */
-  override getConfig(): tf.serialization.ConfigDict {
-    return this.argsConfig(this.args);
   }
 }
 

@@ -17,7 +17,6 @@ import {
   type BertBaseLayerArgs,
   dropout,
   evalContext,
-  firstInputShape,
   type ForwardContext,
   gatherRows,
   linear,
@@ -319,16 +318,6 @@ export class BertSelfAttention extends BertBaseLayer {
       kwargs,
       (hidden, bias, B, T, ctx) => this.forward(hidden, bias, B, T, ctx).context,
     );
-  }
-
-  /** The output shape for an input shape (used on symbolic tensors). */
-  override computeOutputShape(inputShape: tfl.Shape | tfl.Shape[]): tfl.Shape {
-    return firstInputShape(inputShape);
-  }
-
-  /** The constructor arguments, for tfjs serialization. */
-  override getConfig(): tf.serialization.ConfigDict {
-    return this.argsConfig(this.args);
   }
 }
 

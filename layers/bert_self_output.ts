@@ -120,11 +120,6 @@ export class BertSelfOutput extends BertBaseLayer {
     const first = firstInputShape(inputShape);
     return [first[0] ?? null, first[1] ?? null, this.args.hiddenSize];
   }
-
-  /** The constructor arguments, for tfjs serialization. */
-  override getConfig(): tf.serialization.ConfigDict {
-    return this.argsConfig(this.args);
-  }
 }
 
 tf.serialization.registerClass(BertSelfOutput);

@@ -100,11 +100,6 @@ export class DPRPooler extends BertBaseLayer {
     const first = firstInputShape(inputShape);
     return [first[0] ?? null, this.outputSize];
   }
-
-  /** The constructor arguments, for tfjs serialization. */
-  override getConfig(): tf.serialization.ConfigDict {
-    return this.argsConfig(this.args);
-  }
 }
 
 tf.serialization.registerClass(DPRPooler);

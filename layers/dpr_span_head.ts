@@ -112,11 +112,6 @@ export class DPRSpanHead extends BertBaseLayer {
     const T = first[1] ?? null;
     return [[B, T], [B, T], [B]];
   }
-
-  /** The constructor arguments, for tfjs serialization. */
-  override getConfig(): tf.serialization.ConfigDict {
-    return this.argsConfig(this.args);
-  }
 }
 
 tf.serialization.registerClass(DPRSpanHead);
