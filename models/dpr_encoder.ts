@@ -73,6 +73,23 @@ export interface BertRunOutput {
   attentions?: tf.Tensor4D[];
 }
 
+/**
+ * Copies the optional `hiddenStates` and `attentions` of a BERT run (those that were asked for)
+ * onto a model's output.
+ * @internal shared with the reader.
+ * @param out the model's output, changed in place
+ * @param bert the BERT run's result
+ * @returns `out`
+ */
+export function withBertExtras<T extends Omit<BertRunOutput, "lastHidden">>(
+  out: T,
+  bert: BertRunOutput,
+): T {
+  if (bert.hiddenStates !== undefined) out.hiddenStates = bert.hiddenStates;
+  if (bert.attentions !== undefined) out.attentions = bert.attentions;
+  return out;
+}
+
 /** What a model needs to know about the checkpoint it loads. */
 export interface DPRArchitecture {
   /** Class name in `config.json`'s `architectures`. */
@@ -291,9 +308,7 @@ export class DPREncoder {
           ? this.pooler.project(bert.lastHidden)
           : this.pooler.forward(bert.lastHidden, prepared.batch, prepared.seq),
       };
-      if (bert.hiddenStates !== undefined) out.hiddenStates = bert.hiddenStates;
-      if (bert.attentions !== undefined) out.attentions = bert.attentions;
-      return out as unknown as tf.TensorContainer;
+      return withBertExtras(out, bert) as unknown as tf.TensorContainer;
     }) as unknown as DPREncoderOutput;
   }
 

@@ -13,6 +13,7 @@ import {
   type DPRForwardOptions,
   type DPRModelOptions,
   nextTurn,
+  withBertExtras,
 } from "./dpr_encoder.ts";
 import {
   exportBindings,
@@ -151,9 +152,7 @@ export class DPRReader {
       const bert = run();
       const heads = this.spanHead.forward(bert.lastHidden, prepared.batch, prepared.seq);
       const out: DPRReaderOutput = { ...heads };
-      if (bert.hiddenStates !== undefined) out.hiddenStates = bert.hiddenStates;
-      if (bert.attentions !== undefined) out.attentions = bert.attentions;
-      return out as unknown as tf.TensorContainer;
+      return withBertExtras(out, bert) as unknown as tf.TensorContainer;
     }) as unknown as DPRReaderOutput;
   }
 
