@@ -26,9 +26,13 @@ export const ATTENTION_KERNEL = "DprFusedAttention";
  * @param kernel a kernel name such as {@link MASKED_SOFTMAX_KERNEL}
  */
 export function hasFusedKernel(kernel: string): boolean {
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
-  if (state.gradientDepth > 0) return false;
+  if (recordingGradients()) return false;
   return tf.getKernel(kernel, tf.getBackend()) !== undefined;
+}
+
+/** Whether a gradient tape is recording now (the named ops' kernels have no gradients). */
+export function recordingGradients(): boolean {
+  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
 }
 
 function fusedAvailable(kernel: string, inputs: tf.Tensor[]): boolean {

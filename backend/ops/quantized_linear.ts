@@ -8,6 +8,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { recordingGradients } from "./fused_ops.ts";
 import { dequantizeRows, type QuantizedWeight } from "../quantized/quantized_weight.ts";
 
 /** Kernel name of {@linkcode quantizedLinear}; the weight travels in the attribute `weight`. */
@@ -85,9 +86,8 @@ export function quantizedLinear(
   }
   const backendName = tf.getBackend();
   const supports = support.get(backendName);
-  const state = (tf.engine() as unknown as { state: { gradientDepth: number } }).state;
   if (
-    supports !== undefined && state.gradientDepth === 0 && x.dtype === "float32" &&
+    supports !== undefined && !recordingGradients() && x.dtype === "float32" &&
     (bias === null || bias.dtype === "float32") && supports({ m: x.shape[0], k, n }, weight)
   ) {
     const inputs: tf.NamedTensorMap = bias === null ? { x } : { x, bias };
