@@ -251,7 +251,7 @@ function quantizedValue(
       offset += piece.length;
     }
   }
-  return quantizeRows(values, [rows, cols], dtype);
+  return quantizeRows(values, [rows, cols], dtype, { forKernels: true });
 }
 
 /**
@@ -323,7 +323,7 @@ async function streamQuantized(
   const cols = shapes[0]![1]!;
   const rows = shapes.reduce((sum, shape) => sum + shape[0]!, 0);
   try {
-    const weight = emptyQuantized([rows, cols], dtype);
+    const weight = emptyQuantized([rows, cols], dtype, { forKernels: true });
     const step = Math.max(1, Math.floor(CHUNK_ELEMENTS / cols));
     let offset = 0;
     for (const [i, binding] of group.entries()) {

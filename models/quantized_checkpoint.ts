@@ -11,6 +11,7 @@ import {
   QuantizedWeight,
   quantizeRows,
 } from "../backend/quantized/quantized_weight.ts";
+import { int8Storage } from "../backend/quantized/kernel_memory.ts";
 import type { EncodedTensor } from "../io/safetensors_write.ts";
 import type { RawTensor } from "../io/state_dict.ts";
 import type { TensorSource } from "../io/tensor_source.ts";
@@ -159,7 +160,7 @@ export async function loadStored(
   const cols = shapes[0]![1]!;
   const rows = shapes.reduce((sum, shape) => sum + shape[0]!, 0);
   const int8 = group.some((b) => tensors.dtypes?.get(b.key) === "I8");
-  const data = int8 ? new Int8Array(rows * cols) : new Uint16Array(rows * cols);
+  const data = int8 ? int8Storage(rows * cols) : new Uint16Array(rows * cols);
   const scales = int8 ? new Float32Array(rows) : null;
   let offset = 0;
   for (const [i, binding] of group.entries()) {
@@ -190,7 +191,11 @@ export async function loadStored(
   }
   const values = dequantize(weight);
   if (dtype !== "float32") {
-    holdQuantized(variable, quantizeRows(values, [rows, cols], dtype), group[0]!.transpose);
+    holdQuantized(
+      variable,
+      quantizeRows(values, [rows, cols], dtype, { forKernels: true }),
+      group[0]!.transpose,
+    );
     return undefined;
   }
   const pieces: Float32Array[] = [];

@@ -10,6 +10,7 @@
  * @module
  */
 import { float16Table, halfBits } from "../float16_bits.ts";
+import { int8Storage } from "./kernel_memory.ts";
 
 /** How a {@linkcode QuantizedWeight} stores its values. */
 export type QuantizedLayout = "int8" | "float16";
@@ -23,8 +24,7 @@ export class QuantizedWeight {
   readonly layout: QuantizedLayout;
   /** [rows, cols]: rows are output channels (dense) or entries (embedding table). */
   readonly shape: readonly [number, number];
-  /** Row-major values: int8 codes, or float16 bit patterns. */
-  readonly data: Int8Array | Uint16Array;
+  #data: Int8Array | Uint16Array;
   /** One scale per row for int8; null for float16. */
   readonly scales: Float32Array | null;
 
@@ -72,8 +72,32 @@ export class QuantizedWeight {
     }
     this.layout = layout;
     this.shape = [rows, cols];
-    this.data = data;
+    this.#data = data;
     this.scales = layout === "int8" ? scales : null;
+  }
+
+  /**
+   * Row-major values: int8 codes, or float16 bit patterns. A kernel may move them to memory it
+   * reads ({@linkcode QuantizedWeight.moveTo}): read them here each time, never keep the array.
+   */
+  get data(): Int8Array | Uint16Array {
+    return this.#data;
+  }
+
+  /**
+   * Moves the values into `storage` (memory a kernel reads in place; the old array is dropped).
+   * @param storage an array of the same type and length
+   * @throws TypeError when it does not fit
+   */
+  moveTo(storage: Int8Array | Uint16Array): void {
+    if (storage.constructor !== this.#data.constructor || storage.length !== this.#data.length) {
+      throw new TypeError(
+        `Cannot move a [${this.shape}] ${this.layout} weight into a ${storage.constructor.name} ` +
+          `of ${storage.length} values`,
+      );
+    }
+    if (storage !== this.#data) storage.set(this.#data as never);
+    this.#data = storage;
   }
 
   /** Bytes held: the values plus the scales. */
@@ -90,6 +114,7 @@ export class QuantizedWeight {
  * @param values rows * cols values, row-major
  * @param shape [rows, cols]
  * @param layout the layout to store
+ * @param options where the values are allocated
  * @returns the quantized weight
  * @throws TypeError when `values` does not hold rows * cols values
  */
@@ -97,6 +122,7 @@ export function quantizeRows(
   values: Float32Array,
   shape: readonly [number, number],
   layout: QuantizedLayout,
+  options: QuantizedStorageOptions = {},
 ): QuantizedWeight {
   const [rows, cols] = shape;
   if (values.length !== rows * cols) {
@@ -104,9 +130,19 @@ export function quantizeRows(
       `Cannot quantize a [${shape}] matrix: received ${values.length} values`,
     );
   }
-  const weight = emptyQuantized(shape, layout);
+  const weight = emptyQuantized(shape, layout, options);
   quantizeRowsInto(weight, values, 0);
   return weight;
+}
+
+/** Where a new quantized weight's values are allocated. */
+export interface QuantizedStorageOptions {
+  /**
+   * The weight is a model's, read by the backend's kernels: its int8 values go where the wasm
+   * kernel reads them in place when that kernel is in use (`kernel_memory.ts`). Default false
+   * (a plain array: temporary values such as index blocks).
+   */
+  forKernels?: boolean;
 }
 
 /**
@@ -114,16 +150,20 @@ export function quantizeRows(
  * with {@linkcode quantizeRowsInto} (a large table quantized as it is read).
  * @param shape [rows, cols]
  * @param layout the layout
+ * @param options where the values are allocated
  * @returns the weight
  */
 export function emptyQuantized(
   shape: readonly [number, number],
   layout: QuantizedLayout,
+  options: QuantizedStorageOptions = {},
 ): QuantizedWeight {
   const [rows, cols] = shape;
-  return layout === "float16"
-    ? new QuantizedWeight(layout, shape, new Uint16Array(rows * cols), null)
-    : new QuantizedWeight(layout, shape, new Int8Array(rows * cols), new Float32Array(rows));
+  if (layout === "float16") {
+    return new QuantizedWeight(layout, shape, new Uint16Array(rows * cols), null);
+  }
+  const data = options.forKernels === true ? int8Storage(rows * cols) : new Int8Array(rows * cols);
+  return new QuantizedWeight(layout, shape, data, new Float32Array(rows));
 }
 
 /**

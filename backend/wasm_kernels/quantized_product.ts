@@ -1,28 +1,34 @@
 /**
- * The quantized linear kernel of the wasm backend: `x @ Wᵀ + bias` on the relaxed-SIMD kernel
- * ({@link WasmGemm}), with W's int8 or float16 values dequantized while B is packed (B is packed
- * per call anyway), so the only float32 form of W is the packed scratch of one product. Every
- * row count runs here, a question's few rows included (XNNPACK cannot read quantized values).
+ * The quantized linear kernel of the wasm backend, `x @ Wᵀ + bias`, for every row count (a
+ * question's few rows included: XNNPACK cannot read quantized values):
+ * - int8 W: integer products on W's values in place (`int8_product.ts`), x quantized per row on
+ *   the fly;
+ * - float16 W, or an engine without kernel memory: the relaxed-SIMD float kernel
+ *   ({@link WasmGemm}) with W dequantized while B is packed (B is packed per call anyway), so the
+ *   only float32 form of W is the packed scratch of one product.
  * @module
  */
 import type { tf } from "../tf.ts";
 import type { QuantizedWeight } from "../quantized/quantized_weight.ts";
 import { float16Table } from "../float16_bits.ts";
 import { type PackBlock, WasmGemm } from "./wasm_gemm.ts";
+import { int8Kernel } from "./int8_product.ts";
 
 /** What the kernel needs of tfjs's wasm backend. */
 export interface WasmHeapBackend {
-  wasm: { _malloc(bytes: number): number; _free(address: number): void };
+  wasm: { _malloc(bytes: number): number; _free(address: number): void; HEAPU8?: Uint8Array };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
 }
 
 /**
- * Whether {@link wasmQuantizedProduct} takes a weight of `n` output features (the kernel writes
- * whole 8-column tiles).
+ * Whether {@link wasmQuantizedProduct} takes a weight of `n` output features: int8 always where
+ * the integer kernel runs; otherwise whole 8-column tiles of the float kernel.
  * @param n output features
+ * @param weight the weight
  */
-export function wasmQuantizedSupports(n: number): boolean {
+export function wasmQuantizedSupports(n: number, weight?: QuantizedWeight): boolean {
+  if (weight?.layout === "int8" && int8Kernel() !== undefined) return true;
   return n > 0 && n % WasmGemm.columnMultiple === 0;
 }
 
@@ -78,6 +84,30 @@ export function wasmQuantizedProduct(
   const [n, k] = weight.shape;
   const m = x.shape[0]!;
   const address = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
+  const integer = weight.layout === "int8" ? int8Kernel() : undefined;
+  if (integer !== undefined && backend.wasm.HEAPU8 !== undefined) {
+    const outBytes = Math.max(4, m * n * 4);
+    const out = backend.wasm._malloc(outBytes);
+    if (out === 0) {
+      throw new RangeError(
+        `wasm quantized product: could not allocate ${outBytes} bytes of output`,
+      );
+    }
+    try {
+      const heap = backend.wasm.HEAPU8.buffer; // read after the allocation (it may grow the heap)
+      integer.product(
+        new Float32Array(heap, address(x), m * k),
+        m,
+        weight,
+        bias === undefined ? undefined : new Float32Array(heap, address(bias), n),
+        new Float32Array(heap, out, m * n),
+      );
+    } catch (error) {
+      backend.wasm._free(out);
+      throw error;
+    }
+    return backend.makeOutput([m, n], "float32", out);
+  }
   const bytes = WasmGemm.paddedRows(m) * n * 4;
   const out = backend.wasm._malloc(bytes);
   if (out === 0) {

@@ -14,6 +14,7 @@ import { relaxedSimdSupported, WasmGemm } from "./wasm_gemm.ts";
 import { registerQuantizedLinear, unregisterQuantizedLinear } from "../ops/quantized_linear.ts";
 import type { QuantizedWeight } from "../quantized/quantized_weight.ts";
 import { wasmQuantizedProduct, wasmQuantizedSupports } from "./quantized_product.ts";
+import { useKernelMemory } from "../quantized/kernel_memory.ts";
 
 /**
  * Products smaller than this in any dimension (rows, shared, columns) stay on XNNPACK, which
@@ -91,7 +92,8 @@ export function installWasmGemm(threads: number): boolean {
   originals = saved;
   // Quantized weights: every product whose width fits the kernel's tiles (a question's few rows
   // too: XNNPACK cannot read quantized values); the others run the composite form.
-  registerQuantizedLinear("wasm", quantizedKernel, ({ n }) => wasmQuantizedSupports(n));
+  registerQuantizedLinear("wasm", quantizedKernel, ({ n }, w) => wasmQuantizedSupports(n, w));
+  useKernelMemory(true); // a model's int8 weights are allocated where the kernel reads them
   for (const name of KERNELS) {
     const original = saved.get(name)!;
     tf.unregisterKernel(name, "wasm");
@@ -115,6 +117,7 @@ export function uninstallWasmGemm(options: { stopThreads?: boolean } = {}): void
   }
   if (originals === undefined) return;
   unregisterQuantizedLinear("wasm");
+  useKernelMemory(false);
   for (const [name, original] of originals) {
     tf.unregisterKernel(name, "wasm");
     tf.registerKernel(original);

@@ -8,6 +8,8 @@
 
 /** Value types used by the kernels. */
 export const I32 = 0x7f;
+/** 32-bit float value type. */
+export const F32 = 0x7d;
 /** 128-bit SIMD value type. */
 export const V128 = 0x7b;
 
@@ -139,6 +141,12 @@ export class FunctionBody {
   i32GtU(): this {
     return this.op(0x4b);
   }
+  i32GeU(): this {
+    return this.op(0x4f);
+  }
+  i32And(): this {
+    return this.op(0x71);
+  }
   /** `block` with no result. */
   block(): this {
     return this.op(0x02).op(0x40);
@@ -181,6 +189,35 @@ export class FunctionBody {
   f32Mul(): this {
     return this.op(0x94);
   }
+  f32Div(): this {
+    return this.op(0x95);
+  }
+  f32Abs(): this {
+    return this.op(0x8b);
+  }
+  f32Max(): this {
+    return this.op(0x97);
+  }
+  f32Nearest(): this {
+    return this.op(0x90);
+  }
+  f32Gt(): this {
+    return this.op(0x5e);
+  }
+  f32ConvertI32S(): this {
+    return this.op(0xb2);
+  }
+  /** `i32.trunc_sat_f32_s`: NaN gives 0, out-of-range values saturate. */
+  i32TruncSatF32S(): this {
+    return this.op(0xfc, 0);
+  }
+  i32Store16(offset = 0): this {
+    return this.op(0x3b, 1, offset);
+  }
+  /** `select` of two values of the same numeric type by an i32 condition. */
+  select(): this {
+    return this.op(0x1b);
+  }
   v128Load(offset = 0): this {
     return this.simd(0x00, 4, offset);
   }
@@ -189,6 +226,39 @@ export class FunctionBody {
   }
   v128Store(offset = 0): this {
     return this.simd(0x0b, 4, offset);
+  }
+  /** `i16x8.load8x8_s`: eight int8 values sign-extended to int16 lanes. */
+  i16x8Load8x8S(offset = 0): this {
+    return this.simd(0x01, 3, offset);
+  }
+  f32x4ExtractLane(lane: number): this {
+    this.simd(0x1f);
+    this.code.push(lane);
+    return this;
+  }
+  i32x4ExtractLane(lane: number): this {
+    this.simd(0x1b);
+    this.code.push(lane);
+    return this;
+  }
+  f32x4Abs(): this {
+    return this.simd(0xe0);
+  }
+  f32x4Nearest(): this {
+    return this.simd(0x6a);
+  }
+  i32x4TruncSatF32x4S(): this {
+    return this.simd(0xf8);
+  }
+  i16x8NarrowI32x4S(): this {
+    return this.simd(0x85);
+  }
+  i32x4Add(): this {
+    return this.simd(0xae);
+  }
+  /** `i32x4.dot_i16x8_s`: lane i is a[2i]·b[2i] + a[2i+1]·b[2i+1] (exact). */
+  i32x4DotI16x8S(): this {
+    return this.simd(0xba);
   }
   /** `v128.const` of four equal float32 lanes. */
   f32x4Const(x: number): this {

@@ -1,0 +1,220 @@
+/**
+ * Generates the integer matrix kernel of the wasm path: `y = x·Wᵀ (+ bias)` with W int8 as
+ * stored ([N, K] row-major, one float32 scale per row) and x quantized per row on the fly to
+ * 16-bit integers (symmetric, one scale per row). Products are exact integer dot products
+ * (`i32x4.dot_i16x8_s`, standard SIMD: the same result on every engine); each output is the
+ * integer sum times the row's scale times the channel's scale, plus the bias.
+ *
+ * - `quantize_rows(x, m, k, kp, q, scales, qmax)`: rows of x (float32, k apart) to int16 rows
+ *   of q (kp apart, kp a multiple of 8, zero past k): `q = round(x / s)`, `s = max|row| / qmax`
+ *   stored in `scales` (a row of zeros gets s = 0 and q = 0).
+ * - `gemm(q, sa, m, kp, w, ldw, sw, n, bias, out, ldo)`: out[i][j] (rows `ldo` bytes apart) =
+ *   `(Σ q[i][c]·w[j][c]) · sa[i] · sw[j] + bias[j]`; W's rows are `ldw` bytes apart and read in
+ *   steps of 8 values up to kp: the bytes past a row's end meet zeros of q (and must be readable).
+ *
+ * The register tile is MR rows of q × NR rows of W, each pair an i32x4 accumulator; W's int8
+ * values are sign-extended to int16 as they are loaded (`i16x8.load8x8_s`).
+ * @module
+ */
+import { encodeModule, F32, FunctionBody, I32, type MemoryImport, V128 } from "./wasm_writer.ts";
+
+/** Rows of q per register tile. */
+const MR = 3;
+/** Rows of W (output channels) per register tile. */
+const NR = 3;
+
+/** `while (counter < limit) { body(); counter += step; }` over i32 locals (unsigned). */
+function whileBelow(
+  f: FunctionBody,
+  counter: number,
+  limit: () => void,
+  step: number,
+  body: () => void,
+): void {
+  f.block().loop();
+  f.localGet(counter);
+  limit();
+  f.i32GeU().brIf(1);
+  body();
+  f.addConst(counter, step).br(0);
+  f.end().end();
+}
+
+function quantizeRowsBody(): FunctionBody {
+  const f = new FunctionBody([I32, I32, I32, I32, I32, I32, F32]);
+  const [X, M, K, KP, Q, S, QMAX] = [0, 1, 2, 3, 4, 5, 6];
+  const r = f.local(I32), c = f.local(I32), px = f.local(I32), pq = f.local(I32);
+  const k4 = f.local(I32), k8 = f.local(I32);
+  const v = f.local(V128), vinv = f.local(V128);
+  const mx = f.local(F32), inv = f.local(F32);
+  f.localGet(K).i32Const(-4).i32And().localSet(k4);
+  f.localGet(K).i32Const(-8).i32And().localSet(k8);
+  f.i32Const(0).localSet(r);
+  f.countTo(r, M, () => {
+    f.localGet(X).localGet(r).localGet(K).i32Mul().i32Const(4).i32Mul().i32Add().localSet(px);
+    // max |x| over the row (NaN propagates: max keeps it)
+    f.f32x4Const(0).localSet(v);
+    f.i32Const(0).localSet(c);
+    whileBelow(f, c, () => f.localGet(k4), 4, () => {
+      f.localGet(v);
+      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load().f32x4Abs();
+      f.f32x4Max().localSet(v);
+    });
+    f.localGet(v).f32x4ExtractLane(0).localGet(v).f32x4ExtractLane(1).f32Max();
+    f.localGet(v).f32x4ExtractLane(2).localGet(v).f32x4ExtractLane(3).f32Max();
+    f.f32Max().localSet(mx);
+    whileBelow(f, c, () => f.localGet(K), 1, () => {
+      f.localGet(mx);
+      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load().f32Abs();
+      f.f32Max().localSet(mx);
+    });
+    // scale = max / qmax (0 or NaN stay as they are, with inv = 0)
+    f.localGet(S).localGet(r).i32Const(4).i32Mul().i32Add();
+    f.localGet(mx).localGet(QMAX).f32Div().localGet(mx);
+    f.localGet(mx).f32Const(0).f32Gt().select();
+    f.f32Store();
+    f.localGet(QMAX).localGet(mx).f32Div().f32Const(0);
+    f.localGet(mx).f32Const(0).f32Gt().select().localSet(inv);
+    f.localGet(inv).f32x4Splat().localSet(vinv);
+    f.localGet(Q).localGet(r).localGet(KP).i32Mul().i32Const(2).i32Mul().i32Add().localSet(pq);
+    f.i32Const(0).localSet(c);
+    whileBelow(f, c, () => f.localGet(k8), 8, () => {
+      f.localGet(pq).localGet(c).i32Const(2).i32Mul().i32Add();
+      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load(0);
+      f.localGet(vinv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S();
+      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load(16);
+      f.localGet(vinv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S();
+      f.i16x8NarrowI32x4S().v128Store();
+    });
+    whileBelow(f, c, () => f.localGet(K), 1, () => {
+      f.localGet(pq).localGet(c).i32Const(2).i32Mul().i32Add();
+      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load();
+      f.localGet(inv).f32Mul().f32Nearest().i32TruncSatF32S().i32Store16();
+    });
+    whileBelow(f, c, () => f.localGet(KP), 1, () => {
+      f.localGet(pq).localGet(c).i32Const(2).i32Mul().i32Add().i32Const(0).i32Store16();
+    });
+  });
+  return f;
+}
+
+function gemmBody(): FunctionBody {
+  const f = new FunctionBody([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
+  const [Q, SA, M, KP, W, LDW, SW, N, BIAS, OUT, LDO] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const n0 = f.local(I32), m0 = f.local(I32), aEnd = f.local(I32), sum = f.local(I32);
+  const a: number[] = [], w: number[] = [], av: number[] = [], acc: number[][] = [];
+  for (let i = 0; i < MR; i++) a.push(f.local(I32));
+  for (let j = 0; j < NR; j++) w.push(f.local(I32));
+  for (let i = 0; i < MR; i++) av.push(f.local(V128));
+  const wv = f.local(V128);
+  for (let i = 0; i < MR; i++) {
+    acc.push([]);
+    for (let j = 0; j < NR; j++) acc[i]!.push(f.local(V128));
+  }
+
+  /** One mr × nr tile at rows m0.., channels n0.. (kp > 0). */
+  const tile = (mr: number, nr: number): void => {
+    for (let i = 0; i < mr; i++) {
+      f.localGet(Q).localGet(m0).i32Const(i).i32Add().localGet(KP).i32Mul().i32Const(2).i32Mul();
+      f.i32Add().localSet(a[i]!);
+    }
+    f.localGet(a[0]!).localGet(KP).i32Const(2).i32Mul().i32Add().localSet(aEnd);
+    for (let j = 0; j < nr; j++) {
+      f.localGet(W).localGet(n0).i32Const(j).i32Add().localGet(LDW).i32Mul().i32Add();
+      f.localSet(w[j]!);
+    }
+    for (let i = 0; i < mr; i++) for (let j = 0; j < nr; j++) f.f32x4Const(0).localSet(acc[i]![j]!);
+    f.loop();
+    for (let i = 0; i < mr; i++) f.localGet(a[i]!).v128Load().localSet(av[i]!);
+    for (let j = 0; j < nr; j++) {
+      f.localGet(w[j]!).i16x8Load8x8S().localSet(wv);
+      for (let i = 0; i < mr; i++) {
+        const x = acc[i]![j]!;
+        f.localGet(x).localGet(av[i]!).localGet(wv).i32x4DotI16x8S().i32x4Add().localSet(x);
+      }
+    }
+    for (let i = 0; i < mr; i++) f.addConst(a[i]!, 16);
+    for (let j = 0; j < nr; j++) f.addConst(w[j]!, 8);
+    f.localGet(a[0]!).localGet(aEnd).i32LtU().brIf(0);
+    f.end();
+    for (let i = 0; i < mr; i++) {
+      for (let j = 0; j < nr; j++) {
+        const x = acc[i]![j]!;
+        f.localGet(x).i32x4ExtractLane(0).localGet(x).i32x4ExtractLane(1).i32Add();
+        f.localGet(x).i32x4ExtractLane(2).localGet(x).i32x4ExtractLane(3).i32Add();
+        f.i32Add().localSet(sum);
+        // out[m0 + i][n0 + j] = sum * sa[m0 + i] * sw[n0 + j] + bias[n0 + j]
+        f.localGet(OUT).localGet(m0).i32Const(i).i32Add().localGet(LDO).i32Mul().i32Add();
+        f.localGet(n0).i32Const(j).i32Add().i32Const(4).i32Mul().i32Add();
+        f.localGet(sum).f32ConvertI32S();
+        f.localGet(SA).localGet(m0).i32Const(4).i32Mul().i32Add().f32Load(i * 4);
+        f.localGet(SW).localGet(n0).i32Const(4).i32Mul().i32Add().f32Load(j * 4);
+        f.f32Mul().f32Mul();
+        f.localGet(BIAS).localGet(n0).i32Const(4).i32Mul().i32Add().f32Load(j * 4);
+        f.f32Add().f32Store();
+      }
+    }
+  };
+
+  /** Every row of the nr channels at n0: whole tiles of MR rows, then the rest. */
+  const rowsOf = (nr: number): void => {
+    f.i32Const(0).localSet(m0);
+    f.localGet(M).i32Const(MR).i32GeU().if();
+    whileBelow(f, m0, () => f.localGet(M).i32Const(MR - 1).i32Sub(), MR, () => tile(MR, nr));
+    f.end();
+    for (let mr = MR - 1; mr >= 1; mr--) {
+      f.localGet(M).localGet(m0).i32Sub().i32Const(mr).i32Eq().if();
+      tile(mr, nr);
+      f.end();
+    }
+  };
+
+  f.i32Const(0).localSet(n0);
+  // n0 + NR <= N, written n0 < N - (NR - 1) (N >= NR here: the rest is handled below)
+  f.localGet(N).i32Const(NR).i32GeU().if();
+  whileBelow(f, n0, () => f.localGet(N).i32Const(NR - 1).i32Sub(), NR, () => rowsOf(NR));
+  f.end();
+  for (let nr = NR - 1; nr >= 1; nr--) {
+    f.localGet(N).localGet(n0).i32Sub().i32Const(nr).i32Eq().if();
+    rowsOf(nr);
+    f.end();
+  }
+  return f;
+}
+
+/**
+ * Builds the module's bytes (exports `quantize_rows` and `gemm`, see the module doc).
+ * @param memory how `env.memory` is imported
+ */
+export function int8ModuleBytes(memory: MemoryImport): Uint8Array<ArrayBuffer> {
+  return encodeModule(memory, [
+    { name: "quantize_rows", body: quantizeRowsBody() },
+    { name: "gemm", body: gemmBody() },
+  ]);
+}
+
+/** Signature of `quantize_rows`. */
+export type QuantizeRows = (
+  x: number,
+  m: number,
+  k: number,
+  kp: number,
+  q: number,
+  scales: number,
+  qmax: number,
+) => void;
+
+/** Signature of `gemm`. */
+export type Int8Gemm = (
+  q: number,
+  sa: number,
+  m: number,
+  kp: number,
+  w: number,
+  ldw: number,
+  sw: number,
+  n: number,
+  bias: number,
+  out: number,
+  ldo: number,
+) => void;

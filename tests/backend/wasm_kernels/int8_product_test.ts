@@ -1,0 +1,204 @@
+/**
+ * The wasm integer kernel (`x·Wᵀ + bias` with int8 W read in place and x quantized per row) against
+ * a float64 product of what it multiplies: x's rows as 13-bit codes times their scale, W
+ * dequantized. Edge cases: K not a multiple of 8 or 16, one row, rows past one scratch block, no
+ * rows, rows of zeros, K past 4096 (smaller codes, no overflow at the extremes), NaN, and weights
+ * created outside kernel memory (moved in on first use, values unchanged).
+ */
+import { deepEqual, equal, ok, throws } from "node:assert/strict";
+import {
+  activationQmax,
+  Int8Kernel,
+  int8Kernel,
+  SCRATCH_BYTES,
+} from "../../../backend/wasm_kernels/int8_product.ts";
+import { kernelMemory } from "../../../backend/quantized/kernel_memory.ts";
+import {
+  dequantize,
+  QuantizedWeight,
+  quantizeRows,
+} from "../../../backend/quantized/quantized_weight.ts";
+import { seeded } from "../../seeded.ts";
+import { quantizeActivationRow, quantizedActivations } from "./int8_reference.ts";
+
+const kernel = int8Kernel();
+if (kernel === undefined) {
+  console.log("wasm_kernels/int8_product_test: no kernel memory or SIMD here; cases skipped");
+}
+
+/** xq·Wᵀ + bias in float64, xq already quantized. */
+function reference(
+  xq: ArrayLike<number>,
+  w: QuantizedWeight,
+  bias: Float32Array | undefined,
+): Float64Array {
+  const [n, k] = w.shape, m = xq.length / k, plain = dequantize(w);
+  const out = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let sum = bias?.[j] ?? 0;
+      for (let c = 0; c < k; c++) sum += xq[i * k + c]! * plain[j * k + c]!;
+      out[i * n + j] = sum;
+    }
+  }
+  return out;
+}
+
+function run(x: Float32Array, m: number, w: QuantizedWeight, bias?: Float32Array): Float32Array {
+  const out = new Float32Array(m * w.shape[0]).fill(12345); // every value must be written
+  kernel!.product(x, m, w, bias, out);
+  return out;
+}
+
+function assertClose(got: Float32Array, want: Float64Array, what: string): void {
+  equal(got.length, want.length);
+  for (let i = 0; i < want.length; i++) {
+    ok(
+      Math.abs(got[i]! - want[i]!) <= 1e-5 * (1 + Math.abs(want[i]!)),
+      `${what} at ${i}: ${got[i]} vs ${want[i]}`,
+    );
+  }
+}
+
+// [M, K, N]: one row; K below one step of 8, not a multiple of 8 / 16; every remainder of the
+// 3 x 3 register tile in both directions; BERT's shapes for a question; rows past one block of
+// scratch (so several blocks run).
+const SIZES: [number, number, number][] = [
+  [1, 1, 1],
+  [1, 5, 2],
+  [2, 17, 4],
+  [4, 33, 5],
+  [5, 100, 7],
+  [7, 8, 3],
+  [12, 768, 96],
+  [32, 3072, 24],
+  [Math.ceil(SCRATCH_BYTES / (64 * 4 + 64 * 2 + 48 * 4)) + 5, 64, 48],
+];
+
+Deno.test({
+  name: "int8 kernel: equals the float64 product of the quantized rows, every tile remainder",
+  ignore: kernel === undefined,
+  fn() {
+    for (const [m, k, n] of SIZES) {
+      const w = quantizeRows(seeded(n * k, n + k, 0.5), [n, k], "int8", { forKernels: true });
+      const x = seeded(m * k, 3 * m + k, 2), bias = seeded(n, 5 + n, 0.1);
+      const xq = quantizedActivations(x, m, k);
+      assertClose(run(x, m, w, bias), reference(xq, w, bias), `[${m}, ${k}, ${n}]`);
+      assertClose(run(x, m, w), reference(xq, w, undefined), `[${m}, ${k}, ${n}] no bias`);
+    }
+  },
+});
+
+Deno.test({
+  name: "int8 kernel: codes are within half a step of x, 13 bits up to K = 4096, fewer past it",
+  ignore: kernel === undefined,
+  fn() {
+    equal(activationQmax(768), 4095);
+    equal(activationQmax(4096), 4095);
+    ok(activationQmax(8192) < 4095 && activationQmax(8192) * 128 * 8192 < 2 ** 31);
+    const row = seeded(300, 9, 3);
+    const { codes, scale } = quantizeActivationRow(row, 4095);
+    for (let c = 0; c < row.length; c++) {
+      ok(Math.abs(codes[c]! * scale - row[c]!) <= scale / 2 + 1e-7);
+      ok(Math.abs(codes[c]!) <= 4095);
+    }
+  },
+});
+
+Deno.test({
+  name: "int8 kernel: no rows, no columns, K = 0, zero rows and NaN",
+  ignore: kernel === undefined,
+  fn() {
+    const w = quantizeRows(seeded(6 * 20, 2), [6, 20], "int8");
+    deepEqual(run(new Float32Array(0), 0, w), new Float32Array(0));
+    const empty = new QuantizedWeight("int8", [0, 20], new Int8Array(0), new Float32Array(0));
+    deepEqual(run(seeded(40, 1), 2, empty), new Float32Array(0));
+    const noK = new QuantizedWeight("int8", [3, 0], new Int8Array(0), new Float32Array(3));
+    deepEqual(
+      run(new Float32Array(0), 2, noK, new Float32Array([1, 2, 3])),
+      new Float32Array([1, 2, 3, 1, 2, 3]),
+    );
+    // a row of zeros gives the bias exactly; the next row is unaffected
+    const x = new Float32Array(3 * 20);
+    x.set(seeded(20, 4), 20);
+    const bias = seeded(6, 8);
+    const out = run(x, 3, w, bias);
+    deepEqual(out.subarray(0, 6), bias);
+    deepEqual(out.subarray(12, 18), bias);
+    assertClose(
+      out.subarray(6, 12),
+      reference(quantizedActivations(x.subarray(20, 40), 1, 20), w, bias),
+      "row 1",
+    );
+    // NaN in a row makes that row's outputs NaN, not a number
+    const withNaN = seeded(40, 6);
+    withNaN[3] = NaN;
+    const nan = run(withNaN, 2, w);
+    ok(nan.subarray(0, 6).every(Number.isNaN));
+    ok(nan.subarray(6).every(Number.isFinite));
+  },
+});
+
+Deno.test({
+  name: "int8 kernel: extreme codes and weights past K = 4096 do not overflow",
+  ignore: kernel === undefined,
+  fn() {
+    for (const k of [4096, 5000]) {
+      // W all -128 (a stored checkpoint may hold it), x all equal: every code is qmax
+      const w = new QuantizedWeight(
+        "int8",
+        [2, k],
+        new Int8Array(2 * k).fill(-128),
+        new Float32Array([1, 0.5]),
+      );
+      const x = new Float32Array(k).fill(1.5);
+      const out = run(x, 1, w);
+      const want = -128 * 1.5 * k;
+      ok(Math.abs(out[0]! - want) <= 1e-5 * Math.abs(want), `K = ${k}: ${out[0]} vs ${want}`);
+      ok(Math.abs(out[1]! - want / 2) <= 1e-5 * Math.abs(want), `K = ${k}: ${out[1]}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "int8 kernel: a weight made outside kernel memory moves in once, values unchanged",
+  ignore: kernel === undefined,
+  fn() {
+    const memory = kernelMemory()!;
+    const w = quantizeRows(seeded(10 * 30, 12), [10, 30], "int8");
+    const before = Int8Array.from(w.data as Int8Array);
+    equal(memory.addressOf(w.data), undefined);
+    const x = seeded(2 * 30, 13);
+    const first = run(x, 2, w);
+    const moved = w.data;
+    ok(memory.addressOf(moved) !== undefined);
+    deepEqual(Int8Array.from(moved as Int8Array), before);
+    deepEqual(run(x, 2, w), first);
+    equal(w.data, moved, "not moved twice");
+  },
+});
+
+Deno.test({
+  name: "int8 kernel: refuses a float16 weight and arrays that do not fit",
+  ignore: kernel === undefined,
+  fn() {
+    const half = quantizeRows(seeded(8, 1), [2, 4], "float16");
+    throws(
+      () => kernel!.product(new Float32Array(4), 1, half, undefined, new Float32Array(2)),
+      TypeError,
+    );
+    const w = quantizeRows(seeded(8, 1), [2, 4], "int8");
+    throws(
+      () => kernel!.product(new Float32Array(3), 1, w, undefined, new Float32Array(2)),
+      /x \[1, K\].*3 values of x/,
+    );
+    throws(
+      () => kernel!.product(new Float32Array(4), 1, w, new Float32Array(3), new Float32Array(2)),
+      /a bias of 3/,
+    );
+  },
+});
+
+Deno.test("Int8Kernel.create gives a kernel wherever SharedArrayBuffer and SIMD exist", () => {
+  equal(Int8Kernel.create() !== undefined, typeof SharedArrayBuffer === "function");
+});
