@@ -12,6 +12,7 @@
 import { tf, type tfl } from "../backend/tf.ts";
 import { quantizedLinear } from "../backend/ops/quantized_linear.ts";
 import "../backend/quantized/cpu_quantized_linear.ts";
+import "../backend/quantized/webgpu_quantized_linear.ts";
 import {
   dequantize,
   dequantizeRows,
@@ -66,12 +67,27 @@ export function holdQuantized(
         (transposed ? ", so the quantized matrix must be its transpose" : ""),
     );
   }
-  if (!held.has(variable)) {
+  const before = held.get(variable);
+  if (before === undefined) {
     const placeholder = placeholderTensor(shape);
     variable.write(placeholder);
     placeholder.dispose();
+  } else if (before.weight !== weight) {
+    before.weight.releaseDeviceCopies();
   }
   held.set(variable, { weight, transposed });
+}
+
+/**
+ * Frees layer weights: each variable's tensor, and the device copies (GPU buffers) of the
+ * quantized values it holds. What a model's `dispose()` calls.
+ * @param variables the weights
+ */
+export function disposeWeights(variables: Iterable<tfl.LayerVariable>): void {
+  for (const variable of variables) {
+    held.get(variable)?.weight.releaseDeviceCopies();
+    variable.dispose();
+  }
 }
 
 /**

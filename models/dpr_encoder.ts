@@ -14,6 +14,7 @@ import type { ForwardContext } from "../layers/bert_base_layer.ts";
 import { BertEmbeddings } from "../layers/bert_embeddings.ts";
 import { BertEncoder } from "../layers/bert_encoder.ts";
 import { DPRPooler } from "../layers/dpr_pooler.ts";
+import { disposeWeights } from "../layers/held_weight.ts";
 import { DPRConfig } from "./config.ts";
 import {
   bertBindings,
@@ -441,7 +442,7 @@ export class DPREncoder {
   /** Frees every weight. The model cannot be used afterwards. */
   dispose(): void {
     if (this.disposed) return;
-    for (const weight of this.weights) weight.dispose();
+    disposeWeights(this.weights);
     this.disposed = true;
   }
 

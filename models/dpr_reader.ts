@@ -7,6 +7,7 @@ import { ARCHITECTURE_PREFIXES } from "../io/checkpoint_keys.ts";
 import { tf, type tfl } from "../backend/tf.ts";
 import type { RawTensor, StateDict } from "../io/state_dict.ts";
 import { DPRSpanHead } from "../layers/dpr_span_head.ts";
+import { disposeWeights } from "../layers/held_weight.ts";
 import type { DPRConfig } from "./config.ts";
 import {
   DPREncoder,
@@ -252,7 +253,7 @@ export class DPRReader {
   dispose(): void {
     if (this.disposed) return;
     this.encoder.dispose();
-    for (const weight of this.spanHead.weights) weight.dispose();
+    disposeWeights(this.spanHead.weights);
     this.disposed = true;
   }
 

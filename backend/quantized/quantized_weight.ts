@@ -6,7 +6,9 @@
  *
  * The values live in plain typed arrays owned by the weight (no tfjs tensor, no float32 copy);
  * each backend's kernel reads them through {@linkcode dequantizeRows}, a block of rows at a time,
- * and {@linkcode dequantize} is the one way to read the whole matrix back as float32.
+ * and {@linkcode dequantize} is the one way to read the whole matrix back as float32. A backend
+ * whose kernels run on a device (webgpu) uploads the quantized values once and keeps that copy
+ * on the weight ({@linkcode QuantizedWeight.deviceCopy}) until the weight is released.
  * @module
  */
 import { float16Table, halfBits } from "../float16_bits.ts";
@@ -18,6 +20,12 @@ export type QuantizedLayout = "int8" | "float16";
 /** The layouts, for validating user input. */
 export const QUANTIZED_LAYOUTS: readonly QuantizedLayout[] = ["int8", "float16"];
 
+/** What a backend keeps of a quantized weight in a device's memory (GPU buffers). */
+export interface DeviceCopy {
+  /** Frees the device memory (called once). */
+  release(): void;
+}
+
 /** A 2-D weight stored as int8 with per-row scales, or as float16. */
 export class QuantizedWeight {
   /** The layout of {@linkcode QuantizedWeight.data}. */
@@ -27,6 +35,8 @@ export class QuantizedWeight {
   #data: Int8Array | Uint16Array;
   /** One scale per row for int8; null for float16. */
   readonly scales: Float32Array | null;
+  /** Device copies, by the backend instance that made them. */
+  readonly #copies = new Map<object, DeviceCopy>();
 
   /**
    * Wraps already quantized values (what a quantized checkpoint holds).
@@ -103,6 +113,38 @@ export class QuantizedWeight {
   /** Bytes held: the values plus the scales. */
   get bytes(): number {
     return this.data.byteLength + (this.scales?.byteLength ?? 0);
+  }
+
+  /**
+   * The copy of these values that `owner` (a backend instance) keeps in its device's memory,
+   * made by `upload` on first use: a device kernel uploads the quantized values once, not per
+   * call.
+   * @param owner the backend instance the copy belongs to
+   * @param upload makes the copy
+   * @returns the copy
+   */
+  deviceCopy<T extends DeviceCopy>(owner: object, upload: () => T): T {
+    let copy = this.#copies.get(owner);
+    if (copy === undefined) {
+      copy = upload();
+      this.#copies.set(owner, copy);
+    }
+    return copy as T;
+  }
+
+  /** Device copies held (for tests and memory reports). */
+  get deviceCopies(): number {
+    return this.#copies.size;
+  }
+
+  /**
+   * Frees every device copy (the weight stays usable: a device kernel uploads it again when it
+   * next runs). Models call it when they are disposed.
+   */
+  releaseDeviceCopies(): void {
+    const copies = [...this.#copies.values()];
+    this.#copies.clear();
+    for (const copy of copies) copy.release();
   }
 }
 

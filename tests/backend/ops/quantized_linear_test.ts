@@ -48,7 +48,7 @@ for (const backend of testBackends()) {
         ok(tf.getKernel(QUANTIZED_LINEAR_KERNEL, "wasm") !== undefined);
       }
       for (const layout of LAYOUTS) {
-        // webgpu runs the composite form on a slow software adapter here: the small sizes only.
+        // webgpu (if listed) runs on a slow software adapter here: the small sizes only.
         for (const [m, k, n] of backend === "webgpu" ? SIZES.slice(0, 2) : SIZES) {
           const w = quantizeRows(seeded(n * k, m + k + n, 0.5), [n, k], layout);
           const xs = seeded(m * k, 7 * m + k), bs = seeded(n, 11 + n, 0.1);

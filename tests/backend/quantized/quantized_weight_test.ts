@@ -73,3 +73,21 @@ Deno.test("quantizeRowsInto: a table quantized a block of rows at a time equals 
   throws(() => quantizeRowsInto(target, new Float32Array(7), 0), /whole rows/);
   throws(() => quantizeRowsInto(target, new Float32Array(10), 1), /whole rows/);
 });
+
+Deno.test("deviceCopy: made once per owner, freed by releaseDeviceCopies", () => {
+  const q = quantizeRows(seeded(12, 7), [3, 4], "int8");
+  const owner = {}, released: string[] = [];
+  let uploads = 0;
+  const upload = (name: string) => () => {
+    uploads++;
+    return { release: () => released.push(name) };
+  };
+  const first = q.deviceCopy(owner, upload("a"));
+  equal(q.deviceCopy(owner, upload("b")), first, "the same copy for the same owner");
+  q.deviceCopy({}, upload("c"));
+  equal(uploads, 2);
+  equal(q.deviceCopies, 2);
+  q.releaseDeviceCopies();
+  deepEqual(released, ["a", "c"]);
+  equal(q.deviceCopies, 0);
+});
