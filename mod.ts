@@ -99,9 +99,14 @@ export type {
 } from "./index/dense_index.ts";
 export { decodeNpy, encodeNpy, parseNpyHeader } from "./index/npy.ts";
 export { passageFields } from "./index/vector_index.ts";
-export type { StoredPassage, VectorBatch, VectorIndex } from "./index/vector_index.ts";
+export type {
+  EncodeJobLedger,
+  StoredPassage,
+  VectorBatch,
+  VectorIndex,
+} from "./index/vector_index.ts";
 export { isPostgresUrl, openIndex, type OpenIndexOptions } from "./index/open_index.ts";
-export type { PgVectorIndexOptions } from "./index/pgvector_index.ts";
+export type { PgVectorIndexOptions, PgVectorStorage } from "./index/pgvector_index.ts";
 export { OpenDomainQA } from "./pipeline/open_domain_qa.ts";
 export type {
   Answer,

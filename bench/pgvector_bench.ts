@@ -5,8 +5,11 @@
  * HNSW index, from `pg_relation_size`), and search latency, exact and HNSW (`ef_search` 40 and
  * 400, recall@10 against exact), against the same vectors in an in-process `DenseIndex`. Vectors
  * are uniform random: no cluster structure, the hard case for HNSW. Prints one JSON line.
+ * `--storage float16` stores `halfvec` (and builds the HNSW index with `halfvec_ip_ops`); the
+ * `DenseIndex` it is compared with then stores float16 too.
  *
- * `deno run -A --lock=bench/deno.lock bench/pgvector_bench.ts [--rows 5000] [--dim 768]`
+ * `deno run -A --lock=bench/deno.lock bench/pgvector_bench.ts [--rows 5000] [--dim 768]
+ *   [--storage float32|float16]`
  * @module
  */
 import { DenseIndex } from "../index/dense_index.ts";
@@ -21,13 +24,18 @@ function arg(name: string, fallback: number): number {
 
 const rows = arg("rows", 5000);
 const dim = arg("dim", 768);
+const storageAt = Deno.args.indexOf("--storage");
+const storage = storageAt >= 0 ? Deno.args[storageAt + 1] : "float32";
+if (storage !== "float32" && storage !== "float16") {
+  throw new RangeError(`--storage must be float32 or float16: received ${storage}`);
+}
 const chunk = 500;
 const text = "word ".repeat(100).trim(); // about a DPR passage (100 words)
 const server = await PgServer.start();
 try {
   const all = seeded(rows * dim, 5);
   const ids = Array.from({ length: rows }, (_, i) => `p${i}`);
-  const index = await PgVectorIndex.open(server.url("bench"), { create: true, dim });
+  const index = await PgVectorIndex.open(server.url("bench"), { create: true, dim, storage });
   let started = performance.now();
   for (let start = 0; start < rows; start += chunk) {
     const end = Math.min(rows, start + chunk);
@@ -56,7 +64,7 @@ try {
   const approxWide = await wide.search(queries, 10);
   const wideMs = (performance.now() - started) / queries.length;
   await wide.close();
-  const dense = new DenseIndex(dim);
+  const dense = new DenseIndex(dim, { storage });
   dense.add(ids, all);
   started = performance.now();
   const local = await dense.search(queries, 10);
@@ -84,6 +92,7 @@ try {
     bench: "pgvector_pglite",
     rows,
     dim,
+    storage,
     insert_rows_per_s: Math.round(rows / insertS),
     hnsw_build_s: Number(buildS.toFixed(1)),
     hnsw_build_rows_per_s: Math.round(rows / buildS),

@@ -153,7 +153,7 @@ async function commandIndex(args: string[]): Promise<number> {
   await chooseBackend(options);
   const sources = modelSources(options);
   const encoder = await loadDenseEncoder("context", sources);
-  const target = await openPostgresTarget(indexDir, encoder.dim);
+  const target = await openPostgresTarget(indexDir, encoder.dim, stringOption(options, "storage"));
   const result = await runEncodeJob({
     passages,
     ...(target === undefined ? { outDir: indexDir } : { index: target }),
@@ -214,6 +214,9 @@ async function commandMerge(args: string[]): Promise<number> {
   });
   need(positionals, 1, "merge");
   if (isPostgresUrl(positionals[0]!)) {
+    if (options.storage !== undefined) {
+      throw new UsageError("--storage for a Postgres table is chosen when dpr index creates it");
+    }
     await mergePostgres(positionals[0]!, hnswOption(options));
     return 0;
   }

@@ -5,7 +5,7 @@
  * `dpr merge postgres://...` when all shards are done).
  * @module
  */
-import { type HnswOptions, PgVectorIndex } from "../index/pgvector_index.ts";
+import { type HnswOptions, PgVectorIndex, type PgVectorStorage } from "../index/pgvector_index.ts";
 import { isPostgresUrl } from "../index/open_index.ts";
 import { intOption, stringOption, UsageError } from "./args.ts";
 
@@ -53,8 +53,13 @@ export function targetOptions(
     }
     return null;
   }
-  if (options.storage !== undefined) {
-    throw new UsageError("--storage is for an index folder (a Postgres table stores vector(d))");
+  if (
+    options.storage !== undefined && options.storage !== "float32" && options.storage !== "float16"
+  ) {
+    throw new UsageError(
+      `--storage for a Postgres table must be float32 (vector) or float16 (halfvec): received ` +
+        JSON.stringify(options.storage),
+    );
   }
   return hnswOption(options);
 }
@@ -63,14 +68,20 @@ export function targetOptions(
  * Opens (creating when missing) the table the encoding job writes into.
  * @param indexDir the index folder or Postgres URL
  * @param dim the encoder's dimension
+ * @param storage `--storage` (float16: a `halfvec` column), if given
  * @returns the index, or undefined for a folder
  */
 export async function openPostgresTarget(
   indexDir: string,
   dim: number,
+  storage?: string,
 ): Promise<PgVectorIndex | undefined> {
   if (!isPostgresUrl(indexDir)) return undefined;
-  return await PgVectorIndex.open(indexDir, { create: true, dim });
+  return await PgVectorIndex.open(indexDir, {
+    create: true,
+    dim,
+    storage: storage as PgVectorStorage | undefined,
+  });
 }
 
 /**

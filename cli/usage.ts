@@ -44,7 +44,8 @@ Options:
   --keep-shards                  keep <index-dir>/shards after a single-shard job is merged
   --storage float32|float16|int8  how the index holds vectors (default float32): float16 halves
                                  the memory, int8 (a scale per row) quarters it; search stays exact
-                                 over the stored values. With shards, give it to "dpr merge"
+                                 over the stored values. With shards, give it to "dpr merge".
+                                 Postgres: float32 (vector) or float16 (halfvec), at creation
   --vector-index none|hnsw       Postgres only: exact scans (default) or an HNSW index, built
                                  after a single-shard job, or by "dpr merge" when all are done
   --hnsw-m <n>                   HNSW links per node (default 16)

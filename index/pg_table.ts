@@ -1,12 +1,24 @@
 /**
  * The passage table of the pgvector index: creating it, and checking one that exists (its
- * columns and vector dimension, whether it has an HNSW index).
+ * columns, vector type and dimension, whether it has an HNSW index).
+ *
+ * Vectors are `vector(d)` (float32, 4 bytes a value) or `halfvec(d)` (float16, 2 bytes a value;
+ * pgvector 0.7 and later).
  * @module
  */
 import type postgres from "postgres";
 import type { PgLocation } from "./pg_url.ts";
 
 type Sql = postgres.Sql;
+
+/** How a Postgres index stores vectors: `vector(d)` (float32) or `halfvec(d)` (float16). */
+export type PgVectorStorage = "float32" | "float16";
+
+/** The pgvector column type of each storage. */
+export const PG_VECTOR_TYPES: Readonly<Record<PgVectorStorage, string>> = {
+  float32: "vector",
+  float16: "halfvec",
+};
 
 /** A quoted SQL identifier. */
 export function quoteIdent(name: string): string {
@@ -18,25 +30,58 @@ export function quoteName(table: string): string {
   return table.split(".").map(quoteIdent).join(".");
 }
 
+/**
+ * The table beside `table` (same schema) where encoding jobs record what they wrote.
+ * @param table the passage table, schema-qualified or not
+ * @returns `<table>_dpr_job`, unquoted
+ */
+export function jobTableOf(table: string): string {
+  return `${table}_dpr_job`;
+}
+
+// Shard jobs starting together race on IF NOT EXISTS: Postgres can then report the object the
+// other job just created (duplicate key in its catalog, or "already exists"); it exists: go on.
+function raced(error: unknown): void {
+  if (!["23505", "42P07", "42710"].includes((error as { code?: string })?.code ?? "")) {
+    throw error;
+  }
+}
+
 /** Creates the pgvector extension and the passage table when missing. */
-export async function createTable(sql: Sql, where: PgLocation, dim: number): Promise<void> {
-  // Shard jobs starting together race on IF NOT EXISTS: Postgres can then report the object the
-  // other job just created (duplicate key in its catalog, or "already exists"); it exists: go on.
-  const raced = (error: unknown) => {
-    if (!["23505", "42P07", "42710"].includes((error as { code?: string })?.code ?? "")) {
-      throw error;
-    }
-  };
+export async function createTable(
+  sql: Sql,
+  where: PgLocation,
+  dim: number,
+  storage: PgVectorStorage,
+): Promise<void> {
   await sql`CREATE EXTENSION IF NOT EXISTS vector`.catch(raced);
   await sql.unsafe(
     `CREATE TABLE IF NOT EXISTS ${quoteName(where.table)} (id text PRIMARY KEY, ` +
       `ord bigint NOT NULL, title text NOT NULL, text text NOT NULL, ` +
-      `embedding vector(${dim}) NOT NULL)`,
+      `embedding ${PG_VECTOR_TYPES[storage]}(${dim}) NOT NULL)`,
   ).catch(raced);
 }
 
-/** Checks the table's columns and returns its vector dimension (clear errors otherwise). */
-export async function tableDimension(sql: Sql, where: PgLocation): Promise<number> {
+/**
+ * Creates the table where an encoding job records its settings and each chunk's digest
+ * (`key text PRIMARY KEY, value text`), when missing.
+ * @param sql the client
+ * @param name the table's name (see {@link jobTableOf})
+ */
+export async function createJobTable(sql: Sql, name: string): Promise<void> {
+  await sql.unsafe(
+    `CREATE TABLE IF NOT EXISTS ${quoteName(name)} (key text PRIMARY KEY, value text NOT NULL)`,
+  ).catch(raced);
+}
+
+/**
+ * Checks the table's columns and returns its vectors' dimension and storage (clear errors
+ * otherwise).
+ */
+export async function tableVectors(
+  sql: Sql,
+  where: PgLocation,
+): Promise<{ dim: number; storage: PgVectorStorage }> {
   const columns = await sql`
     SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type
     FROM pg_attribute a
@@ -55,17 +100,17 @@ export async function tableDimension(sql: Sql, where: PgLocation): Promise<numbe
     throw new TypeError(
       `Cannot open the Postgres index ${where_}: table ${where.table} lacks the column` +
         `${missing.length > 1 ? "s" : ""} ${missing.join(", ")} (expected id, ord, title, text, ` +
-        `embedding vector(d))`,
+        `embedding vector(d) or halfvec(d))`,
     );
   }
-  const m = /^vector\((\d+)\)$/.exec(types.get("embedding")!);
+  const m = /^(vector|halfvec)\((\d+)\)$/.exec(types.get("embedding")!);
   if (m === null) {
     throw new TypeError(
       `Cannot open the Postgres index ${where_}: column embedding of ${where.table} must be ` +
-        `vector(d): received ${types.get("embedding")}`,
+        `vector(d) or halfvec(d): received ${types.get("embedding")}`,
     );
   }
-  return Number(m[1]);
+  return { dim: Number(m[2]), storage: m[1] === "halfvec" ? "float16" : "float32" };
 }
 
 /** Whether the table has an HNSW index. */

@@ -38,8 +38,9 @@ const SSL_MODES = ["disable", "allow", "prefer", "require", "verify-full"] as co
  * @returns the URL, safe to print
  */
 export function redactUrl(url: string): string {
-  // scheme://user:password@host -> scheme://user:***@host; the last "@" ends the user info.
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/?#@:]*):[^/?#]*@/i, "$1:***@")
+  // scheme://user:password@host -> scheme://user:***@host; the last "@" ends the user info. Also
+  // for a mistyped scheme://, with fewer slashes.
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/*[^/?#@:]*):[^/?#]*@/i, "$1:***@")
     .replace(/([?&]password=)[^&#]*/gi, "$1***");
 }
 

@@ -8,12 +8,16 @@
  *   ord       bigint NOT NULL,      -- position in the collection: ties rank lower first
  *   title     text NOT NULL,
  *   text      text NOT NULL,
- *   embedding vector(<dim>) NOT NULL
+ *   embedding vector(<dim>) NOT NULL  -- or halfvec(<dim>): float16 storage
  * );
- * -- optional, createHnswIndex(): approximate search
+ * -- optional, createHnswIndex(): approximate search (halfvec_ip_ops for halfvec)
  * CREATE INDEX <table>_embedding_hnsw ON <table> USING hnsw (embedding vector_ip_ops)
  *   WITH (m = 16, ef_construction = 64);
  * ```
+ *
+ * With float16 storage (`halfvec`, pgvector 0.7+) vectors are rounded to float16 as a float16
+ * `DenseIndex` rounds them, and scores are the stored vectors' inner products with the float32
+ * queries, as there (an HNSW search orders its candidates by the query rounded to float16).
  *
  * Ranking is by inner product (`<#>` is its negative). Without an HNSW index, searches are exact
  * scans ordered as {@link DenseIndex} orders them; with one, each search sets `hnsw.ef_search` for
@@ -25,6 +29,8 @@
 import postgres from "postgres";
 import { parsePgUrl, type PgLocation } from "./pg_url.ts";
 import type { SearchHit, StoredPassage, VectorBatch, VectorIndex } from "./vector_index.ts";
+import { PgJobLedger } from "./pg_job_ledger.ts";
+import { checkIds, rowsOf, vectorLiteral } from "./pg_vectors.ts";
 
 export type {
   RowMetadata,
@@ -34,7 +40,18 @@ export type {
   VectorIndex,
 } from "./vector_index.ts";
 import { pgError } from "./pg_errors.ts";
-import { createTable, hasHnsw, quoteIdent, quoteName, tableDimension } from "./pg_table.ts";
+import {
+  createTable,
+  hasHnsw,
+  PG_VECTOR_TYPES,
+  type PgVectorStorage,
+  quoteIdent,
+  quoteName,
+  tableVectors,
+} from "./pg_table.ts";
+
+export type { PgVectorStorage } from "./pg_table.ts";
+export type { PgJobLedger } from "./pg_job_ledger.ts";
 
 type Sql = postgres.Sql;
 
@@ -47,6 +64,11 @@ export interface PgVectorIndexOptions {
   create?: boolean;
   /** The encoder's dimension: required with `create`; otherwise checked against the table's. */
   dim?: number;
+  /**
+   * How vectors are stored: "float32" (`vector(d)`, the default with `create`) or "float16"
+   * (`halfvec(d)`, half the bytes). Checked against an existing table's when given.
+   */
+  storage?: PgVectorStorage;
   /** `hnsw.ef_search` for searches (default: the URL's `ef_search`, else 40, never below k). */
   efSearch?: number;
   /** Rows per INSERT statement (default 500). */
@@ -82,10 +104,14 @@ export interface HnswOptions {
 export class PgVectorIndex implements VectorIndex {
   /** Vector dimension (the table's). */
   readonly dim: number;
+  /** How the table stores vectors: "float32" (`vector`) or "float16" (`halfvec`). */
+  readonly storage: PgVectorStorage;
   /** The table name. */
   readonly table: string;
   /** The URL with its password hidden. */
   readonly location: string;
+  /** Where encoding jobs record their settings and chunks (`<table>_dpr_job`). */
+  readonly jobLedger: PgJobLedger;
   #sql: Sql;
   #efSearch: number;
   #rowsPerStatement: number;
@@ -98,12 +124,19 @@ export class PgVectorIndex implements VectorIndex {
     sql: Sql,
     where: PgLocation,
     dim: number,
+    storage: PgVectorStorage,
     hnsw: boolean,
     options: PgVectorIndexOptions,
   ) {
     this.#sql = sql;
     this.#where = where;
     this.dim = dim;
+    this.storage = storage;
+    this.jobLedger = new PgJobLedger(
+      sql,
+      where,
+      (batch, what, extra) => this.#write(batch, what, extra),
+    );
     this.table = where.table;
     this.location = where.redacted;
     this.#hnsw = hnsw;
@@ -132,6 +165,12 @@ export class PgVectorIndex implements VectorIndex {
     positive("efSearch", options.efSearch, 1000);
     positive("rowsPerStatement", options.rowsPerStatement, 100000);
     positive("maxConnections", options.maxConnections, 1000);
+    if (options.storage !== undefined && !(options.storage in PG_VECTOR_TYPES)) {
+      throw new RangeError(
+        `Cannot open the Postgres index ${where.redacted}: storage must be float32 (vector) or ` +
+          `float16 (halfvec): received ${JSON.stringify(options.storage)}`,
+      );
+    }
     if (options.create && options.dim === undefined) {
       throw new TypeError(
         `Cannot create the Postgres index ${where.redacted}: give the vector dimension (dim)`,
@@ -151,16 +190,25 @@ export class PgVectorIndex implements VectorIndex {
       connection: { application_name: "dpr" },
     });
     try {
-      if (options.create) await createTable(sql, where, options.dim!);
-      const dim = await tableDimension(sql, where);
+      if (options.create) {
+        await createTable(sql, where, options.dim!, options.storage ?? "float32");
+      }
+      const { dim, storage } = await tableVectors(sql, where);
       if (options.dim !== undefined && dim !== options.dim) {
         throw new RangeError(
           `Cannot use the Postgres index ${where.redacted}: table ${where.table} holds vectors of ` +
             `dimension ${dim}, the encoder gives ${options.dim}; use another table`,
         );
       }
+      if (options.storage !== undefined && storage !== options.storage) {
+        throw new RangeError(
+          `Cannot use the Postgres index ${where.redacted}: table ${where.table} stores ` +
+            `${storage} vectors (${PG_VECTOR_TYPES[storage]}), ${options.storage} was asked ` +
+            `for; use another table`,
+        );
+      }
       const hnsw = await hasHnsw(sql, where.table);
-      return new PgVectorIndex(sql, where, dim, hnsw, options);
+      return new PgVectorIndex(sql, where, dim, storage, hnsw, options);
     } catch (error) {
       await sql.end({ timeout: 1 }).catch(() => {});
       throw pgError(error, `open the Postgres index ${where.redacted}`, where);
@@ -192,18 +240,30 @@ export class PgVectorIndex implements VectorIndex {
           `received ${k}`,
       );
     }
+    // A float16 table's HNSW search rounds the query to float16 (the index's type).
     const vectors = rowsOf(
       queries,
       this.dim,
+      this.#hnsw ? this.storage : "float32",
       `search the Postgres index ${this.location}`,
       "query",
     );
     if (vectors.length === 0) return [];
-    const literals = vectors.map(vectorLiteral);
+    const literals = vectors.map((v) => vectorLiteral(v, "float32"));
     const table = this.#sql(this.table);
+    const sql = this.#sql;
+    // Scores: the stored vectors (a halfvec widened) against the float32 query, as DenseIndex.
+    const product = this.storage === "float16"
+      ? sql`embedding::vector <#> q.v`
+      : sql`embedding <#> q.v`;
     // Exact scans order ties by position, as DenseIndex does. An HNSW index serves only
-    // "ORDER BY embedding <#> q", so with one, ties are ordered here afterwards.
-    const order = this.#hnsw ? this.#sql`embedding <#> q.v` : this.#sql`embedding <#> q.v, ord, id`;
+    // "ORDER BY embedding <#> q" (q of the column's type), so with one, ties are ordered here
+    // afterwards.
+    const order = !this.#hnsw
+      ? sql`${product}, ord, id`
+      : this.storage === "float16"
+      ? sql`embedding <#> q.v::halfvec`
+      : sql`embedding <#> q.v`;
     const efSearch = Math.min(1000, Math.max(this.#efSearch, k));
     let rows: Array<{ i: number; id: string; ord: string; title: string; text: string; s: number }>;
     try {
@@ -213,7 +273,7 @@ export class PgVectorIndex implements VectorIndex {
           SELECT q.i::int AS i, h.id, h.ord::text AS ord, h.title, h.text, h.s
           FROM unnest(${literals}::text[]::vector[]) WITH ORDINALITY AS q(v, i)
           CROSS JOIN LATERAL (
-            SELECT id, ord, title, text, -(embedding <#> q.v) AS s
+            SELECT id, ord, title, text, -(${product}) AS s
             FROM ${table} ORDER BY ${order} LIMIT ${k}
           ) h`;
       }) as unknown as typeof rows;
@@ -264,11 +324,19 @@ export class PgVectorIndex implements VectorIndex {
    * @param batch ids, vectors, `{title, text}` metadata and positions
    */
   async upsert(batch: VectorBatch): Promise<void> {
+    await this.#write(batch, `write to the Postgres index ${this.location}`);
+  }
+
+  /** One transaction: the batch's rows, then `extra` (a job's ledger entry). */
+  async #write(
+    batch: VectorBatch,
+    what: string,
+    extra?: (tx: postgres.TransactionSql) => Promise<unknown>,
+  ): Promise<void> {
     this.#check("write to");
-    const what = `write to the Postgres index ${this.location}`;
     const { ids, metadata, rows } = batch;
     checkIds(ids, what);
-    const vectors = rowsOf(batch.vectors, this.dim, what, "vector");
+    const vectors = rowsOf(batch.vectors, this.dim, this.storage, what, "vector");
     if (vectors.length !== ids.length) {
       throw new RangeError(`Cannot ${what}: got ${ids.length} ids but ${vectors.length} vectors`);
     }
@@ -309,9 +377,10 @@ export class PgVectorIndex implements VectorIndex {
         throw new RangeError(`Cannot ${what}: rows[${i}] must be an integer >= 0: received ${r}`);
       }
     });
-    const literals = vectors.map(vectorLiteral);
-    if (ids.length === 0) return;
+    const literals = vectors.map((v) => vectorLiteral(v, this.storage));
+    if (ids.length === 0 && extra === undefined) return;
     const table = this.#sql(this.table);
+    const type = this.#sql.unsafe(PG_VECTOR_TYPES[this.storage]);
     try {
       await this.#sql.begin(async (tx) => {
         let ords: Array<string | number>;
@@ -327,7 +396,7 @@ export class PgVectorIndex implements VectorIndex {
           const end = Math.min(ids.length, start + this.#rowsPerStatement);
           await tx`
             INSERT INTO ${table} (id, ord, title, text, embedding)
-            SELECT u.id, u.ord::bigint, u.title, u.text, u.embedding::vector
+            SELECT u.id, u.ord::bigint, u.title, u.text, u.embedding::${type}
             FROM unnest(
               ${ids.slice(start, end) as string[]}::text[],
               ${ords.slice(start, end).map(String)}::text[],
@@ -339,6 +408,7 @@ export class PgVectorIndex implements VectorIndex {
               text = excluded.text, embedding = excluded.embedding`;
           await this.#afterStatement?.(end);
         }
+        await extra?.(tx);
       });
     } catch (error) {
       throw pgError(error, what, this.#where, "nothing of this batch was stored");
@@ -381,7 +451,8 @@ export class PgVectorIndex implements VectorIndex {
     try {
       await this.#sql.unsafe(
         `CREATE INDEX IF NOT EXISTS ${quoteIdent(name)} ON ${quoteName(this.table)} ` +
-          `USING hnsw (embedding vector_ip_ops) WITH (m = ${m}, ef_construction = ${ef})`,
+          `USING hnsw (embedding ${PG_VECTOR_TYPES[this.storage]}_ip_ops) ` +
+          `WITH (m = ${m}, ef_construction = ${ef})`,
       );
     } catch (error) {
       throw pgError(error, `build an HNSW index on ${this.location}`, this.#where);
@@ -400,72 +471,4 @@ export class PgVectorIndex implements VectorIndex {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-function checkIds(ids: readonly string[], what: string): void {
-  if (!Array.isArray(ids)) throw new TypeError(`Cannot ${what}: ids must be an array of strings`);
-  ids.forEach((id, i) => {
-    if (typeof id !== "string") {
-      throw new TypeError(`Cannot ${what}: ids[${i}] must be a string: received ${typeof id}`);
-    }
-  });
-}
-
-function rowsOf(
-  values: Float32Array | readonly Float32Array[],
-  dim: number,
-  what: string,
-  noun: string,
-): Float32Array[] {
-  let list: Float32Array[];
-  if (values instanceof Float32Array) {
-    if (values.length % dim !== 0) {
-      throw new TypeError(
-        `Cannot ${what}: ${noun} length must be a multiple of dim ${dim}: received ${values.length}`,
-      );
-    }
-    list = Array.from(
-      { length: values.length / dim },
-      (_, i) => values.subarray(i * dim, (i + 1) * dim),
-    );
-  } else {
-    values.forEach((v, i) => {
-      if (!(v instanceof Float32Array) || v.length !== dim) {
-        throw new TypeError(
-          `Cannot ${what}: ${noun} ${i} must be a Float32Array of length ${dim}: received ${
-            v instanceof Float32Array ? `length ${v.length}` : typeof v
-          }`,
-        );
-      }
-    });
-    list = values.slice();
-  }
-  list.forEach((v, i) => {
-    for (const x of v) {
-      // x - x is NaN exactly for NaN and the infinities.
-      if (x - x !== 0) throw new RangeError(`Cannot ${what}: ${noun} ${i} holds NaN or Infinity`);
-    }
-  });
-  return list;
-}
-
-/**
- * pgvector's text form of a vector, `[x,y,...]`, each value written with the fewest digits that
- * read back as the same float32.
- */
-function vectorLiteral(v: Float32Array): string {
-  const parts = new Array<string>(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const x = v[i]!;
-    let text = String(x);
-    for (let digits = 6; digits < 9 && text.length > 9; digits++) {
-      const shorter = x.toPrecision(digits);
-      if (Math.fround(Number(shorter)) === x) {
-        text = shorter;
-        break;
-      }
-    }
-    parts[i] = text;
-  }
-  return `[${parts.join(",")}]`;
 }

@@ -103,6 +103,42 @@ export interface VectorIndex {
   count(): Promise<number>;
   /** Releases what the index holds (connections); the index is unusable afterwards. */
   close(): Promise<void>;
+  /**
+   * Where an encoding job writing into this index records its settings and what each chunk was
+   * encoded from, so that a re-run resumes the same job or is refused (absent: a job knows a
+   * chunk is done by its ids only).
+   */
+  readonly jobLedger?: EncodeJobLedger;
+}
+
+/**
+ * What an index keeps for the encoding job that writes into it: the job's settings, and a digest
+ * of each chunk's passages, stored with the chunk's rows (in the same transaction), so that a
+ * re-run with another model, other options or other passages is refused and the same job resumes.
+ */
+export interface EncodeJobLedger {
+  /** Where the ledger is, for messages (a password never shows). */
+  readonly location: string;
+  /**
+   * Records the job's settings when none are recorded.
+   * @param settings the job's settings (a JSON text)
+   * @returns the settings recorded (these, or an earlier run's)
+   * @throws when the index holds rows that no job recorded
+   */
+  recordJob(settings: string): Promise<string>;
+  /**
+   * The digests recorded for chunks.
+   * @param chunks chunk numbers
+   * @returns one digest per chunk, null where none is recorded
+   */
+  chunkDigests(chunks: readonly number[]): Promise<Array<string | null>>;
+  /**
+   * Writes a chunk's rows (as `upsert`) and records its digest, all or nothing.
+   * @param chunk the chunk number
+   * @param digest the digest of the chunk's passages
+   * @param batch the chunk's rows
+   */
+  writeChunk(chunk: number, digest: string, batch: VectorBatch): Promise<void>;
 }
 
 /**

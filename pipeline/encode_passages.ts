@@ -28,8 +28,10 @@
  * chunk is written into it as one `upsert` (ids, vectors, `{title, text}`, and each passage's
  * position in the file as its row); a chunk counts as done when every one of its ids is stored, so
  * a re-run skips finished chunks and rewrites a partial one, and shards on many machines write
- * into the same index with no merge step. (The digest check above needs the shard folders: a job
- * writing into an index knows a chunk is done by its ids only.)
+ * into the same index with no merge step. An index with a job ledger (Postgres: `<table>_dpr_job`)
+ * keeps the job's settings and each chunk's digest beside the rows, so that a re-run with another
+ * model, other options or changed passages is refused there too (see `index_job.ts`); the number
+ * of shards may change between runs.
  * @module
  */
 import { DenseIndex, type VectorStorage } from "../index/dense_index.ts";
@@ -49,6 +51,7 @@ import {
   writeChunkDigest,
 } from "./passage_digest.ts";
 import { ProgressBar } from "./progress.ts";
+import { claimIndexJob, indexChunkDone, writeIndexChunk } from "./index_job.ts";
 
 /** Options of an encoding job. */
 export interface EncodeJobOptions {
@@ -207,6 +210,11 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
   if (target === undefined) await prepareShardDir(dir, settings);
 
   const chunkSize = await effectiveChunkSize(options, numShards, requestedChunkSize);
+  if (target !== undefined) {
+    // What all shards of the job share (each shard's number, and the count of shards, may differ).
+    const { fingerprint, tokenTypes, encoderDim } = settings;
+    await claimIndexJob(target, { fingerprint, tokenTypes, chunkSize, encoderDim });
+  }
   const result: EncodeJobResult = {
     shardDir: dir,
     chunkSize,
@@ -256,7 +264,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
     const chunkPath = `${dir}/${chunkName(chunk)}`;
     const stored = target === undefined
       ? await pathExists(chunkPath)
-      : (await target.passages(ids)).every((p) => p !== null);
+      : await indexChunkDone(target, chunk, ids, digest, options.passages);
     if (stored) {
       if (target === undefined) await checkChunkDigest(dir, chunkName(chunk), digest);
       result.chunksSkipped++;
@@ -275,7 +283,7 @@ export async function runEncodeJob(options: EncodeJobOptions): Promise<EncodeJob
       await index.save(chunkPath);
     } else {
       const rows = passages.map((_, i) => chunk * chunkSize + i);
-      await target.upsert({ ids, vectors, metadata, rows });
+      await writeIndexChunk(target, chunk, digest, { ids, vectors, metadata, rows });
     }
     result.chunksWritten++;
     result.passagesEncoded += passages.length;

@@ -137,57 +137,132 @@ Deno.test("PgVectorIndex: bad batches are refused before anything is sent", asyn
   });
 });
 
-Deno.test("PgVectorIndex: HNSW (vector_ip_ops) recall@10 >= 0.95 against exact, 20,000 vectors", async () => {
+Deno.test("PgVectorIndex: HNSW recall@10 >= 0.95 against exact, 20,000 vectors, vector and halfvec", async () => {
   await withServer(async (server) => {
     // Dimension 16 keeps the WebAssembly engine's build short; the recall bar is the issue's.
     const dim = 16;
     const n = 20000;
     const all = seeded(n * dim, 21);
     const ids = Array.from({ length: n }, (_, i) => `p${i}`);
-    const index = await PgVectorIndex.open(server.url("big", "&ef_search=64"), {
+    const dense = new DenseIndex(dim);
+    dense.add(ids, all);
+    const queries = rows(seeded(100 * dim, 22), dim);
+    const exact = await dense.search(queries, 10);
+    for (const storage of ["float32", "float16"] as const) {
+      const table = `big_${storage}`;
+      const index = await PgVectorIndex.open(server.url(table, "&ef_search=64"), {
+        create: true,
+        dim,
+        storage,
+      });
+      try {
+        let started = performance.now();
+        for (let start = 0; start < n; start += 2000) {
+          const end = Math.min(n, start + 2000);
+          await index.upsert({
+            ids: ids.slice(start, end),
+            vectors: all.subarray(start * dim, end * dim),
+            rows: Array.from({ length: end - start }, (_, i) => start + i),
+          });
+        }
+        const insertS = (performance.now() - started) / 1000;
+        started = performance.now();
+        await index.createHnswIndex({ m: 16, efConstruction: 64 });
+        const buildS = (performance.now() - started) / 1000;
+        assert.equal(index.approximate, true);
+        started = performance.now();
+        const approx = await index.search(queries, 10);
+        const searchMs = (performance.now() - started) / 100;
+        let found = 0;
+        approx.forEach((hits, q) => {
+          const truth = new Set(exact[q]!.map((h) => h.id));
+          found += hits.filter((h) => truth.has(h.id)).length;
+          assert.equal(hits.length, 10);
+        });
+        const recall = found / (10 * queries.length);
+        console.log(
+          `PGlite (WebAssembly Postgres), ${n} x ${dim} ${storage}: insert ${
+            (n / insertS).toFixed(0)
+          } rows/s, HNSW build ${buildS.toFixed(1)} s, search ${
+            searchMs.toFixed(1)
+          } ms/query, recall@10 ${recall.toFixed(3)}`,
+        );
+        assert.ok(recall >= 0.95, `${storage}: recall@10 ${recall}`);
+      } finally {
+        await index.close();
+      }
+      // The index is built with the column type's inner-product operator class.
+      const { rows: defs } = await server.db.query<{ def: string }>(
+        `SELECT indexdef AS def FROM pg_indexes WHERE tablename = '${table}' AND indexdef ~ 'hnsw'`,
+      );
+      const ops = storage === "float16" ? "halfvec_ip_ops" : "vector_ip_ops";
+      assert.match(
+        defs[0]?.def ?? "",
+        new RegExp(`USING hnsw \\(embedding ${ops}\\) WITH \\(m='?16'?, ef_construction='?64'?\\)`),
+      );
+    }
+  });
+});
+
+Deno.test("PgVectorIndex float16 (halfvec): exact scans rank as a float16 DenseIndex; clear errors", async () => {
+  await withServer(async (server) => {
+    const dim = 8;
+    const n = 300;
+    // Multiples of 1/8 are exact in float16 too: ties, and scores equal to the last bit.
+    const coarseRows = rows(coarse(n * dim, 31), dim);
+    const fineRows = rows(seeded(n * dim, 33).map((x) => x * 3), dim);
+    const ids = coarseRows.map((_, i) => `p${i}`);
+    const metadata = ids.map((id) => ({ title: id.toUpperCase(), text: `text of ${id}` }));
+    const index = await PgVectorIndex.open(server.url("half"), {
       create: true,
       dim,
+      storage: "float16",
     });
     try {
-      let started = performance.now();
-      for (let start = 0; start < n; start += 2000) {
-        const end = Math.min(n, start + 2000);
-        await index.upsert({
-          ids: ids.slice(start, end),
-          vectors: all.subarray(start * dim, end * dim),
-          rows: Array.from({ length: end - start }, (_, i) => start + i),
-        });
+      assert.equal(index.storage, "float16");
+      for (const [vectors, seed] of [[coarseRows, 35], [fineRows, 37]] as const) {
+        await index.upsert({ ids, vectors, metadata, rows: ids.map((_, i) => i) });
+        const dense = new DenseIndex(dim, { storage: "float16" });
+        dense.add(ids, vectors, metadata);
+        const queries = rows(seeded(10 * dim, seed), dim);
+        const want = await dense.search(queries, 12);
+        const got = await index.search(queries, 12);
+        assert.deepEqual(
+          got.map((l) => l.map((h) => [h.id, h.row, h.metadata])),
+          want.map((l) => l.map((h) => [h.id, h.row, h.metadata])),
+        );
+        // The same float16 values on both sides; products agree to float32 rounding.
+        got.flat().forEach((h, i) => assert.ok(Math.abs(h.score - want.flat()[i]!.score) < 1e-5));
       }
-      const insertS = (performance.now() - started) / 1000;
-      started = performance.now();
-      await index.createHnswIndex({ m: 16, efConstruction: 64 });
-      const buildS = (performance.now() - started) / 1000;
-      assert.equal(index.approximate, true);
-      const dense = new DenseIndex(dim);
-      dense.add(ids, all);
-      const queries = rows(seeded(100 * dim, 22), dim);
-      const exact = await dense.search(queries, 10);
-      started = performance.now();
-      const approx = await index.search(queries, 10);
-      const searchMs = (performance.now() - started) / 100;
-      let found = 0;
-      approx.forEach((hits, q) => {
-        const truth = new Set(exact[q]!.map((h) => h.id));
-        found += hits.filter((h) => truth.has(h.id)).length;
-        assert.equal(hits.length, 10);
-      });
-      const recall = found / (10 * queries.length);
-      console.log(
-        `PGlite (WebAssembly Postgres), ${n} x ${dim}: insert ${
-          (n / insertS).toFixed(0)
-        } rows/s, ` +
-          `HNSW build ${buildS.toFixed(1)} s, search ${searchMs.toFixed(1)} ms/query, ` +
-          `recall@10 ${recall.toFixed(3)}`,
+      assert.equal(await index.count(), n);
+      // float16 holds at most 65504 (65519.99 rounds to it); nothing is sent beyond.
+      const big = new Float32Array(dim).fill(65519);
+      await index.upsert({ ids: ["edge"], vectors: [big] });
+      await assert.rejects(
+        index.upsert({ ids: ["over"], vectors: [new Float32Array(dim).fill(70000)] }),
+        /vector 0 holds 70000, beyond float16's range \(largest 65504\) of the table's halfvec column/,
       );
-      assert.ok(recall >= 0.95, `recall@10 ${recall}`);
+      assert.equal(await index.count(), n + 1);
     } finally {
       await index.close();
     }
+    // The table's type decides; asking for the other one is refused.
+    const reopened = await PgVectorIndex.open(server.url("half"));
+    assert.deepEqual([reopened.storage, reopened.dim], ["float16", dim]);
+    await reopened.close();
+    await assert.rejects(
+      PgVectorIndex.open(server.url("half"), { storage: "float32" }),
+      /table half stores float16 vectors \(halfvec\), float32 was asked for; use another table/,
+    );
+    await assert.rejects(
+      PgVectorIndex.open(server.url("half"), { storage: "int8" as "float16" }),
+      /storage must be float32 \(vector\) or float16 \(halfvec\): received "int8"/,
+    );
+    const { rows: types } = await server.db.query<{ t: string }>(
+      "SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute " +
+        "WHERE attrelid = 'half'::regclass AND attname = 'embedding'",
+    );
+    assert.deepEqual(types, [{ t: `halfvec(${dim})` }]);
   });
 });
 
