@@ -103,7 +103,8 @@ export async function finishPostgresTarget(
   }
   console.error(
     `${index.location}: ${await index.count()} passages, dimension ${index.dim}, ` +
-      (index.approximate ? "HNSW search" : "exact search"),
+      (index.approximate ? "HNSW search" : "exact search") +
+      `, ${index.storage} vectors (${index.storage === "float16" ? "halfvec" : "vector"})`,
   );
 }
 

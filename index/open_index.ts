@@ -14,14 +14,12 @@ export interface OpenIndexOptions extends DenseIndexOptions {
 }
 
 /**
- * Whether a location names a Postgres database: it starts with the scheme `postgres:` or
- * `postgresql:` (a malformed one, `postgres:/host` say, then gets the URL's error rather than
- * being taken for a folder).
+ * Whether a location names a Postgres database (`postgres://` or `postgresql://`).
  * @param location an index location
  * @returns true for a Postgres URL
  */
 export function isPostgresUrl(location: string): boolean {
-  return /^postgres(ql)?:/i.test(location);
+  return /^postgres(ql)?:\/\//i.test(location);
 }
 
 /**

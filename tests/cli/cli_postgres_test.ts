@@ -70,6 +70,14 @@ Deno.test("dpr CLI: index into Postgres, ask from it (same hits as a folder), me
       assert.equal(a.passageText.slice(a.start, a.end), a.text);
     }
 
+    // dpr eval reads the table as it reads the folder: the same accuracies.
+    const evalArgs = [`${ROOT}data/demo_questions.tsv`, "--no-reader", "--json", ...model];
+    const evalFolder = await dpr(["eval", folder, ...evalArgs]);
+    const evalPostgres = await dpr(["eval", url, ...evalArgs]);
+    assert.equal(evalPostgres.code, 0, evalPostgres.stderr);
+    assert.deepEqual(JSON.parse(evalPostgres.stdout), JSON.parse(evalFolder.stdout));
+    assert.equal(JSON.parse(evalPostgres.stdout).passages, 42);
+
     // The sharded flow's last step for Postgres: build the HNSW index once the rows are in.
     const merged = await dpr(["merge", url, "--vector-index", "hnsw", "--hnsw-m", "8"]);
     assert.equal(merged.code, 0, merged.stderr);
@@ -92,6 +100,26 @@ Deno.test("dpr CLI: index into Postgres, ask from it (same hits as a folder), me
     const bad = await dpr(["index", PASSAGES, url, "--vector-index", "ivf", ...model]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /--vector-index must be none or hnsw/);
+
+    // float16 storage: a halfvec column, chosen when the table is created.
+    const half = server.url("psgs16");
+    const halved = await dpr(["index", PASSAGES, half, "--storage", "float16", ...model]);
+    assert.equal(halved.code, 0, halved.stderr);
+    assert.match(
+      halved.stderr,
+      /table=psgs16: 42 passages, .*exact search, float16 vectors \(halfvec\)/,
+    );
+    const halfHits = JSON.parse((await dpr(["ask", half, question, ...retrieve])).stdout).hits;
+    assert.equal(halfHits.length, 5);
+    const int8 = await dpr(["index", PASSAGES, half, "--storage", "int8", ...model]);
+    assert.equal(int8.code, 2);
+    assert.match(
+      int8.stderr,
+      /--storage for a Postgres table must be float32 \(vector\) or float16/,
+    );
+    const mergeStorage = await dpr(["merge", half, "--storage", "float16"]);
+    assert.equal(mergeStorage.code, 2);
+    assert.match(mergeStorage.stderr, /chosen when dpr index creates it/);
   } finally {
     await server.close();
     await Deno.remove(dir, { recursive: true });
