@@ -1,26 +1,14 @@
 /**
  * Adapters from this package's DPR tokenizers and models to the pipeline's narrow contracts
- * ({@link DenseEncoder}, {@link PassageReader}), and where models are loaded from.
- *
- * A model source is a local folder in Hugging Face layout (`config.json`, `model.safetensors` or
- * `pytorch_model.bin`, `vocab.txt`, `tokenizer_config.json`), an http(s) URL of such a folder, a
- * hub id, or a {@link FileSource}. `models` names a folder holding one subfolder per model:
- *
- * ```
- * <models>/question_encoder/   (or any single subfolder whose name contains "question_encoder")
- * <models>/ctx_encoder/        (or "ctx_encoder" / "context_encoder" in its name)
- * <models>/reader/             (or "reader" in its name)
- * ```
+ * ({@link DenseEncoder}, {@link PassageReader}), and their loaders. Where models come from
+ * (folders, URLs, hub ids, a `models` folder with one subfolder per model) is
+ * `model_sources.ts`.
  * @module
  */
 import { tf } from "../backend/tf.ts";
-import type { FileSource } from "../io/file_source.ts";
-import type { HubOptions } from "../io/hub_source.ts";
-import { resolveSource } from "../io/resolve.ts";
 import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
 import { DPRQuestionEncoder } from "../models/dpr_question_encoder.ts";
 import { DPRReader } from "../models/dpr_reader.ts";
-import { checkDtype, type WeightDtype } from "../models/hf_weight_map.ts";
 import type { BertTokenizer } from "../tokenizer/bert_tokenizer.ts";
 import { decodeBestSpans } from "../tokenizer/decode_best_spans.ts";
 import { DPRReaderTokenizerFast } from "../tokenizer/dpr_reader_tokenizer.ts";
@@ -37,149 +25,24 @@ import {
   tokenizePassage,
 } from "./dense_encoder.ts";
 import type { PassageReader, ReaderPassage, ReaderSpan, ReadOptions } from "./passage_reader.ts";
+import {
+  DEFAULT_MODELS,
+  type DprModelSources,
+  dtypeFor,
+  type ModelDtypes,
+  modelSubfolder,
+  resolveModelSource,
+  sourceFor,
+} from "./model_sources.ts";
 
-/** The default checkpoints (Hugging Face hub ids), trained on Natural Questions. */
-export const DEFAULT_MODELS: {
-  questionEncoder: string;
-  contextEncoder: string;
-  reader: string;
-} = {
-  questionEncoder: "facebook/dpr-question_encoder-single-nq-base",
-  contextEncoder: "facebook/dpr-ctx_encoder-single-nq-base",
-  reader: "facebook/dpr-reader-single-nq-base",
+export {
+  DEFAULT_MODELS,
+  type DprModelSources,
+  dtypeFor,
+  type ModelDtypes,
+  modelSubfolder,
+  resolveModelSource,
 };
-
-/**
- * Where the three models come from; the hub options (`cacheDir`, `revision`, `endpoint`,
- * `token`, `offline`, `fetch`, `progress`) apply to sources that are hub ids or URLs.
- */
-export interface DprModelSources extends HubOptions {
-  /** Question encoder source (default: facebook's single-nq-base). */
-  questionEncoder?: string | FileSource;
-  /** Context encoder source (default: facebook's single-nq-base). */
-  contextEncoder?: string | FileSource;
-  /** Reader source (default: facebook's single-nq-base). */
-  reader?: string | FileSource;
-  /** A folder with one subfolder per model (see the module doc); used for unset sources. */
-  models?: string;
-  /** Longest input in tokens (default: the model's limit, at most 512). */
-  maxLength?: number;
-  /** Reader spans: "text" (default, passage text only, as original DPR) or "hf" (as HF). */
-  spanScope?: "text" | "hf";
-  /**
-   * How the models hold their weights (`fromPretrained`'s `dtype`): one for all three, or one
-   * per model (unnamed ones float32), e.g. `{ questionEncoder: "int8", reader: "int8" }`.
-   * Default "float32".
-   */
-  dtype?: WeightDtype | ModelDtypes;
-}
-
-/** A `dtype` per model of {@linkcode DprModelSources}. */
-export interface ModelDtypes {
-  /** The question encoder's. */
-  questionEncoder?: WeightDtype;
-  /** The context encoder's. */
-  contextEncoder?: WeightDtype;
-  /** The reader's. */
-  reader?: WeightDtype;
-}
-
-/**
- * The dtype one model loads with.
- * @param kind which model
- * @param sources the options
- * @returns its dtype
- * @throws TypeError naming an unknown dtype
- */
-export function dtypeFor(
-  kind: "question" | "context" | "reader",
-  sources: DprModelSources,
-): WeightDtype {
-  const dtype = sources.dtype;
-  const field = kind === "question"
-    ? "questionEncoder"
-    : kind === "context"
-    ? "contextEncoder"
-    : "reader";
-  const chosen = typeof dtype === "object" && dtype !== null ? dtype[field] : dtype;
-  return checkDtype(`the ${field}`, chosen);
-}
-
-const SUBFOLDER_HINTS = {
-  question: ["question_encoder"],
-  context: ["ctx_encoder", "context_encoder"],
-  reader: ["reader"],
-} as const;
-
-/**
- * Finds a model's subfolder in a models folder.
- * @param models the folder
- * @param kind which model
- * @returns the subfolder's path
- */
-export function modelSubfolder(models: string, kind: "question" | "context" | "reader"): string {
-  const names: string[] = [];
-  try {
-    for (const entry of Deno.readDirSync(models)) if (entry.isDirectory) names.push(entry.name);
-  } catch (error) {
-    throw new Deno.errors.NotFound(
-      `Cannot find models in ${models}: ${(error as Error).message}`,
-    );
-  }
-  const exact = { question: "question_encoder", context: "ctx_encoder", reader: "reader" }[kind];
-  if (names.includes(exact)) return `${models.replace(/\/+$/, "")}/${exact}`;
-  const matches = names.filter((n) => SUBFOLDER_HINTS[kind].some((h) => n.includes(h)));
-  if (matches.length !== 1) {
-    throw new Deno.errors.NotFound(
-      `Cannot find the ${kind} model in ${models}: expected a subfolder named ${exact} (or one ` +
-        `folder containing ${SUBFOLDER_HINTS[kind].join(" or ")}): found ${
-          matches.length === 0 ? "none" : matches.join(", ")
-        }`,
-    );
-  }
-  return `${models.replace(/\/+$/, "")}/${matches[0]}`;
-}
-
-/**
- * Turns a model source into a {@link FileSource}: a local folder, an http(s) URL of a folder, or
- * a hub id (downloaded on first use and cached by the conversion module's `resolveSource`).
- * @param source a folder, URL, hub id or FileSource
- * @param hub cache folder, revision, endpoint and token for hub ids and URLs
- * @returns the file source
- */
-export async function resolveModelSource(
-  source: string | FileSource,
-  hub: HubOptions = {},
-): Promise<FileSource> {
-  const { revision, cacheDir, fetch, endpoint, token, offline, progress } = hub;
-  return await resolveSource(source, {
-    revision,
-    cacheDir,
-    fetch,
-    endpoint,
-    token,
-    offline,
-    progress,
-  });
-}
-
-function sourceFor(
-  kind: "question" | "context" | "reader",
-  sources: DprModelSources,
-): string | FileSource {
-  const explicit = kind === "question"
-    ? sources.questionEncoder
-    : kind === "context"
-    ? sources.contextEncoder
-    : sources.reader;
-  if (explicit !== undefined) return explicit;
-  if (sources.models !== undefined) return modelSubfolder(sources.models, kind);
-  return kind === "question"
-    ? DEFAULT_MODELS.questionEncoder
-    : kind === "context"
-    ? DEFAULT_MODELS.contextEncoder
-    : DEFAULT_MODELS.reader;
-}
 
 function limit(tokenizer: BertTokenizer, maxPositions: number, maxLength?: number): number {
   const tokenizerLimit = Number.isFinite(tokenizer.modelMaxLength) && tokenizer.modelMaxLength > 0
@@ -232,7 +95,9 @@ export class DprEncoderAdapter implements DenseEncoder {
   readonly tokenizer: BertTokenizer;
   /** The model. */
   readonly model: DPRQuestionEncoder | DPRContextEncoder;
+  /** Length of the output vectors (the projection's, else the hidden size). */
   readonly dim: number;
+  /** The tokenizer's padding token id. */
   readonly padTokenId: number;
   /** Inputs are truncated to this many tokens. */
   readonly maxLength: number;
@@ -256,6 +121,12 @@ export class DprEncoderAdapter implements DenseEncoder {
     this.maxLength = limit(tokenizer, config.maxPositionEmbeddings, maxLength);
   }
 
+  /**
+   * Tokenizes one input (or a pair), special tokens included, truncated to `maxLength`.
+   * @param text the input
+   * @param pair the second text of a pair (a passage's text after its title)
+   * @returns token ids and token type ids
+   */
   tokenize(text: string, pair?: string): EncodedInput {
     const encoded = this.tokenizer.encode(text, {
       textPair: pair,
@@ -270,11 +141,21 @@ export class DprEncoderAdapter implements DenseEncoder {
     };
   }
 
+  /**
+   * The tokens of one input, special tokens included, before truncation.
+   * @param text the input
+   * @returns the count
+   */
   countTokens(text: string): number {
     return this.tokenizer.encode(text, { truncation: false, returnAttentionMask: false })
       .inputIds.length;
   }
 
+  /**
+   * Runs the encoder on a padded batch.
+   * @param batch token ids, attention mask and token types of one length
+   * @returns one pooled vector per row
+   */
   async embed(batch: PaddedBatch): Promise<Float32Array[]> {
     if (batch.inputIds.length === 0) return [];
     // Layer by layer, with a turn of the event loop between layers: a server keeps answering.
@@ -394,6 +275,14 @@ export class DprReaderAdapter implements PassageReader {
     this.spanScope = spanScope;
   }
 
+  /**
+   * Reads the passages for the question: the best spans, best first (by passage relevance, then
+   * span score, as Hugging Face's `decode_best_spans`).
+   * @param question the question
+   * @param passages the passages to read
+   * @param options how many spans, their longest length
+   * @returns the spans
+   */
   async read(
     question: string,
     passages: readonly ReaderPassage[],
@@ -467,17 +356,45 @@ export async function loadDenseEncoder(
 ): Promise<DprEncoderAdapter> {
   const source = await resolveModelSource(sourceFor(kind, sources), sources);
   if (kind === "question") {
-    const [tokenizer, model] = await Promise.all([
+    const [tokenizer, model] = await loadTogether(
       DPRQuestionEncoderTokenizer.fromPretrained(source),
       DPRQuestionEncoder.fromPretrained(source, { dtype: dtypeFor("question", sources) }),
-    ]);
+    );
     return new DprEncoderAdapter(tokenizer, model, sources.maxLength);
   }
-  const [tokenizer, model] = await Promise.all([
+  const [tokenizer, model] = await loadTogether(
     DPRContextEncoderTokenizer.fromPretrained(source),
     DPRContextEncoder.fromPretrained(source, { dtype: dtypeFor("context", sources) }),
-  ]);
+  );
   return new DprEncoderAdapter(tokenizer, model, sources.maxLength);
+}
+
+/**
+ * A tokenizer and a model loaded at the same time. When either fails, the other is waited for
+ * (no file read is left running) and a model that loaded is disposed; the first failure is
+ * thrown.
+ */
+async function loadTogether<T, M extends { dispose(): void }>(
+  tokenizer: Promise<T>,
+  model: Promise<M>,
+): Promise<[T, M]> {
+  let failure: { error: unknown } | undefined;
+  const noteFailure = (error: unknown) => {
+    failure ??= { error };
+  };
+  const [t, m] = await Promise.allSettled([
+    tokenizer.catch((error) => {
+      noteFailure(error);
+      throw error;
+    }),
+    model.catch((error) => {
+      noteFailure(error);
+      throw error;
+    }),
+  ]);
+  if (t.status === "fulfilled" && m.status === "fulfilled") return [t.value, m.value];
+  if (m.status === "fulfilled") m.value.dispose();
+  throw failure!.error;
 }
 
 /**
@@ -487,9 +404,9 @@ export async function loadDenseEncoder(
  */
 export async function loadPassageReader(sources: DprModelSources = {}): Promise<DprReaderAdapter> {
   const source = await resolveModelSource(sourceFor("reader", sources), sources);
-  const [tokenizer, model] = await Promise.all([
+  const [tokenizer, model] = await loadTogether(
     DPRReaderTokenizerFast.fromPretrained(source),
     DPRReader.fromPretrained(source, { dtype: dtypeFor("reader", sources) }),
-  ]);
+  );
   return new DprReaderAdapter(tokenizer, model, sources.maxLength, sources.spanScope ?? "text");
 }

@@ -81,3 +81,43 @@ Deno.test("encodePassages and encodeQuestions: vectors in order, every tensor fr
   }
   assert.equal(tf.memory().numTensors, before);
 });
+
+Deno.test("loadDenseEncoder: a folder saved int8 loads int8 unless a dtype is named", async () => {
+  await setBackend("cpu");
+  const { DPRQuestionEncoder } = await import("../../models/dpr_question_encoder.ts");
+  const { heldQuantized } = await import("../../layers/held_weight.ts");
+  const source = `${MODELS}dpr-question_encoder-tiny`;
+  const dir = await Deno.makeTempDir();
+  try {
+    using model = await DPRQuestionEncoder.fromPretrained(source, { dtype: "int8" });
+    await model.savePretrained(dir, { keepDtype: true });
+    for (const file of ["vocab.txt", "tokenizer_config.json", "special_tokens_map.json"]) {
+      await Deno.copyFile(`${source}/${file}`, `${dir}/${file}`);
+    }
+    const layout = (encoder: { model: { encoder: typeof model.encoder } }) =>
+      heldQuantized(encoder.model.encoder.layer[0]!.intermediate.denseKernel)?.weight.layout;
+    using stored = await loadDenseEncoder("question", { questionEncoder: dir });
+    assert.equal(layout(stored), "int8", "no dtype: as the folder stores it");
+    using asked = await loadDenseEncoder("question", { questionEncoder: dir, dtype: "float32" });
+    assert.equal(layout(asked), undefined, "float32 when asked");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loadDenseEncoder: a tokenizer that fails frees the model that loaded beside it", async () => {
+  await setBackend("cpu");
+  const source = `${MODELS}dpr-question_encoder-tiny`;
+  const dir = await Deno.makeTempDir();
+  try {
+    // The model's files without vocab.txt: the model loads, the tokenizer cannot.
+    for (const file of ["config.json", "model.safetensors", "tokenizer_config.json"]) {
+      await Deno.copyFile(`${source}/${file}`, `${dir}/${file}`);
+    }
+    const before = tf.memory().numTensors;
+    await assert.rejects(loadDenseEncoder("question", { questionEncoder: dir }), /vocab/);
+    assert.equal(tf.memory().numTensors, before, "the loaded model's weights were freed");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
