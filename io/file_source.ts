@@ -82,6 +82,7 @@ async function readAllFrom(file: Deno.FsFile): Promise<Uint8Array> {
 export class LocalFolderSource implements FileSource {
   /** The folder's path. */
   readonly path: string;
+  /** Names the folder in messages: its path. */
   readonly description: string;
 
   /**
@@ -93,6 +94,11 @@ export class LocalFolderSource implements FileSource {
     this.description = this.path;
   }
 
+  /**
+   * Reads a file of the folder.
+   * @param name a path inside the folder
+   * @returns its bytes, or null when it does not exist
+   */
   async readFile(name: string): Promise<Uint8Array | null> {
     if (name.includes("..") || name.startsWith("/")) {
       throw new RangeError(`Cannot read ${name} from ${this.path}: file names must stay inside it`);

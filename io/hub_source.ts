@@ -72,6 +72,7 @@ export class HubSource implements FileSource {
   readonly revision: string;
   /** The repository's folder in the Hugging Face cache (`.../models--org--name`). */
   readonly folder: string;
+  /** Names the repository in messages: `org/name@revision`. */
   readonly description: string;
   readonly #options: HubOptions;
   readonly #cache: HubCacheRepo;
@@ -99,6 +100,11 @@ export class HubSource implements FileSource {
     this.#options = options;
   }
 
+  /**
+   * Reads a file of the repository, downloading it into the cache first when needed.
+   * @param name a path inside the repository
+   * @returns its bytes, or null when the repository lacks it
+   */
   async readFile(name: string): Promise<Uint8Array | null> {
     const path = await this.localPath(name);
     return path === null ? null : await Deno.readFile(path);

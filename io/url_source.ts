@@ -34,6 +34,7 @@ export function checkFileName(name: string, where: string): void {
 export class UrlSource implements FileSource {
   /** The folder's URL, without a trailing slash. */
   readonly url: string;
+  /** Names the folder in messages: its URL. */
   readonly description: string;
   readonly #fetch: typeof fetch;
   readonly #token?: string;
@@ -55,6 +56,11 @@ export class UrlSource implements FileSource {
     if (options.token !== undefined) this.#token = options.token;
   }
 
+  /**
+   * Fetches a file of the folder.
+   * @param name a path inside the folder
+   * @returns its bytes, or null when the server answers 404
+   */
   async readFile(name: string): Promise<Uint8Array | null> {
     checkFileName(name, this.url);
     const url = `${this.url}/${name.split("/").map(encodeURIComponent).join("/")}`;
