@@ -13,39 +13,56 @@
  * - for each `dtype` the module accepts besides float32, the cosine similarity of its question
  *   embeddings (`/embed`) to float32's.
  *
- * The checkpoints (a question encoder and a reader: 108.9M parameters each, hidden 768, 12
- * layers, 12 heads, 3072 intermediate, vocabulary 30522) and a seeded index are written once
- * under `.cache/edge-check/` (ignored by git); reruns reuse them.
+ * Each dtype runs from two sources: the float32 `model.safetensors` (quantized while loading,
+ * `DPR_DTYPE`), and, for int8 and float16, the folder `deno task convert --quantize <dtype>`
+ * writes from it (what a user ships to the edge: int8 loads int8 by default, 4x smaller on disk;
+ * float16 is asked for with `DPR_DTYPE`). The `/answer` run uses converted int8 folders of both
+ * models.
  *
- * Flags: `--dtypes float32,int8,float16` (default: all three), `--questions N` per size
- * (default 10), `--no-answer` (skip the `/answer` run).
+ * The checkpoints (a question encoder and a reader: 108.9M parameters each, hidden 768, 12
+ * layers, 12 heads, 3072 intermediate, vocabulary 30522), a seeded index and the converted
+ * folders are written once under `.cache/edge-check/` (ignored by git); reruns reuse them.
+ *
+ * Flags: `--dtypes float32,int8,float16` (default: all three), `--sources float32,converted`
+ * (default: both), `--questions N` per size (default 10), `--no-answer` (skip the `/answer`
+ * run).
  * @module
  */
 import { parseArgs } from "node:util";
 import { DenseIndex, DPRConfig, DPRQuestionEncoder, DPRReader, saveSafetensors } from "../mod.ts";
+import {
+  cpuPerRequest,
+  delay,
+  firstAnswer,
+  peakRss,
+  post,
+  startServer,
+  stopServer,
+} from "./edge_check_server.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CACHE = `${ROOT}.cache/edge-check`;
 const MODELS = `${CACHE}/models`;
 const INDEX = `${CACHE}/index`;
-const PROBE = `${ROOT}tools/edge_check_probe.ts`;
 const FIXTURE_TOKENIZER = `${ROOT}tests/fixtures/models/dpr-question_encoder-tiny`;
 /** Bumped when what is written changes, so old caches are rewritten. */
 const CACHE_VERSION = "1";
+/** Bumped when the converted folders change (they are rewritten, the checkpoints kept). */
+const CONVERTED_VERSION = "1";
 const PASSAGES = 2000;
 const HIDDEN = 768;
-/** Clock ticks per second of `/proc/<pid>/stat` (USER_HZ, 100 on Linux). */
-const TICKS_PER_SECOND = 100;
 
 const args = parseArgs({
   args: Deno.args,
   options: {
     dtypes: { type: "string", default: "float32,int8,float16" },
+    sources: { type: "string", default: "float32,converted" },
     questions: { type: "string", default: "10" },
     "no-answer": { type: "boolean", default: false },
   },
 });
 const DTYPES = args.values.dtypes.split(",").map((d) => d.trim()).filter((d) => d !== "");
+const SOURCES = args.values.sources.split(",").map((d) => d.trim()).filter((d) => d !== "");
 const REPEATS = Number(args.values.questions);
 
 /** A deterministic generator of floats in [-1, 1) (xorshift32). */
@@ -137,135 +154,59 @@ async function writeCheckpoints(): Promise<void> {
   );
 }
 
-/** `VmHWM` (peak RSS) of a process, in bytes. */
-function peakRss(pid: number): number {
-  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmHWM:\s+(\d+)/.exec(status)![1]) * 1024;
+/** The folder of `convert --quantize <dtype>` output: `question_encoder/` and `reader/`. */
+function convertedModels(dtype: string): string {
+  return `${CACHE}/converted-${dtype}`;
 }
 
-/** CPU time (user + system, all threads) of a process, in milliseconds. */
-function cpuMs(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 1000 / TICKS_PER_SECOND;
-}
-
-/** A free loopback port. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
-/** A server child: its process, its port, and what its probe said so far. */
-interface Server {
-  child: Deno.ChildProcess;
-  port: number;
-  started: number;
-  longestBlockMs: number;
-  /** The longest block reported since `serving` was set (requests only, loading excluded). */
-  longestServingBlockMs: number;
-  serving: boolean;
-  ready: Promise<void>;
-  stderr: string[];
-}
-
-function startServer(env: Record<string, string>): Server {
-  const port = freePort();
+/**
+ * Writes `deno task convert --quantize <dtype>` of both checkpoints, unless this version of them
+ * is there. The converter runs as users run it, in a child process; the folder appears whole
+ * (written beside it, then renamed).
+ */
+async function writeConverted(dtype: string): Promise<void> {
+  const out = convertedModels(dtype);
+  const marker = `${out}/version`;
+  if (await exists(marker) && (await Deno.readTextFile(marker)).trim() === CONVERTED_VERSION) {
+    return;
+  }
   const started = performance.now();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "--allow-read", "--allow-net", "--allow-env", PROBE],
-    cwd: ROOT,
-    env: { PORT: String(port), ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let markReady = () => {};
-  const server: Server = {
-    child,
-    port,
-    started,
-    longestBlockMs: 0,
-    longestServingBlockMs: 0,
-    serving: false,
-    ready: new Promise((resolve) => markReady = resolve),
-    stderr: [],
-  };
-  (async () => {
-    const decoder = new TextDecoderStream();
-    let buffer = "";
-    for await (const chunk of child.stdout.pipeThrough(decoder)) {
-      buffer += chunk;
-      let newline;
-      while ((newline = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
-        try {
-          const message = JSON.parse(line);
-          if (message.probe === "block") {
-            server.longestBlockMs = Math.max(server.longestBlockMs, message.ms);
-            if (server.serving) {
-              server.longestServingBlockMs = Math.max(server.longestServingBlockMs, message.ms);
-            }
-          }
-          if (message.probe === "ready") markReady();
-        } catch { /* the example's own output */ }
-      }
-    }
-  })();
-  (async () => {
-    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {
-      server.stderr.push(chunk);
-    }
-  })();
-  return server;
-}
-
-async function stopServer(server: Server): Promise<void> {
-  try {
-    server.child.kill("SIGKILL");
-  } catch { /* already gone */ }
-  await server.child.status;
-}
-
-/** POSTs `body` to `route`; the parsed JSON reply (throws on an HTTP error). */
-async function post(server: Server, route: string, body: unknown): Promise<unknown> {
-  const response = await fetch(`http://127.0.0.1:${server.port}${route}`, {
-    method: "POST",
-    body: JSON.stringify(body),
-  });
-  const reply = await response.json();
-  if (!response.ok) throw new Error(`${route}: HTTP ${response.status}: ${JSON.stringify(reply)}`);
-  return reply;
-}
-
-/** POSTs until the server answers (it may not listen yet); fails after `limitMs`. */
-async function firstAnswer(server: Server, route: string, body: unknown, limitMs = 120_000) {
-  while (performance.now() - server.started < limitMs) {
-    try {
-      return await post(server, route, body);
-    } catch (error) {
-      if (!(error instanceof TypeError)) throw error; // connection refused: not listening yet
-      const status = await Promise.race([server.child.status, delay(25)]);
-      if (status !== undefined) {
-        throw new Error(`the server exited (${status.code}):\n${server.stderr.join("")}`);
-      }
+  const partial = `${out}.partial-${Deno.pid}`;
+  await Deno.remove(partial, { recursive: true }).catch(() => {});
+  await Deno.mkdir(partial, { recursive: true });
+  for (const folder of ["question_encoder", "reader"]) {
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-net",
+        `${ROOT}cli/convert.ts`,
+        `${MODELS}/${folder}`,
+        `${partial}/${folder}`,
+        "--quantize",
+        dtype,
+      ],
+      cwd: ROOT,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (code !== 0) {
+      await Deno.remove(partial, { recursive: true }).catch(() => {});
+      throw new Error(
+        `convert --quantize ${dtype} of ${folder} failed:\n${new TextDecoder().decode(stderr)}`,
+      );
     }
   }
-  throw new Error(`no answer within ${limitMs} ms:\n${server.stderr.join("")}`);
-}
-
-function delay(ms: number): Promise<undefined> {
-  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms));
-}
-
-/** Mean CPU milliseconds of the server per request of `body` to `route`. */
-async function cpuPerRequest(server: Server, route: string, bodies: unknown[]): Promise<number> {
-  const before = cpuMs(server.child.pid);
-  for (const body of bodies) await post(server, route, body);
-  return (cpuMs(server.child.pid) - before) / bodies.length;
+  await Deno.writeTextFile(`${partial}/version`, CONVERTED_VERSION);
+  await Deno.remove(out, { recursive: true }).catch(() => {});
+  await Deno.rename(partial, out);
+  console.error(
+    `edge-check: wrote convert --quantize ${dtype} in ${
+      Math.round(performance.now() - started)
+    } ms`,
+  );
 }
 
 function emit(line: Record<string, unknown>): void {
@@ -303,9 +244,48 @@ emit({
   MB: +(baselineBytes / MB).toFixed(1),
 });
 
-const embeddings = new Map<string, number[][]>();
+/** One server configuration: a dtype, loaded from the float32 checkpoint or a converted folder. */
+interface Run {
+  dtype: string;
+  source: "float32" | "converted";
+  /** What the JSON line says the weights came from. */
+  label: string;
+  env: Record<string, string>;
+}
+
+const runs: Run[] = [];
 for (const dtype of DTYPES) {
-  const server = startServer({ ...base, DPR_DTYPE: dtype });
+  if (SOURCES.includes("float32")) {
+    runs.push({
+      dtype,
+      source: "float32",
+      label: dtype === "float32"
+        ? "float32 model.safetensors"
+        : `float32 model.safetensors, quantized to ${dtype} while loading`,
+      env: { ...base, DPR_DTYPE: dtype },
+    });
+  }
+  if (SOURCES.includes("converted") && dtype !== "float32") {
+    await writeConverted(dtype);
+    // int8 folders load int8 by default; float16 ones (tfjs shards) are asked for float16.
+    const env: Record<string, string> = { ...base, DPR_MODELS: convertedModels(dtype) };
+    if (dtype !== "int8") env.DPR_DTYPE = dtype;
+    runs.push({
+      dtype,
+      source: "converted",
+      label: `convert --quantize ${dtype} folder${
+        dtype === "int8" ? " (loads int8 by default)" : ""
+      }`,
+      env,
+    });
+  }
+}
+
+/** Question embeddings by run (dtype and source), for the cosine lines. */
+const embeddings = new Map<Run, number[][]>();
+for (const run of runs) {
+  const { dtype } = run;
+  const server = startServer(run.env);
   try {
     let first;
     try {
@@ -315,6 +295,7 @@ for (const dtype of DTYPES) {
         emit({
           measurement: "question encoder",
           dtype,
+          weights: run.label,
           skipped: `not supported: ${(error as Error).message.slice(0, 200)}`,
         });
         continue;
@@ -338,13 +319,14 @@ for (const dtype of DTYPES) {
     const embedded = await post(server, "/embed", { texts: probeTexts }) as {
       embeddings: number[][];
     };
-    embeddings.set(dtype, embedded.embeddings);
+    embeddings.set(run, embedded.embeddings);
     await delay(50);
     const peak = peakRss(server.child.pid);
     const rssGoal = 1.15 * weightBytes + baselineBytes;
     emit({
       measurement: "question encoder, /search (retrieval only)",
       dtype,
+      weights: run.label,
       hits,
       peakRssMB: +(peak / MB).toFixed(1),
       weightMB: +(weightBytes / MB).toFixed(1),
@@ -367,23 +349,35 @@ for (const dtype of DTYPES) {
   }
 }
 
-const reference = embeddings.get("float32");
-for (const [dtype, vectors] of embeddings) {
-  if (dtype === "float32" || reference === undefined) continue;
+const reference = [...embeddings].find(([run]) => run.dtype === "float32")?.[1];
+for (const [run, vectors] of embeddings) {
+  if (run.dtype === "float32" || reference === undefined) continue;
   const cosines = vectors.map((v, i) => cosine(v, reference[i]!));
+  const goal = run.dtype === "int8" ? 0.999 : 0.99999;
   emit({
     measurement: "question embeddings, cosine similarity to float32",
-    dtype,
+    dtype: run.dtype,
+    weights: run.label,
     minCosine: +Math.min(...cosines).toFixed(6),
-    goal: dtype === "int8" ? 0.999 : 0.99999,
-    met: Math.min(...cosines) >= (dtype === "int8" ? 0.999 : 0.99999),
+    goal,
+    met: Math.min(...cosines) >= goal,
   });
 }
 
 if (!args.values["no-answer"]) {
-  // Retrieval and reading in one process, with the smallest dtype that ran.
-  const dtype = ["int8", "float16", "float32"].find((d) => embeddings.has(d)) ?? "float32";
-  const server = startServer({ ...base, DPR_NO_READER: "0", DPR_DTYPE: dtype });
+  // Retrieval and reading in one process, as an edge function ships them: both models converted
+  // to int8 (or, with --sources float32, the smallest dtype that ran from float32 files).
+  const converted = SOURCES.includes("converted") && DTYPES.includes("int8");
+  const dtype = converted
+    ? "int8"
+    : ["int8", "float16", "float32"].find((d) =>
+      [...embeddings.keys()].some((r) => r.dtype === d)
+    ) ??
+      "float32";
+  const env = converted
+    ? { ...base, DPR_NO_READER: "0", DPR_MODELS: convertedModels("int8") }
+    : { ...base, DPR_NO_READER: "0", DPR_DTYPE: dtype };
+  const server = startServer(env);
   try {
     const body = { question: questions12[0], topK: 2 };
     await firstAnswer(server, "/answer", body);
@@ -399,6 +393,11 @@ if (!args.values["no-answer"]) {
     emit({
       measurement: "question encoder + reader, /answer (top 2 passages)",
       dtype,
+      weights: converted
+        ? "convert --quantize int8 folders"
+        : `float32 model.safetensors${
+          dtype === "float32" ? "" : `, quantized to ${dtype} while loading`
+        }`,
       peakRssMB: +(peak / MB).toFixed(1),
       weightMB: +((weightBytes + readerBytes) / MB).toFixed(1),
       coldStartMs: Math.round(coldMs),
