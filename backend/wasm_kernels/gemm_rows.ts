@@ -1,6 +1,6 @@
 /**
- * One thread's share of a wasm matrix product `C = A·B (+ bias)`: blocks of rows claimed one at a
- * time from a shared counter. The same function runs on the calling thread and, as source text,
+ * One thread's share of a wasm matrix product `C = A·B (+ bias)`: units (a block of rows × a group
+ * of column panels) claimed one at a time from a shared counter. The same function runs on the calling thread and, as source text,
  * in each helper worker, so it reads everything from the shared job block and references nothing
  * outside itself.
  * @module
@@ -22,7 +22,10 @@ export const JOB = {
   m: 5,
   /** Shared dimension. */
   k: 6,
-  /** Byte address of the packed B (`pack_b`'s layout, every k block). */
+  /**
+   * Byte address of the packed B (`pack_b`'s layout, every k block), or of B itself (row-major
+   * [K, N]) when `bRowBytes` is not 0.
+   */
   bPacked: 7,
   /** Panels of NR columns. */
   panels: 8,
@@ -46,12 +49,24 @@ export const JOB = {
   kUnroll: 17,
   /** Applied to the result: 0 none, 1 max(0, x). */
   activation: 18,
-  /** The next block of `mc` rows to claim (threads take blocks until none is left). */
+  /** The next unit to claim (threads take units until none is left). */
   next: 19,
+  /**
+   * Bytes between B's rows when each thread packs the panels it needs, a chunk at a time, into
+   * its own scratch (B row-major at `bPacked`); 0 when B was packed whole beforehand.
+   */
+  bRowBytes: 20,
+  /**
+   * Panels per unit: a unit is a block of `mc` rows times this many panels (all of them but
+   * when few rows are shared out over threads).
+   */
+  groupPanels: 21,
+  /** Panels packed at a time when `bRowBytes` is not 0 (a chunk of `kc` rows stays in L2). */
+  chunkPanels: 22,
 } as const;
 
 /** Length of the job block. */
-export const JOB_LENGTH = 20;
+export const JOB_LENGTH = 23;
 
 /** Signature of the generated packing of one k block of B (see `gemm_module.ts`). */
 export type PackB = (
@@ -76,18 +91,28 @@ export type GemmBlock = (
   bias: number,
 ) => void;
 
+/** The generated functions, instantiated on one memory. */
+export interface GemmKernels {
+  /** The kernel. */
+  gemmBlock: GemmBlock;
+  /** Packs a k block of B's panels. */
+  packB: PackB;
+}
+
 /**
- * Computes blocks of `mc` rows of the job until none is left, claiming each from the job block
- * (so a thread slowed by anything else on its core takes fewer): packs the block's A, k block by
- * k block, into the thread's scratch and runs the kernel over every panel of B.
- * @param memory the shared memory holding A, packed B, C and the scratch
- * @param gemmBlock the kernel instantiated on `memory`
+ * Computes units of the job (a block of `mc` rows times a group of panels) until none is left,
+ * claiming each from the job block (so a thread slowed by anything else on its core takes
+ * fewer): packs the block's A, k block by k block, into the thread's scratch and runs the kernel
+ * over the group's panels of B (packing them first, a chunk at a time, when B was not packed
+ * beforehand). The thread's scratch holds the packed A block, then the chunk of B.
+ * @param memory the shared memory holding A, B (packed or not), C and the scratch
+ * @param kernels the kernels instantiated on `memory`
  * @param job the job block
  * @param thread 0 for the caller, 1.. for the helpers (selects the scratch)
  */
 export function runGemmRows(
   memory: WebAssembly.Memory,
-  gemmBlock: GemmBlock,
+  kernels: GemmKernels,
   job: Int32Array,
   thread: number,
 ): void {
@@ -96,12 +121,15 @@ export function runGemmRows(
   const panels = job[8]!, cAddr = job[9]!, bias = job[10]!, kcMax = job[13]!, mc = job[14]!;
   const mr = job[15]!, nr = job[16]!, kUnroll = job[17]!, activation = job[18]!;
   const scratch = job[11]! + thread * job[12]!;
+  const bRowBytes = job[20]!, groupPanels = job[21]!, chunkPanels = job[22]!;
+  const bScratch = scratch + mc * kcMax * 4;
   // Another thread may have grown a shared memory: grow(0) refreshes this thread's view. Only
   // when the view is too short: each grow signals every thread sharing the memory.
   const reach = Math.max(
     (aAddr >>> 0) + M * K * 4,
     (cAddr >>> 0) + Math.ceil(M / mr) * mr * panels * nr * 4,
     (scratch >>> 0) + job[12]!,
+    bRowBytes === 0 ? 0 : (bPacked >>> 0) + K * bRowBytes,
   );
   if (memory.buffer.byteLength < reach && memory.buffer instanceof SharedArrayBuffer) {
     memory.grow(0);
@@ -111,10 +139,14 @@ export function runGemmRows(
   const ldcBytes = panels * nr * 4;
   const blockBytes = panels * kcMax * nr * 4;
   const rowBlocks = Math.ceil(M / mc);
+  const groups = Math.ceil(panels / groupPanels);
   for (;;) {
     const claimed = Atomics.add(job, 19, 1);
-    if (claimed >= rowBlocks) break;
-    const m0 = claimed * mc;
+    if (claimed >= rowBlocks * groups) break;
+    const m0 = Math.floor(claimed / groups) * mc;
+    const p0 = (claimed % groups) * groupPanels;
+    const unitPanels = Math.min(groupPanels, panels - p0);
+    const cFirst = cAddr + m0 * ldcBytes + p0 * nr * 4;
     const rows = Math.min(mc, M - m0);
     const blocks = Math.ceil(rows / mr);
     for (let k0 = 0, block = 0; k0 < K; k0 += kcMax, block++) {
@@ -147,21 +179,31 @@ export function runGemmRows(
         }
         q += kcp * mr;
       }
-      gemmBlock(
-        scratch,
-        bPacked + block * blockBytes,
-        cAddr + m0 * ldcBytes,
-        blocks,
-        panels,
-        kcp,
-        ldcBytes,
-        mode,
-        bias,
-      );
+      for (let c0 = p0; c0 < p0 + unitPanels; c0 += chunkPanels) {
+        const chunk = Math.min(chunkPanels, p0 + unitPanels - c0);
+        let bp = bPacked + block * blockBytes + c0 * kcp * nr * 4;
+        if (bRowBytes !== 0) {
+          kernels.packB(
+            bPacked + k0 * bRowBytes + c0 * nr * 4,
+            bScratch,
+            bRowBytes,
+            kc,
+            kcp,
+            chunk,
+          );
+          bp = bScratch;
+        }
+        const cp = cAddr + m0 * ldcBytes + c0 * nr * 4;
+        const chunkBias = bias === 0 ? 0 : bias + c0 * nr * 4;
+        kernels.gemmBlock(scratch, bp, cp, blocks, chunk, kcp, ldcBytes, mode, chunkBias);
+      }
     }
     if (activation === 1) {
-      const first = (cAddr >>> 2) + m0 * panels * nr, end = first + rows * panels * nr;
-      for (let i = first; i < end; i++) if (f32[i]! < 0) f32[i] = 0;
+      const width = unitPanels * nr;
+      for (let r = 0; r < rows; r++) {
+        const first = (cFirst >>> 2) + r * panels * nr;
+        for (let i = first; i < first + width; i++) if (f32[i]! < 0) f32[i] = 0;
+      }
     }
   }
 }

@@ -17,10 +17,10 @@ import { wasmQuantizedProduct, wasmQuantizedSupports } from "./quantized_product
 import { useKernelMemory } from "../quantized/kernel_memory.ts";
 
 /**
- * Products smaller than this in any dimension (rows, shared, columns) stay on XNNPACK, which
- * keeps its weights packed: below it, packing B on each call and waking the helper threads cost
- * more than the kernel saves (measured: XNNPACK 1.8x faster at 16 rows and as fast up to ~128;
- * a pass ran faster with attention's 64-wide products left on XNNPACK).
+ * Products smaller than this in their shared dimension or columns stay on XNNPACK (a pass ran
+ * faster with attention's 64-wide products left there), as do batched ones with fewer rows.
+ * A product whose B is one matrix (a dense layer's weight) runs here at every row count: for
+ * few rows the kernel reads B in place, and XNNPACK would keep a packed copy of every weight.
  */
 export const MIN_SIZE = 128;
 
@@ -255,7 +255,8 @@ interface ProductPlan {
 /**
  * The product as 2-D GEMMs, or undefined when it is not one this engine takes: float32; leading
  * dimensions equal, or all 1 on one side (A's folded into M when B is one matrix and A is not
- * transposed); N a multiple of the tile width; every dimension at least {@link MIN_SIZE}.
+ * transposed); N a multiple of the tile width; K and N at least {@link MIN_SIZE}, and M too
+ * unless B is one matrix.
  */
 function planProduct(
   a: tf.TensorInfo,
@@ -284,9 +285,10 @@ function planProduct(
   else return undefined;
   const outShape = [...outer, rows, n];
   if (bBatches === 1 && !attrs.transposeA) {
-    const m = aBatches * rows;
-    if (m < MIN_SIZE) return undefined;
-    return { m, k, n, batches: 1, aStride: 0, bStride: 0, outShape };
+    // B is one matrix (a dense layer's weight): every row count, a question's few too, since
+    // XNNPACK would keep a packed copy of B for as long as B lives (the kernel packs per call,
+    // or reads B in place for few rows).
+    return { m: aBatches * rows, k, n, batches: 1, aStride: 0, bStride: 0, outShape };
   }
   if (rows < MIN_SIZE) return undefined;
   return {

@@ -12,12 +12,29 @@
  */
 import { Worker as NodeWorker } from "node:worker_threads";
 import { DEFAULT_TILE, gemmModuleBytes, K_UNROLL } from "./gemm_module.ts";
-import { type GemmBlock, JOB, JOB_LENGTH, type PackB, runGemmRows } from "./gemm_rows.ts";
+import {
+  type GemmBlock,
+  type GemmKernels,
+  JOB,
+  JOB_LENGTH,
+  type PackB,
+  runGemmRows,
+} from "./gemm_rows.ts";
 
 /** k block: packed A and B blocks of one thread stay in its L1/L2 caches. */
 const KC = 256;
 /** Rows per packed A block (a multiple of the tile's rows). */
 const MC = 96;
+/**
+ * Products with fewer rows than this do not pack B whole before they start: each thread packs
+ * the panels it needs, a chunk at a time, into its own small scratch (a question's rows: no
+ * scratch of B's size, and B's values go from memory through L2 once).
+ */
+export const CHUNKED_MAX_ROWS = 128;
+/** Panels per chunk packed by a thread (kc rows of 32 panels: 256 KB, within L2). */
+const CHUNK_PANELS = 32;
+/** Units (row block × panel group) per thread a product is cut into when it has few rows. */
+const UNITS_PER_THREAD = 4;
 /** Most pages a 32-bit memory may have (4 GiB). */
 const MAX_PAGES = 65536;
 /**
@@ -93,14 +110,14 @@ const { parentPort } = require("node:worker_threads");
 const runGemmRows = ${runGemmRows.toString()};
 parentPort.once("message", ({ memory, bytes, job, thread, seq }) => {
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  const gemmBlock = instance.exports.gemm_block;
+  const kernels = { gemmBlock: instance.exports.gemm_block, packB: instance.exports.pack_b };
   let seen = seq;
   for (;;) {
     Atomics.wait(job, ${JOB.seq}, seen);
     seen = Atomics.load(job, ${JOB.seq});
     if (seen < 0) return;
     try {
-      runGemmRows(memory, gemmBlock, job, thread);
+      runGemmRows(memory, kernels, job, thread);
     } catch (error) {
       Atomics.store(job, ${JOB.failed}, 1);
     }
@@ -118,8 +135,7 @@ parentPort.once("message", ({ memory, bytes, job, thread, seq }) => {
 export class WasmGemm {
   /** Threads each product is split over. */
   readonly threads: number;
-  private readonly gemmBlock: GemmBlock;
-  private readonly packBBlock: PackB;
+  private readonly kernels: GemmKernels;
   private readonly job: Int32Array;
   private readonly helpers: NodeWorker[] = [];
   private helperError: string | undefined;
@@ -146,8 +162,10 @@ export class WasmGemm {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { memory },
     });
-    this.gemmBlock = instance.exports["gemm_block"] as GemmBlock;
-    this.packBBlock = instance.exports["pack_b"] as PackB;
+    this.kernels = {
+      gemmBlock: instance.exports["gemm_block"] as GemmBlock,
+      packB: instance.exports["pack_b"] as PackB,
+    };
     this.job = new Int32Array(
       shared ? new SharedArrayBuffer(JOB_LENGTH * 4) : new ArrayBuffer(JOB_LENGTH * 4),
     );
@@ -200,8 +218,16 @@ export class WasmGemm {
     const panels = N / nr;
     const kBlocks = Math.ceil(K / KC);
     const mc = Math.ceil(MC / mr) * mr;
-    const packedBBytes = kBlocks * panels * KC * nr * 4;
-    const scratchBytes = Math.ceil(mc * KC * 4 / 64) * 64;
+    // Few rows, B row-major: threads pack B's panels a chunk at a time as they need them.
+    const chunked = job.packB === undefined && !job.transB && M < CHUNKED_MAX_ROWS;
+    const packedBBytes = chunked ? 0 : kBlocks * panels * KC * nr * 4;
+    // Few row blocks: cut the panels into groups too, so that every thread has work.
+    const rowBlocks = Math.ceil(M / mc);
+    const groups = this.threads === 1
+      ? 1
+      : Math.min(panels, Math.ceil(this.threads * UNITS_PER_THREAD / rowBlocks));
+    const scratchBytes = Math.ceil((mc * KC + (chunked ? KC * CHUNK_PANELS * nr : 0)) * 4 / 64) *
+      64;
     const regionBytes = 64 + packedBBytes + this.threads * scratchBytes;
     const region = this.heap.malloc(regionBytes);
     if (region === 0) {
@@ -211,7 +237,7 @@ export class WasmGemm {
       const bAddr = Math.ceil(region / 64) * 64;
       const scratchAddr = bAddr + packedBBytes;
       // Each k block of B: panels of [kcp][nr], rows kc..kcp zero.
-      for (let k0 = 0, block = bAddr; k0 < K; k0 += KC, block += panels * KC * nr * 4) {
+      for (let k0 = 0, block = bAddr; k0 < K && !chunked; k0 += KC, block += panels * KC * nr * 4) {
         const kc = Math.min(KC, K - k0);
         const kcp = Math.ceil(kc / K_UNROLL) * K_UNROLL;
         if (job.packB !== undefined) {
@@ -220,7 +246,7 @@ export class WasmGemm {
           const f32 = new Float32Array(this.memory.buffer);
           packTransposedBBlock(f32, block >>> 2, (job.b >>> 2) + k0, K, kc, kcp, panels, nr);
         } else {
-          this.packBBlock(job.b + k0 * N * 4, block, N * 4, kc, kcp, panels);
+          this.kernels.packB(job.b + k0 * N * 4, block, N * 4, kc, kcp, panels);
         }
       }
       const j = this.job;
@@ -228,7 +254,10 @@ export class WasmGemm {
       j[JOB.transA] = job.transA ? 1 : 0;
       j[JOB.m] = M;
       j[JOB.k] = K;
-      j[JOB.bPacked] = bAddr;
+      j[JOB.bPacked] = chunked ? job.b : bAddr;
+      j[JOB.bRowBytes] = chunked ? N * 4 : 0;
+      j[JOB.groupPanels] = Math.ceil(panels / groups);
+      j[JOB.chunkPanels] = chunked ? CHUNK_PANELS : panels;
       j[JOB.panels] = panels;
       j[JOB.c] = job.out;
       j[JOB.bias] = job.bias ?? 0;
@@ -247,7 +276,7 @@ export class WasmGemm {
         Atomics.add(j, JOB.seq, 1);
         Atomics.notify(j, JOB.seq);
       }
-      runGemmRows(this.memory, this.gemmBlock, j, 0);
+      runGemmRows(this.memory, this.kernels, j, 0);
       this.awaitHelpers();
     } finally {
       this.heap.free(region);

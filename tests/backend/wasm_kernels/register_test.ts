@@ -93,6 +93,9 @@ for (const threads of [1, 2]) {
           [13, 300, 16],
           [100, 513, 24],
           [65, 1, 8],
+          [31, 64, 40], // few rows, K a multiple of 4: B read in place
+          [5, 1028, 48], // B read in place over several k blocks
+          [200, 260, 16], // many rows: B packed
         ];
         for (const [m, k, n] of cases) {
           for (
@@ -156,7 +159,8 @@ Deno.test({
       [[R + 1, R + 4], [R + 1, R], true, false],
       [[R + 4, R + 1], [R, R + 1], false, true],
       [[2, R / 2 + 6, R], [1, R, R], false, false], // B with a leading 1
-      [[R - 1, R], [R, R], false, false], // too few rows: XNNPACK
+      [[R - 1, R], [R, R], false, false], // few rows, B one matrix: the kernel
+      [[5, R + 4], [R + 4, 2 * R], false, false], // a question's rows on a weight: the kernel
       [[R + 4, R], [R, R + 4], false, false], // N not a multiple of 8: XNNPACK
       [[R, 64], [64, R], false, false], // K under MIN_SIZE: XNNPACK
       [[2, R + 16, R], [2, R, R], false, false], // batches of both
@@ -199,8 +203,8 @@ Deno.test({
     }
     assert.equal(
       wasmGemmProducts() - counted,
-      2 * 8,
-      "all but the three XNNPACK cases ran on the kernel",
+      2 * 10,
+      "all but the two XNNPACK cases ran on the kernel",
     );
     const before = tf.memory().numBytes;
     const x = tf.ones([200, 64]), w = tf.ones([64, 32]);
