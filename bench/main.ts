@@ -6,7 +6,8 @@
  * - `passage_encoding`: batch 16 x 256 tokens; passages/s, effective GFLOP/s, ratio to onnx
  *   (`ratio_vs_onnx` from medians, `ratio_vs_onnx_best` from the fastest runs; > 1 is faster).
  * - `question_latency`: one 32-token question; median ms, ratio to onnx (ours / onnx: < 1 is
- *   faster), also from the fastest runs.
+ *   faster), also from the fastest runs. On wasm, XNNPACK's products and the relaxed-SIMD
+ *   kernel question by question in turn (variants `xnnpack` and `fma`).
  * - `memory_load`: RSS growth when loading the encoder, against its weight bytes.
  * - `memory_steady`: RSS and `tf.memory().numTensors` over many small batches.
  * - `onnx_peer`: the peer's own numbers; then the tokenizer, conversion and index benchmarks when
@@ -26,8 +27,7 @@ import { DPRConfig } from "../models/config.ts";
 import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
 import { bertFlops } from "./flops.ts";
 import { blasLibrary, setBlasPrepack } from "../backend/blas/register.ts";
-import { chooseWasmProducts } from "../backend/wasm_kernels/register.ts";
-import { getBackendInfo } from "../backend/backend_info.ts";
+import { inTurn, wasmFmaRuns } from "./wasm_in_turn.ts";
 
 interface Flags {
   backends: ConcreteBackendName[] | null;
@@ -395,20 +395,12 @@ async function main(): Promise<void> {
       const packing = backend === "blas" && setBlasPrepack(false);
       // wasm: tfjs's XNNPACK products and the relaxed-SIMD kernel (its default), one pass of
       // each in turn so that the machine's drift falls on both alike.
-      const wasmThreads = getBackendInfo().threads ?? 1;
-      const fma = backend === "wasm" && chooseWasmProducts(true, wasmThreads).fma;
-      if (fma) {
-        const xnnpack: number[] = [], withFma: number[] = [];
-        for (let i = -warm; i < iters; i++) {
-          chooseWasmProducts(false, wasmThreads);
-          const x = await timeForward(model, P.batch, P.seq, 1, 0);
-          chooseWasmProducts(true, wasmThreads);
-          const f = await timeForward(model, P.batch, P.seq, 1, 0);
-          if (i >= 0) {
-            xnnpack.push(...x);
-            withFma.push(...f);
-          }
-        }
+      if (backend === "wasm" && wasmFmaRuns()) {
+        const { xnnpack, withFma } = await inTurn(
+          () => timeForward(model, P.batch, P.seq, 1, 0),
+          warm,
+          iters,
+        );
         emitPassages(backend, "xnnpack", xnnpack, peerP, 0.3);
         emitPassages(backend, "fma", withFma, peerP, 0.3);
       } else {
@@ -434,6 +426,16 @@ async function main(): Promise<void> {
     const peerNow = await rerunPeer(runPeerQ, { ...Q, iters: quick ? 10 : 30, threads });
     const qPeer = peerNow ?? peerQ;
     const packing = backend === "blas" && setBlasPrepack(false);
+    if (backend === "wasm" && wasmFmaRuns()) {
+      const { xnnpack, withFma } = await inTurn(
+        () => timeForward(model, Q.batch, Q.seq, 1, 0),
+        1,
+        qIters,
+      );
+      emitQuestion(backend, "xnnpack", xnnpack, qPeer);
+      emitQuestion(backend, "fma", withFma, qPeer);
+      continue;
+    }
     const qTimes = await timeForward(model, Q.batch, Q.seq, qIters, 1);
     emitQuestion(backend, packing ? "plain" : "default", qTimes, qPeer);
     if (packing) {

@@ -22,6 +22,8 @@ export interface NonFiniteOption {
  * @param tensorName the tensor's state-dict name
  * @param where the start of the message, e.g. "Cannot read model.safetensors in my-model"
  * @param options `allowNonFinite: true` skips the check
+ * @param firstIndex when `data` is a block of the tensor (rows read one block at a time), the
+ *   tensor's index of `data[0]`
  * @throws {RangeError} on the first tensor with a non-finite value
  */
 export function checkFiniteWeights(
@@ -29,6 +31,7 @@ export function checkFiniteWeights(
   tensorName: string,
   where: string,
   options: NonFiniteOption = {},
+  firstIndex?: number,
 ): void {
   if (options.allowNonFinite === true) return;
   let first = -1;
@@ -42,8 +45,10 @@ export function checkFiniteWeights(
   }
   if (first < 0) return;
   throw new RangeError(
-    `${where}: tensor "${tensorName}" holds ${data[first]} at index ${first} (${count} ` +
-      `non-finite value${count === 1 ? "" : "s"} in all; values beyond float32's range become ` +
+    `${where}: tensor "${tensorName}" holds ${data[first]} at index ${(firstIndex ?? 0) + first} ` +
+      `(${count} non-finite value${count === 1 ? "" : "s"} in ${
+        firstIndex === undefined ? "all" : "the block read"
+      }; values beyond float32's range become ` +
       `Infinity); pass allowNonFinite: true to load non-finite weights anyway`,
   );
 }

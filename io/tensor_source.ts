@@ -4,7 +4,7 @@
  * exists twice in memory; a local `model.safetensors` is read by byte ranges and never held whole.
  * @module
  */
-import type { NonFiniteOption } from "./finite_weights.ts";
+import { checkFiniteWeights, type NonFiniteOption } from "./finite_weights.ts";
 import {
   decodeLittleEndian,
   decodeSafetensorsTensor,
@@ -120,10 +120,18 @@ export async function safetensorsFileSource(
         const bytes = scratch.subarray(0, length);
         await readInto(file, entry.begin + start * rowBytes, bytes, description);
         // float32 on a little-endian host: a view of the reused buffer, no copy and no garbage
-        if (entry.dtype === "F32" && LITTLE_ENDIAN_HOST) {
-          return new Float32Array(bytes.buffer, 0, length / 4);
-        }
-        return decodeLittleEndian(entry.dtype, bytes, name);
+        const values = entry.dtype === "F32" && LITTLE_ENDIAN_HOST
+          ? new Float32Array(bytes.buffer, 0, length / 4)
+          : decodeLittleEndian(entry.dtype, bytes, name);
+        const rowElements = entry.shape.slice(1).reduce((a, b) => a * b, 1);
+        checkFiniteWeights(
+          values,
+          name,
+          `Cannot read ${description}`,
+          nonFinite,
+          start * rowElements,
+        );
+        return values;
       },
       close(): void {
         file.close();

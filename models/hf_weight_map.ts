@@ -15,6 +15,7 @@ import {
   quantizeRowsInto,
 } from "../backend/quantized/quantized_weight.ts";
 import { holdQuantized, plainWeight } from "../layers/held_weight.ts";
+import { landPieces, streamPieces } from "./weight_landing.ts";
 import type { EncodedTensor } from "../io/safetensors_write.ts";
 import {
   checkStored,
@@ -219,17 +220,6 @@ function groupBindings(bindings: WeightBinding[]): Map<tfl.LayerVariable, Weight
   return groups;
 }
 
-/** A variable's float32 value from its checkpoint pieces (transposed and joined). */
-function plainValue(group: WeightBinding[], pieces: Float32Array[]): tf.Tensor {
-  return tf.tidy(() => {
-    const parts = group.map((b, i) => {
-      const t = tf.tensor(pieces[i]!, expectedShape(b), "float32"); // PyTorch layout
-      return b.transpose ? tf.transpose(t) : t;
-    });
-    return parts.length === 1 ? parts[0]! : tf.concat(parts, parts[0]!.rank - 1);
-  });
-}
-
 /**
  * The quantized form of a variable from its checkpoint pieces, in PyTorch's layout (a dense
  * matrix [out, in], fused slices stacked as rows; an embedding table [entries, width]).
@@ -270,20 +260,25 @@ function writeGroup(
       holdQuantized(variable, quantizedValue(group, pieces, dtype), group[0]!.transpose);
       return;
     }
-    const value = plainValue(group, pieces);
-    try {
-      variable.write(value);
-    } finally {
-      value.dispose();
-    }
+    landPieces(variable, group, pieces, expectedShape);
   } catch (error) {
-    const values = pieces.reduce((sum, p) => sum + p.length, 0);
-    throw new RangeError(
-      `Cannot load ${group.map((b) => b.key).join(", ")} into ${owner} as ${dtype} ` +
-        `(${values * 4} bytes of float32 asked for): ${(error as Error).message}`,
-      { cause: error },
-    );
+    throw loadError(owner, group, dtype, error);
   }
+}
+
+/** Why a variable could not be loaded: its keys, the dtype and the float32 bytes asked for. */
+function loadError(
+  owner: string,
+  group: WeightBinding[],
+  dtype: WeightDtype,
+  error: unknown,
+): RangeError {
+  const values = group[0]!.variable.shape.reduce((a: number, b) => a * (b ?? 1), 1);
+  return new RangeError(
+    `Cannot load ${group.map((b) => b.key).join(", ")} into ${owner} as ${dtype} ` +
+      `(${values * 4} bytes of float32 asked for): ${(error as Error).message}`,
+    { cause: error },
+  );
 }
 
 /**
@@ -380,9 +375,17 @@ export async function loadBindingsFrom(
       await streamQuantized(owner, variable, group, tensors, dtype);
       continue;
     }
-    const pieces: Float32Array[] = [];
-    for (const b of group) pieces.push(await tensors.read(b.key));
-    writeGroup(owner, variable, group, pieces, dtype);
+    if (dtype !== "float32" && isQuantizable(binding)) {
+      const pieces: Float32Array[] = [];
+      for (const b of group) pieces.push(await tensors.read(b.key));
+      writeGroup(owner, variable, group, pieces, dtype);
+      continue;
+    }
+    try {
+      await streamPieces(variable, group, tensors, expectedShape);
+    } catch (error) {
+      throw loadError(owner, group, dtype, error);
+    }
   }
 }
 

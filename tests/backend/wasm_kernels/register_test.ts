@@ -7,6 +7,7 @@ import { MIN_SIZE, wasmGemmProducts } from "../../../backend/wasm_kernels/regist
 import { gemmModuleBytes } from "../../../backend/wasm_kernels/gemm_module.ts";
 import { DPRConfig } from "../../../models/config.ts";
 import { DPRContextEncoder } from "../../../models/dpr_context_encoder.ts";
+import { runInChild } from "../backends.ts";
 
 const relaxed = relaxedSimdSupported();
 if (!relaxed) {
@@ -255,6 +256,62 @@ Deno.test({
     const scale = Math.max(...cpu.v.map(Math.abs));
     assert.ok(maxError(on.v, cpu.v) / scale < 1e-4, `fma vs cpu: ${maxError(on.v, cpu.v)}`);
     assert.ok(maxError(off.v, cpu.v) / scale < 1e-4, `xnnpack vs cpu: ${maxError(off.v, cpu.v)}`);
+  },
+});
+
+Deno.test({
+  name: "wasm: a question's rows times a weight matrix run on the kernel for odd shapes, as cpu",
+  ignore: !relaxed,
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    // [rows, in, out]: rows a question's few (1 to 127), in and out at least MIN_SIZE, some odd.
+    const R = MIN_SIZE;
+    const cases: Array<[number, number, number]> = [
+      [1, R, R],
+      [3, R + 1, R + 8],
+      [12, 2 * R + 3, 3 * R],
+      [31, R + 5, 4 * R + 8],
+      [R - 1, 3 * R + 7, R + 16],
+    ];
+    for (const threads of [1, 2]) {
+      for (const [c, [m, k, n]] of cases.entries()) {
+        for (const activation of ["linear", "relu"] as const) {
+          const run = async (backend: "cpu" | "wasm") => {
+            await setBackend(backend, backend === "wasm" ? { wasmThreads: threads } : {});
+            return tf.tidy(() => {
+              const a = tf.tensor2d(seeded(m * k, 40 + c), [m, k]);
+              const b = tf.tensor2d(seeded(k * n, 50 + c), [k, n]);
+              const bias = tf.tensor1d(seeded(n, 60 + c));
+              return tf.fused.matMul({ a, b, bias, activation }).dataSync() as Float32Array;
+            });
+          };
+          const want = await run("cpu");
+          const counted = wasmGemmProducts();
+          const got = await run("wasm");
+          const where = `[${m}, ${k}] x [${k}, ${n}], ${activation}, ${threads} thread(s)`;
+          assert.equal(wasmGemmProducts(), counted + 1, `${where}: ran on the kernel`);
+          assert.ok(maxError(got, want) < 1e-4, `${where}: error ${maxError(got, want)}`);
+        }
+      }
+    }
+    await setBackend("cpu");
+  },
+});
+
+Deno.test({
+  name: "wasm: products on a weight matrix keep no packed copy of it (XNNPACK's does)",
+  ignore: !relaxed,
+  async fn() {
+    const { weightBytes, kernel, xnnpack } = await runInChild(
+      new URL("./heap_cases.ts", import.meta.url),
+      "productHeapGrowth",
+    ) as Record<string, number>;
+    // The kernel's scratch is a few hundred KB, but a heap that grows at all grows by a fifth
+    // of its size (Emscripten's policy): here about 10 MB, a fifth of the weight.
+    assert.ok(kernel! < weightBytes! / 3, `the kernel grew the heap by ${kernel} bytes`);
+    // The measurement sees a packed copy: XNNPACK's grew the heap by at least half of it.
+    assert.ok(xnnpack! >= weightBytes! / 2, `XNNPACK grew the heap by ${xnnpack} bytes`);
   },
 });
 
