@@ -1,8 +1,9 @@
 /**
  * Puts {@link WasmGemm} under tfjs's wasm backend: its `_FusedMatMul` and `BatchMatMul` kernels
- * are replaced by ones that run large float32 products (N a multiple of the tile width, linear
- * or ReLU activation, batches equal or one side single) on the relaxed-SIMD kernel and hand
- * everything else to the kernels they replaced. `uninstallWasmGemm` puts the originals back.
+ * are replaced by ones that run large float32 products and every product on one weight matrix
+ * (N a multiple of the tile width, linear or ReLU activation, batches equal or one side single)
+ * on the relaxed-SIMD kernel and hand everything else to the kernels they replaced.
+ * `uninstallWasmGemm` puts the originals back.
  *
  * Besides speed, this sidesteps a tfjs-backend-wasm 4.22 bug: its `_FusedMatMul` with a bias
  * returns wrong values for batched or transposed operands (checked against cpu in the tests).
@@ -19,8 +20,9 @@ import { useKernelMemory } from "../quantized/kernel_memory.ts";
 /**
  * Products smaller than this in their shared dimension or columns stay on XNNPACK (a pass ran
  * faster with attention's 64-wide products left there), as do batched ones with fewer rows.
- * A product whose B is one matrix (a dense layer's weight) runs here at every row count: for
- * few rows the kernel reads B in place, and XNNPACK would keep a packed copy of every weight.
+ * A product whose B is one untransposed matrix (a dense layer's weight) runs here at every row
+ * count: XNNPACK would keep a packed copy of every weight, while for few rows the kernel packs
+ * B a chunk at a time, per thread, and keeps nothing.
  */
 export const MIN_SIZE = 128;
 
@@ -256,7 +258,7 @@ interface ProductPlan {
  * The product as 2-D GEMMs, or undefined when it is not one this engine takes: float32; leading
  * dimensions equal, or all 1 on one side (A's folded into M when B is one matrix and A is not
  * transposed); N a multiple of the tile width; K and N at least {@link MIN_SIZE}, and M too
- * unless B is one matrix.
+ * unless B is one matrix stored untransposed.
  */
 function planProduct(
   a: tf.TensorInfo,
@@ -284,11 +286,13 @@ function planProduct(
   else if (tf.util.arraysEqual(aOuter, bOuter)) outer = aOuter;
   else return undefined;
   const outShape = [...outer, rows, n];
-  if (bBatches === 1 && !attrs.transposeA) {
+  const m = aBatches * rows;
+  if (bBatches === 1 && !attrs.transposeA && (!attrs.transposeB || m >= MIN_SIZE)) {
     // B is one matrix (a dense layer's weight): every row count, a question's few too, since
-    // XNNPACK would keep a packed copy of B for as long as B lives (the kernel packs per call,
-    // or reads B in place for few rows).
-    return { m: aBatches * rows, k, n, batches: 1, aStride: 0, bStride: 0, outShape };
+    // XNNPACK would keep a packed copy of B for as long as B lives; the kernel packs B per
+    // call, for few rows a chunk at a time (a transposed B it would pack whole, in JavaScript:
+    // few rows on one leave it to XNNPACK).
+    return { m, k, n, batches: 1, aStride: 0, bStride: 0, outShape };
   }
   if (rows < MIN_SIZE) return undefined;
   return {
