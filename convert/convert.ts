@@ -25,7 +25,7 @@ import {
 import type { FileSource } from "../io/file_source.ts";
 import type { LayersLayout, LayoutBinding } from "../io/layers_layout.ts";
 import { toLayersWeights } from "../io/layers_layout.ts";
-import { DPRConfig, WeightSizeError } from "../models/config.ts";
+import { DPRConfig, WEIGHT_SIZE_KEYS, WeightSizeError } from "../models/config.ts";
 import { describeLayout } from "./model_layout.ts";
 import type { Progress } from "../io/progress.ts";
 import { SILENT_PROGRESS } from "../io/progress.ts";
@@ -161,14 +161,7 @@ function canAllocate(bytes: number): boolean {
  */
 function layoutOrSizeError(config: Record<string, unknown>, where: string): LayersLayout {
   const sizeError = (): RangeError => {
-    const sizes = [
-      "vocab_size",
-      "hidden_size",
-      "num_hidden_layers",
-      "intermediate_size",
-      "max_position_embeddings",
-      "type_vocab_size",
-    ].map((k) => `${k} ${config[k]}`).join(", ");
+    const sizes = WEIGHT_SIZE_KEYS.map((k) => `${k} ${config[k]}`).join(", ");
     return new RangeError(
       `Cannot convert ${where}: config.json's sizes (${sizes}) need more memory than can be ` +
         `allocated; is config.json corrupt?`,

@@ -65,6 +65,17 @@ const FIELDS = [
 
 type FieldName = typeof FIELDS[number][0];
 
+/** The `config.json` keys that decide the shapes (so the size) of the weights. */
+export const WEIGHT_SIZE_KEYS: readonly string[] = [
+  "vocab_size",
+  "hidden_size",
+  "num_hidden_layers",
+  "intermediate_size",
+  "max_position_embeddings",
+  "type_vocab_size",
+  "projection_dim",
+];
+
 /**
  * The configuration of a DPR encoder or reader (a BERT without pooler, plus an optional
  * projection). Validated on construction.

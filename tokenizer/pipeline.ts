@@ -9,6 +9,7 @@ import { CHAR_CJK, CHAR_REMOVED, CHAR_SPACE, charClass } from "./char_class.ts";
 import type { BertNormalizer } from "./normalizer.ts";
 import { forEachWord, splitOnPunctuation, splitOnSpecialTokens } from "./pre_tokenizer.ts";
 import type { WordPiece } from "./wordpiece.ts";
+import { hashRange, RangeTable } from "./range_table.ts";
 
 /** The ids of one encoded text, with UTF-16 offsets when asked for. */
 export interface TextEncoding {
@@ -55,12 +56,8 @@ export class BertPipeline {
   readonly #handleChinese: boolean;
   readonly #cacheSize: number;
   readonly #neverSplit: ReadonlyMap<string, number> | null;
-  // Word cache: open addressing over the hash of a word's UTF-16 units, so the hot loop can look
-  // words up straight from the text without slicing a string first.
-  #slots = new Int32Array(1 << 12).fill(-1);
-  #keys: string[] = [];
-  #hashes: number[] = [];
-  #entries: WordEntry[] = [];
+  // Word cache, looked up straight from the text without slicing a string first.
+  readonly #cache = new RangeTable<WordEntry>(1 << 12);
   // State of the current call, read by the word visitor.
   #ids: number[] = [];
   #offsets: number[] | null = null;
@@ -239,60 +236,18 @@ export class BertPipeline {
   };
 
   #lookup(word: string): WordEntry {
-    let hash = 0;
-    for (let k = 0; k < word.length; k++) hash = (Math.imul(hash, 31) + word.charCodeAt(k)) | 0;
-    return this.#lookupRange(word, 0, word.length, hash);
+    return this.#lookupRange(word, 0, word.length, hashRange(word, 0, word.length));
   }
 
   #lookupRange(text: string, start: number, end: number, hash: number): WordEntry {
-    const slots = this.#slots;
-    const mask = slots.length - 1;
-    const length = end - start;
-    let slot = hash & mask;
-    for (;;) {
-      const index = slots[slot]!;
-      if (index < 0) break;
-      if (this.#hashes[index] === hash) {
-        const key = this.#keys[index]!;
-        if (key.length === length) {
-          let k = 0;
-          while (k < length && key.charCodeAt(k) === text.charCodeAt(start + k)) k++;
-          if (k === length) return this.#entries[index]!;
-        }
-      }
-      slot = (slot + 1) & mask;
-    }
+    const cached = this.#cache.find(text, start, end, hash);
+    if (cached !== undefined) return cached;
     // A new word: flatten the key so the cache does not keep whole texts alive.
     const word = (" " + text.slice(start, end)).slice(1);
     const entry = this.#encodeWord(word);
-    if (this.#keys.length >= this.#cacheSize) {
-      this.#clearCache();
-      return entry;
-    }
-    this.#keys.push(word);
-    this.#hashes.push(hash);
-    this.#entries.push(entry);
-    slots[slot] = this.#keys.length - 1;
-    if (this.#keys.length * 2 > slots.length) this.#grow();
+    if (this.#cache.size >= this.#cacheSize) this.#cache.clear();
+    else this.#cache.set(word, entry, hash);
     return entry;
-  }
-
-  #grow(): void {
-    const slots = new Int32Array(this.#slots.length * 2).fill(-1);
-    const mask = slots.length - 1;
-    for (let index = 0; index < this.#hashes.length; index++) {
-      let slot = this.#hashes[index]! & mask;
-      while (slots[slot]! >= 0) slot = (slot + 1) & mask;
-      slots[slot] = index;
-    }
-    this.#slots = slots;
-  }
-
-  #clearCache(): void {
-    this.#slots = new Int32Array(1 << 12).fill(-1);
-    this.#keys = [];
-    this.#hashes = [];
-    this.#entries = [];
   }
 
   #encodeWord(word: string): WordEntry {

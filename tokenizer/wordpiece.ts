@@ -4,6 +4,7 @@
  * match) become the unknown token.
  * @module
  */
+import { RangeTable } from "./range_table.ts";
 
 /** Options of {@linkcode WordPiece}. */
 export interface WordPieceOptions {
@@ -23,8 +24,8 @@ export class WordPiece {
   readonly prefix: string;
   /** Longest word, in code points, that is split; longer ones are unknown. */
   readonly maxInputCharsPerWord: number;
-  readonly #initial = new TokenTable();
-  readonly #continuing = new TokenTable();
+  readonly #initial = new RangeTable<number>();
+  readonly #continuing = new RangeTable<number>();
   readonly #longest: number;
   #prefixHashes = new Int32Array(64);
 
@@ -93,7 +94,7 @@ export class WordPiece {
           continue;
         }
         const id = table.find(text, start, end, hashes[end - start]!);
-        if (id >= 0) {
+        if (id !== undefined) {
           found = id;
           break;
         }
@@ -113,71 +114,4 @@ export class WordPiece {
       start = end;
     }
   }
-}
-
-/** Token string to id, looked up by a range of a text and its hash (no substring built). */
-class TokenTable {
-  #slots = new Int32Array(1 << 10).fill(-1);
-  #keys: string[] = [];
-  #hashes: number[] = [];
-  #ids: number[] = [];
-
-  /** Adds or replaces `token`. */
-  set(token: string, id: number): void {
-    const hash = hashOf(token, 0, token.length);
-    const at = this.#index(token, 0, token.length, hash);
-    if (at >= 0) {
-      this.#ids[at] = id;
-      return;
-    }
-    this.#keys.push(token);
-    this.#hashes.push(hash);
-    this.#ids.push(id);
-    if (this.#keys.length * 2 > this.#slots.length) this.#rehash(this.#slots.length * 2);
-    else this.#place(this.#keys.length - 1);
-  }
-
-  /** The id of `text[start, end)` (whose hash is `hash`), or -1. */
-  find(text: string, start: number, end: number, hash: number): number {
-    const at = this.#index(text, start, end, hash);
-    return at < 0 ? -1 : this.#ids[at]!;
-  }
-
-  #index(text: string, start: number, end: number, hash: number): number {
-    const slots = this.#slots;
-    const mask = slots.length - 1;
-    const length = end - start;
-    let slot = hash & mask;
-    for (;;) {
-      const index = slots[slot]!;
-      if (index < 0) return -1;
-      if (this.#hashes[index] === hash) {
-        const key = this.#keys[index]!;
-        if (key.length === length) {
-          let k = 0;
-          while (k < length && key.charCodeAt(k) === text.charCodeAt(start + k)) k++;
-          if (k === length) return index;
-        }
-      }
-      slot = (slot + 1) & mask;
-    }
-  }
-
-  #place(index: number): void {
-    const mask = this.#slots.length - 1;
-    let slot = this.#hashes[index]! & mask;
-    while (this.#slots[slot]! >= 0) slot = (slot + 1) & mask;
-    this.#slots[slot] = index;
-  }
-
-  #rehash(size: number): void {
-    this.#slots = new Int32Array(size).fill(-1);
-    for (let index = 0; index < this.#keys.length; index++) this.#place(index);
-  }
-}
-
-function hashOf(text: string, start: number, end: number): number {
-  let hash = 0;
-  for (let i = start; i < end; i++) hash = (Math.imul(hash, 31) + text.charCodeAt(i)) | 0;
-  return hash;
 }

@@ -6,6 +6,7 @@ import {
   readDprOriginalCheckpoint,
   selectEncoder,
 } from "../../io/dpr_original.ts";
+import { WEIGHT_SIZE_KEYS } from "../../models/config.ts";
 import { readSafetensors } from "../../io/safetensors.ts";
 import type { StateDict } from "../../io/state_dict.ts";
 import { originalCheckpoint } from "./torch_bytes.ts";
@@ -66,17 +67,7 @@ Deno.test("names map like transformers' conversion; configs are inferred from sh
   assert.equal(dprOriginalToHfName("optimizer.x", "biencoder"), null);
   const config = inferDprConfig(await fixture("dpr-reader-tiny"), "DPRReader");
   const expected = JSON.parse(await Deno.readTextFile(`${FIXTURES}dpr-reader-tiny/config.json`));
-  for (
-    const key of [
-      "vocab_size",
-      "hidden_size",
-      "num_hidden_layers",
-      "intermediate_size",
-      "max_position_embeddings",
-      "type_vocab_size",
-      "projection_dim",
-    ]
-  ) {
+  for (const key of WEIGHT_SIZE_KEYS) {
     assert.equal(config[key], expected[key], key);
   }
   await assert.rejects(
