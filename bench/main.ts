@@ -415,7 +415,7 @@ async function main(): Promise<void> {
       }
       if (packing) {
         setBlasPrepack(true);
-        // Weights are packed on their second use: two small untimed passes first.
+        // Weights are packed on their first use: two small untimed passes first.
         await timeForward(model, 1, 8, 0, 2);
         const packed = await timeForward(model, P.batch, P.seq, iters, quick ? 0 : 1);
         emitPassages(backend, "packed", packed, peerP, 0.5);
@@ -440,10 +440,10 @@ async function main(): Promise<void> {
     emitQuestion(backend, packing ? "plain" : "default", qTimes, qPeer);
     if (packing) {
       setBlasPrepack(true);
-      // Weights are packed on their second use: two untimed passes.
+      // Weights are packed on their first use: two untimed passes.
       const packedTimes = await timeForward(model, Q.batch, Q.seq, qIters, 2);
       emitQuestion(backend, "packed", packedTimes, qPeer, {
-        native_packed_bytes: blasLibrary()?.packedBytes() ?? 0,
+        packed_bytes: blasLibrary()?.packedBytes() ?? 0,
       });
     }
   }

@@ -16,7 +16,7 @@ const MODEL_OPTIONS = `Model options:
                                  weights (int8: dense layers per output channel, word table per row)
   --backend <name>               auto, webgpu, node-gpu, wasm, blas or cpu (default: $DPR_BACKEND or auto)
   --no-blas-prepack              on blas: leave weights plain, run OpenBLAS alone (by default, with
-                                 oneDNN installed, weights are packed in place: faster questions,
+                                 oneDNN installed, layers hold weights packed: faster questions,
                                  no extra memory; also DPR_BLAS_PREPACK=0)
   --no-wasm-fma                  on wasm: keep tfjs's XNNPACK matrix products instead of this
                                  package's relaxed-SIMD kernel (also DPR_WASM_FMA=0)

@@ -11,7 +11,7 @@ import {
   firstInputShape,
   linear,
 } from "./bert_base_layer.ts";
-import { readDense } from "./held_weight.ts";
+import { isFloatKernel, readDense } from "./held_weight.ts";
 
 /** Sizes of {@linkcode BertIntermediate}. */
 export interface BertIntermediateArgs extends BertBaseLayerArgs {
@@ -64,10 +64,10 @@ export class BertIntermediate extends BertBaseLayer {
    */
   forward(x: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
-      const kernel = readDense(this.denseKernel), bias = this.denseBias.read();
+      const kernel = readDense(this.denseKernel, x.shape[0]), bias = this.denseBias.read();
       // Exact GELU: one kernel with the activation in place where the backend has it.
-      if (this.args.hiddenAct === "gelu" && kernel instanceof tf.Tensor) {
-        return linearGeluErf(x, kernel as tf.Tensor2D, bias);
+      if (this.args.hiddenAct === "gelu" && isFloatKernel(kernel)) {
+        return linearGeluErf(x, kernel, bias);
       }
       return this.activation(linear(x, kernel, bias)) as tf.Tensor2D;
     });

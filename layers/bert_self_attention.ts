@@ -151,7 +151,7 @@ export class BertSelfAttention extends BertBaseLayer {
     outputAttentions = false,
   ): SelfAttentionOutput {
     const result = tf.tidy(() => {
-      const qkv = linear(hidden, readDense(this.qkvKernel), this.qkvBias.read()); // [B*T, 3H]
+      const qkv = linear(hidden, readDense(this.qkvKernel, hidden.shape[0]), this.qkvBias.read()); // [B*T, 3H]
       if (!outputAttentions && this.fusedAttentionUsable(ctx)) {
         const heads = this.args.numAttentionHeads;
         return [fusedAttention(qkv, maskBias, { batch, seq, heads })];
@@ -188,7 +188,7 @@ export class BertSelfAttention extends BertBaseLayer {
       const N = this.args.numAttentionHeads;
       const D = H / N;
       const T = seq;
-      const qkv = linear(hidden, readDense(this.qkvKernel), this.qkvBias.read()); // [B*T, 3H]
+      const qkv = linear(hidden, readDense(this.qkvKernel, hidden.shape[0]), this.qkvBias.read()); // [B*T, 3H]
       if (this.fusedAttentionUsable(ctx)) {
         return fusedAttention(qkv, maskBias, { batch, seq: T, heads: N, firstOnly: true });
       }

@@ -15,7 +15,7 @@ import {
   type ForwardContext,
   linear,
 } from "./bert_base_layer.ts";
-import { readDense } from "./held_weight.ts";
+import { isFloatKernel, readDense } from "./held_weight.ts";
 
 /** Sizes of {@linkcode BertSelfOutput}. */
 export interface BertSelfOutputArgs extends BertBaseLayerArgs {
@@ -75,12 +75,12 @@ export class BertSelfOutput extends BertBaseLayer {
    */
   forward(x: tf.Tensor2D, residual: tf.Tensor2D, ctx: ForwardContext): tf.Tensor2D {
     return tf.tidy(() => {
-      const kernel = readDense(this.denseKernel);
-      if ((!ctx.training || this.args.hiddenDropoutProb === 0) && kernel instanceof tf.Tensor) {
+      const kernel = readDense(this.denseKernel, x.shape[0]);
+      if ((!ctx.training || this.args.hiddenDropoutProb === 0) && isFloatKernel(kernel)) {
         // No dropout: one kernel (LayerNorm in place on the GEMM output) where the backend has it.
         return linearLayerNorm(
           x,
-          kernel as tf.Tensor2D,
+          kernel,
           this.denseBias.read(),
           this.layerNormWeight.read(),
           this.layerNormBias.read(),

@@ -70,7 +70,7 @@ export class DPRPooler extends BertBaseLayer {
       // Row b*T of [B*T, H] is the [CLS] state of sequence b: view as [B, T*H], keep first H.
       const cls = tf.slice(tf.reshape(hidden, [batch, seq * H]), [0, 0], [batch, H]) as tf.Tensor2D; // [B, H]
       if (this.projKernel === null || this.projBias === null) return cls;
-      return linear(cls, readDense(this.projKernel), this.projBias.read()); // [B, P]
+      return linear(cls, readDense(this.projKernel, cls.shape[0]), this.projBias.read()); // [B, P]
     });
   }
 
@@ -82,7 +82,7 @@ export class DPRPooler extends BertBaseLayer {
   project(cls: tf.Tensor2D): tf.Tensor2D {
     return tf.tidy(() => {
       if (this.projKernel === null || this.projBias === null) return tf.clone(cls);
-      return linear(cls, readDense(this.projKernel), this.projBias.read()); // [B, P]
+      return linear(cls, readDense(this.projKernel, cls.shape[0]), this.projBias.read()); // [B, P]
     });
   }
 

@@ -74,12 +74,16 @@ export class DPRSpanHead extends BertBaseLayer {
   forward(hidden: tf.Tensor2D, batch: number, seq: number): SpanHeadOutput {
     const [startLogits, endLogits, relevanceLogits] = tf.tidy(() => {
       const H = this.args.hiddenSize;
-      const logits = linear(hidden, readDense(this.qaOutputsKernel), this.qaOutputsBias.read()); // [B*T, 2]
+      const logits = linear(
+        hidden,
+        readDense(this.qaOutputsKernel, hidden.shape[0]),
+        this.qaOutputsBias.read(),
+      ); // [B*T, 2]
       const [start, end] = tf.split(logits, 2, 1); // [B*T, 1] each
       const cls = tf.slice(tf.reshape(hidden, [batch, seq * H]), [0, 0], [batch, H]) as tf.Tensor2D; // [B, H]
       const relevance = linear(
         cls,
-        readDense(this.qaClassifierKernel),
+        readDense(this.qaClassifierKernel, cls.shape[0]),
         this.qaClassifierBias.read(),
       ); // [B, 1]
       return [

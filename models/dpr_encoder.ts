@@ -14,7 +14,7 @@ import type { ForwardContext } from "../layers/bert_base_layer.ts";
 import { BertEmbeddings } from "../layers/bert_embeddings.ts";
 import { BertEncoder } from "../layers/bert_encoder.ts";
 import { DPRPooler } from "../layers/dpr_pooler.ts";
-import { disposeWeights } from "../layers/held_weight.ts";
+import { disposeWeights, keepPlain } from "../layers/held_weight.ts";
 import { DPRConfig } from "./config.ts";
 import {
   bertBindings,
@@ -432,10 +432,12 @@ export class DPREncoder {
   /**
    * A functional `tf.LayersModel` over the same layers and weights (inputs `input_ids`,
    * `attention_mask`, `token_type_ids`, int32 [batch, seq]; output the pooler output), for
-   * saving as tfjs layers-model artifacts. Disposing it disposes these weights too.
+   * saving as tfjs layers-model artifacts. Disposing it disposes these weights too. tfjs reads
+   * the variables' tensors itself, so from now on no backend keeps these weights packed.
    */
   toLayersModel(): tfl.LayersModel {
     this.assertLive(this.architecture.name);
+    for (const weight of this.weights) keepPlain(weight);
     return encoderLayersModel(this);
   }
 

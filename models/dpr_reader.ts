@@ -7,7 +7,7 @@ import { ARCHITECTURE_PREFIXES } from "../io/checkpoint_keys.ts";
 import { tf, type tfl } from "../backend/tf.ts";
 import type { RawTensor, StateDict } from "../io/state_dict.ts";
 import { DPRSpanHead } from "../layers/dpr_span_head.ts";
-import { disposeWeights } from "../layers/held_weight.ts";
+import { disposeWeights, keepPlain } from "../layers/held_weight.ts";
 import type { DPRConfig } from "./config.ts";
 import {
   DPREncoder,
@@ -243,9 +243,11 @@ export class DPRReader {
   /**
    * A functional `tf.LayersModel` over the same layers and weights (inputs `input_ids`,
    * `attention_mask`, int32 [n, seq]; outputs start, end and relevance logits), for saving as
-   * tfjs layers-model artifacts. Disposing it disposes these weights too.
+   * tfjs layers-model artifacts. Disposing it disposes these weights too. tfjs reads the
+   * variables' tensors itself, so from now on no backend keeps these weights packed.
    */
   toLayersModel(): tfl.LayersModel {
+    for (const weight of this.weights) keepPlain(weight);
     return readerLayersModel(this);
   }
 

@@ -12,6 +12,7 @@ import type { tfl } from "../backend/tf.ts";
 import { type TensorFill, tensorFill } from "../backend/tensor_fill.ts";
 import type { TensorSource } from "../io/tensor_source.ts";
 import type { WeightBinding } from "./weight_binding.ts";
+import { writePlain } from "../layers/held_weight.ts";
 
 /** Values read at once when a tensor is read by rows (4 MB of float32). */
 const ROW_BLOCK_ELEMENTS = 1 << 20;
@@ -82,10 +83,11 @@ export async function streamPieces(
   finishInto(variable, fill);
 }
 
+/** Writes the filled value into `variable`, dropping any form held beside it (packed, quantized). */
 function finishInto(variable: tfl.LayerVariable, fill: TensorFill): void {
   const value = fill.finish();
   try {
-    variable.write(value);
+    writePlain(variable, value);
   } finally {
     value.dispose();
   }

@@ -12,9 +12,10 @@ import {
   LINEAR_GELU_KERNEL,
   LINEAR_LAYER_NORM_KERNEL,
   MASKED_SOFTMAX_KERNEL,
+  PACKED_LINEAR_KERNEL,
 } from "../ops/fused_ops.ts";
 import type { BlasLibrary } from "./library.ts";
-import { adoptPacked } from "./matmul.ts";
+import { linearOperand, plainOperand } from "./blas_packed_weight.ts";
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelFunc;
@@ -236,30 +237,31 @@ function makeAttention(lib: BlasLibrary): KernelFunc {
 }
 
 /**
- * `geluErf(x @ kernel + bias)`: one native call when the library fuses GELU (oneDNN), else the
- * backend's `_FusedMatMul`, then GELU in place.
+ * `act(x @ kernel + bias)` (act: none, or exact GELU), the kernel a float32 input or a packed
+ * weight: one native call when the library takes it (oneDNN, packed weights), else OpenBLAS's
+ * GEMM on the plain matrix, then the activation in place.
  */
-function makeLinearGelu(lib: BlasLibrary): KernelFunc {
+function makeLinear(lib: BlasLibrary, owner: string, gelu: boolean): KernelFunc {
   return (args) => {
     const backend = args.backend as unknown as CpuLikeBackend;
     const { x, kernel, bias } = args.inputs as {
       x: TensorInfo;
-      kernel: TensorInfo;
+      kernel?: TensorInfo;
       bias: TensorInfo;
     };
-    const [m, k] = x.shape as [number, number], n = kernel.shape[1]!;
+    const [m, k] = x.shape as [number, number];
+    const read = (info: TensorInfo): Float32Array => values(backend, info, owner);
+    const { b, n } = linearOperand(read, kernel, args.attrs?.weight, owner);
     const out = new Float32Array(m * n);
-    const xv = values(backend, x, LINEAR_GELU_KERNEL);
-    const kv = values(backend, kernel, LINEAR_GELU_KERNEL);
-    const bv = values(backend, bias, LINEAR_GELU_KERNEL);
-    if (lib.linear(false, m, n, k, xv, kv, bv, "gelu_erf", out, true)) {
-      adoptPacked(lib, backend, kernel, kv);
-    } else {
+    const xv = read(x), bv = read(bias);
+    if (!lib.linear(false, m, n, k, xv, b, bv, gelu ? "gelu_erf" : "linear", out)) {
       for (let r = 0; r < m; r++) out.set(bv, r * n);
-      lib.sgemm(false, false, m, n, k, 1, xv, k, kv, n, 1, out, n);
-      for (let i = 0; i < out.length; i++) {
-        const y = out[i]!;
-        out[i] = y * normalCdfLinear(y);
+      lib.sgemm(false, false, m, n, k, 1, xv, k, plainOperand(lib, b), n, 1, out, n);
+      if (gelu) {
+        for (let i = 0; i < out.length; i++) {
+          const y = out[i]!;
+          out[i] = y * normalCdfLinear(y);
+        }
       }
     }
     return backend.makeTensorInfo([m, n], "float32", out);
@@ -267,28 +269,26 @@ function makeLinearGelu(lib: BlasLibrary): KernelFunc {
 }
 
 /**
- * `layerNorm(x @ kernel + bias + residual)`: natively in one call when the library can (oneDNN),
- * else `_FusedMatMul`, then the LayerNorm in place.
+ * `layerNorm(x @ kernel + bias + residual)`: natively in one call when the library can (oneDNN,
+ * packed weights), else OpenBLAS's GEMM, then the LayerNorm in place.
  */
 function makeLinearLayerNorm(lib: BlasLibrary): KernelFunc {
   return (args) => {
     const backend = args.backend as unknown as CpuLikeBackend;
     const { x, kernel, bias, gamma, beta, residual } = args.inputs as Record<string, TensorInfo>;
     const { eps } = args.attrs as unknown as { eps: number };
-    const [m, k] = x!.shape as [number, number], n = kernel!.shape[1]!;
-    const xv = values(backend, x!, LINEAR_LAYER_NORM_KERNEL);
-    const kv = values(backend, kernel!, LINEAR_LAYER_NORM_KERNEL);
-    const biasV = values(backend, bias!, LINEAR_LAYER_NORM_KERNEL);
-    const rv = values(backend, residual!, LINEAR_LAYER_NORM_KERNEL);
-    const gv = values(backend, gamma!, LINEAR_LAYER_NORM_KERNEL);
-    const bv = values(backend, beta!, LINEAR_LAYER_NORM_KERNEL);
+    const [m, k] = x!.shape as [number, number];
+    const read = (info: TensorInfo): Float32Array =>
+      values(backend, info, LINEAR_LAYER_NORM_KERNEL);
+    const { b, n } = linearOperand(read, kernel, args.attrs?.weight, LINEAR_LAYER_NORM_KERNEL);
+    const xv = read(x!), biasV = read(bias!), rv = read(residual!);
+    const gv = read(gamma!), bv = read(beta!);
     const v = new Float32Array(m * n);
-    if (lib.linearLayerNorm(m, n, k, xv, kv, biasV, rv, gv, bv, eps, v, true)) {
-      adoptPacked(lib, backend, kernel!, kv);
+    if (lib.linearLayerNorm(m, n, k, xv, b, biasV, rv, gv, bv, eps, v)) {
       return backend.makeTensorInfo([m, n], "float32", v);
     }
     for (let r = 0; r < m; r++) v.set(biasV, r * n);
-    lib.sgemm(false, false, m, n, k, 1, xv, k, kv, n, 1, v, n);
+    lib.sgemm(false, false, m, n, k, 1, xv, k, plainOperand(lib, b), n, 1, v, n);
     normalizeRows(v, rv, gv, bv, eps);
     return backend.makeTensorInfo([m, n], "float32", v);
   };
@@ -297,7 +297,8 @@ function makeLinearLayerNorm(lib: BlasLibrary): KernelFunc {
 /** The fused kernels to register for "blas", running their products on `lib`. */
 export function fusedKernels(lib: BlasLibrary): Array<[string, KernelFunc]> {
   return [
-    [LINEAR_GELU_KERNEL, makeLinearGelu(lib)],
+    [PACKED_LINEAR_KERNEL, makeLinear(lib, PACKED_LINEAR_KERNEL, false)],
+    [LINEAR_GELU_KERNEL, makeLinear(lib, LINEAR_GELU_KERNEL, true)],
     [LINEAR_LAYER_NORM_KERNEL, makeLinearLayerNorm(lib)],
     [GELU_KERNEL, gelu],
     [LAYER_NORM_KERNEL, layerNorm],

@@ -31,7 +31,7 @@ const SYMBOLS = {
 } as const;
 
 import { readEnv } from "../env.ts";
-import { isOneDnnActivation, type OneDnnGemm } from "./onednn.ts";
+import { isOneDnnActivation, type OneDnnGemm, type Packed } from "./onednn.ts";
 import { pinLibrary } from "./pin_library.ts";
 import { ffiView } from "./ffi_view.ts";
 
@@ -43,8 +43,6 @@ export interface BlasLibrary {
    * Row-major single-precision GEMM: `C = alpha * op(A) op(B) + beta * C`.
    * @param transA Whether `A` is stored transposed (`[K, M]`).
    * @param transB Whether `B` is stored transposed (`[N, K]`).
-   * @param stableB `B` is immutable tensor data (a weight), which the library may cache in a
-   * faster layout.
    */
   sgemm(
     transA: boolean,
@@ -60,12 +58,12 @@ export interface BlasLibrary {
     beta: number,
     c: Float32Array,
     ldc: number,
-    stableB?: boolean,
   ): void;
   /**
    * `C = act(A op(B) + bias)` for dense row-major `A` [m, k], `B` [k, n] (or [n, k] when
    * `transB`) and `C` [m, n], bias and activation applied natively, when the library can (oneDNN
-   * is loaded and knows the activation); returns `false`, touching nothing, otherwise.
+   * is loaded, knows the activation, and `B` is packed for it: see {@link BlasLibrary.pack});
+   * returns `false`, touching nothing, otherwise.
    * @param activation a tfjs `_FusedMatMul` activation name ("linear", "relu", ...) or
    * "gelu_erf"
    */
@@ -75,11 +73,10 @@ export interface BlasLibrary {
     n: number,
     k: number,
     a: Float32Array,
-    b: Float32Array,
+    b: Float32Array | Packed,
     bias: Float32Array | null,
     activation: string,
     c: Float32Array,
-    stableB?: boolean,
   ): boolean;
   /**
    * `C = layerNorm(A B + bias + residual) * gamma + beta` over rows of `n`, natively when the
@@ -90,41 +87,33 @@ export interface BlasLibrary {
     n: number,
     k: number,
     a: Float32Array,
-    b: Float32Array,
+    b: Float32Array | Packed,
     bias: Float32Array,
     residual: Float32Array,
     gamma: Float32Array,
     beta: Float32Array,
     eps: number,
     c: Float32Array,
-    stableB?: boolean,
   ): boolean;
   /**
    * Softmax over each row of `data` (`rows` x `cols`), in place, natively when the library can
    * (oneDNN); returns `false`, touching nothing, otherwise.
    */
   softmaxRows(rows: number, cols: number, data: Float32Array): boolean;
-  /** Bytes of native memory held by cached weight layouts (oneDNN prepacking), else 0. */
+  /**
+   * A copy of the weight `b` ([k, n]) in oneDNN's blocked layout for products of `m` rows, which
+   * {@link BlasLibrary.linear} and {@link BlasLibrary.linearLayerNorm} read without repacking;
+   * undefined without oneDNN, or for products it would not run faster packed.
+   */
+  pack(b: Float32Array, k: number, n: number, m: number): Packed | undefined;
+  /** The plain matrix of a packed weight (a new array), bit for bit. */
+  unpack(packed: Packed): Float32Array;
+  /** Drops a packed weight's values. */
+  free(packed: Packed): void;
+  /** Marks every packed weight inactive (their holders read them back plain). */
+  revokePacked(): void;
+  /** Bytes that packed weights hold now (0 without oneDNN). */
   packedBytes(): number;
-  /** Whether `values` (a tensor's array) holds a weight packed in place in oneDNN's layout. */
-  isPacked(values: unknown): boolean;
-  /** The plain matrix of `values` when packed in place (a new array), else `values`. */
-  plain(values: Float32Array): Float32Array;
-  /**
-   * The array `values` (a weight) was packed into during the last call, in place of it, once:
-   * the caller makes it the tensor's values. Null when none was made.
-   */
-  takePacked(values: Float32Array): Float32Array | null;
-  /** Drops any cached layout of `b` (its tensor is gone). */
-  release(b: Float32Array): void;
-  /**
-   * Turns oneDNN's weight packing on or off (off frees packed copies in native memory; the
-   * backend's `setBlasPrepack(false)` also puts plain matrices back); returns `false` when
-   * oneDNN is not loaded.
-   */
-  setPrepack(on: boolean): boolean;
-  /** Whether oneDNN's weight packing is on (false without oneDNN). */
-  prepack(): boolean;
   /** oneDNN's version when its matmul takes the GEMMs it handles better, else `undefined`. */
   readonly oneDnn: string | undefined;
   /** The number of threads the library uses, or `undefined` when it cannot tell. */
@@ -279,7 +268,7 @@ function wrap(
   return {
     path,
     oneDnn: oneDnn?.version,
-    sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, stableB): void {
+    sgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc): void {
       // Native code trusts these sizes: a wrong one would read or write past a buffer and
       // corrupt the heap, so they are checked here (a few integer operations per call).
       if (m > 0 && n > 0) {
@@ -289,11 +278,9 @@ function wrap(
         if (
           oneDnn !== undefined && !transA && alpha === 1 && (beta === 0 || beta === 1) &&
           lda === k && ldb === (transB ? k : n) && ldc === n &&
-          oneDnn.gemm(transB, m, n, k, a, b, beta, c, stableB)
+          oneDnn.gemm(transB, m, n, k, a, b, beta, c)
         ) return;
       }
-      // A weight packed in place is in oneDNN's layout: OpenBLAS needs it plain.
-      if (oneDnn?.isPacked(b)) b = oneDnn.unpack(b);
       gemm(
         ROW_MAJOR,
         transA ? TRANS : NO_TRANS,
@@ -311,50 +298,47 @@ function wrap(
         ldc,
       );
     },
-    linear(transB, m, n, k, a, b, bias, activation, c, stableB): boolean {
+    linear(transB, m, n, k, a, b, bias, activation, c): boolean {
       if (oneDnn === undefined || m <= 0 || n <= 0 || k <= 0) return false;
       const act = activation === "linear" ? null : activation;
       if (act !== null && !isOneDnnActivation(act)) return false;
       checkOperand("A", a, m, k, k);
-      checkOperand("B", b, transB ? n : k, transB ? k : n, transB ? k : n);
+      if (b instanceof Float32Array) {
+        checkOperand("B", b, transB ? n : k, transB ? k : n, transB ? k : n);
+      }
       checkOperand("C", c, m, n, n);
-      return oneDnn.linear(transB, m, n, k, a, b, bias, act, c, stableB);
+      return oneDnn.linear(transB, m, n, k, a, b, bias, act, c);
     },
-    linearLayerNorm(m, n, k, a, b, bias, residual, gamma, beta, eps, c, stableB): boolean {
+    linearLayerNorm(m, n, k, a, b, bias, residual, gamma, beta, eps, c): boolean {
       if (oneDnn === undefined || m <= 0 || n <= 0 || k <= 0) return false;
       checkOperand("A", a, m, k, k);
-      checkOperand("B", b, k, n, n);
+      if (b instanceof Float32Array) checkOperand("B", b, k, n, n);
       checkOperand("C", c, m, n, n);
       checkOperand("residual", residual, m, n, n);
-      return oneDnn.linearLayerNorm(m, n, k, a, b, bias, residual, gamma, beta, eps, c, stableB);
+      return oneDnn.linearLayerNorm(m, n, k, a, b, bias, residual, gamma, beta, eps, c);
     },
     softmaxRows(rows, cols, data): boolean {
       if (oneDnn === undefined || rows <= 0 || cols <= 0) return false;
       checkOperand("data", data, rows, cols, cols);
       return oneDnn.softmaxRows(rows, cols, data);
     },
+    pack(b, k, n, m): Packed | undefined {
+      if (oneDnn === undefined || m <= 0 || n <= 0 || k <= 0) return undefined;
+      checkOperand("B", b, k, n, n);
+      return oneDnn.pack(b, k, n, false, m);
+    },
+    unpack(packed: Packed): Float32Array {
+      if (oneDnn === undefined) throw new Error("Cannot unpack a weight: oneDNN is not loaded");
+      return oneDnn.unpack(packed);
+    },
+    free(packed: Packed): void {
+      oneDnn?.free(packed);
+    },
+    revokePacked(): void {
+      oneDnn?.revokePacked();
+    },
     packedBytes(): number {
       return oneDnn?.packedBytes() ?? 0;
-    },
-    isPacked(values: unknown): boolean {
-      return oneDnn?.isPacked(values) ?? false;
-    },
-    plain(values: Float32Array): Float32Array {
-      return oneDnn === undefined ? values : oneDnn.unpack(values);
-    },
-    takePacked(values: Float32Array): Float32Array | null {
-      return oneDnn?.takePacked(values) ?? null;
-    },
-    release(b: Float32Array): void {
-      oneDnn?.release(b);
-    },
-    prepack(): boolean {
-      return oneDnn?.prepack ?? false;
-    },
-    setPrepack(on: boolean): boolean {
-      if (oneDnn === undefined) return false;
-      oneDnn.setPrepack(on);
-      return true;
     },
     threads(): number | undefined {
       return getN ? getN() : undefined;

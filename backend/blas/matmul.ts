@@ -67,7 +67,6 @@ function gemmBatched(
   transposeB: boolean,
   out: Float32Array,
   beta: number,
-  stableB = true,
 ): void {
   const { m, n, k, batchA, batchB, batch } = p;
   if (m === 0 || n === 0) return;
@@ -78,8 +77,7 @@ function gemmBatched(
   const lda = transposeA ? m : k, ldb = transposeB ? k : n;
   if (batchB === 1 && !transposeA && batch === batchA) {
     // [batch, m, k] x [k, n]: one GEMM with batch * m rows.
-    // B is a whole tensor's values (a weight in a model): stable, so cacheable.
-    lib.sgemm(false, transposeB, batch * m, n, k, 1, av, lda, bv, ldb, beta, out, n, stableB);
+    lib.sgemm(false, transposeB, batch * m, n, k, 1, av, lda, bv, ldb, beta, out, n);
     return;
   }
   const sa = m * k, sb = k * n, sc = m * n;
@@ -100,63 +98,6 @@ function gemmBatched(
       out.subarray(i * sc, i * sc + sc),
       n,
     );
-  }
-}
-
-/**
- * Makes the array `values` of tensor `info` was packed into during the last call (oneDNN, in
- * place) the tensor's values, so the plain array can be freed.
- */
-export function adoptPacked(
-  lib: BlasLibrary,
-  backend: { data: { get(id: unknown): unknown } },
-  info: TensorInfo,
-  values: Float32Array,
-): void {
-  const packed = lib.takePacked(values);
-  if (packed === null) return;
-  const entry = backend.data.get(info.dataId) as { values?: unknown } | undefined;
-  if (entry !== undefined && entry.values === values) {
-    entry.values = packed;
-    ADOPTED.add(new WeakRef(entry));
-  }
-}
-
-/** Tensor storage entries that hold packed arrays (weak: a disposed tensor drops out). */
-const ADOPTED = new Set<WeakRef<{ values?: unknown }>>();
-
-/** Puts the plain matrix back into every tensor that holds a weight packed in place. */
-export function restorePlain(lib: BlasLibrary): void {
-  for (const ref of ADOPTED) {
-    const entry = ref.deref();
-    if (entry !== undefined && lib.isPacked(entry.values)) {
-      entry.values = lib.plain(entry.values as Float32Array);
-    }
-  }
-  ADOPTED.clear();
-}
-
-/**
- * Runs `fn` (a kernel reading tensor arrays directly) with the plain matrices of `infos` that
- * hold weights packed in place, then puts the packed arrays back.
- */
-export function withPlainInputs<T>(
-  lib: BlasLibrary,
-  backend: { data: { get(id: unknown): unknown } },
-  infos: readonly TensorInfo[],
-  fn: () => T,
-): T {
-  const swapped: Array<[{ values?: unknown }, unknown]> = [];
-  for (const info of infos) {
-    const entry = backend.data.get(info.dataId) as { values?: unknown } | undefined;
-    if (entry === undefined || !lib.isPacked(entry.values)) continue;
-    swapped.push([entry, entry.values]);
-    entry.values = lib.plain(entry.values as Float32Array);
-  }
-  try {
-    return fn();
-  } finally {
-    for (const [entry, packed] of swapped) entry.values = packed;
   }
 }
 
@@ -211,8 +152,7 @@ export function makeBatchMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
     if (!av || !bv) return fallback(args);
     const p = plan(a, b, transposeA, transposeB);
     const out = new Float32Array(p.batch * p.m * p.n);
-    // A plain matMul leaves weights as they are (the linear layers use _FusedMatMul).
-    gemmBatched(lib, av, bv, p, transposeA, transposeB, out, 0, false);
+    gemmBatched(lib, av, bv, p, transposeA, transposeB, out, 0);
     return backend.makeTensorInfo(p.outShape, "float32", out);
   };
 }
@@ -249,25 +189,13 @@ export function makeFusedMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
       (biasV.length === 1 ||
         (biasV.length === n && bias.shape[bias.shape.length - 1] === n &&
           bias.shape.length <= p.outShape.length));
-    const oneGemm = p.batchB === 1 && !transposeA && p.batch === p.batchA;
-    const tryNative = oneGemm && (bias === undefined || (rowBias && biasV?.length === n));
-    if (
-      tryNative &&
-      lib.linear(transposeB, rows, n, p.k, av, bv, biasV ?? null, activation, out, true)
-    ) {
-      adoptPacked(lib, backend, b, bv);
-      return backend.makeTensorInfo(p.outShape, "float32", out);
-    }
     let beta = 0;
     if (rowBias && biasV) {
       if (biasV.length === 1) out.fill(biasV[0]!);
       else for (let r = 0; r < rows; r++) out.set(biasV, r * n);
       beta = 1;
     }
-    // When oneDNN just declined B, this is the same use of it, not a second one. A weight packed
-    // in place is unpacked for the GEMMs here (OpenBLAS reads plain matrices).
-    gemmBatched(lib, av, lib.plain(bv), p, transposeA, transposeB, out, beta, !tryNative);
-    adoptPacked(lib, backend, b, bv);
+    gemmBatched(lib, av, bv, p, transposeA, transposeB, out, beta);
     let current = backend.makeTensorInfo(p.outShape, "float32", out);
     if (bias && !rowBias) {
       const added = tf.getKernel("Add", "blas")!.kernelFunc({
@@ -284,7 +212,7 @@ export function makeFusedMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
     }
     if (activation !== "prelu" || !preluActivationWeights) {
       backend.disposeIntermediateTensorInfo(current);
-      return withPlainInputs(lib, backend, [b], () => fallback(args));
+      return fallback(args);
     }
     const activated = tf.getKernel("Prelu", "blas")!.kernelFunc({
       inputs: { x: current, alpha: preluActivationWeights },

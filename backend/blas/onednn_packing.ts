@@ -1,19 +1,15 @@
 /**
- * Weights packed into oneDNN's blocked layout: on a weight's second use, a copy in the layout
- * oneDNN's matmul wants, in a JavaScript array that takes the plain one's place when it is no
- * larger (adopted by the caller), else in native memory kept until the weight is released.
+ * Weights packed into oneDNN's blocked layout: a copy of a plain weight in the layout oneDNN's
+ * matmul wants, in a JavaScript array (64-byte aligned) owned by whoever holds the weight, and the
+ * reorders in and out of it.
  * @module
  */
-import { ffiView } from "./ffi_view.ts";
 import {
-  ARG_DST,
-  ARG_SRC,
   check,
   F32,
   FORMAT_ANY,
   handle,
   MATMUL_DESC_BYTES,
-  MEMORY_ALLOCATE,
   MEMORY_DESC_BYTES,
   MEMORY_DESC_SIZE,
   type Ptr,
@@ -24,18 +20,20 @@ import type { Desc, OneDnnLibrary } from "./onednn_library.ts";
 
 /** A weight matrix copied into oneDNN's blocked layout for `[k, n]` (stored as `transB` says). */
 export interface Packed {
-  /** oneDNN-owned memory holding the copy, or null when the copy is `array` (in place). */
-  memory: Ptr;
-  /** The packed values in a JavaScript array that replaces the tensor's plain one. */
+  /** The packed values (padded blocks), or null once freed. */
   array: Float32Array | null;
   /** Bytes of the packed copy. */
-  bytes: number;
+  readonly bytes: number;
   /** Rows of the weight. */
-  k: number;
+  readonly k: number;
   /** Columns of the weight. */
-  n: number;
+  readonly n: number;
   /** Whether the plain weight is stored `[n, k]`. */
-  transB: boolean;
+  readonly transB: boolean;
+  /** Its layout (shared by every weight of this shape). */
+  readonly layout: Layout;
+  /** Whether products still read it (false once freed or revoked). */
+  active: boolean;
 }
 
 /** The blocked layout oneDNN picks for a `[k, n]` weight, and the reorder that fills it. */
@@ -52,18 +50,13 @@ export interface Layout {
   plainDesc: Desc;
 }
 
-/** The packed weights of one library. */
+/** The blocked layouts of one library, and packing into and out of them. */
 export class OneDnnPacking {
   readonly #dnn: OneDnnLibrary;
   /** `k,n,transB` -> packed layout, or null when the primitive keeps plain weights. */
   readonly #layouts = new Map<string, Layout | null>();
-  #packed = new WeakMap<Float32Array, Packed>();
-  /** Arrays holding weights in oneDNN's layout (in place of their plain values). */
-  readonly #inPlace = new WeakMap<Float32Array, Packed>();
-  /** Plain weight array -> its in-place packed array, made during the last call, to adopt. */
-  readonly #adoptions = new WeakMap<Float32Array, Float32Array>();
-  readonly #seen = new WeakSet<Float32Array>();
-  readonly #live = new Set<Packed>();
+  /** Weights packed and not freed (weak: a weight dropped by its holder goes with it). */
+  readonly #live = new Set<WeakRef<Packed>>();
 
   /**
    * Packing on `dnn`.
@@ -71,11 +64,6 @@ export class OneDnnPacking {
    */
   constructor(dnn: OneDnnLibrary) {
     this.#dnn = dnn;
-  }
-
-  /** The packed weight an array holds in place of its plain values, if it is one. */
-  inPlace(values: Float32Array): Packed | undefined {
-    return this.#inPlace.get(values);
   }
 
   /**
@@ -123,102 +111,56 @@ export class OneDnnPacking {
     return layout;
   }
 
-  /** The packed copy of `b`, made on its second use; undefined while it stays plain. */
-  packedFor(
-    b: Float32Array,
-    k: number,
-    n: number,
-    transB: boolean,
-    m: number,
-  ): Packed | undefined {
-    const existing = this.#packed.get(b);
-    if (existing !== undefined) {
-      if (existing.k === k && existing.n === n && existing.transB === transB) return existing;
-      return undefined;
-    }
-    if (!this.#seen.has(b)) {
-      this.#seen.add(b);
-      return undefined;
-    }
+  /**
+   * A packed copy of the plain weight `b` (`[k, n]`, or `[n, k]` when `transB`) for products of
+   * `m` rows; undefined when oneDNN's matmul keeps such weights plain.
+   */
+  pack(b: Float32Array, k: number, n: number, transB: boolean, m: number): Packed | undefined {
     const layout = this.layout(k, n, transB, m);
     if (layout === null) return undefined;
-    const s = this.#dnn.lib.symbols;
-    if (layout.bytes === k * n * 4) {
-      // Same size as the plain matrix: packed into a JavaScript array the caller puts in place of
-      // the tensor's values (no second copy is kept).
-      const array = alignedFloats(k * n);
-      this.#dnn.reorder(layout.reorder, layout.plainDesc, b, layout.desc, array);
-      const packed: Packed = { memory: null, array, bytes: layout.bytes, k, n, transB };
-      this.#inPlace.set(array, packed);
-      this.#adoptions.set(b, array);
-      return packed;
-    }
-    const memory = this.#dnn.memory(layout.desc, Deno.UnsafePointer.create(MEMORY_ALLOCATE));
-    let from: Ptr = null;
-    try {
-      from = this.#dnn.memory(layout.plainDesc, Deno.UnsafePointer.of(ffiView(b)));
-      this.#dnn.execute(layout.reorder, [[ARG_SRC, from], [ARG_DST, memory]]);
-    } catch (err) {
-      s.dnnl_memory_destroy(memory);
-      throw err;
-    } finally {
-      if (from !== null) s.dnnl_memory_destroy(from);
-    }
-    const packed: Packed = { memory, array: null, bytes: layout.bytes, k, n, transB };
-    this.#packed.set(b, packed);
-    this.#live.add(packed);
+    const array = alignedFloats(layout.bytes / 4);
+    this.#dnn.reorder(layout.reorder, layout.plainDesc, b, layout.desc, array);
+    const packed: Packed = { array, bytes: layout.bytes, k, n, transB, layout, active: true };
+    this.#live.add(new WeakRef(packed));
     return packed;
   }
 
-  /** Whether `values` holds a weight in oneDNN's layout (packed in place). */
-  isPacked(values: unknown): boolean {
-    return values instanceof Float32Array && this.#inPlace.has(values);
-  }
-
-  /** The plain matrix of a weight packed in place (a new array); other arrays as they are. */
-  unpack(values: Float32Array): Float32Array {
-    const packed = this.#inPlace.get(values);
-    if (packed === undefined) return values;
-    const layout = this.#layouts.get(`${packed.k},${packed.n},${packed.transB ? 1 : 0}`);
-    if (!layout) throw new Error("oneDNN: a packed weight lost its layout");
+  /** The plain matrix of a packed weight (a new array), bit for bit. */
+  unpack(packed: Packed): Float32Array {
+    if (packed.array === null) throw new Error("Cannot unpack a oneDNN weight: it was freed");
+    const layout = packed.layout;
     layout.unreorder ??= this.#dnn.reorderPrimitive(layout.desc, layout.plainDesc);
-    const plain = new Float32Array(values.length);
-    this.#dnn.reorder(layout.unreorder, layout.desc, values, layout.plainDesc, plain);
+    const plain = new Float32Array(packed.k * packed.n);
+    this.#dnn.reorder(layout.unreorder, layout.desc, packed.array, layout.plainDesc, plain);
     return plain;
   }
 
-  /** The array a weight was packed into during the last call (once), or null. */
-  takePacked(values: Float32Array): Float32Array | null {
-    const array = this.#adoptions.get(values);
-    if (array === undefined) return null;
-    this.#adoptions.delete(values);
-    return array;
+  /** Drops a packed weight's values. */
+  free(packed: Packed): void {
+    packed.array = null;
+    packed.active = false;
   }
 
-  /** Frees the packed copies in native memory (arrays packed in place stay packed). */
-  freeCopies(): void {
-    for (const packed of this.#live) this.#dnn.lib.symbols.dnnl_memory_destroy(packed.memory);
-    this.#live.clear();
-    this.#packed = new WeakMap();
+  /** Marks every packed weight inactive: products stop reading them (their holders unpack). */
+  revokeAll(): void {
+    for (const ref of this.#live) {
+      const packed = ref.deref();
+      if (packed !== undefined) packed.active = false;
+    }
   }
 
-  /** Bytes of native memory that packed weights hold now. */
+  /** Bytes that packed weights not yet freed (nor collected) hold now. */
   packedBytes(): number {
     let total = 0;
-    for (const p of this.#live) total += p.bytes;
+    for (const ref of this.#live) {
+      const packed = ref.deref();
+      if (packed === undefined || packed.array === null) this.#live.delete(ref);
+      else total += packed.bytes;
+    }
     return total;
   }
 
-  /** Frees the packed copy of `b`, if any (its tensor was disposed). */
-  release(b: Float32Array): void {
-    const packed = this.#packed.get(b);
-    if (packed === undefined) return;
-    this.#packed.delete(b);
-    this.#live.delete(packed);
-    this.#dnn.lib.symbols.dnnl_memory_destroy(packed.memory);
-  }
-
-  /** Frees every reorder and every packed copy. */
+  /** Frees every reorder. */
   close(): void {
     const s = this.#dnn.lib.symbols;
     for (const layout of this.#layouts.values()) {
@@ -226,8 +168,6 @@ export class OneDnnPacking {
       if (layout?.unreorder) s.dnnl_primitive_destroy(layout.unreorder);
     }
     this.#layouts.clear();
-    for (const packed of this.#live) s.dnnl_memory_destroy(packed.memory);
-    this.#live.clear();
   }
 }
 

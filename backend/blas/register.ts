@@ -9,10 +9,11 @@ import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { skipNodeBanner, tf } from "../tf.ts";
 import { assertFfiPermission, type BlasLibrary, openBlas } from "./library.ts";
 import { type OneDnnGemm, openOneDnn } from "./onednn.ts";
-import { makeBatchMatMul, makeFusedMatMul, restorePlain, withPlainInputs } from "./matmul.ts";
-import { LINEAR_GELU_KERNEL, LINEAR_LAYER_NORM_KERNEL } from "../ops/fused_ops.ts";
+import { makeBatchMatMul, makeFusedMatMul } from "./matmul.ts";
+import { registerWeightPacker } from "../ops/packed_weight.ts";
 import { fastKernels } from "./elementwise.ts";
 import { fusedKernels } from "./fused_kernels.ts";
+import { blasWeightPacker } from "./blas_packed_weight.ts";
 
 /** Options for {@link registerBlasBackend}. */
 export interface BlasBackendOptions {
@@ -32,25 +33,29 @@ export interface BlasBackendOptions {
    */
   oneDnn?: boolean | string;
   /**
-   * Keep each weight matrix that oneDNN multiplies twice in oneDNN's blocked layout: in place of
-   * the plain values when the layout is no larger (BERT's matrices), else as a copy in native
-   * memory. Short inputs (one question) run 1.5-1.7x faster. Reading such a weight (dataSync,
-   * other ops) gives its plain matrix. Default on; `DPR_BLAS_PREPACK=0` turns it off.
+   * Pack the layers' dense kernels into oneDNN's blocked layout on their first product large
+   * enough for oneDNN: the layer then holds the packed copy in place of the plain matrix (see
+   * `backend/ops/packed_weight.ts`; `plainWeight` and `stateDict` read it back plain). Short
+   * inputs (one question) run 1.5-1.7x faster. Default on; `DPR_BLAS_PREPACK=0` turns it off.
    */
   prepack?: boolean;
 }
 
 let oneDnnSkipped: string | undefined;
+/** Whether the layers' kernels are packed (see {@link BlasBackendOptions.prepack}). */
+let packing = false;
 
 /**
  * Turns the "blas" backend's packed weights (see {@link BlasBackendOptions.prepack}) on or off
- * at run time; off puts the plain matrices back and frees the packed copies.
+ * at run time; off makes every packed weight inactive, so each layer puts its plain matrix back
+ * on its next use.
  * @returns whether it applies: false before registration or without oneDNN
  */
 export function setBlasPrepack(on: boolean): boolean {
-  if (loaded === undefined) return false;
-  if (!on) restorePlain(loaded);
-  return loaded.setPrepack(on);
+  if (loaded?.oneDnn === undefined) return false;
+  packing = on;
+  if (!on) loaded.revokePacked();
+  return true;
 }
 
 /** One line on the native libraries the "blas" backend runs on, for logs. */
@@ -58,7 +63,7 @@ export function blasDescription(): string {
   if (loaded === undefined) return "not registered";
   const dnn = loaded.oneDnn === undefined
     ? `without oneDNN: ${oneDnnSkipped ?? "unknown"}`
-    : `oneDNN ${loaded.oneDnn}${loaded.prepack() ? ", packed weights" : ""}`;
+    : `oneDNN ${loaded.oneDnn}${packing ? ", packed weights" : ""}`;
   return `${loaded.path}, ${dnn}`;
 }
 
@@ -70,16 +75,13 @@ export function oneDnnSkipReason(): string | undefined {
   return oneDnnSkipped;
 }
 
-function startOneDnn(
-  choice: boolean | string | undefined,
-  prepack: boolean,
-): OneDnnGemm | undefined {
+function startOneDnn(choice: boolean | string | undefined): OneDnnGemm | undefined {
   const wanted = choice ?? envFlagOrValue("DPR_ONEDNN") ?? true;
   if (wanted === false) {
     oneDnnSkipped = "turned off";
     return undefined;
   }
-  const opened = openOneDnn(typeof wanted === "string" ? wanted : undefined, { prepack });
+  const opened = openOneDnn(typeof wanted === "string" ? wanted : undefined);
   if (typeof opened === "string") {
     if (typeof wanted === "string") {
       throw new Error(`Cannot register the blas backend: oneDNN at ${wanted}: ${opened}`);
@@ -89,30 +91,6 @@ function startOneDnn(
   }
   oneDnnSkipped = undefined;
   return opened;
-}
-
-/** Inputs that the kernel reads packed in place itself (the linear layers' weights). */
-const PACKED_INPUTS: Readonly<Record<string, readonly string[]>> = {
-  [tf._FusedMatMul]: ["b"],
-  [LINEAR_GELU_KERNEL]: ["kernel"],
-  [LINEAR_LAYER_NORM_KERNEL]: ["kernel"],
-};
-
-/** Kernels that pass their input's data on without reading it (the cpu backend shares it). */
-const DATA_BLIND = new Set<string>([tf.Reshape, tf.Identity]);
-
-/** `kernelFunc` with the plain matrix of any input packed in place, but the ones it reads. */
-function plainInputs(lib: BlasLibrary, name: string, kernelFunc: tf.KernelFunc): tf.KernelFunc {
-  if (DATA_BLIND.has(name)) return kernelFunc;
-  const own = PACKED_INPUTS[name] ?? [];
-  return (args) => {
-    const infos: tf.TensorInfo[] = [];
-    for (const [input, info] of Object.entries(args.inputs)) {
-      if (info !== undefined && info !== null && !own.includes(input)) infos.push(info);
-    }
-    const backend = args.backend as unknown as { data: { get(id: unknown): unknown } };
-    return withPlainInputs(lib, backend, infos, () => kernelFunc(args));
-  };
 }
 
 /** The backend's name, as passed to `tf.setBackend`. */
@@ -151,7 +129,7 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
   // On unless turned off: packing in place costs no memory and speeds every input up.
   const prepack = options.prepack ?? envFlag("DPR_BLAS_PREPACK", true);
   assertFfiPermission(); // before oneDNN too: opening it without the permission would prompt
-  const oneDnn = startOneDnn(options.oneDnn, prepack);
+  const oneDnn = startOneDnn(options.oneDnn);
   let lib: BlasLibrary;
   try {
     lib = openBlas(options.libraryPath, oneDnn);
@@ -196,46 +174,18 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
     }
     tf.registerKernel({ kernelName, backendName: BLAS_BACKEND_NAME, kernelFunc });
   }
-  // Only oneDNN packs weights; without it no kernel call pays for the checks below.
-  const packing = lib.oneDnn !== undefined;
-  if (packing) {
-    // Weights packed in place hold oneDNN's layout: every kernel but the linear ones that read
-    // them packed gets their plain matrices.
-    for (const config of tf.getKernelsForBackend(BLAS_BACKEND_NAME)) {
-      tf.unregisterKernel(config.kernelName, BLAS_BACKEND_NAME);
-      tf.registerKernel({
-        ...config,
-        kernelFunc: plainInputs(lib, config.kernelName, config.kernelFunc),
-      });
-    }
+  // Only oneDNN packs weights.
+  packing = prepack && lib.oneDnn !== undefined;
+  if (lib.oneDnn !== undefined) {
+    registerWeightPacker(
+      BLAS_BACKEND_NAME,
+      blasWeightPacker(lib, BLAS_BACKEND_NAME, () => packing),
+    );
   }
   tf.registerBackend(BLAS_BACKEND_NAME, () => {
     const backend = new MathBackendCPU();
     // This backend is the native path the cpu backend's banner asks for.
     skipNodeBanner(backend);
-    if (!packing) return backend;
-    // Reading a weight packed in place (dataSync, stateDict, moving to another backend) gives
-    // its plain matrix.
-    const readSync = backend.readSync.bind(backend);
-    backend.readSync = (dataId: object): tf.backend_util.BackendValues => {
-      const values = backend.data.get(dataId)?.values;
-      return lib.isPacked(values) ? lib.plain(values as Float32Array) : readSync(dataId);
-    };
-    const read = backend.read.bind(backend);
-    backend.read = (dataId: object): Promise<tf.backend_util.BackendValues> => {
-      const values = backend.data.get(dataId)?.values;
-      return lib.isPacked(values)
-        ? Promise.resolve(lib.plain(values as Float32Array))
-        : read(dataId);
-    };
-    // A disposed tensor's packed weight layout (native memory) goes with it.
-    const dispose = backend.disposeData.bind(backend);
-    backend.disposeData = (dataId: object, force?: boolean): boolean => {
-      const values = backend.data.get(dataId)?.values;
-      const disposed = dispose(dataId, force);
-      if (disposed && values instanceof Float32Array) lib.release(values);
-      return disposed;
-    };
     return backend;
   }, options.priority ?? 3);
   await Promise.resolve();

@@ -6,6 +6,8 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { recordingGradients } from "./recording_gradients.ts";
+import { type PackedWeight, readsPacked, unpackedTensor } from "./packed_weight.ts";
 
 /** Kernel names registered for the "blas" backend. */
 export const GELU_KERNEL = "DprGeluErf";
@@ -19,6 +21,45 @@ export const LINEAR_GELU_KERNEL = "DprLinearGeluErf";
 export const LINEAR_LAYER_NORM_KERNEL = "DprLinearLayerNorm";
 /** Kernel name of {@link fusedAttention}. */
 export const ATTENTION_KERNEL = "DprFusedAttention";
+/**
+ * Kernel name of {@link linear} with a packed weight (a plain one runs `_FusedMatMul`): inputs
+ * `x` and `bias`, the {@linkcode PackedWeight} in the attribute `weight`. The kernels of
+ * {@link LINEAR_GELU_KERNEL} and {@link LINEAR_LAYER_NORM_KERNEL} take a packed weight the same
+ * way, in place of their input `kernel`.
+ */
+export const PACKED_LINEAR_KERNEL = "DprPackedLinear";
+
+/** A dense kernel [in, out] as the linear ops take it: a float32 tensor or a packed weight. */
+export type LinearKernel = tf.Tensor2D | PackedWeight;
+
+/** The inputs and attributes that hand `kernel` to a linear kernel, beside `inputs`. */
+function withKernel(
+  kernel: LinearKernel,
+  inputs: tf.NamedTensorMap,
+  attrs: Record<string, unknown> = {},
+): [tf.NamedTensorMap, tf.NamedAttrMap] {
+  if (kernel instanceof tf.Tensor) return [{ ...inputs, kernel }, attrs as tf.NamedAttrMap];
+  return [inputs, { ...attrs, weight: kernel } as unknown as tf.NamedAttrMap];
+}
+
+/**
+ * `x @ kernel + bias`: `_FusedMatMul` for a float32 kernel; for a packed one the backend's
+ * {@link PACKED_LINEAR_KERNEL}, or (on another backend, under a gradient tape) its plain matrix.
+ * @param x float32 [N, in]
+ * @param kernel float32 [in, out], or packed
+ * @param bias float32 [out]
+ * @returns [N, out]
+ */
+export function linear(x: tf.Tensor2D, kernel: LinearKernel, bias: tf.Tensor): tf.Tensor2D {
+  if (kernel instanceof tf.Tensor) {
+    return tf.fused.matMul({ a: x, b: kernel, bias }) as tf.Tensor2D;
+  }
+  if (packedAvailable(PACKED_LINEAR_KERNEL, kernel, [x, bias])) {
+    const [inputs, attrs] = withKernel(kernel, { x, bias });
+    return tf.engine().runKernel(PACKED_LINEAR_KERNEL, inputs, attrs) as tf.Tensor2D;
+  }
+  return tf.tidy(() => linear(x, unpackedTensor(kernel), bias));
+}
 
 /**
  * Whether `kernel` would run fused now: it is registered for the active backend and no
@@ -30,13 +71,14 @@ export function hasFusedKernel(kernel: string): boolean {
   return tf.getKernel(kernel, tf.getBackend()) !== undefined;
 }
 
-/** Whether a gradient tape is recording now (the named ops' kernels have no gradients). */
-export function recordingGradients(): boolean {
-  return (tf.engine() as unknown as { state: { gradientDepth: number } }).state.gradientDepth > 0;
-}
-
 function fusedAvailable(kernel: string, inputs: tf.Tensor[]): boolean {
   return hasFusedKernel(kernel) && inputs.every((t) => t.dtype === "float32");
+}
+
+/** Whether `kernel` (a linear op's) runs fused with `weight` packed by the active backend. */
+function packedAvailable(kernel: string, weight: LinearKernel, inputs: tf.Tensor[]): boolean {
+  if (weight instanceof tf.Tensor) return fusedAvailable(kernel, [...inputs, weight]);
+  return readsPacked(weight) && fusedAvailable(kernel, inputs);
 }
 
 /**
@@ -55,17 +97,19 @@ export function geluErf(x: tf.Tensor): tf.Tensor {
  * `geluErf(x @ kernel + bias)`: on "blas" one kernel, the GELU applied in place on the GEMM's
  * output (no second [N, out] tensor); elsewhere and under a gradient tape the composite.
  * @param x float32 [N, in]
- * @param kernel float32 [in, out]
+ * @param kernel float32 [in, out], or packed
  * @param bias float32 [out]
  * @returns [N, out]
  */
-export function linearGeluErf(x: tf.Tensor2D, kernel: tf.Tensor2D, bias: tf.Tensor): tf.Tensor2D {
-  const shapesOk = x.rank === 2 && kernel.rank === 2 && x.shape[1] === kernel.shape[0] &&
-    bias.rank === 1 && bias.shape[0] === kernel.shape[1];
-  if (shapesOk && fusedAvailable(LINEAR_GELU_KERNEL, [x, kernel, bias])) {
-    return tf.engine().runKernel(LINEAR_GELU_KERNEL, { x, kernel, bias }) as tf.Tensor2D;
+export function linearGeluErf(x: tf.Tensor2D, kernel: LinearKernel, bias: tf.Tensor): tf.Tensor2D {
+  const [k, n] = kernel.shape;
+  const shapesOk = x.rank === 2 && kernel.shape.length === 2 && x.shape[1] === k &&
+    bias.rank === 1 && bias.shape[0] === n;
+  if (shapesOk && packedAvailable(LINEAR_GELU_KERNEL, kernel, [x, bias])) {
+    const [inputs, attrs] = withKernel(kernel, { x, bias });
+    return tf.engine().runKernel(LINEAR_GELU_KERNEL, inputs, attrs) as tf.Tensor2D;
   }
-  return tf.tidy(() => geluErf(tf.fused.matMul({ a: x, b: kernel, bias }))) as tf.Tensor2D;
+  return tf.tidy(() => geluErf(linear(x, kernel, bias))) as tf.Tensor2D;
 }
 
 /**
@@ -112,7 +156,7 @@ export function layerNormFused(
  * kernel, the LayerNorm done in place on the GEMM's output; elsewhere and under a gradient tape
  * the composite.
  * @param x float32 [N, in]
- * @param kernel float32 [in, H]
+ * @param kernel float32 [in, H], or packed
  * @param bias float32 [H]
  * @param gamma float32 [H]
  * @param beta float32 [H]
@@ -122,27 +166,25 @@ export function layerNormFused(
  */
 export function linearLayerNorm(
   x: tf.Tensor2D,
-  kernel: tf.Tensor2D,
+  kernel: LinearKernel,
   bias: tf.Tensor,
   gamma: tf.Tensor,
   beta: tf.Tensor,
   eps: number,
   residual: tf.Tensor2D,
 ): tf.Tensor2D {
-  const h = kernel.shape[1];
-  const shapesOk = x.rank === 2 && kernel.rank === 2 && x.shape[1] === kernel.shape[0] &&
+  const [k, h] = kernel.shape;
+  const shapesOk = x.rank === 2 && kernel.shape.length === 2 && x.shape[1] === k &&
     bias.rank === 1 && bias.size === h && gamma.size === h && beta.size === h &&
-    tf.util.arraysEqual(residual.shape, [x.shape[0], h]);
-  const inputs = [x, kernel, bias, gamma, beta, residual];
-  if (shapesOk && fusedAvailable(LINEAR_LAYER_NORM_KERNEL, inputs)) {
-    return tf.engine().runKernel(
-      LINEAR_LAYER_NORM_KERNEL,
-      { x, kernel, bias, gamma, beta, residual },
-      { eps } as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor2D;
+    tf.util.arraysEqual(residual.shape, [x.shape[0], h!]);
+  if (
+    shapesOk && packedAvailable(LINEAR_LAYER_NORM_KERNEL, kernel, [x, bias, gamma, beta, residual])
+  ) {
+    const [inputs, attrs] = withKernel(kernel, { x, bias, gamma, beta, residual }, { eps });
+    return tf.engine().runKernel(LINEAR_LAYER_NORM_KERNEL, inputs, attrs) as tf.Tensor2D;
   }
   return tf.tidy(() =>
-    layerNormFused(tf.fused.matMul({ a: x, b: kernel, bias }), gamma, beta, eps, residual)
+    layerNormFused(linear(x, kernel, bias), gamma, beta, eps, residual)
   ) as tf.Tensor2D;
 }
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { recordingGradients } from "./fused_ops.ts";
+import { recordingGradients } from "./recording_gradients.ts";
 import { dequantizeRows, type QuantizedWeight } from "../quantized/quantized_weight.ts";
 
 /** Kernel name of {@linkcode quantizedLinear}; the weight travels in the attribute `weight`. */

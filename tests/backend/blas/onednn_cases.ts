@@ -22,8 +22,8 @@ const missing = missingOneDnn("oneDNN");
 const KEEPS_LIBRARY = false;
 
 /** oneDNN taking plain-weight products too (the backend leaves those to OpenBLAS). */
-function open(prepack = false): OneDnnGemm {
-  const lib = openOneDnn(undefined, { prepack, plain: true });
+function open(): OneDnnGemm {
+  const lib = openOneDnn(undefined, { plain: true });
   if (typeof lib === "string") throw new Error(lib);
   return lib;
 }
@@ -150,39 +150,38 @@ Deno.test({
 });
 
 Deno.test({
-  name: "oneDNN prepacking packs a reused weight on its second use, same numbers, then frees it",
+  name: "oneDNN packs a weight once into padded blocks; products read them; unpack gives it back",
   ignore: missing !== undefined,
   sanitizeResources: KEEPS_LIBRARY,
   fn() {
-    const lib = open(true);
+    const lib = open();
     try {
       const a = seeded(M * K, 13), b = seeded(K * N, 14);
-      const runs: Float32Array[] = [];
-      const packed: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        const c = new Float32Array(M * N);
-        assert.equal(lib.linear(false, M, N, K, a, b, null, null, c, true), true);
-        runs.push(c);
-        packed.push(lib.packedBytes());
-      }
+      const want = reference(M, N, K, a, b, false);
+      const packed = lib.pack(b, K, N, false, M);
+      assert.ok(packed !== undefined && packed.array !== null);
       // N = 160 is not a multiple of oneDNN's 64-column blocks: the packed copy is padded.
-      assert.equal(packed[0], 0);
-      assert.ok(packed[1]! >= K * N * 4 && packed[1]! <= K * N * 6, `packed ${packed[1]} bytes`);
-      assert.equal(packed[2], packed[1]);
-      assertClose(runs[0]!, reference(M, N, K, a, b, false));
-      assertClose(runs[2]!, runs[0]!, 1e-6);
-      // Only the weight itself is cached: not a view of it, nor a product with stableB unset.
+      assert.ok(packed.bytes > K * N * 4 && packed.bytes <= K * N * 6, `${packed.bytes} bytes`);
+      assert.equal(lib.packedBytes(), packed.bytes);
       const c = new Float32Array(M * N);
-      lib.linear(false, M, N, K, a, b.subarray(0), null, null, c, true);
-      lib.gemm(false, M, N, K, a, seeded(K * N, 15), 0, c);
-      lib.gemm(false, M, N, K, a, seeded(K * N, 15), 0, c);
-      assert.equal(lib.packedBytes(), packed[1]);
-      lib.release(b);
+      assert.equal(lib.linear(false, M, N, K, a, packed, null, null, c), true);
+      assertClose(c, want);
+      // A packed weight runs here however small the product (one row).
+      const row = new Float32Array(N);
+      assert.equal(lib.gemm(false, 1, N, K, a, packed, 0, row), true);
+      assertClose(row, want.subarray(0, N));
+      // Other sizes are declined (the caller unpacks); unpacking gives the plain matrix back.
+      const other = new Float32Array(M * K);
+      assert.equal(lib.gemm(false, M, K, N, seeded(M * N, 21), packed, 0, other), false);
+      const plain = lib.unpack(packed);
+      assert.ok(plain.length === b.length && plain.every((v, i) => Object.is(v, b[i])));
+      // Products too small for oneDNN are not packed at all.
+      assert.equal(lib.pack(seeded(16, 2), 4, 4, false, 4), undefined);
+      lib.free(packed);
       assert.equal(lib.packedBytes(), 0);
-      // A released weight is packed again when reused; results stay the same.
-      const again = new Float32Array(M * N);
-      lib.linear(false, M, N, K, a, b, null, null, again, true);
-      assertClose(again, runs[0]!, 1e-6);
+      assert.equal(packed.active, false);
+      assert.equal(lib.gemm(false, M, N, K, a, packed, 0, c), false);
+      assert.throws(() => lib.unpack(packed), /it was freed/);
     } finally {
       lib.close();
     }
@@ -190,42 +189,24 @@ Deno.test({
 });
 
 Deno.test({
-  name: "oneDNN packs a weight in place when the layout has no padding; unpack restores it exactly",
+  name: "oneDNN packs a weight with no padding as large as it is; unpack restores it exactly",
   ignore: missing !== undefined,
   sanitizeResources: KEEPS_LIBRARY,
   fn() {
-    const lib = open(true);
+    const lib = open();
     try {
       const n = 192; // a multiple of oneDNN's 64-column blocks
       const a = seeded(M * K, 19), b = seeded(K * n, 20);
-      const want = reference(M, n, K, a, b, false);
+      const packed = lib.pack(b, K, n, false, M)!;
+      assert.equal(packed.bytes, K * n * 4);
+      assert.notDeepEqual([...packed.array!.subarray(0, 1024)], [...b.subarray(0, 1024)]);
       const c = new Float32Array(M * n);
-      assert.equal(lib.gemm(false, M, n, K, a, b, 0, c, true), true); // first sight: plain
-      assert.equal(lib.takePacked(b), null);
-      assert.equal(lib.gemm(false, M, n, K, a, b, 0, c, true), true); // second: packed in place
-      assertClose(c, want);
-      const packed = lib.takePacked(b);
-      assert.ok(packed !== null && packed !== b && packed.length === b.length);
-      assert.equal(lib.takePacked(b), null); // handed over once
-      assert.equal(lib.isPacked(packed), true);
-      assert.equal(lib.isPacked(b), false);
-      assert.equal(lib.packedBytes(), 0); // no native copy
-      assert.notDeepEqual([...packed.subarray(0, 1024)], [...b.subarray(0, 1024)]);
-      // The packed array now stands for the weight: same product, also for a single row.
-      const again = new Float32Array(M * n);
-      assert.equal(lib.gemm(false, M, n, K, a, packed, 0, again), true);
-      assertClose(again, want);
-      const row = new Float32Array(n);
-      assert.equal(lib.gemm(false, 1, n, K, a, packed, 0, row), true);
-      assertClose(row, want.subarray(0, n));
-      // Another shape is declined (the caller unpacks); unpacking gives the plain matrix back.
-      assert.equal(
-        lib.gemm(false, M, K, n, seeded(M * n, 21), packed, 0, new Float32Array(M * K)),
-        false,
-      );
-      const plain = lib.unpack(packed);
-      assert.ok(plain.every((v, i) => Object.is(v, b[i])));
-      assert.equal(lib.unpack(b), b);
+      assert.equal(lib.gemm(false, M, n, K, a, packed, 0, c), true);
+      assertClose(c, reference(M, n, K, a, b, false));
+      assert.ok(lib.unpack(packed).every((v, i) => Object.is(v, b[i])));
+      lib.revokePacked();
+      assert.equal(packed.active, false);
+      assert.equal(lib.packedBytes(), packed.bytes); // revoked, not freed: its holder unpacks it
     } finally {
       lib.close();
     }
@@ -291,21 +272,17 @@ Deno.test({
   ignore: missing !== undefined,
   sanitizeResources: KEEPS_LIBRARY,
   fn() {
-    const opened = openOneDnn(undefined, { prepack: true });
+    const opened = openOneDnn();
     if (typeof opened === "string") throw new Error(opened);
     try {
       const a = seeded(M * K, 16), b = seeded(K * N, 17);
       const c = new Float32Array(M * N).fill(5);
-      // Not stable, so never packed: left to OpenBLAS, untouched.
+      // A plain weight is left to OpenBLAS, untouched.
       assert.equal(opened.gemm(false, M, N, K, a, b, 0, c), false);
       assert.equal(c[0], 5);
-      // First sight of a stable weight: declined; second: packed and run.
-      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c, true), false);
-      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c, true), true);
+      const packed = opened.pack(b, K, N, false, M)!;
+      assert.equal(opened.gemm(false, M, N, K, a, packed, 0, c), true);
       assertClose(c, reference(M, N, K, a, b, false));
-      opened.setPrepack(false);
-      assert.equal(opened.packedBytes(), 0);
-      assert.equal(opened.gemm(false, M, N, K, a, b, 0, c, true), false);
     } finally {
       opened.close();
     }

@@ -1,7 +1,8 @@
 // Child process for onednn_model_test.ts: a mid-sized random DPR context encoder (big enough for
 // its products to take the oneDNN path) run on cpu, then three times on "blas" under the
 // environment the test chose (DPR_BLAS_PREPACK); prints one JSON line with the largest relative
-// difference, whether oneDNN ran, and the packed bytes before and after disposing the model.
+// difference, whether oneDNN ran, how many kernels the layers hold packed, and the packed bytes
+// before and after disposing the model.
 import { tf } from "../../../backend/tf.ts";
 import {
   blasLibrary,
@@ -11,6 +12,7 @@ import {
 import { setBackend } from "../../../backend/set_backend.ts";
 import { DPRConfig } from "../../../models/config.ts";
 import { DPRContextEncoder } from "../../../models/dpr_context_encoder.ts";
+import { heldPacked, plainWeight } from "../../../layers/held_weight.ts";
 
 await registerBlasBackend();
 await tf.setBackend("cpu");
@@ -55,33 +57,32 @@ for (let run = 0; run < 3; run++) {
 }
 const lib = blasLibrary()!;
 const packed = lib.packedBytes();
-// Weights whose tensor now holds oneDNN's layout in place of the plain matrix.
-const storage = tf.backend() as unknown as { data: { get(id: unknown): { values?: unknown } } };
-const inPlace = model.weights.filter((w) => lib.isPacked(storage.data.get(w.read().dataId).values))
-  .length;
-// Reading a weight back (dataSync, as stateDict does) gives its plain values, bit for bit.
+// Kernels the layers hold packed (in place of their variables' plain values).
+const packedKernels = (): number => model.weights.filter((w) => heldPacked(w) !== undefined).length;
+const inPlace = packedKernels();
+const heldBytes = model.weights.reduce((sum, w) => sum + (heldPacked(w)?.bytes ?? 0), 0);
+// Reading a weight back (plainWeight, as stateDict does) gives its plain values, bit for bit.
 const readBack = model.weights.every((w, i) => {
-  const now = w.read().dataSync() as Float32Array;
+  const now = tf.tidy(() => plainWeight(w).dataSync() as Float32Array);
   const before = weightsBefore[i]!;
   return now.length === before.length && now.every((v, j) => Object.is(v, before[j]));
 });
-// A non-linear op on a packed weight sees its plain matrix.
-const kernel = model.weights.find((w) => lib.isPacked(storage.data.get(w.read().dataId).values));
+// Any op on a packed kernel read back sees its plain matrix.
+const kernel = model.weights.find((w) => heldPacked(w) !== undefined);
 const sumOk = kernel === undefined ||
   Math.abs(
-      tf.sum(kernel.read()).dataSync()[0]! -
+      tf.tidy(() => tf.sum(plainWeight(kernel)).dataSync()[0]!) -
         weightsBefore[model.weights.indexOf(kernel)]!.reduce((a, b) => a + b, 0),
     ) < 1e-2;
 let packedAfterOff: number | null = null;
 let inPlaceAfterOff: number | null = null;
 let maxRelAfterOff: number | null = null;
 if (viaOption) {
+  // Off: every layer puts its plain matrix back on its next use.
   setBlasPrepack(false);
-  packedAfterOff = lib.packedBytes();
-  inPlaceAfterOff = model.weights.filter((w) =>
-    lib.isPacked(storage.data.get(w.read().dataId).values)
-  ).length;
   const got = encode();
+  packedAfterOff = lib.packedBytes();
+  inPlaceAfterOff = packedKernels();
   maxRelAfterOff = 0;
   for (let i = 0; i < want.length; i++) {
     maxRelAfterOff = Math.max(maxRelAfterOff, Math.abs(got[i]! - want[i]!));
@@ -92,6 +93,7 @@ console.log(JSON.stringify({
   oneDnn: lib.oneDnn ?? null,
   maxRel,
   packed,
+  heldBytes,
   inPlace,
   readBack,
   sumOk,
