@@ -16,6 +16,7 @@
  * @module
  */
 import { readEnv } from "../backend/env.ts";
+import { writeFileAtomic } from "./atomic_write.ts";
 import { pathExists } from "./path_exists.ts";
 
 /**
@@ -168,15 +169,8 @@ function parentOf(path: string): string {
   return path.slice(0, path.lastIndexOf("/"));
 }
 
-/** Writes a small file atomically (a temporary file renamed into place), folders included. */
+/** Writes a small file atomically, folders included. */
 async function writeAtomic(path: string, text: string): Promise<void> {
   await Deno.mkdir(parentOf(path), { recursive: true });
-  const temporary = `${path}.${crypto.randomUUID()}.tmp`;
-  await Deno.writeTextFile(temporary, text);
-  try {
-    await Deno.rename(temporary, path);
-  } catch (error) {
-    await Deno.remove(temporary).catch(() => {});
-    throw error;
-  }
+  await writeFileAtomic(path, text);
 }

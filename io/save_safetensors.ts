@@ -3,6 +3,7 @@
  * PyTorch names and layouts, plus `config.json`), so a model changed here loads in transformers.
  * @module
  */
+import { writeFileAtomic } from "./atomic_write.ts";
 import { hfJson } from "./hf_json.ts";
 import { writeSafetensors } from "./safetensors.ts";
 import type { EncodedTensor } from "./safetensors_write.ts";
@@ -35,22 +36,6 @@ export interface SaveSafetensorsOptions {
    * transformers reads.
    */
   keepDtype?: boolean;
-}
-
-/**
- * Writes a file atomically: to a temporary name in the same folder, then renamed.
- * @param path the final path
- * @param bytes the contents
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const temp = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeFile(temp, bytes);
-    await Deno.rename(temp, path);
-  } catch (error) {
-    await Deno.remove(temp).catch(() => {});
-    throw error;
-  }
 }
 
 /**
@@ -93,9 +78,6 @@ export async function saveSafetensors(
       config.architectures = [model.architecture.name];
     }
     config.model_type ??= "dpr";
-    await writeFileAtomic(
-      `${path}/config.json`,
-      new TextEncoder().encode(hfJson(config)),
-    );
+    await writeFileAtomic(`${path}/config.json`, hfJson(config));
   }
 }

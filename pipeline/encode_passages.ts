@@ -36,6 +36,7 @@
  */
 import { DenseIndex, type VectorStorage } from "../index/dense_index.ts";
 import type { VectorIndex } from "../index/vector_index.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 import { pathExists } from "../io/path_exists.ts";
 import {
   type DenseEncoder,
@@ -138,9 +139,7 @@ function checkInt(name: string, value: number, min: number): void {
 }
 
 async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, JSON.stringify(value, null, 2) + "\n");
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }
 
 /**

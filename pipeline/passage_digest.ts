@@ -5,6 +5,7 @@
  * @module
  */
 import { createHash, type Hash } from "node:crypto";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 import { pathExists } from "../io/path_exists.ts";
 import { type Passage, type PassageFormat, readPassages } from "./passages.ts";
 
@@ -74,9 +75,7 @@ function digestPath(dir: string, name: string): string {
  * @param digest the chunk's digest
  */
 export async function writeChunkDigest(dir: string, name: string, digest: string): Promise<void> {
-  const tmp = `${digestPath(dir, name)}.tmp-${Deno.pid}`;
-  await Deno.writeTextFile(tmp, digest + "\n");
-  await Deno.rename(tmp, digestPath(dir, name));
+  await writeFileAtomic(digestPath(dir, name), digest + "\n");
 }
 
 /**

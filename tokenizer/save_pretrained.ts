@@ -5,7 +5,7 @@
  * @module
  */
 import { hfJson } from "../io/hf_json.ts";
-import { writeFileAtomic } from "../io/save_safetensors.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
 import type { BertTokenizerOptions } from "./bert_tokenizer_options.ts";
 import type { Vocabulary } from "./vocab.ts";
 
@@ -94,9 +94,8 @@ export async function saveTokenizerFiles(dir: string, tokenizer: TokenizerToSave
     config.additional_special_tokens = additional;
     specialMap.additional_special_tokens = additional;
   }
-  const encoder = new TextEncoder();
   await Deno.mkdir(dir, { recursive: true });
-  await writeFileAtomic(`${dir}/vocab.txt`, encoder.encode(`${vocab.idToToken.join("\n")}\n`));
-  await writeFileAtomic(`${dir}/tokenizer_config.json`, encoder.encode(hfJson(config)));
-  await writeFileAtomic(`${dir}/special_tokens_map.json`, encoder.encode(hfJson(specialMap)));
+  await writeFileAtomic(`${dir}/vocab.txt`, `${vocab.idToToken.join("\n")}\n`);
+  await writeFileAtomic(`${dir}/tokenizer_config.json`, hfJson(config));
+  await writeFileAtomic(`${dir}/special_tokens_map.json`, hfJson(specialMap));
 }
