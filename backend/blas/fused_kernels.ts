@@ -106,63 +106,34 @@ const maskedSoftmax: KernelFunc = (args) => {
   let row = 0;
   for (let o = 0; o < sv.length; o += tk, row++) {
     const m = mv ? ((row / rowsPerBatch) | 0) * tk : -1;
-    let max = -Infinity;
+    // Each sum is rounded to float32 as it is stored, as the composite's ops round theirs.
     if (m >= 0 && mv) {
-      for (let j = 0; j < tk; j++) {
-        const y = Math.fround(Math.fround(sv[o + j]! * scale) + mv[m + j]!);
-        out[o + j] = y;
-        if (y > max) max = y;
-      }
+      for (let j = 0; j < tk; j++) out[o + j] = Math.fround(sv[o + j]! * scale) + mv[m + j]!;
     } else {
-      for (let j = 0; j < tk; j++) {
-        const y = Math.fround(sv[o + j]! * scale);
-        out[o + j] = y;
-        if (y > max) max = y;
-      }
+      for (let j = 0; j < tk; j++) out[o + j] = sv[o + j]! * scale;
     }
-    let sum = 0;
-    for (let j = 0; j < tk; j++) {
-      const e = expNonPositive(out[o + j]! - max);
-      out[o + j] = e;
-      sum += e;
-    }
-    const inv = 1 / sum;
-    for (let j = 0; j < tk; j++) out[o + j] = out[o + j]! * inv;
+    softmaxRow(out, o, tk, rowMax(out, o, tk));
   }
   return backend.makeTensorInfo(scores.shape, "float32", out);
 };
 
-/**
- * Unnormalized softmax of `row[o .. o + n)` in place after adding `bias[ib .. ib + n)` (when
- * given): `exp(y - max y)`. Returns the row's sum, by which the caller divides.
- */
-function expRow(
-  row: Float32Array,
-  o: number,
-  n: number,
-  bias: Float32Array | null,
-  ib: number,
-): number {
-  let max = -Infinity;
-  if (bias) {
-    for (let j = 0; j < n; j++) {
-      const y = row[o + j]! + bias[ib + j]!;
-      row[o + j] = y;
-      if (y > max) max = y;
-    }
-  } else {
-    for (let j = 0; j < n; j++) {
-      const y = row[o + j]!;
-      if (y > max) max = y;
-    }
-  }
+/** Softmax of `row[o .. o + n)` in place, given the largest of those values: `exp(y - max) / sum`. */
+function softmaxRow(row: Float32Array, o: number, n: number, max: number): void {
   let sum = 0;
   for (let j = 0; j < n; j++) {
     const e = expNonPositive(row[o + j]! - max);
     row[o + j] = e;
     sum += e;
   }
-  return sum;
+  const inv = 1 / sum;
+  for (let j = 0; j < n; j++) row[o + j] = row[o + j]! * inv;
+}
+
+/** The largest of `row[o .. o + n)`. */
+function rowMax(row: Float32Array, o: number, n: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) if (row[o + j]! > max) max = row[o + j]!;
+  return max;
 }
 
 /** Whether `v[o .. o + n)` is all zeros (a mask bias row without padding). */
@@ -207,10 +178,7 @@ function makeAttention(lib: BlasLibrary): KernelFunc {
         lib.sgemm(false, true, tq, t, d, scale, q, h3, k, h3, bias === null ? 0 : 1, block, t);
       }
       if (!lib.softmaxRows(heads * tq, t, scores)) {
-        for (let o = 0; o < scores.length; o += t) {
-          const inv = 1 / expRow(scores, o, t, null, 0);
-          for (let j = 0; j < t; j++) scores[o + j] = scores[o + j]! * inv;
-        }
+        for (let o = 0; o < scores.length; o += t) softmaxRow(scores, o, t, rowMax(scores, o, t));
       }
       for (let n = 0; n < heads; n++) {
         const v = qv.subarray(base + 2 * h + n * d);
