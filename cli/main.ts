@@ -19,6 +19,7 @@
  * pgvector table instead; the password comes from the URL or `PGPASSWORD` and is never printed.
  * @module
  */
+import { isFile } from "../io/path_exists.ts";
 import { setBackend, type SetBackendOptions } from "../backend/set_backend.ts";
 import type { BackendName } from "../backend/backend_name.ts";
 import { exactMatchRate, retrievalAccuracy } from "../eval/retrieval_accuracy.ts";
@@ -106,14 +107,6 @@ function need(positionals: string[], count: number, what: string): void {
           ? ` (${positionals.map((p) => JSON.stringify(redactUrl(p))).join(", ")})`
           : ""),
     );
-  }
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
   }
 }
 

@@ -10,6 +10,7 @@
  * so a failed run leaves nothing behind.
  * @module
  */
+import { isFile } from "../io/path_exists.ts";
 import { openFileReader } from "../io/byte_reader.ts";
 import {
   ARCHITECTURE_PREFIXES,
@@ -306,14 +307,6 @@ async function writeInt8Safetensors(path: string, stateDict: StateDict): Promise
   }
   const metadata = { format: "pt", [DTYPE_METADATA_KEY]: "int8" };
   await Deno.writeFile(path, writeSafetensors(tensors, { metadata }));
-}
-
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -1,5 +1,6 @@
 /**
- * `pathExists`: whether something is at a path, telling "not there" apart from other failures.
+ * `pathExists`: whether something is at a path, telling "not there" apart from other failures;
+ * `isFile`: whether a readable file is there.
  * @module
  */
 
@@ -16,5 +17,18 @@ export async function pathExists(path: string): Promise<boolean> {
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return false;
     throw error;
+  }
+}
+
+/**
+ * Whether `path` is a file that can be looked at (needs `--allow-read`).
+ * @param path the path to look at
+ * @returns true for a file; false for a folder, nothing, or a path that cannot be looked at
+ */
+export async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
   }
 }

@@ -3,6 +3,7 @@
  * @module
  */
 import { tf } from "../backend/tf.ts";
+import type { BatchEncoding } from "./encoding.ts";
 
 /** An encoding as int32 tensors of shape `[batch, length]` (offsets `[batch, length, 2]`). */
 export interface TokenizerTensors {
@@ -18,19 +19,8 @@ export interface TokenizerTensors {
   offsetMapping?: tf.Tensor3D;
 }
 
-/** The rows `toTensors` reads. */
-export interface EncodingRows {
-  /** Token ids. */
-  inputIds: number[][];
-  /** Token types. */
-  tokenTypeIds?: number[][];
-  /** Attention mask. */
-  attentionMask?: number[][];
-  /** Special tokens mask. */
-  specialTokensMask?: number[][];
-  /** Offsets. */
-  offsetMapping?: [number, number][][];
-}
+/** The rows `toTensors` reads: a batch encoding. */
+export type EncodingRows = BatchEncoding;
 
 function matrix(rows: number[][], owner: string): tf.Tensor2D {
   const width = rows[0]?.length ?? 0;
