@@ -30,7 +30,15 @@ if (storage !== "float32" && storage !== "float16") {
   throw new RangeError(`--storage must be float32 or float16: received ${storage}`);
 }
 const chunk = 500;
-const text = "word ".repeat(100).trim(); // about a DPR passage (100 words)
+// About a DPR passage: 100 words, drawn from 5,000 generated ones (3-9 letters, about 600
+// bytes), so that Postgres's compression of text sees something like prose, not one word repeated.
+const vocabulary = Array.from({ length: 5000 }, (_, w) => {
+  const letters = seeded(9, 1000 + w).map((x) => Math.floor((x + 1) * 13));
+  const length = 3 + (w % 7);
+  return String.fromCharCode(...Array.from(letters.subarray(0, length), (l) => 97 + l));
+});
+const passageText = (i: number) =>
+  Array.from(seeded(100, 50_000 + i), (x) => vocabulary[Math.floor((x + 1) * 2500)]!).join(" ");
 const server = await PgServer.start();
 try {
   const all = seeded(rows * dim, 5);
@@ -42,7 +50,7 @@ try {
     await index.upsert({
       ids: ids.slice(start, end),
       vectors: all.subarray(start * dim, end * dim),
-      metadata: ids.slice(start, end).map((id) => ({ title: id, text })),
+      metadata: ids.slice(start, end).map((id, i) => ({ title: id, text: passageText(start + i) })),
       rows: Array.from({ length: end - start }, (_, i) => start + i),
     });
   }

@@ -227,7 +227,7 @@ export class PgVectorIndex implements VectorIndex {
   }
 
   /**
-   * {@link VectorIndex.search}: one statement for the whole batch (a lateral top-k per query).
+   * {@link VectorIndex.search}: one top-k statement per query, in one transaction.
    * @param queries one vector of length `dim` per query, or a flat row-major matrix
    * @param k how many hits per query
    * @returns the hits per query, best first
@@ -249,46 +249,45 @@ export class PgVectorIndex implements VectorIndex {
       "query",
     );
     if (vectors.length === 0) return [];
-    const literals = vectors.map((v) => vectorLiteral(v, "float32"));
-    const table = this.#sql(this.table);
-    const sql = this.#sql;
-    // Scores: the stored vectors (a halfvec widened) against the float32 query, as DenseIndex.
-    const product = this.storage === "float16"
-      ? sql`embedding::vector <#> q.v`
-      : sql`embedding <#> q.v`;
-    // Exact scans order ties by position, as DenseIndex does. An HNSW index serves only
-    // "ORDER BY embedding <#> q" (q of the column's type), so with one, ties are ordered here
-    // afterwards.
-    const order = !this.#hnsw
-      ? sql`${product}, ord, id`
-      : this.storage === "float16"
-      ? sql`embedding <#> q.v::halfvec`
-      : sql`embedding <#> q.v`;
     const efSearch = Math.min(1000, Math.max(this.#efSearch, k));
-    let rows: Array<{ i: number; id: string; ord: string; title: string; text: string; s: number }>;
+    // One plain top-k statement per query, in one transaction: a form every server plans well,
+    // Citus included (it pushes ORDER BY ... LIMIT down to each shard and merges).
+    // Scores: the stored vectors (a halfvec widened) against the float32 query ($1, sent as text:
+    // the client waits forever on a parameter of a type it does not know), as DenseIndex. Exact scans order ties by position, as DenseIndex does. An HNSW index serves
+    // only "ORDER BY embedding <#> q" (q of the column's type), so with one, ties are ordered
+    // here afterwards.
+    const product = this.storage === "float16"
+      ? "embedding::vector <#> $1::text::vector"
+      : "embedding <#> $1::text::vector";
+    const order = !this.#hnsw
+      ? `${product}, ord, id`
+      : this.storage === "float16"
+      ? "embedding <#> $1::text::halfvec"
+      : product;
+    const text = `SELECT id, ord::text AS ord, title, text, -(${product}) AS s ` +
+      `FROM ${quoteName(this.table)} ORDER BY ${order} LIMIT ${k}`;
+    type Row = { id: string; ord: string; title: string; text: string; s: number };
+    let results: Row[][];
     try {
-      rows = await this.#sql.begin(async (tx) => {
+      results = await this.#sql.begin(async (tx) => {
         if (this.#hnsw) await tx.unsafe(`SET LOCAL hnsw.ef_search = ${efSearch}`);
-        return await tx`
-          SELECT q.i::int AS i, h.id, h.ord::text AS ord, h.title, h.text, h.s
-          FROM unnest(${literals}::text[]::vector[]) WITH ORDINALITY AS q(v, i)
-          CROSS JOIN LATERAL (
-            SELECT id, ord, title, text, -(${product}) AS s
-            FROM ${table} ORDER BY ${order} LIMIT ${k}
-          ) h`;
-      }) as unknown as typeof rows;
+        const out: Row[][] = [];
+        for (const v of vectors) {
+          out.push(await tx.unsafe(text, [vectorLiteral(v, "float32")]) as unknown as Row[]);
+        }
+        return out;
+      }) as unknown as Row[][];
     } catch (error) {
       throw pgError(error, `search the Postgres index ${this.location}`, this.#where);
     }
-    const hits: SearchHit[][] = vectors.map(() => []);
-    for (const r of rows) {
-      hits[r.i - 1]!.push({
+    const hits: SearchHit[][] = results.map((rows) =>
+      rows.map((r) => ({
         id: r.id,
         score: r.s,
         row: Number(r.ord),
         metadata: { title: r.title, text: r.text },
-      });
-    }
+      }))
+    );
     for (const list of hits) list.sort((a, b) => b.score - a.score || a.row - b.row);
     return hits;
   }
