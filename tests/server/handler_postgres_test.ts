@@ -75,3 +75,41 @@ Deno.test("createHandler with a Postgres index: same hits as a folder, answers f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("createHandler with a Postgres URL: refused credentials answer an error without the password", async () => {
+  const pg = await PgServer.start();
+  const servers: Deno.HttpServer[] = [];
+  try {
+    const port = pg.passwordGate("right-password");
+    for (
+      const [url, env] of [
+        [`postgres://dpr:wrong-password@127.0.0.1:${port}/postgres?table=psgs`, {}],
+        [`postgres://dpr@127.0.0.1:${port}/postgres?table=psgs`, { PGPASSWORD: "wrong-password" }],
+      ] as const
+    ) {
+      const saved = Deno.env.get("PGPASSWORD");
+      for (const [name, value] of Object.entries(env)) Deno.env.set(name, value);
+      try {
+        const server = Deno.serve(
+          { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+          createHandler({ index: url, models: MODELS, noReader: true, log: false }),
+        );
+        servers.push(server);
+        const response = await fetch(`http://127.0.0.1:${server.addr.port}/search`, {
+          method: "POST",
+          body: JSON.stringify({ question: "who discovered penicillin?", k: 3 }),
+        });
+        const body = await response.text();
+        assert.ok(response.status >= 500, `${response.status} ${body}`);
+        assert.match(body, /refused the credentials of user \\"dpr\\"/);
+        assert.ok(!body.includes("wrong-password"), body);
+      } finally {
+        if (saved === undefined) Deno.env.delete("PGPASSWORD");
+        else Deno.env.set("PGPASSWORD", saved);
+      }
+    }
+  } finally {
+    for (const server of servers) await server.shutdown();
+    await pg.close();
+  }
+});
