@@ -6,12 +6,21 @@
  *   deno run -A bench/quant_memory.ts --backend wasm --dtype int8 --threads 1   # one row
  *   deno run -A bench/quant_memory.ts --pair      # question encoder + reader, int8, one process
  *   deno run -A bench/quant_memory.ts --cosine    # int8 / float16 pooler outputs vs float32
+ *   deno run -A bench/quant_memory.ts --sources   # each weight format, wasm 1 thread, f32 + int8
+ *   deno run -A bench/quant_memory.ts --backend wasm --dtype int8 --source bin   # one format
+ *
+ * `--source` (safetensors, sharded, bin, tfjs, url) loads the same weights from another format
+ * (`bench/weight_formats.ts` writes each once); rows then also give the load's bound: the
+ * process baseline plus the weights' final size plus the largest tensor as float32.
  *
  * The checkpoint is seeded (random) weights of BERT-base's shapes, written once with
  * `saveSafetensors` into `scratch/bert-base-question` (ignored by git).
  * @module
  */
 import { parseArgs } from "node:util";
+import { safetensorsFileSource } from "../io/safetensors_source.ts";
+import { isQuantizableKey } from "../models/hf_weight_map.ts";
+import { formatFolder, type SourceName, SOURCES } from "./weight_formats.ts";
 import {
   DPRConfig,
   DPRQuestionEncoder,
@@ -21,7 +30,8 @@ import {
   tf,
 } from "../mod.ts";
 
-const DIR = new URL("../scratch/bert-base-question/", import.meta.url).pathname;
+const SCRATCH = new URL("../scratch/", import.meta.url).pathname;
+const DIR = `${SCRATCH}bert-base-question/`;
 const READER_DIR = new URL("../scratch/bert-base-reader/", import.meta.url).pathname;
 
 function status(): { hwm: number; rss: number } {
@@ -114,13 +124,33 @@ async function measurePair(dtype: string): Promise<void> {
   reader.dispose();
 }
 
-async function measure(backend: string, dtype: string, threads: number): Promise<void> {
+/** The weights' size once loaded as `dtype`, and their largest tensor as float32, in bytes. */
+async function loadBound(dtype: string): Promise<{ final: number; largest: number }> {
+  const tensors = await safetensorsFileSource(`${DIR}model.safetensors`);
+  let final = 0, largest = 0;
+  for (const [name, shape] of tensors.shapes) {
+    const count = shape.reduce((a, b) => a * b, 1);
+    largest = Math.max(largest, 4 * count);
+    const quantized = dtype !== "float32" && shape.length === 2 && isQuantizableKey(name);
+    final += !quantized ? 4 * count : dtype === "float16" ? 2 * count : count + 4 * shape[0]!;
+  }
+  tensors.close();
+  return { final, largest };
+}
+
+async function measure(
+  backend: string,
+  dtype: string,
+  threads: number,
+  source: SourceName,
+): Promise<void> {
+  const dir = source === "url" ? args.values.url! : await formatFolder(DIR, SCRATCH, source);
   await setBackend(backend as "wasm", { wasmThreads: threads });
   const ids = [[101, ...Array.from({ length: 30 }, (_, i) => 1000 + 37 * i), 102]];
   const warm = DPRQuestionEncoder; // the module is loaded: the baseline includes the runtime
   const base = status();
   const t0 = performance.now();
-  const model = await warm.fromPretrained(DIR, { dtype: dtype as "int8" });
+  const model = await warm.fromPretrained(dir, { dtype: dtype as "int8" });
   const loaded = status();
   (globalThis as { gc?: () => void }).gc?.();
   const collected = status();
@@ -140,12 +170,19 @@ async function measure(backend: string, dtype: string, threads: number): Promise
   }
   const after = status();
   const weightBytes = (await Deno.stat(`${DIR}model.safetensors`)).size;
+  const bound = await loadBound(dtype);
+  const mb = (bytes: number) => +(bytes / 1e6).toFixed(1);
   console.log(JSON.stringify({
     measurement: "question encoder load + one 32-token question",
     backend,
     threads,
     dtype,
+    source,
     baselineMB: +(base.hwm / 1e6).toFixed(1),
+    finalWeightsMB: mb(bound.final),
+    largestTensorMB: mb(bound.largest),
+    loadBoundMB: mb(base.hwm + bound.final + bound.largest),
+    loadPeakOverBoundMB: mb(loaded.hwm - (base.hwm + bound.final + bound.largest)),
     peakAfterLoadMB: +(loaded.hwm / 1e6).toFixed(1),
     rssAfterLoadMB: +(loaded.rss / 1e6).toFixed(1),
     rssAfterLoadAndGcMB: +(collected.rss / 1e6).toFixed(1),
@@ -170,9 +207,68 @@ const args = parseArgs({
     pair: { type: "boolean" },
     cosine: { type: "boolean" },
     "pair-child": { type: "boolean" },
+    source: { type: "string", default: "safetensors" },
+    sources: { type: "boolean" },
+    prepare: { type: "boolean" },
+    url: { type: "string" },
   },
 });
+const source = args.values.source as SourceName;
+if (!SOURCES.includes(source)) {
+  throw new RangeError(`--source must be one of ${SOURCES.join(", ")}: received ${source}`);
+}
+
+/** Runs this script again with `more` (one process per measurement: VmHWM is per process). */
+async function child(...more: string[]): Promise<void> {
+  const command = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--v8-flags=--expose-gc", new URL(import.meta.url).pathname, ...more],
+    stdout: "inherit",
+    stderr: "inherit",
+  });
+  await command.output();
+}
+
 await writeCheckpoint(DIR, false);
+if (args.values.prepare === true) {
+  await formatFolder(DIR, SCRATCH, source);
+  Deno.exit(0);
+}
+// Another format is written by its own process first, so that writing it is not measured.
+if (source !== "safetensors" && source !== "url") await child("--prepare", "--source", source);
+
+/** Measures one row from a URL: the folder served by `range_server.ts` in its own process. */
+async function fromUrl(dtype: string): Promise<void> {
+  const server = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-read",
+      new URL("./range_server.ts", import.meta.url).pathname,
+      DIR,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const { value } = await server.stdout.getReader().read();
+    const url = new TextDecoder().decode(value).trim();
+    await child(
+      "--backend",
+      "wasm",
+      "--threads",
+      "1",
+      "--dtype",
+      dtype,
+      "--source",
+      "url",
+      "--url",
+      url,
+    );
+  } finally {
+    server.kill();
+    await server.status;
+  }
+}
 if (args.values.pair === true) {
   await writeCheckpoint(READER_DIR, true);
   const child = new Deno.Command(Deno.execPath(), {
@@ -185,8 +281,23 @@ if (args.values.pair === true) {
   await measureCosine();
 } else if (args.values["pair-child"] === true) {
   await measurePair(args.values.dtype ?? "int8");
+} else if (args.values.sources === true) {
+  for (const format of SOURCES) {
+    if (format !== "url") await child("--prepare", "--source", format);
+    for (const dtype of ["float32", "int8"]) {
+      if (format === "url") await fromUrl(dtype);
+      else await child("--backend", "wasm", "--threads", "1", "--dtype", dtype, "--source", format);
+    }
+  }
+} else if (source === "url" && args.values.url === undefined) {
+  await fromUrl(args.values.dtype ?? "float32");
 } else if (args.values.backend !== undefined) {
-  await measure(args.values.backend, args.values.dtype ?? "float32", Number(args.values.threads));
+  await measure(
+    args.values.backend,
+    args.values.dtype ?? "float32",
+    Number(args.values.threads),
+    source,
+  );
 } else {
   for (const backend of ["wasm", "cpu"]) {
     for (const dtype of ["int8", "float16", "float32"]) {

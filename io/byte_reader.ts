@@ -18,6 +18,17 @@ export interface ByteReader {
    * The result may share memory with the reader's own buffer: do not modify it.
    */
   read(offset: number, length: number): Promise<Uint8Array>;
+  /**
+   * Fills `bytes` from `offset` (a buffer the caller reuses, so that reading a large tensor a
+   * block at a time leaves no garbage); throws RangeError past the end. Optional: callers fall
+   * back to {@linkcode ByteReader.read}.
+   */
+  readInto?(offset: number, bytes: Uint8Array): Promise<void>;
+  /**
+   * Drops what the reader holds in memory (a whole file fetched from a server without range
+   * requests); a later read fetches it again. Optional.
+   */
+  release?(): void;
   /** Releases the underlying file, if any. */
   close(): void;
 }
@@ -35,6 +46,11 @@ export function memoryReader(bytes: Uint8Array, description = "in-memory file"):
     read(offset: number, length: number): Promise<Uint8Array> {
       checkRange(description, bytes.length, offset, length);
       return Promise.resolve(bytes.subarray(offset, offset + length));
+    },
+    readInto(offset: number, target: Uint8Array): Promise<void> {
+      checkRange(description, bytes.length, offset, target.length);
+      target.set(bytes.subarray(offset, offset + target.length));
+      return Promise.resolve();
     },
     close(): void {},
   };
@@ -75,30 +91,41 @@ export async function readUpTo(
 /**
  * Opens a file on disk for random access (needs `--allow-read`).
  * @param path the file's path
+ * @param description names the file in error messages (default: the path)
  * @returns a reader; call `close()` when done
  */
-export async function openFileReader(path: string): Promise<ByteReader> {
+export async function openFileReader(path: string, description = path): Promise<ByteReader> {
   const file = await Deno.open(path, { read: true });
   const size = (await file.stat()).size;
   return {
-    description: path,
+    description,
     size,
     async read(offset: number, length: number): Promise<Uint8Array> {
-      checkRange(path, size, offset, length);
-      const { bytes, filled } = await readUpTo(file, offset, length);
-      if (filled < length) {
-        throw new RangeError(
-          `Cannot read ${path}: the file ended at ${offset + filled} bytes, before ${
-            offset + length
-          }`,
-        );
-      }
+      const bytes = new Uint8Array(length);
+      await fill(offset, bytes);
       return bytes;
     },
+    readInto: fill,
     close(): void {
       file.close();
     },
   };
+  async function fill(offset: number, target: Uint8Array): Promise<void> {
+    checkRange(description, size, offset, target.length);
+    await file.seek(offset, Deno.SeekMode.Start);
+    let filled = 0;
+    while (filled < target.length) {
+      const n = await file.read(target.subarray(filled));
+      if (n === null) {
+        throw new RangeError(
+          `Cannot read ${description}: the file ended at ${offset + filled} bytes, before ${
+            offset + target.length
+          }; it is truncated`,
+        );
+      }
+      filled += n;
+    }
+  }
 }
 
 function checkRange(description: string, size: number, offset: number, length: number): void {

@@ -3,6 +3,7 @@
  * Readers of `config.json`, `vocab.txt`, weights and so on only see this interface.
  * @module
  */
+import { type ByteReader, memoryReader, openFileReader } from "./byte_reader.ts";
 
 /** A read-only view of one model folder. */
 export interface FileSource {
@@ -10,6 +11,28 @@ export interface FileSource {
   readonly description: string;
   /** The file's bytes, or `null` when the folder has no such file. Other failures throw. */
   readFile(name: string): Promise<Uint8Array | null>;
+  /**
+   * Opens a file for reading by ranges (a weight file read one tensor at a time), or `null` when
+   * the folder has no such file. Optional: without it the file is read whole.
+   */
+  openReader?(name: string): Promise<ByteReader | null>;
+}
+
+/**
+ * Opens a file of `source` for reading by ranges: through its `openReader` where it has one,
+ * else read whole into memory.
+ * @param source the folder
+ * @param name the file
+ * @returns a reader (close it), or `null` when the file is absent
+ */
+export async function openSourceFile(
+  source: FileSource,
+  name: string,
+): Promise<ByteReader | null> {
+  const description = `${name} in ${source.description}`;
+  if (source.openReader !== undefined) return await source.openReader(name);
+  const bytes = await source.readFile(name);
+  return bytes === null ? null : memoryReader(bytes, description);
 }
 
 /** Reads a file of `source` as UTF-8 text, or `null` when it is absent. */
@@ -100,14 +123,30 @@ export class LocalFolderSource implements FileSource {
    * @returns its bytes, or null when it does not exist
    */
   async readFile(name: string): Promise<Uint8Array | null> {
-    if (name.includes("..") || name.startsWith("/")) {
-      throw new RangeError(`Cannot read ${name} from ${this.path}: file names must stay inside it`);
-    }
     try {
-      return await readWholeFile(`${this.path}/${name}`);
+      return await readWholeFile(this.#path(name));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return null;
       throw error;
     }
+  }
+
+  /** Opens a file of the folder for reading by ranges, or `null` when it is absent. */
+  async openReader(name: string): Promise<ByteReader | null> {
+    const path = this.#path(name);
+    try {
+      if (!(await Deno.stat(path)).isFile) return null;
+      return await openFileReader(path, `${name} in ${this.description}`);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return null;
+      throw error;
+    }
+  }
+
+  #path(name: string): string {
+    if (name.includes("..") || name.startsWith("/")) {
+      throw new RangeError(`Cannot read ${name} from ${this.path}: file names must stay inside it`);
+    }
+    return `${this.path}/${name}`;
   }
 }

@@ -12,6 +12,7 @@
  * @module
  */
 import { parseFlagWord } from "../backend/env.ts";
+import { type ByteReader, openFileReader } from "./byte_reader.ts";
 import type { FileSource } from "./file_source.ts";
 import { COMMIT, defaultCacheDir, env, HubCacheRepo } from "./hf_cache.ts";
 import { SILENT_PROGRESS, stderrIsTerminal, stderrProgress } from "./progress.ts";
@@ -108,6 +109,16 @@ export class HubSource implements FileSource {
   async readFile(name: string): Promise<Uint8Array | null> {
     const path = await this.localPath(name);
     return path === null ? null : await Deno.readFile(path);
+  }
+
+  /**
+   * Opens a file for reading by ranges: the cached copy, downloaded first when needed.
+   * @param name the file name in the repository
+   * @returns a reader of the cached file, or `null` when the repository has no such file
+   */
+  async openReader(name: string): Promise<ByteReader | null> {
+    const path = await this.localPath(name);
+    return path === null ? null : await openFileReader(path, `${name} in ${this.description}`);
   }
 
   /**

@@ -6,7 +6,7 @@
  * whether the PyTorch tensor is transposed (Linear weights are [out, in], ours [in, out]) and
  * which slice of a fused weight it is (query/key/value share one kernel). With it a checkpoint is
  * rearranged into the layers model's weights one weight at a time, and a converted folder is
- * turned back into a PyTorch state dict, without building the model.
+ * read back under PyTorch names (`layers_source.ts`), without building the model.
  * @module
  */
 import { isIgnoredKey } from "./checkpoint_keys.ts";
@@ -56,8 +56,13 @@ export function transpose2d(data: Float32Array, shape: readonly number[]): RawTe
   return { shape: [cols, rows], data: out };
 }
 
-/** The PyTorch shape a binding expects, given its weight's shape. */
-function expectedShape(binding: LayoutBinding, weightShape: readonly number[]): number[] {
+/**
+ * The PyTorch shape a binding expects, given its weight's shape.
+ * @param binding the binding
+ * @param weightShape the layers-model weight's shape
+ * @returns the checkpoint tensor's shape
+ */
+export function expectedShape(binding: LayoutBinding, weightShape: readonly number[]): number[] {
   const shape = [...weightShape];
   shape[shape.length - 1] = shape[shape.length - 1]! / (binding.part?.count ?? 1);
   return binding.transpose ? shape.reverse() : shape;
@@ -143,49 +148,5 @@ function assemble(
       out.set(piece.subarray(r * width, (r + 1) * width), r * last + p * width);
     }
   });
-  return out;
-}
-
-/**
- * Turns a converted folder's layers-model weights back into a PyTorch state dict. Each weight is
- * removed from `weights` once its last binding is done, so memory stays near one copy.
- * @param weights the layers model's weights by `originalName` (consumed)
- * @param bindings the layout's bindings (stored in the converted `model.json`)
- * @param where names the folder in errors
- * @returns the state dict, in the bindings' order
- */
-export function fromLayersWeights(
-  weights: StateDict,
-  bindings: readonly LayoutBinding[],
-  where: string,
-): StateDict {
-  const out: StateDict = new Map();
-  const uses = new Map<string, number>();
-  for (const b of bindings) uses.set(b.weight, (uses.get(b.weight) ?? 0) + 1);
-  for (const binding of bindings) {
-    const weight = weights.get(binding.weight);
-    if (weight === undefined) {
-      throw new RangeError(`Cannot read ${where}: weight ${binding.weight} is missing`);
-    }
-    let shape = [...weight.shape];
-    let data = weight.data;
-    if (binding.part !== undefined) {
-      const last = shape[shape.length - 1]!;
-      const width = last / binding.part.count;
-      const rows = size(shape) / last;
-      const slice = new Float32Array(rows * width);
-      for (let r = 0; r < rows; r++) {
-        const start = r * last + binding.part.index * width;
-        slice.set(data.subarray(start, start + width), r * width);
-      }
-      shape = [...shape.slice(0, -1), width];
-      data = slice;
-    }
-    const tensor = binding.transpose ? transpose2d(data, shape) : { shape, data };
-    out.set(binding.key, tensor);
-    const left = uses.get(binding.weight)! - 1;
-    uses.set(binding.weight, left);
-    if (left === 0) weights.delete(binding.weight);
-  }
   return out;
 }

@@ -6,11 +6,10 @@
 import { describeValue } from "./describe_value.ts";
 import type { ByteReader } from "./byte_reader.ts";
 import { PickleTruncatedError, unpickleAt } from "./pickle.ts";
-import type { RawTensor } from "./state_dict.ts";
 import {
   allowedGlobals,
-  decodeTensor,
   storageLoader,
+  type StorageLocation,
   type TorchCheckpoint,
   type TorchStorageRef,
   type TorchTensorRef,
@@ -103,7 +102,9 @@ function parseLegacy(
   }
   return {
     root: tree,
-    async materialize(ref: TorchTensorRef, tensorName: string): Promise<RawTensor> {
+    reader,
+    where,
+    async locate(ref: TorchTensorRef, tensorName: string): Promise<StorageLocation> {
       const start = positions.get(ref.storage.key);
       if (start === undefined) {
         throw new RangeError(
@@ -120,14 +121,7 @@ function parseLegacy(
             `${ref.storage.numel}`,
         );
       }
-      const size = ref.storage.numel * ref.storage.itemBytes;
-      return await decodeTensor(
-        ref,
-        tensorName,
-        where,
-        size,
-        (begin, end) => reader.read(start + begin, end - begin),
-      );
+      return { start, bytes: ref.storage.numel * ref.storage.itemBytes };
     },
   };
 }

@@ -14,17 +14,18 @@ import type { ByteReader } from "./byte_reader.ts";
 import { memoryReader } from "./byte_reader.ts";
 import { unpickle } from "./pickle.ts";
 import { openLegacy } from "./pytorch_legacy.ts";
-import type { RawTensor, StateDict } from "./state_dict.ts";
+import type { StateDict } from "./state_dict.ts";
 import {
   allowedGlobals,
   checkStorageSize,
-  decodeTensor,
+  readTorchTensor,
   storageLoader,
+  type StorageLocation,
   type TorchCheckpoint,
   type TorchStorageRef,
   TorchTensorRef,
 } from "./torch_storage.ts";
-import { looksLikeZip, readZipDirectory, readZipEntry } from "./zip_reader.ts";
+import { looksLikeZip, readZipDirectory, readZipEntry, zipEntryDataOffset } from "./zip_reader.ts";
 import type { ZipEntry } from "./zip_reader.ts";
 
 export { type TorchCheckpoint, TorchStorageRef, TorchTensorRef } from "./torch_storage.ts";
@@ -97,7 +98,9 @@ export async function openPytorchCheckpoint(
   });
   return {
     root: tree,
-    async materialize(ref: TorchTensorRef, tensorName: string): Promise<RawTensor> {
+    reader,
+    where,
+    async locate(ref: TorchTensorRef, tensorName: string): Promise<StorageLocation> {
       const entry = entries.get(`${root}/data/${ref.storage.key}`);
       if (entry === undefined) {
         throw new RangeError(
@@ -105,12 +108,67 @@ export async function openPytorchCheckpoint(
         );
       }
       checkStorageSize(ref, tensorName, where, entry.size);
-      return await decodeTensor(ref, tensorName, where, entry.size, async (begin, end) => {
-        const storageBytes = await readZipEntry(reader, entry);
-        return storageBytes.subarray(begin, end);
-      });
+      try {
+        return {
+          start: await zipEntryDataOffset(reader, entry),
+          bytes: entry.size,
+          crc32: entry.crc32,
+        };
+      } catch (error) {
+        throw new RangeError(`${where}: tensor "${tensorName}": ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
     },
   };
+}
+
+/**
+ * The tensors of a state-dict map, checked: every key a string, every value a tensor.
+ * @param map the dict holding tensors by name
+ * @param description names the file in errors
+ * @returns the tensor views by name, in the dict's order
+ */
+export function tensorRefs(
+  map: Map<unknown, unknown>,
+  description: string,
+): Map<string, TorchTensorRef> {
+  const out = new Map<string, TorchTensorRef>();
+  for (const [key, value] of map) {
+    if (typeof key !== "string") {
+      throw new TypeError(
+        `Cannot read ${description}: state dict key ${describeValue(key)} is not a string`,
+      );
+    }
+    if (!(value instanceof TorchTensorRef)) {
+      throw new TypeError(`Cannot read ${description}: state dict entry "${key}" is not a tensor`);
+    }
+    out.set(key, value);
+  }
+  return out;
+}
+
+/**
+ * Finds the state dict in a checkpoint's object tree: the root, or the dict a training
+ * checkpoint wraps it in (`state_dict`, `model_state_dict`, `model`).
+ * @param root the unpickled object
+ * @param description names the file in errors
+ * @returns the dict of tensors
+ * @throws TypeError when there is none
+ */
+export function findStateDict(root: unknown, description: string): Map<unknown, unknown> {
+  if (root instanceof Map && ![...root.values()].some((v) => v instanceof TorchTensorRef)) {
+    for (const key of ["state_dict", "model_state_dict", "model"]) {
+      if (root.get(key) instanceof Map) return root.get(key);
+    }
+  }
+  if (!(root instanceof Map)) {
+    throw new TypeError(
+      `Cannot read PyTorch checkpoint ${description}: it does not hold a state dict (a dict of ` +
+        `tensors)`,
+    );
+  }
+  return root;
 }
 
 /**
@@ -127,19 +185,9 @@ export async function collectStateDict(
   options: { filter?: (name: string) => boolean; description: string } & NonFiniteOption,
 ): Promise<StateDict> {
   const result: StateDict = new Map();
-  for (const [key, value] of map) {
-    if (typeof key !== "string") {
-      throw new TypeError(
-        `Cannot read ${options.description}: state dict key ${describeValue(key)} is not a string`,
-      );
-    }
+  for (const [key, ref] of tensorRefs(map, options.description)) {
     if (options.filter && !options.filter(key)) continue;
-    if (!(value instanceof TorchTensorRef)) {
-      throw new TypeError(
-        `Cannot read ${options.description}: state dict entry "${key}" is not a tensor`,
-      );
-    }
-    const tensor = await checkpoint.materialize(value, key);
+    const tensor = await readTorchTensor(checkpoint, ref, key);
     checkFiniteWeights(tensor.data, key, `Cannot read ${options.description}`, options);
     result.set(key, tensor);
   }
@@ -160,23 +208,7 @@ export async function readPytorchCheckpoint(
   const description = options.description ??
     (input instanceof Uint8Array ? "pytorch_model.bin" : input.description);
   const checkpoint = await openPytorchCheckpoint(input, description);
-  let root = checkpoint.root;
-  // Training checkpoints wrap the weights: {"state_dict": ...} or {"model": ...}.
-  if (root instanceof Map && ![...root.values()].some((v) => v instanceof TorchTensorRef)) {
-    for (const key of ["state_dict", "model_state_dict", "model"]) {
-      if (root.get(key) instanceof Map) {
-        root = root.get(key);
-        break;
-      }
-    }
-  }
-  if (!(root instanceof Map)) {
-    throw new TypeError(
-      `Cannot read PyTorch checkpoint ${description}: it does not hold a state dict (a dict of ` +
-        `tensors)`,
-    );
-  }
-  return collectStateDict(checkpoint, root, {
+  return collectStateDict(checkpoint, findStateDict(checkpoint.root, description), {
     filter: options.filter,
     description,
     allowNonFinite: options.allowNonFinite,

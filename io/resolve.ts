@@ -5,21 +5,17 @@
  * @module
  */
 import type { NonFiniteOption } from "./finite_weights.ts";
-import { openFileReader } from "./byte_reader.ts";
-import type { FileSource } from "./file_source.ts";
-import { LocalFolderSource, readJson } from "./file_source.ts";
+import { type FileSource, openSourceFile } from "./file_source.ts";
 import type { HubOptions } from "./hub_source.ts";
-import { HubSource } from "./hub_source.ts";
+import { pytorchNamedSource } from "./layers_source.ts";
+import { pytorchSource } from "./pytorch_source.ts";
 import { resolveSource } from "./resolve_source.ts";
-import { UrlSource } from "./url_source.ts";
-import type { LayoutBinding } from "./layers_layout.ts";
-import { fromLayersWeights } from "./layers_layout.ts";
-import { readPytorchCheckpoint } from "./pytorch_pickle.ts";
-import { readSafetensors, readSafetensorsFile } from "./safetensors.ts";
-import { readShardedSafetensors, SAFETENSORS_INDEX_NAME } from "./safetensors_sharded.ts";
+import { openShardedSafetensors, SAFETENSORS_INDEX_NAME } from "./safetensors_sharded.ts";
+import { safetensorsSource } from "./safetensors_source.ts";
 import type { StateDict } from "./state_dict.ts";
-import { readTfjsWeights } from "./tfjs_artifacts.ts";
-import { safetensorsFileSource, stateDictSource, type TensorSource } from "./tensor_source.ts";
+import { collectTensors, type TensorSource } from "./tensor_source.ts";
+import { openTfjsWeights } from "./tfjs_source.ts";
+import { UrlSource } from "./url_source.ts";
 
 export { resolveSource };
 
@@ -40,21 +36,6 @@ export interface ResolvedPretrained {
   source: FileSource;
   /** Which weight file was read. */
   format: WeightFormat;
-}
-
-/** Returns a local path for `name` when the source keeps files on disk, else null. */
-async function localPath(source: FileSource, name: string): Promise<string | null | undefined> {
-  if (source instanceof LocalFolderSource) {
-    try {
-      const info = await Deno.stat(`${source.path}/${name}`);
-      return info.isFile ? `${source.path}/${name}` : null;
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) return null;
-      throw error;
-    }
-  }
-  if (source instanceof HubSource) return await source.localPath(name);
-  return undefined; // no disk: read through readFile
 }
 
 /**
@@ -95,97 +76,36 @@ export async function readConfigObject(
 }
 
 /**
- * Reads a folder's weights: `model.safetensors`, then `model.safetensors.index.json` (shards),
- * then `pytorch_model.bin`, then a converted folder's `model.json` (tried first for URL sources,
- * which normally serve converted folders).
+ * Opens a folder's weights for reading one tensor at a time: `model.safetensors`, then
+ * `model.safetensors.index.json` (shards), then `pytorch_model.bin`, then a converted folder's
+ * `model.json` (tried first for URL sources, which normally serve converted folders). Every
+ * format is read by byte ranges (from disk, the hub cache, or an HTTP server that answers range
+ * requests) and never held whole; a converted layers-model folder keeps the layers' own names
+ * (see `TensorSource.layersBindings`).
  * @param source the folder
- * @param nonFinite `allowNonFinite: true` lets NaN and infinities through (safetensors and
- *   pytorch_model.bin; they are refused by default)
- * @returns the weights and which file they came from
+ * @param nonFinite `allowNonFinite: true` lets NaN and infinities through (refused by default)
+ * @returns the tensors (close them when done) and which file they came from
+ * @throws RangeError when the folder holds none of those files
  */
-export async function readWeights(
+export async function openWeights(
   source: FileSource,
   nonFinite: NonFiniteOption = {},
-): Promise<{ stateDict: StateDict; format: WeightFormat }> {
-  const { allowNonFinite } = nonFinite;
-  const tryTfjs = async (): Promise<StateDict | null> => {
-    const modelJson = await readJson(source, "model.json");
-    if (modelJson === null) return null;
-    const json = modelJson as {
-      format?: unknown;
-      weightsManifest?: unknown;
-      userDefinedMetadata?: { dpr?: { bindings?: unknown } };
-    };
-    if (json.weightsManifest === undefined) {
-      throw new TypeError(`Cannot read model.json in ${source.description}: no weightsManifest`);
-    }
-    const weights = await readTfjsWeights(source, json.weightsManifest);
-    if (json.format !== "layers-model") return weights; // PyTorch names and layouts already
-    const bindings = json.userDefinedMetadata?.dpr?.bindings;
-    if (!Array.isArray(bindings)) {
-      throw new TypeError(
-        `Cannot read model.json in ${source.description}: a layers model without the ` +
-          `userDefinedMetadata.dpr.bindings this converter writes; its weights cannot be named`,
-      );
-    }
-    return fromLayersWeights(weights, bindings as LayoutBinding[], source.description);
-  };
+): Promise<{ tensors: TensorSource; format: WeightFormat }> {
   if (source instanceof UrlSource) {
-    const sd = await tryTfjs();
-    if (sd !== null) return { stateDict: sd, format: "tfjs" };
+    const tfjs = await openTfjsWeights(source, nonFinite);
+    if (tfjs !== null) return { tensors: tfjs, format: "tfjs" };
   }
-  const safetensors = await localPath(source, "model.safetensors");
-  if (typeof safetensors === "string") {
-    return {
-      stateDict: await readSafetensorsFile(safetensors, {
-        description: `model.safetensors in ${source.description}`,
-        allowNonFinite,
-      }),
-      format: "safetensors",
-    };
+  const single = await openSourceFile(source, "model.safetensors");
+  if (single !== null) {
+    return { tensors: await safetensorsSource(single, nonFinite), format: "safetensors" };
   }
-  if (safetensors === undefined) {
-    const bytes = await source.readFile("model.safetensors");
-    if (bytes !== null) {
-      return {
-        // The downloaded bytes are ours: share them rather than copy (one copy in memory).
-        stateDict: readSafetensors(bytes, {
-          description: `model.safetensors in ${source.description}`,
-          share: true,
-          allowNonFinite,
-        }),
-        format: "safetensors",
-      };
-    }
-  }
-  const sharded = await readShardedSafetensors(
-    source,
-    SAFETENSORS_INDEX_NAME,
-    (file) => localPath(source, file),
-    nonFinite,
-  );
-  if (sharded !== null) return { stateDict: sharded, format: "sharded-safetensors" };
-  const bin = await localPath(source, "pytorch_model.bin");
-  const description = `pytorch_model.bin in ${source.description}`;
-  if (typeof bin === "string") {
-    const reader = await openFileReader(bin);
-    try {
-      const stateDict = await readPytorchCheckpoint(reader, { description, allowNonFinite });
-      return { stateDict, format: "pytorch" };
-    } finally {
-      reader.close();
-    }
-  }
-  if (bin === undefined) {
-    const bytes = await source.readFile("pytorch_model.bin");
-    if (bytes !== null) {
-      const stateDict = await readPytorchCheckpoint(bytes, { description, allowNonFinite });
-      return { stateDict, format: "pytorch" };
-    }
-  }
+  const sharded = await openShardedSafetensors(source, SAFETENSORS_INDEX_NAME, nonFinite);
+  if (sharded !== null) return { tensors: sharded, format: "sharded-safetensors" };
+  const bin = await openSourceFile(source, "pytorch_model.bin");
+  if (bin !== null) return { tensors: await pytorchSource(bin, nonFinite), format: "pytorch" };
   if (!(source instanceof UrlSource)) {
-    const sd = await tryTfjs();
-    if (sd !== null) return { stateDict: sd, format: "tfjs" };
+    const tfjs = await openTfjsWeights(source, nonFinite);
+    if (tfjs !== null) return { tensors: tfjs, format: "tfjs" };
   }
   throw new RangeError(
     `Cannot load weights from ${source.description}: it holds none of model.safetensors, ` +
@@ -194,29 +114,23 @@ export async function readWeights(
 }
 
 /**
- * A folder's weights as a {@linkcode TensorSource}: a local `model.safetensors` (also one in the
- * hub cache) is read tensor by tensor from disk; every other format is read as
- * {@linkcode readWeights} does and served from memory.
+ * Reads a folder's weights whole, under PyTorch names (see {@linkcode openWeights} for the
+ * order tried), one tensor at a time.
  * @param source the folder
  * @param nonFinite `allowNonFinite: true` lets NaN and infinities through (refused by default)
- * @returns the tensors (close them when done) and which file they came from
+ * @returns the weights and which file they came from
  */
-export async function openWeights(
+export async function readWeights(
   source: FileSource,
   nonFinite: NonFiniteOption = {},
-): Promise<{ tensors: TensorSource; format: WeightFormat }> {
-  const description = `model.safetensors in ${source.description}`;
-  if (!(source instanceof UrlSource)) {
-    const safetensors = await localPath(source, "model.safetensors");
-    if (typeof safetensors === "string") {
-      return {
-        tensors: await safetensorsFileSource(safetensors, description, nonFinite),
-        format: "safetensors",
-      };
-    }
+): Promise<{ stateDict: StateDict; format: WeightFormat }> {
+  const { tensors, format } = await openWeights(source, nonFinite);
+  try {
+    const named = tensors.layersBindings === undefined ? tensors : pytorchNamedSource(tensors);
+    return { stateDict: await collectTensors(named), format };
+  } finally {
+    tensors.close();
   }
-  const { stateDict, format } = await readWeights(source, nonFinite);
-  return { tensors: stateDictSource(stateDict, `the weights in ${source.description}`), format };
 }
 
 /**

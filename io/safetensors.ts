@@ -384,32 +384,6 @@ export function readSafetensors(
 }
 
 /**
- * Reads a safetensors file from disk one tensor at a time, so memory stays near one copy of the
- * weights (the file itself is never held whole).
- * @param path the file's path
- * @param options a description for errors and an optional name filter
- * @returns tensors by name
- */
-export async function readSafetensorsFile(
-  path: string,
-  options: ReadSafetensorsOptions = {},
-): Promise<StateDict> {
-  const description = options.description ?? path;
-  using file = await Deno.open(path, { read: true });
-  const size = (await file.stat()).size;
-  const first8 = await readAt(file, 0, Math.min(8, size));
-  const n = safetensorsHeaderLength(first8, size, description);
-  const header = parseSafetensorsHeader(await readAt(file, 8, n), size, description);
-  const result: StateDict = new Map();
-  for (const entry of header.entries) {
-    if (options.filter && !options.filter(entry.name)) continue;
-    const bytes = await readAt(file, entry.begin, entry.end - entry.begin);
-    result.set(entry.name, decodeSafetensorsTensor(entry, bytes, description, options));
-  }
-  return result;
-}
-
-/**
  * Reads exactly `length` bytes at `offset` of an open file.
  * @param file an open file
  * @param offset where to start

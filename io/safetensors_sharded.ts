@@ -3,11 +3,13 @@
  * tensor.
  * @module
  */
+import type { ByteReader } from "./byte_reader.ts";
 import type { NonFiniteOption } from "./finite_weights.ts";
-import type { FileSource } from "./file_source.ts";
-import { readJson } from "./file_source.ts";
-import { readSafetensors, readSafetensorsFile } from "./safetensors.ts";
+import { type FileSource, openSourceFile, readJson } from "./file_source.ts";
+import { type RangedTensor, rangedTensorSource } from "./ranged_source.ts";
+import { readSafetensorsLayout } from "./safetensors_source.ts";
 import type { StateDict } from "./state_dict.ts";
+import { collectTensors, type TensorSource } from "./tensor_source.ts";
 
 /** The JSON index of a sharded safetensors checkpoint (`model.safetensors.index.json`). */
 export interface SafetensorsIndex {
@@ -21,21 +23,20 @@ export interface SafetensorsIndex {
 export const SAFETENSORS_INDEX_NAME = "model.safetensors.index.json";
 
 /**
- * Reads a sharded safetensors checkpoint: the index names a shard file per tensor; each shard is
- * read in turn and must hold exactly the tensors the index assigns to it.
+ * Opens a sharded safetensors checkpoint as one tensor source: the index names a shard file per
+ * tensor; every shard's header is read and checked now (a missing or truncated shard, or one
+ * that lacks a tensor the index gives it, is refused before any tensor is read), each tensor's
+ * bytes when asked for, by range.
  * @param source the folder holding the index and the shards
  * @param indexName the index's file name
- * @param shardPath returns a shard's local path when it is on disk, so it is streamed tensor by
- *   tensor instead of read whole; `undefined` (the default) reads through `source.readFile`
  * @param nonFinite `allowNonFinite: true` lets NaN and infinities through
- * @returns all tensors by name, or `null` when the folder has no such index
+ * @returns the tensors (close the source when done), or `null` when the folder has no index
  */
-export async function readShardedSafetensors(
+export async function openShardedSafetensors(
   source: FileSource,
   indexName: string = SAFETENSORS_INDEX_NAME,
-  shardPath?: (file: string) => Promise<string | null | undefined>,
   nonFinite: NonFiniteOption = {},
-): Promise<StateDict | null> {
+): Promise<TensorSource | null> {
   const index = await readJson(source, indexName);
   if (index === null) return null;
   const where = `Cannot read ${indexName} in ${source.description}`;
@@ -56,28 +57,57 @@ export async function readShardedSafetensors(
     if (names === undefined) byShard.set(file, names = new Set());
     names.add(name);
   }
-  const result: StateDict = new Map();
-  for (const [file, names] of byShard) {
-    const options = {
-      description: `${file} in ${source.description}`,
-      filter: (name: string) => names.has(name),
-      allowNonFinite: nonFinite.allowNonFinite,
-    };
-    const path = shardPath === undefined ? undefined : await shardPath(file);
-    const bytes = typeof path === "string" || path === null ? null : await source.readFile(file);
-    if (path === null || (path === undefined && bytes === null)) {
-      throw new RangeError(`${where}: shard ${file} is missing (it holds ${names.size} tensors)`);
-    }
-    const shard = typeof path === "string"
-      ? await readSafetensorsFile(path, options)
-      : readSafetensors(bytes!, options);
-    for (const name of names) {
-      const tensor = shard.get(name);
-      if (tensor === undefined) {
-        throw new RangeError(`${where}: shard ${file} does not hold tensor "${name}"`);
+  const readers: ByteReader[] = [];
+  const closeAll = (): void => readers.forEach((reader) => reader.close());
+  try {
+    const tensors: RangedTensor[] = [];
+    const metadata: Record<string, string> = {};
+    for (const [file, names] of byShard) {
+      const reader = await openSourceFile(source, file);
+      if (reader === null) {
+        throw new RangeError(`${where}: shard ${file} is missing (it holds ${names.size} tensors)`);
       }
-      result.set(name, tensor);
+      readers.push(reader);
+      const shard = await readSafetensorsLayout(reader);
+      for (const [key, value] of Object.entries(shard.metadata)) metadata[key] ??= value;
+      const byName = new Map(shard.tensors.map((t) => [t.name, t] as const));
+      for (const name of names) {
+        const tensor = byName.get(name);
+        if (tensor === undefined) {
+          throw new RangeError(`${where}: shard ${file} does not hold tensor "${name}"`);
+        }
+        tensors.push(tensor);
+      }
     }
+    return rangedTensorSource(`${indexName} in ${source.description}`, tensors, {
+      metadata,
+      allowNonFinite: nonFinite.allowNonFinite,
+      close: closeAll,
+    });
+  } catch (error) {
+    closeAll();
+    throw error;
   }
-  return result;
+}
+
+/**
+ * Reads a sharded safetensors checkpoint whole (see {@linkcode openShardedSafetensors}), one
+ * tensor at a time.
+ * @param source the folder holding the index and the shards
+ * @param indexName the index's file name
+ * @param nonFinite `allowNonFinite: true` lets NaN and infinities through
+ * @returns all tensors by name, or `null` when the folder has no such index
+ */
+export async function readShardedSafetensors(
+  source: FileSource,
+  indexName: string = SAFETENSORS_INDEX_NAME,
+  nonFinite: NonFiniteOption = {},
+): Promise<StateDict | null> {
+  const tensors = await openShardedSafetensors(source, indexName, nonFinite);
+  if (tensors === null) return null;
+  try {
+    return await collectTensors(tensors);
+  } finally {
+    tensors.close();
+  }
 }

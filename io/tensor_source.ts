@@ -1,21 +1,17 @@
 /**
  * A checkpoint read one tensor at a time: every tensor's name and shape up front, values on
  * request. Loaders take weights from it into their final storage one by one, so a model never
- * exists twice in memory; a local `model.safetensors` is read by byte ranges and never held whole.
+ * exists twice in memory. Every weight format is read by byte ranges (`ranged_source.ts`), never
+ * held whole.
  * @module
  */
-import { checkFiniteWeights, type NonFiniteOption } from "./finite_weights.ts";
-import {
-  decodeLittleEndian,
-  decodeSafetensorsTensor,
-  parseSafetensorsHeader,
-  readAt,
-  type SafetensorsEntry,
-  safetensorsHeaderLength,
-} from "./safetensors.ts";
+import type { LayoutBinding } from "./layers_layout.ts";
 import type { StateDict } from "./state_dict.ts";
 
-/** A checkpoint's tensors (PyTorch names and layouts), read on request. */
+/**
+ * A checkpoint's tensors (PyTorch names and layouts, or a layers model's where `layersBindings`
+ * says so), read on request.
+ */
 export interface TensorSource {
   /** Names the checkpoint in error messages. */
   readonly description: string;
@@ -38,6 +34,12 @@ export interface TensorSource {
    * may be a view of a buffer the next `readRows` call reuses: use it before reading again.
    */
   readRows?(name: string, start: number, end: number): Promise<Float32Array>;
+  /**
+   * Set when the tensors are a tfjs layers model's weights (a converted folder): they carry the
+   * layers' own names and layouts, and these bindings (from its `model.json`) say which
+   * checkpoint keys each holds, so a loader can write them straight into the layers.
+   */
+  readonly layersBindings?: readonly LayoutBinding[];
   /** Releases the file, if any. */
   close(): void;
 }
@@ -65,103 +67,15 @@ export function stateDictSource(stateDict: StateDict, description: string): Tens
 }
 
 /**
- * Opens a `model.safetensors` on disk: reads and validates its header now, each tensor's bytes
- * when asked (by offset; the file is never held whole).
- * @param path the file
- * @param description names it in error messages
- * @param nonFinite `allowNonFinite: true` lets NaN and infinities through (refused by default)
- * @returns the source; close it when done
- * @throws RangeError / SyntaxError for a truncated or malformed file
+ * Reads every tensor of a source into a state dict (for callers that need them all at once:
+ * conversion, `resolvePretrained`), one at a time.
+ * @param tensors the source (not closed here)
+ * @returns the tensors by name, in the source's order
  */
-export async function safetensorsFileSource(
-  path: string,
-  description: string = path,
-  nonFinite: NonFiniteOption = {},
-): Promise<TensorSource> {
-  const file = await Deno.open(path, { read: true });
-  try {
-    const size = (await file.stat()).size;
-    const n = safetensorsHeaderLength(await readAt(file, 0, Math.min(8, size)), size, description);
-    const header = parseSafetensorsHeader(await readAt(file, 8, n), size, description);
-    const entries = new Map<string, SafetensorsEntry>(header.entries.map((e) => [e.name, e]));
-    let scratch = new Uint8Array(0); // readRows' buffer, grown to the largest block read
-    return {
-      description,
-      shapes: new Map(header.entries.map((e) => [e.name, e.shape] as const)),
-      dtypes: new Map(header.entries.map((e) => [e.name, e.dtype] as const)),
-      metadata: header.metadata,
-      async readRaw(name: string): Promise<Uint8Array> {
-        const entry = entries.get(name);
-        if (entry === undefined) {
-          throw new RangeError(`Cannot read ${name}: ${description} lacks it`);
-        }
-        return await readAt(file, entry.begin, entry.end - entry.begin);
-      },
-      async read(name: string): Promise<Float32Array> {
-        const entry = entries.get(name);
-        if (entry === undefined) {
-          throw new RangeError(`Cannot read ${name}: ${description} lacks it`);
-        }
-        const bytes = await readAt(file, entry.begin, entry.end - entry.begin);
-        return decodeSafetensorsTensor(entry, bytes, description, nonFinite).data;
-      },
-      async readRows(name: string, start: number, end: number): Promise<Float32Array> {
-        const entry = entries.get(name);
-        if (entry === undefined) {
-          throw new RangeError(`Cannot read ${name}: ${description} lacks it`);
-        }
-        const rows = entry.shape[0] ?? 1;
-        const rowBytes = rows === 0 ? 0 : (entry.end - entry.begin) / rows;
-        if (!(Number.isInteger(start) && start >= 0 && start <= end && end <= rows)) {
-          throw new RangeError(`Cannot read rows ${start}..${end} of ${name}: it has ${rows}`);
-        }
-        const length = (end - start) * rowBytes;
-        if (scratch.length < length) scratch = new Uint8Array(length);
-        const bytes = scratch.subarray(0, length);
-        await readInto(file, entry.begin + start * rowBytes, bytes, description);
-        // float32 on a little-endian host: a view of the reused buffer, no copy and no garbage
-        const values = entry.dtype === "F32" && LITTLE_ENDIAN_HOST
-          ? new Float32Array(bytes.buffer, 0, length / 4)
-          : decodeLittleEndian(entry.dtype, bytes, name);
-        const rowElements = entry.shape.slice(1).reduce((a, b) => a * b, 1);
-        checkFiniteWeights(
-          values,
-          name,
-          `Cannot read ${description}`,
-          nonFinite,
-          start * rowElements,
-        );
-        return values;
-      },
-      close(): void {
-        file.close();
-      },
-    };
-  } catch (error) {
-    file.close();
-    throw error;
+export async function collectTensors(tensors: TensorSource): Promise<StateDict> {
+  const out: StateDict = new Map();
+  for (const [name, shape] of tensors.shapes) {
+    out.set(name, { shape: [...shape], data: await tensors.read(name) });
   }
-}
-
-const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** Fills `bytes` from `offset` of `file`; a file that ends first is a RangeError. */
-async function readInto(
-  file: Deno.FsFile,
-  offset: number,
-  bytes: Uint8Array,
-  description: string,
-): Promise<void> {
-  await file.seek(offset, Deno.SeekMode.Start);
-  let filled = 0;
-  while (filled < bytes.length) {
-    const n = await file.read(bytes.subarray(filled));
-    if (n === null) {
-      throw new RangeError(
-        `Cannot read ${description}: the file ended at ${offset + filled} bytes, before ` +
-          `${offset + bytes.length}; it is truncated`,
-      );
-    }
-    filled += n;
-  }
+  return out;
 }

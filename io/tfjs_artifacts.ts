@@ -1,14 +1,14 @@
 /**
  * TensorFlow.js weight artifacts: a `weightsManifest` (tfjs's format: groups of shard files, each
  * weight's `name`, `shape`, `dtype` and optional `quantization`) and the binary shards. Writing
- * streams shard by shard; reading streams too and dequantizes back to float32.
+ * streams shard by shard; `tfjs_source.ts` reads them back a weight at a time.
  *
- * Weights keep the checkpoint's PyTorch names and layouts, so a converted folder reads back into
- * exactly the state dict it came from, whatever the model's internal weight layout.
+ * A layers-model folder holds the layers' own weights (their names and layouts, with bindings to
+ * the checkpoint's keys in `model.json`); a "dpr-weights" folder keeps the checkpoint's PyTorch
+ * names and layouts.
  * @module
  */
-import type { FileSource } from "./file_source.ts";
-import { decodeFloat16, encodeFloat16 } from "./float16.ts";
+import { encodeFloat16 } from "./float16.ts";
 import type { Progress } from "./progress.ts";
 import { SILENT_PROGRESS } from "./progress.ts";
 import type { RawTensor, StateDict } from "./state_dict.ts";
@@ -69,7 +69,13 @@ export interface WriteWeightsOptions {
   progress?: Progress;
 }
 
-function storedBytes(count: number, quantize?: Quantization): number {
+/**
+ * Bytes a weight of `count` values takes in a shard.
+ * @param count the weight's element count
+ * @param quantize how it is stored
+ * @returns its stored size
+ */
+export function storedBytes(count: number, quantize?: Quantization): number {
   return quantize === "float16" ? count * 2 : quantize === "uint8" ? count : count * 4;
 }
 
@@ -203,7 +209,14 @@ export async function writeTfjsWeights(
   return [{ paths, weights: entries }];
 }
 
-function validateManifest(manifest: unknown, where: string): ManifestGroup[] {
+/**
+ * Checks a `weightsManifest`: groups of shard paths inside the folder, weights with a name, a
+ * shape, dtype float32 and a quantization this reader knows.
+ * @param manifest `model.json`'s `weightsManifest`
+ * @param where the start of error messages
+ * @returns the groups
+ */
+export function validateManifest(manifest: unknown, where: string): ManifestGroup[] {
   if (!Array.isArray(manifest)) throw new TypeError(`${where}: weightsManifest must be an array`);
   for (const group of manifest) {
     const g = group as Partial<ManifestGroup>;
@@ -248,77 +261,4 @@ function validateManifest(manifest: unknown, where: string): ManifestGroup[] {
     }
   }
   return manifest as ManifestGroup[];
-}
-
-/**
- * Reads the weights of a converted folder back into float32 tensors, shard by shard, dequantizing
- * float16 and uint8 weights.
- * @param source the folder
- * @param manifest `model.json`'s `weightsManifest`
- * @returns the weights by name
- */
-export async function readTfjsWeights(source: FileSource, manifest: unknown): Promise<StateDict> {
-  const where = `Cannot read the weights of ${source.description}`;
-  const groups = validateManifest(manifest, where);
-  const result: StateDict = new Map();
-  for (const group of groups) {
-    let shardIndex = 0;
-    let shard: Uint8Array = new Uint8Array(0);
-    let p = 0;
-    const take = async (n: number, weight: string): Promise<Uint8Array> => {
-      const out = new Uint8Array(n);
-      let filled = 0;
-      while (filled < n) {
-        if (p === shard.length) {
-          const path = group.paths[shardIndex++];
-          if (path === undefined) {
-            throw new RangeError(
-              `${where}: the shards end before weight "${weight}" is complete; a shard is truncated`,
-            );
-          }
-          const bytes = await source.readFile(path);
-          if (bytes === null) throw new RangeError(`${where}: shard ${path} is missing`);
-          shard = bytes;
-          p = 0;
-        }
-        const k = Math.min(n - filled, shard.length - p);
-        out.set(shard.subarray(p, p + k), filled);
-        filled += k;
-        p += k;
-      }
-      return out;
-    };
-    for (const entry of group.weights) {
-      const count = entry.shape.reduce((a, b) => a * b, 1);
-      const byteLength = storedBytes(count, entry.quantization?.dtype);
-      if (byteLength > 2 ** 31 - 1) {
-        throw new RangeError(
-          `${where}: weight "${entry.name}" of shape [${entry.shape}] needs ${byteLength} bytes, ` +
-            `more than one array can hold`,
-        );
-      }
-      const bytes = await take(byteLength, entry.name);
-      let data: Float32Array;
-      const q = entry.quantization;
-      if (q?.dtype === "float16") {
-        data = decodeFloat16(bytes);
-      } else if (q?.dtype === "uint8") {
-        data = new Float32Array(count);
-        for (let i = 0; i < count; i++) data[i] = bytes[i]! * q.scale! + q.min!;
-      } else {
-        data = new Float32Array(bytes.buffer, 0, count);
-      }
-      result.set(entry.name, { shape: [...entry.shape], data });
-    }
-    let extra = shard.length - p;
-    for (const path of group.paths.slice(shardIndex)) {
-      extra += (await source.readFile(path))?.length ?? 0;
-    }
-    if (extra !== 0) {
-      throw new RangeError(
-        `${where}: the shards hold ${extra} bytes more than the manifest describes`,
-      );
-    }
-  }
-  return result;
 }

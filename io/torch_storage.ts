@@ -8,7 +8,9 @@
 import { describeValue } from "./describe_value.ts";
 import type { PickleGlobal } from "./pickle.ts";
 import { PickleRecord } from "./pickle.ts";
+import type { ByteReader } from "./byte_reader.ts";
 import { decodeLittleEndian } from "./safetensors.ts";
+import { checkCrc32, crc32 } from "./zip_reader.ts";
 import type { RawTensor } from "./state_dict.ts";
 
 /** The fields of facebookresearch/DPR's `CheckpointState` namedtuple, in order. */
@@ -91,12 +93,30 @@ export class TorchTensorRef {
   }
 }
 
-/** An opened torch zip checkpoint: its unpickled object tree and a way to decode tensors. */
+/** Where a storage's bytes lie in a checkpoint file. */
+export interface StorageLocation {
+  /** The storage's first byte in the file. */
+  start: number;
+  /** The storage's size in bytes. */
+  bytes: number;
+  /** The CRC-32 the whole storage must have (zip entries), where recorded. */
+  crc32?: number;
+}
+
+/** An opened torch checkpoint: its unpickled object tree and where each storage lies. */
 export interface TorchCheckpoint {
   /** The unpickled object: Maps for dicts, arrays for lists/tuples, TorchTensorRef for tensors. */
   root: unknown;
-  /** Decodes one tensor to float32, reading only its storage. */
-  materialize(ref: TorchTensorRef, name: string): Promise<RawTensor>;
+  /** The file. */
+  reader: ByteReader;
+  /** The start of error messages about the file. */
+  where: string;
+  /**
+   * Finds a tensor's storage in the file and checks it is whole there (in the archive, inside
+   * the file, of its declared size), reading nothing but small headers.
+   * @throws RangeError naming the tensor and the storage otherwise
+   */
+  locate(ref: TorchTensorRef, name: string): Promise<StorageLocation>;
 }
 
 function marker(qualifiedName: string): PickleGlobal {
@@ -248,17 +268,33 @@ export function checkStorageSize(
   }
 }
 
+/** The part of a storage a tensor view spans. */
+export interface TensorWindow {
+  /** Its first byte, counted from the storage's start. */
+  begin: number;
+  /** One past its last byte. */
+  end: number;
+  /** The tensor's element count. */
+  count: number;
+  /** Whether the window is exactly the tensor's values in row-major order. */
+  contiguous: boolean;
+}
+
 /**
- * Checks a tensor view against its storage, reads the bytes it spans and decodes them.
- * @param read returns storage bytes [begin, end) (byte offsets within the storage)
+ * Checks a tensor view against its storage and says which bytes of the storage it spans.
+ * @param ref the view
+ * @param tensorName names it in errors
+ * @param where the start of error messages
+ * @param storageBytes the storage's size in bytes
+ * @returns the window
+ * @throws RangeError when the view reaches past its storage or is a broadcast view
  */
-export async function decodeTensor(
+export function tensorWindow(
   ref: TorchTensorRef,
   tensorName: string,
   where: string,
   storageBytes: number,
-  read: (begin: number, end: number) => Promise<Uint8Array>,
-): Promise<RawTensor> {
+): TensorWindow {
   const count = ref.shape.reduce((a, b) => a * b, 1);
   const extent = count === 0
     ? 0
@@ -281,9 +317,66 @@ export async function decodeTensor(
         `${ref.storage.numel}; broadcast views are not supported`,
     );
   }
-  const window = await read(first * itemBytes, needed);
+  return {
+    begin: first * itemBytes,
+    end: needed,
+    count,
+    contiguous: extent === count && isRowMajor(ref.shape, ref.stride),
+  };
+}
+
+/**
+ * Decodes a tensor view from the bytes of its window (see {@linkcode tensorWindow}).
+ * @param ref the view
+ * @param tensorName names it in errors
+ * @param window the bytes `begin..end` of its storage
+ * @returns the values, row-major
+ */
+export function decodeWindow(
+  ref: TorchTensorRef,
+  tensorName: string,
+  window: Uint8Array,
+): RawTensor {
+  const count = ref.shape.reduce((a, b) => a * b, 1);
   const values = decodeLittleEndian(ref.storage.dtype, window, tensorName);
   return { shape: [...ref.shape], data: gather(values, ref.shape, ref.stride, count) };
+}
+
+/**
+ * Reads and decodes one tensor of a checkpoint: its storage is located and checked, and only
+ * the bytes its view spans are read (the whole storage where a CRC-32 must be checked).
+ * @param checkpoint the opened checkpoint
+ * @param ref the tensor
+ * @param tensorName names it in errors
+ * @returns the tensor as float32
+ */
+export async function readTorchTensor(
+  checkpoint: TorchCheckpoint,
+  ref: TorchTensorRef,
+  tensorName: string,
+): Promise<RawTensor> {
+  const location = await checkpoint.locate(ref, tensorName);
+  const window = tensorWindow(ref, tensorName, checkpoint.where, location.bytes);
+  if (location.crc32 === undefined) {
+    const bytes = await checkpoint.reader.read(
+      location.start + window.begin,
+      window.end - window.begin,
+    );
+    return decodeWindow(ref, tensorName, bytes);
+  }
+  const storage = await checkpoint.reader.read(location.start, location.bytes);
+  checkCrc32(location.crc32, crc32(storage), `${checkpoint.where}: tensor "${tensorName}"`);
+  return decodeWindow(ref, tensorName, storage.subarray(window.begin, window.end));
+}
+
+/** Whether strides describe a row-major layout (dimensions of size 1 aside). */
+function isRowMajor(shape: number[], stride: number[]): boolean {
+  let expected = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    if (shape[i]! !== 1 && stride[i] !== expected) return false;
+    expected *= shape[i]!;
+  }
+  return true;
 }
 
 /** Copies a strided view into a new row-major array (or returns it when already contiguous). */
@@ -293,13 +386,7 @@ function gather(
   stride: number[],
   count: number,
 ): Float32Array {
-  let expected = 1;
-  let contiguous = true;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    if (shape[i]! !== 1 && stride[i] !== expected) contiguous = false;
-    expected *= shape[i]!;
-  }
-  if (contiguous) return values.length === count ? values : values.slice(0, count);
+  if (isRowMajor(shape, stride)) return values.length === count ? values : values.slice(0, count);
   const out = new Float32Array(count);
   const index = new Array<number>(shape.length).fill(0);
   for (let k = 0; k < count; k++) {

@@ -3,7 +3,9 @@
  * it works where there is no file system (edge functions, browsers).
  * @module
  */
+import type { ByteReader } from "./byte_reader.ts";
 import type { FileSource } from "./file_source.ts";
+import { openHttpReader } from "./http_reader.ts";
 
 /** Options of {@linkcode UrlSource}. */
 export interface UrlSourceOptions {
@@ -57,15 +59,38 @@ export class UrlSource implements FileSource {
   }
 
   /**
+   * Opens a file for reading by HTTP range requests (one tensor at a time; see `http_reader.ts`
+   * for servers that do not answer them).
+   * @param name the file name in the folder
+   * @returns a reader, or `null` when the server answers 404
+   */
+  async openReader(name: string): Promise<ByteReader | null> {
+    const url = this.#fileUrl(name);
+    return await openHttpReader(url, `${name} in ${this.url}`, {
+      fetch: this.#fetch,
+      headers: this.#headers(),
+    });
+  }
+
+  #fileUrl(name: string): string {
+    checkFileName(name, this.url);
+    return `${this.url}/${name.split("/").map(encodeURIComponent).join("/")}`;
+  }
+
+  #headers(): Headers {
+    const headers = new Headers();
+    if (this.#token) headers.set("Authorization", `Bearer ${this.#token}`);
+    return headers;
+  }
+
+  /**
    * Fetches a file of the folder.
    * @param name a path inside the folder
    * @returns its bytes, or null when the server answers 404
    */
   async readFile(name: string): Promise<Uint8Array | null> {
-    checkFileName(name, this.url);
-    const url = `${this.url}/${name.split("/").map(encodeURIComponent).join("/")}`;
-    const headers = new Headers();
-    if (this.#token) headers.set("Authorization", `Bearer ${this.#token}`);
+    const url = this.#fileUrl(name);
+    const headers = this.#headers();
     let response: Response;
     try {
       response = await this.#fetch(url, { headers });

@@ -180,14 +180,28 @@ export async function zipEntryDataOffset(reader: ByteReader, entry: ZipEntry): P
 export async function readZipEntry(reader: ByteReader, entry: ZipEntry): Promise<Uint8Array> {
   const start = await zipEntryDataOffset(reader, entry);
   const bytes = await reader.read(start, entry.size);
-  const actual = crc32(bytes);
-  if (actual !== entry.crc32) {
+  checkCrc32(
+    entry.crc32,
+    crc32(bytes),
+    `Cannot read ${entry.name} in zip archive ${reader.description}`,
+  );
+  return bytes;
+}
+
+/**
+ * Compares a computed CRC-32 with the one a zip directory records.
+ * @param expected the recorded checksum
+ * @param actual the checksum of the bytes read
+ * @param where the start of the message, e.g. "Cannot read x in zip archive y"
+ * @throws {RangeError} when they differ: the file is corrupt
+ */
+export function checkCrc32(expected: number, actual: number, where: string): void {
+  if (actual !== expected) {
     throw new RangeError(
-      `Cannot read ${entry.name} in zip archive ${reader.description}: CRC-32 mismatch ` +
-        `(expected ${hex(entry.crc32)}, computed ${hex(actual)}); the file is corrupt`,
+      `${where}: CRC-32 mismatch (expected ${hex(expected)}, computed ${hex(actual)}); the ` +
+        `file is corrupt`,
     );
   }
-  return bytes;
 }
 
 let crcTables: Uint32Array[] | null = null;

@@ -7,7 +7,9 @@
 import { isIgnoredKey } from "../io/checkpoint_keys.ts";
 import { tf, type tfl } from "../backend/tf.ts";
 import type { RawTensor, StateDict } from "../io/state_dict.ts";
+import { pytorchNamedSource } from "../io/layers_source.ts";
 import type { TensorSource } from "../io/tensor_source.ts";
+import { type LayersStep, planLayersLoad, readLayersQuantized } from "./layers_checkpoint.ts";
 import {
   emptyQuantized,
   type QuantizedWeight,
@@ -31,6 +33,8 @@ import type { DPRPooler } from "../layers/dpr_pooler.ts";
 import type { DPRSpanHead } from "../layers/dpr_span_head.ts";
 import {
   checkDtype,
+  CHUNK_ELEMENTS,
+  groupBindings,
   WEIGHT_DTYPES,
   type WeightBinding,
   type WeightDtype,
@@ -128,9 +132,6 @@ export function expectedShape(binding: WeightBinding): number[] {
   return binding.transpose ? [...shape].reverse() : shape;
 }
 
-/** Values read at once when a large table is quantized as it is read (16 MB of float32). */
-const CHUNK_ELEMENTS = 1 << 22;
-
 /** Options of {@linkcode loadBindings}. */
 export interface LoadStateDictOptions {
   /** Reject keys that are neither bound nor known-ignorable. Default true. */
@@ -204,20 +205,6 @@ function checkBindings(
   if (problems.length > 0) {
     throw new TypeError(`Cannot load weights into ${owner}: ${problems.join("; ")}`);
   }
-}
-
-/** The bindings of each variable (fused weights have several), in slice order. */
-function groupBindings(bindings: WeightBinding[]): Map<tfl.LayerVariable, WeightBinding[]> {
-  const groups = new Map<tfl.LayerVariable, WeightBinding[]>();
-  for (const binding of bindings) {
-    const group = groups.get(binding.variable) ?? [];
-    group.push(binding);
-    groups.set(binding.variable, group);
-  }
-  for (const group of groups.values()) {
-    group.sort((a, b) => (a.part?.index ?? 0) - (b.part?.index ?? 0));
-  }
-  return groups;
 }
 
 /**
@@ -358,6 +345,14 @@ export async function loadBindingsFrom(
   tensors: TensorSource,
   options: LoadStateDictOptions = {},
 ): Promise<void> {
+  if (tensors.layersBindings !== undefined) {
+    // A converted layers-model folder: straight into the layers where its layout is the model's.
+    const plan = planLayersLoad(bindings, tensors);
+    if (plan !== null) {
+      return await loadLayersPlan(owner, plan, tensors, checkDtype(owner, options.dtype));
+    }
+    tensors = pytorchNamedSource(tensors);
+  }
   // A file saved quantized loads quantized unless told otherwise.
   const dtype = checkDtype(owner, options.dtype ?? storedDtype(tensors));
   const scales = scaleKeys(tensors);
@@ -385,6 +380,42 @@ export async function loadBindingsFrom(
       await streamPieces(variable, group, tensors, expectedShape);
     } catch (error) {
       throw loadError(owner, group, dtype, error);
+    }
+  }
+}
+
+/**
+ * Writes each variable from the stored layers weight that holds it (see `layers_checkpoint.ts`):
+ * float32 as it is, or quantized when `dtype` asks and the weight may be.
+ */
+async function loadLayersPlan(
+  owner: string,
+  plan: LayersStep[],
+  tensors: TensorSource,
+  dtype: WeightDtype,
+): Promise<void> {
+  const scratch = { values: new Float32Array(0) };
+  for (const step of plan) {
+    const { variable, group } = step;
+    if (dtype !== "float32" && isQuantizable(group[0]!)) {
+      try {
+        holdQuantized(
+          variable,
+          await readLayersQuantized(step, tensors, dtype, scratch),
+          group[0]!.transpose,
+        );
+      } catch (error) {
+        throw loadError(owner, group, dtype, error);
+      }
+      continue;
+    }
+    // Already the variable's layout: one binding of the whole stored weight, nothing to
+    // rearrange; it lands a block of rows at a time.
+    const whole: WeightBinding = { key: step.weight, variable, transpose: false };
+    try {
+      await streamPieces(variable, [whole], tensors, () => [...variable.shape] as number[]);
+    } catch (error) {
+      throw loadError(owner, group, "float32", error);
     }
   }
 }

@@ -43,3 +43,26 @@ export function checkDtype(owner: string, dtype: unknown): WeightDtype {
   }
   return dtype as WeightDtype;
 }
+
+/**
+ * The bindings of each variable (fused weights have several), in slice order.
+ * @param bindings a model's rename table
+ * @returns the bindings grouped by the variable they fill
+ */
+export function groupBindings(
+  bindings: readonly WeightBinding[],
+): Map<tfl.LayerVariable, WeightBinding[]> {
+  const groups = new Map<tfl.LayerVariable, WeightBinding[]>();
+  for (const binding of bindings) {
+    const group = groups.get(binding.variable) ?? [];
+    group.push(binding);
+    groups.set(binding.variable, group);
+  }
+  for (const group of groups.values()) {
+    group.sort((a, b) => (a.part?.index ?? 0) - (b.part?.index ?? 0));
+  }
+  return groups;
+}
+
+/** Values read at once when a large table is quantized as it is read (16 MB of float32). */
+export const CHUNK_ELEMENTS: number = 1 << 22;

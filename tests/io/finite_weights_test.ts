@@ -5,7 +5,8 @@ import { checkFiniteWeights } from "../../io/finite_weights.ts";
 import { readPytorchCheckpoint } from "../../io/pytorch_pickle.ts";
 import { resolvePretrained } from "../../io/resolve.ts";
 import { DPRQuestionEncoder } from "../../models/dpr_question_encoder.ts";
-import { readSafetensors, readSafetensorsFile, writeSafetensors } from "../../io/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../../io/safetensors.ts";
+import { readSafetensorsFile } from "../../io/safetensors_source.ts";
 import { f32, PickleBuilder, torchZip } from "./torch_bytes.ts";
 
 const FIXTURE = new URL("../fixtures/models/dpr-question_encoder-tiny/", import.meta.url).pathname;

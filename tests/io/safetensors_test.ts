@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { readSafetensors, readSafetensorsFile, writeSafetensors } from "../../io/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../../io/safetensors.ts";
+import { readSafetensorsFile } from "../../io/safetensors_source.ts";
 import { readShardedSafetensors } from "../../io/safetensors_sharded.ts";
 import { decodeFloat16, encodeFloat16, floatToHalf, halfToFloat } from "../../io/float16.ts";
 import { LocalFolderSource } from "../../io/file_source.ts";

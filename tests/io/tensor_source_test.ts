@@ -1,6 +1,5 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
-import { writeSafetensors } from "../../io/safetensors.ts";
-import { safetensorsFileSource, stateDictSource } from "../../io/tensor_source.ts";
+import { stateDictSource } from "../../io/tensor_source.ts";
 import type { StateDict } from "../../io/state_dict.ts";
 import { seeded } from "../seeded.ts";
 
@@ -10,28 +9,6 @@ function sample(): StateDict {
     ["b", { shape: [4], data: seeded(4, 2) }],
   ]);
 }
-
-Deno.test("safetensorsFileSource: shapes up front, whole tensors and row ranges on request", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const sd = sample();
-    await Deno.writeFile(`${dir}/model.safetensors`, writeSafetensors(sd));
-    const source = await safetensorsFileSource(`${dir}/model.safetensors`, "the sample");
-    try {
-      deepEqual([...source.shapes], [["a.weight", [5, 3]], ["b", [4]]]);
-      deepEqual([...await source.read("a.weight")], [...sd.get("a.weight")!.data]);
-      const rows = await source.readRows!("a.weight", 1, 4);
-      deepEqual([...rows], [...sd.get("a.weight")!.data.subarray(3, 12)]);
-      equal((await source.readRows!("a.weight", 2, 2)).length, 0);
-      await rejects(source.read("c"), /Cannot read c: the sample lacks it/);
-      await rejects(source.readRows!("a.weight", 3, 6), /rows 3\.\.6 of a\.weight: it has 5/);
-    } finally {
-      source.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
 
 Deno.test("stateDictSource serves a state dict already in memory", async () => {
   const sd = sample();
