@@ -85,6 +85,10 @@ export function rangedTensorSource(
     if (tensor.crc32 !== undefined) checkCrc(tensor, crc32(bytes));
     return bytes;
   };
+  const read = async (name: string): Promise<Float32Array> => {
+    const bytes = await readRaw(name);
+    return decode(lookup(name), bytes);
+  };
   return {
     description,
     shapes: new Map(tensors.map((t) => [t.name, t.shape] as const)),
@@ -92,10 +96,7 @@ export function rangedTensorSource(
     ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
     ...(options.layersBindings === undefined ? {} : { layersBindings: options.layersBindings }),
     readRaw,
-    async read(name: string): Promise<Float32Array> {
-      const bytes = await readRaw(name);
-      return decode(lookup(name), bytes);
-    },
+    read,
     async readRows(name: string, start: number, end: number): Promise<Float32Array> {
       const tensor = lookup(name);
       const rows = tensor.shape[0] ?? 1;
@@ -104,7 +105,7 @@ export function rangedTensorSource(
       }
       if (tensor.wholeOnly) {
         const width = rows === 0 ? 0 : tensor.shape.reduce((a, b) => a * b, 1) / rows;
-        return (await this.read(name)).subarray(start * width, end * width);
+        return (await read(name)).subarray(start * width, end * width);
       }
       const rowBytes = rows === 0 ? 0 : tensor.byteLength / rows;
       const length = (end - start) * rowBytes;
