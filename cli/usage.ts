@@ -24,7 +24,9 @@ const MODEL_OPTIONS = `Model options:
 
 const POSTGRES = `<index-dir> may be a Postgres + pgvector table, in every command:
   postgres://user@host:5432/db?table=psgs&ef_search=100&sslmode=require
-(the password from PGPASSWORD or the URL, never printed; ef_search: HNSW candidates per query)`;
+(the password from PGPASSWORD or the URL, never printed; ef_search: HNSW candidates per query).
+"dpr index" records its settings and chunks in <table>_dpr_job: a re-run resumes the same job and
+refuses another model, other options or changed passages.`;
 
 /** The help of each command. */
 export const COMMAND_USAGE: Readonly<Record<string, string>> = {

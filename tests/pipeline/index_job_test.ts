@@ -68,6 +68,17 @@ Deno.test("runEncodeJob into Postgres: the job's settings and passages are check
     const [kept] = await withIndex((index) => index.passages(["55"]));
     assert.match(kept!.text, /number 54$/);
 
+    // A chunk stored whole with its digest gone (removed by hand) is not taken for done.
+    await server.db.exec("DELETE FROM psgs_dpr_job WHERE key = 'chunk-000002'");
+    await Deno.writeTextFile(tsv, generatedPassagesTsv(120));
+    await assert.rejects(
+      run(),
+      /the passages of chunk 2 are stored but no job recorded them, so what they were encoded from is unknown\. Refused, nothing was overwritten/,
+    );
+    await server.db.exec("DELETE FROM psgs WHERE id IN ('81', '82')"); // rows 80 and 81: chunk 2
+    const rewritten = await run();
+    assert.deepEqual([rewritten.chunksWritten, rewritten.chunksSkipped], [1, 2]);
+
     // Rows no job recorded (written by upsert) cannot be resumed over.
     const other = await PgVectorIndex.open(server.url("hand"), { create: true, dim: 8 });
     await other.upsert({ ids: ["1"], vectors: [new Float32Array(8)] });
