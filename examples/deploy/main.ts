@@ -3,7 +3,8 @@
  * and answers (`POST /answer`: the reader too), plus `POST /embed` and `GET /health`.
  *
  * Deploy it as is (entrypoint `examples/deploy/main.ts` of a clone of this repository; from JSR,
- * import `jsr:@dpr/dpr` in place of `../../mod.ts`), or run it locally:
+ * import `jsr:@dpr/dpr` and `jsr:@dpr/dpr/staged` in place of `../../mod.ts` and
+ * `../../staged.ts`), or run it locally:
  *
  * ```sh
  * DPR_MODELS=models DPR_INDEX=my-index deno run --allow-read --allow-net --allow-env examples/deploy/main.ts
@@ -24,7 +25,12 @@
  * The models load on the first request (and stay for the isolate's life).
  * @module
  */
-import { createHandler, type HandlerOptions, setBackend, type WeightDtype } from "../../mod.ts";
+import type { HandlerOptions, WeightDtype } from "../../mod.ts";
+import { importStaged } from "../../staged.ts";
+
+// The package a piece at a time, a turn of the event loop between pieces: a static import would
+// evaluate all of it (TensorFlow.js included) in one long task.
+const { createHandler, setBackend } = await importStaged();
 
 /** An environment variable, or undefined when unset or empty. */
 function setting(name: string): string | undefined {
