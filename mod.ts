@@ -71,7 +71,12 @@ export { BertAttention } from "./layers/bert_attention.ts";
 export { BertIntermediate } from "./layers/bert_intermediate.ts";
 export { BertOutput } from "./layers/bert_output.ts";
 export { BertLayer } from "./layers/bert_layer.ts";
-export { BertEncoder, type BertEncoderOptions } from "./layers/bert_encoder.ts";
+export {
+  BertEncoder,
+  type BertEncoderOptions,
+  type PausingOptions,
+  STEP_MULTIPLY_ADDS,
+} from "./layers/bert_encoder.ts";
 export { DPRPooler } from "./layers/dpr_pooler.ts";
 export { DPRSpanHead } from "./layers/dpr_span_head.ts";
 export { ACTIVATIONS, getActivation } from "./layers/activations.ts";

@@ -36,6 +36,54 @@ export interface BertEncoderOutput {
   attentions?: tf.Tensor4D[];
 }
 
+/** How {@linkcode BertEncoder.forwardPausing} cuts a pass into steps. */
+export interface PausingOptions {
+  /**
+   * The most multiply-adds one step runs between two pauses. A layer's attention part over it
+   * runs a group of whole sequences per step, its feed-forward part a group of rows, so a large
+   * batch never holds the event loop for long (one sequence's attention is the smallest step).
+   * Default 2^29, about 35 ms of one wasm thread on this repository's machine: a BERT-base
+   * feed-forward step is then 113 rows, an attention step one to four 128-256-token sequences.
+   */
+  stepMultiplyAdds?: number;
+}
+
+/** The default of {@linkcode PausingOptions.stepMultiplyAdds}. */
+export const STEP_MULTIPLY_ADDS = 2 ** 29;
+
+function stepBudget(options: PausingOptions): number {
+  const budget = options.stepMultiplyAdds ?? STEP_MULTIPLY_ADDS;
+  if (!(budget > 0)) {
+    throw new RangeError(
+      `Cannot run a pausing pass: stepMultiplyAdds must be positive: received ${budget}`,
+    );
+  }
+  return budget;
+}
+
+/**
+ * Runs `step` over `0..total` in groups of at most `per`, awaiting `pause` between groups, and
+ * joins the results along the first axis (a single group is returned as it is).
+ */
+async function inSteps(
+  total: number,
+  per: number,
+  pause: () => Promise<void>,
+  step: (start: number, end: number) => tf.Tensor2D,
+): Promise<tf.Tensor2D> {
+  if (per >= total) return step(0, total);
+  const parts: tf.Tensor2D[] = [];
+  try {
+    for (let start = 0; start < total; start += per) {
+      if (start > 0) await pause();
+      parts.push(step(start, Math.min(total, start + per)));
+    }
+    return tf.concat(parts, 0);
+  } finally {
+    tf.dispose(parts);
+  }
+}
+
 /**
  * `numHiddenLayers` {@linkcode BertLayer}s named `<name>.layer.<i>`.
  * Call it with `[hidden [B, T, H], mask [B, T]]` to get [B, T, H].
@@ -130,7 +178,8 @@ export class BertEncoder extends BertCompositeLayer {
    * @param seq T
    * @param ctx the forward context
    * @param firstTokenOnly run the last layer's feed-forward part on the [CLS] rows alone
-   * @param pause awaited before each step (twice per layer)
+   * @param pause awaited before each step (twice per layer, more for a large batch)
+   * @param options the largest step (see {@linkcode PausingOptions})
    * @returns the last hidden state: [B*T, H], or [B, H] with `firstTokenOnly`
    */
   async forwardPausing(
@@ -141,19 +190,58 @@ export class BertEncoder extends BertCompositeLayer {
     ctx: ForwardContext,
     firstTokenOnly: boolean,
     pause: () => Promise<void>,
+    options: PausingOptions = {},
   ): Promise<tf.Tensor2D> {
+    const budget = stepBudget(options);
+    const { hiddenSize: h, intermediateSize: inner } = this.args;
+    // Multiply-adds of one sequence's attention part (projections, scores, context) and of one
+    // row's feed-forward part: a part over the budget runs a group of sequences / rows a step.
+    const perSequence = seq * (4 * h * h + 2 * seq * h);
+    const perRow = 2 * h * inner;
+    const sequencesPerStep = Math.max(1, Math.floor(budget / perSequence));
+    const rowsPerStep = Math.max(1, Math.floor(budget / perRow));
     let current = hidden;
     let attended: tf.Tensor2D | undefined;
     try {
       for (const [i, block] of this.layer.entries()) {
-        // Two steps per layer (attention, then feed-forward), a pause before each.
+        // Two parts per layer (attention, then feed-forward), a pause before each step.
         await pause();
-        const last = i === this.layer.length - 1;
-        attended = block.attend(current, maskBias, batch, seq, ctx, firstTokenOnly && last);
+        const firstOnly = firstTokenOnly && i === this.layer.length - 1;
+        const source = current;
+        attended = await inSteps(
+          batch,
+          sequencesPerStep,
+          pause,
+          (b0, b1) =>
+            b0 === 0 && b1 === batch
+              ? block.attend(source, maskBias, batch, seq, ctx, firstOnly)
+              : tf.tidy(() =>
+                block.attend(
+                  tf.slice(source, [b0 * seq, 0], [(b1 - b0) * seq, h]),
+                  maskBias === null
+                    ? null
+                    : tf.slice(maskBias, [b0, 0, 0, 0], [b1 - b0, -1, -1, -1]),
+                  b1 - b0,
+                  seq,
+                  ctx,
+                  firstOnly,
+                )
+              ),
+        );
         if (current !== hidden) current.dispose();
         current = hidden;
         await pause();
-        current = block.feedForward(attended, ctx);
+        const input = attended;
+        const rows = input.shape[0];
+        current = await inSteps(
+          rows,
+          rowsPerStep,
+          pause,
+          (r0, r1) =>
+            r0 === 0 && r1 === rows
+              ? block.feedForward(input, ctx)
+              : tf.tidy(() => block.feedForward(tf.slice(input, [r0, 0], [r1 - r0, h]), ctx)),
+        );
         attended.dispose();
         attended = undefined;
       }

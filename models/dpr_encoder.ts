@@ -12,7 +12,7 @@ import { tf, type tfl } from "../backend/tf.ts";
 import type { RawTensor, StateDict } from "../io/state_dict.ts";
 import type { ForwardContext } from "../layers/bert_base_layer.ts";
 import { BertEmbeddings } from "../layers/bert_embeddings.ts";
-import { BertEncoder } from "../layers/bert_encoder.ts";
+import { BertEncoder, type PausingOptions } from "../layers/bert_encoder.ts";
 import { DPRPooler } from "../layers/dpr_pooler.ts";
 import { disposeWeights, keepPlain } from "../layers/held_weight.ts";
 import { DPRConfig } from "./config.ts";
@@ -31,16 +31,12 @@ import type { DPRModelOptions } from "./model_options.ts";
 import { saveSafetensors, type SaveSafetensorsOptions } from "../io/save_safetensors.ts";
 import type { EncodedTensor } from "../io/safetensors_write.ts";
 
+import { nextTurn } from "../backend/next_turn.ts";
+
 export type { DPRModelOptions } from "./model_options.ts";
 
-/**
- * One turn of the event loop: timers, I/O and other requests run before it resolves.
- * @internal the default pause of `forwardAsync`
- * @returns a promise resolved by a macrotask
- */
-export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
-}
+/** @internal the default pause of `forwardAsync` (see `backend/next_turn.ts`) */
+export { nextTurn };
 
 /** Options of `forward`. */
 export interface DPRForwardOptions {
@@ -318,14 +314,16 @@ export class DPREncoder {
    * before each layer (by default a turn of the event loop): a server stays responsive while it
    * encodes (one BERT-base layer takes tens of milliseconds, a whole pass hundreds).
    * @param inputs exactly one of `inputIds` / `inputsEmbeds`, optional mask and token types
-   * @param pause awaited before each layer's attention and feed-forward part; default: one
-   *   macrotask (`setTimeout(0)`)
+   * @param pause awaited before each layer's attention and feed-forward part (and between the
+   *   steps of a part a large batch splits); default: one macrotask (`setTimeout(0)`)
+   * @param options the largest step between pauses (`stepMultiplyAdds`, default 2^29)
    * @returns `poolerOutput`, which the caller owns
    * @throws TypeError / RangeError for bad inputs, before any kernel runs
    */
   async forwardAsync(
     inputs: DPRInputs,
     pause: () => Promise<void> = nextTurn,
+    options: PausingOptions = {},
   ): Promise<{ poolerOutput: tf.Tensor2D }> {
     const { last: cls } = await this.runBertPausing(
       inputs,
@@ -333,6 +331,7 @@ export class DPREncoder {
       this.architecture.name,
       true,
       pause,
+      options,
     );
     try {
       return { poolerOutput: tf.tidy(() => this.pooler.project(cls)) };
@@ -353,6 +352,7 @@ export class DPREncoder {
     owner: string,
     firstTokenOnly: boolean,
     pause: () => Promise<void>,
+    options: PausingOptions = {},
   ): Promise<{ last: tf.Tensor2D; batch: number; seq: number }> {
     const { embed, ctx, prepared } = this.runBert(inputs, {}, defaults, owner, firstTokenOnly);
     const { embedded, maskBias } = tf.tidy((): tf.TensorContainerObject => {
@@ -370,6 +370,7 @@ export class DPREncoder {
         ctx,
         firstTokenOnly,
         pause,
+        options,
       );
       if (this.disposed) {
         last.dispose();

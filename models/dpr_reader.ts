@@ -8,14 +8,15 @@ import { tf, type tfl } from "../backend/tf.ts";
 import type { RawTensor, StateDict } from "../io/state_dict.ts";
 import { DPRSpanHead } from "../layers/dpr_span_head.ts";
 import { disposeWeights, keepPlain } from "../layers/held_weight.ts";
+import type { PausingOptions } from "../layers/bert_encoder.ts";
 import type { DPRConfig } from "./config.ts";
 import {
   DPREncoder,
   type DPRForwardOptions,
   type DPRModelOptions,
-  nextTurn,
   withBertExtras,
 } from "./dpr_encoder.ts";
+import { nextTurn } from "../backend/next_turn.ts";
 import {
   exportBindings,
   loadBindings,
@@ -161,14 +162,16 @@ export class DPRReader {
    * The logits of {@linkcode DPRReader.forward}, the same values, computed with a pause before
    * each layer (by default a turn of the event loop), so a server stays responsive while it reads.
    * @param inputs `inputIds` [n_passages, seq], optional `attentionMask` (default all ones)
-   * @param pause awaited before each layer's attention and feed-forward part; default: one
-   *   macrotask (`setTimeout(0)`)
+   * @param pause awaited before each layer's attention and feed-forward part (and between the
+   *   steps of a part a large batch splits); default: one macrotask (`setTimeout(0)`)
+   * @param options the largest step between pauses (`stepMultiplyAdds`, default 2^29)
    * @returns start, end and relevance logits, which the caller owns
    * @throws TypeError / RangeError for bad inputs, before any kernel runs
    */
   async forwardAsync(
     inputs: DPRReaderInputs,
     pause: () => Promise<void> = nextTurn,
+    options: PausingOptions = {},
   ): Promise<DPRReaderOutput> {
     const { last, batch, seq } = await this.encoder.runBertPausing(
       inputs,
@@ -176,6 +179,7 @@ export class DPRReader {
       "DPRReader",
       false,
       pause,
+      options,
     );
     try {
       return tf.tidy(() => {

@@ -67,6 +67,67 @@ for (const backend of testBackends()) {
   });
 }
 
+Deno.test("forwardAsync: a batch over the step budget runs in more steps, to the same values", async () => {
+  await setBackend("cpu");
+  const close = (got: Float32Array, want: Float32Array) => {
+    assert.equal(got.length, want.length);
+    for (let i = 0; i < want.length; i++) {
+      assert.ok(Math.abs(got[i]! - want[i]!) < 1e-5, `value ${i}: ${got[i]} vs ${want[i]}`);
+    }
+  };
+  const count = () => {
+    const counter = {
+      pauses: 0,
+      pause: () => {
+        counter.pauses++;
+        return Promise.resolve();
+      },
+    };
+    return counter;
+  };
+  const model = await DPRQuestionEncoder.fromPretrained(`${FIXTURES}dpr-question_encoder-tiny`);
+  const reader = await DPRReader.fromPretrained(`${FIXTURES}dpr-reader-tiny`);
+  try {
+    const layers = model.config.numHiddenLayers;
+    const before = tf.memory().numTensors;
+    const whole = count();
+    const expected = await model.forwardAsync(inputs, whole.pause);
+    assert.equal(whole.pauses, 2 * layers, "the default budget keeps this small batch whole");
+    // A budget of one multiply-add: each sequence's attention and each row's feed-forward part
+    // is a step of its own (the last layer's feed-forward part runs on the 2 [CLS] rows).
+    const split = count();
+    const { poolerOutput } = await model.forwardAsync(inputs, split.pause, {
+      stepMultiplyAdds: 1,
+    });
+    const rows = inputs.inputIds.length * inputs.inputIds[0]!.length;
+    assert.equal(split.pauses, layers * 2 + layers * 1 + (layers - 1) * (rows - 1) + 1);
+    close(
+      await poolerOutput.data() as Float32Array,
+      await expected.poolerOutput.data() as Float32Array,
+    );
+    tf.dispose([poolerOutput, expected.poolerOutput]);
+    assert.equal(tf.memory().numTensors, before, "every step's tensors are freed");
+
+    const wanted = reader.forward(inputs);
+    const steps = count();
+    const out = await reader.forwardAsync(inputs, steps.pause, { stepMultiplyAdds: 1 });
+    assert.ok(steps.pauses > 2 * reader.config.numHiddenLayers);
+    for (const key of ["startLogits", "endLogits", "relevanceLogits"] as const) {
+      close(await out[key].data() as Float32Array, await wanted[key].data() as Float32Array);
+    }
+    tf.dispose([out.startLogits, out.endLogits, out.relevanceLogits]);
+    tf.dispose([wanted.startLogits, wanted.endLogits, wanted.relevanceLogits]);
+    await assert.rejects(
+      model.forwardAsync(inputs, undefined, { stepMultiplyAdds: 0 }),
+      /stepMultiplyAdds must be positive: received 0/,
+    );
+    assert.equal(tf.memory().numTensors, before, "nothing is left");
+  } finally {
+    model.dispose();
+    reader.dispose();
+  }
+});
+
 Deno.test("forwardAsync: a model disposed during a pause is refused, and nothing is left", async () => {
   await setBackend("cpu");
   const before = tf.memory().numTensors;
