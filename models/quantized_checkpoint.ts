@@ -15,6 +15,7 @@ import { int8Storage } from "../backend/quantized/kernel_memory.ts";
 import type { EncodedTensor } from "../io/safetensors_write.ts";
 import type { RawTensor } from "../io/state_dict.ts";
 import type { TensorSource } from "../io/tensor_source.ts";
+import { LITTLE_ENDIAN_HOST } from "../io/byte_reader.ts";
 import { heldQuantized, holdQuantized } from "../layers/held_weight.ts";
 import type { WeightBinding, WeightDtype } from "./weight_binding.ts";
 
@@ -160,8 +161,16 @@ export async function loadStored(
   const cols = shapes[0]![1]!;
   const rows = shapes.reduce((sum, shape) => sum + shape[0]!, 0);
   const int8 = group.some((b) => tensors.dtypes?.get(b.key) === "I8");
-  const data = int8 ? int8Storage(rows * cols) : new Uint16Array(rows * cols);
   const scales = int8 ? new Float32Array(rows) : null;
+  // The stored bytes are the values (int8, or little-endian float16 bits on a little-endian
+  // host), copied as bytes: int8 into the kernels' storage; float16 kept in the buffer it was
+  // read into when the weight is one piece in a buffer of its own.
+  let bytes: Uint8Array | undefined;
+  const storage = int8 ? int8Storage(rows * cols) : undefined;
+  if (storage !== undefined) {
+    bytes = new Uint8Array(storage.buffer, storage.byteOffset, rows * cols);
+  }
+  const itemBytes = int8 ? 1 : 2;
   let offset = 0;
   for (const [i, binding] of group.entries()) {
     const pieceRows = shapes[i]![0]!;
@@ -173,16 +182,16 @@ export async function loadStored(
       );
     }
     const raw = await tensors.readRaw!(binding.key);
-    if (int8) {
-      (data as Int8Array).set(new Int8Array(raw.buffer, raw.byteOffset, raw.length), offset * cols);
-      scales!.set(await tensors.read(`${binding.key}${SCALE_SUFFIX}`), offset);
-    } else {
-      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-      const halves = data as Uint16Array, base = offset * cols;
-      for (let j = 0; j < pieceRows * cols; j++) halves[base + j] = view.getUint16(2 * j, true);
+    const own = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
+    if (!int8 && group.length === 1 && own) bytes = raw;
+    else {
+      bytes ??= new Uint8Array(rows * cols * itemBytes);
+      bytes.set(raw, offset * cols * itemBytes);
     }
+    if (int8) scales!.set(await tensors.read(`${binding.key}${SCALE_SUFFIX}`), offset);
     offset += pieceRows;
   }
+  const data = storage ?? halves(bytes!);
   const name = `${group[0]!.key}${int8 ? SCALE_SUFFIX : ""}`;
   const weight = new QuantizedWeight(int8 ? "int8" : "float16", [rows, cols], data, scales, name);
   if (dtype === weight.layout) {
@@ -205,4 +214,16 @@ export async function loadStored(
     offset += shape[0]!;
   }
   return pieces;
+}
+
+/** Little-endian float16 bits as a Uint16Array: a view where the host and alignment allow. */
+function halves(bytes: Uint8Array): Uint16Array {
+  const count = bytes.length / 2;
+  if (LITTLE_ENDIAN_HOST && bytes.byteOffset % 2 === 0) {
+    return new Uint16Array(bytes.buffer, bytes.byteOffset, count);
+  }
+  const out = new Uint16Array(count);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < count; i++) out[i] = view.getUint16(2 * i, true);
+  return out;
 }
