@@ -10,6 +10,7 @@
  * @module
  */
 import { isIgnoredKey } from "./checkpoint_keys.ts";
+import { transposeInto } from "./transpose.ts";
 import type { RawTensor, StateDict } from "./state_dict.ts";
 import type { WeightSource } from "./tfjs_artifacts.ts";
 
@@ -50,9 +51,7 @@ export function transpose2d(data: Float32Array, shape: readonly number[]): RawTe
   if (shape.length !== 2) throw new TypeError(`Cannot transpose a tensor of shape [${shape}]`);
   const [rows, cols] = shape as [number, number];
   const out = new Float32Array(rows * cols);
-  for (let r = 0; r < rows; r++) {
-    for (let c = 0; c < cols; c++) out[c * rows + r] = data[r * cols + c]!;
-  }
+  transposeInto(data, rows, cols, out);
   return { shape: [cols, rows], data: out };
 }
 

@@ -11,6 +11,7 @@
 import type { tfl } from "../backend/tf.ts";
 import { type TensorFill, tensorFill } from "../backend/tensor_fill.ts";
 import type { TensorSource } from "../io/tensor_source.ts";
+import { transposeInto } from "../io/transpose.ts";
 import type { WeightBinding } from "./weight_binding.ts";
 import { writePlain } from "../layers/held_weight.ts";
 
@@ -113,13 +114,10 @@ function place(
   const offset = (binding.part?.index ?? 0) * width;
   const dst = fill.view();
   if (binding.transpose) {
-    // [width, inner] rows first.. -> columns offset + first.. of the variable [inner, L]
+    // [width, inner] rows first.. -> columns offset + first.. of the variable [inner, L], a tile
+    // at a time (a column at a time would miss the cache on every read)
     const inner = shape[1]!;
-    const rows = values.length / inner;
-    for (let j = 0; j < inner; j++) {
-      const base = j * total + offset + first;
-      for (let i = 0, src = j; i < rows; i++, src += inner) dst[base + i] = values[src]!;
-    }
+    transposeInto(values, values.length / inner, inner, dst, total, offset + first);
     return;
   }
   // [..., width] as rows of `width` -> rows of L, at column offset
