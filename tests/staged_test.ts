@@ -29,7 +29,7 @@ Deno.test("a fresh process that imports the package only through importStaged ca
     console.log(JSON.stringify({ size: index.size, backend: tf.getBackend() }));
   `;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--no-prompt", script],
+    args: ["eval", script],
     cwd: new URL("../", import.meta.url),
     env: { NO_COLOR: "1" },
     stdout: "piped",
