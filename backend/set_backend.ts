@@ -10,6 +10,7 @@
  * @module
  */
 import { readEnv } from "./env.ts";
+import { nextTurn } from "./next_turn.ts";
 import { skipNodeBanner, tf } from "./tf.ts";
 import { type BackendInfo, getBackendInfo, recordBackendInfo } from "./backend_info.ts";
 import { probeWebGpu } from "./webgpu_adapter.ts";
@@ -354,6 +355,9 @@ async function startWasm(threads: number | "auto", fma: boolean | undefined): Pr
       cause: error,
     });
   }
+  // A turn of the event loop after each long piece of the start-up (evaluating the package,
+  // starting its module, compiling this package's kernels), so none runs in the same task.
+  await nextTurn();
   let ok = await tf.setBackend("wasm");
   if (!ok && prepared.threads > 1) {
     // The threaded start-up failed (tfjs printed why); retry with the stock one-thread start-up.
@@ -365,9 +369,11 @@ async function startWasm(threads: number | "auto", fma: boolean | undefined): Pr
     throw new BackendUnavailableError("wasm", `tfjs-backend-wasm failed to initialize; ${install}`);
   }
   await tf.ready();
+  await nextTurn();
   const pkg = await import("@tensorflow/tfjs-backend-wasm");
   const threadsRunning = pkg.getThreadsCount();
   const products = chooseWasmProducts(fma ?? wasmFmaFromEnv(), threadsRunning);
+  await nextTurn();
   return {
     reason: `WebAssembly${prepared.simd ? " SIMD" : ""}, ${prepared.note}; ${products.note}`,
     info: {
