@@ -11,3 +11,33 @@
 export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
+
+/** Items {@linkcode mapInSlices} maps between two turns by default. */
+export const SLICE_ITEMS = 64;
+
+/**
+ * `items.map(fn)` a slice at a time, a turn of the event loop between slices: for per-item work
+ * over inputs of any length (tokenizing a large batch), so no task runs all of it.
+ * @param items the inputs
+ * @param fn the work of one item (its index second, as `map` gives)
+ * @param slice items per slice (default {@linkcode SLICE_ITEMS})
+ * @returns the results, in order
+ */
+export async function mapInSlices<T, U>(
+  items: readonly T[],
+  fn: (item: T, index: number) => U,
+  slice: number = SLICE_ITEMS,
+): Promise<U[]> {
+  if (!(Number.isInteger(slice) && slice > 0)) {
+    throw new RangeError(
+      `Cannot map in slices: slice must be a positive integer: received ${slice}`,
+    );
+  }
+  const out: U[] = [];
+  for (let start = 0; start < items.length; start += slice) {
+    if (start > 0) await nextTurn();
+    const end = Math.min(items.length, start + slice);
+    for (let i = start; i < end; i++) out.push(fn(items[i]!, i));
+  }
+  return out;
+}

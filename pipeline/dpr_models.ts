@@ -6,6 +6,7 @@
  * @module
  */
 import { tf } from "../backend/tf.ts";
+import { mapInSlices } from "../backend/next_turn.ts";
 import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
 import { DPRQuestionEncoder } from "../models/dpr_question_encoder.ts";
 import { DPRReader } from "../models/dpr_reader.ts";
@@ -185,7 +186,8 @@ export class DprEncoderAdapter implements DenseEncoder {
     options: EncodeTextsOptions = {},
   ): Promise<Float32Array[]> {
     this.#expect(DPRQuestionEncoder, "encodeQuestions", "a question encoder");
-    const inputs = questions.map((question, i) => {
+    // A slice of the questions at a time: a large batch is tokenized over several tasks.
+    const inputs = await mapInSlices(questions, (question, i) => {
       if (typeof question !== "string") {
         throw new TypeError(
           `Cannot encodeQuestions: question ${i} must be a string: received ${typeof question}`,
@@ -209,7 +211,7 @@ export class DprEncoderAdapter implements DenseEncoder {
     options: EncodePassagesOptions = {},
   ): Promise<Float32Array[]> {
     this.#expect(DPRContextEncoder, "encodePassages", "a context encoder");
-    const inputs = passages.map((passage, i) => {
+    const inputs = await mapInSlices(passages, (passage, i) => {
       const { title = "", text } = typeof passage === "string" ? { text: passage } : passage ?? {};
       if (typeof text !== "string" || typeof title !== "string") {
         throw new TypeError(

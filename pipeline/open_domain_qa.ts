@@ -5,6 +5,7 @@
  * exact character range in the original passage text.
  * @module
  */
+import { mapInSlices } from "../backend/next_turn.ts";
 import { openIndex } from "../index/open_index.ts";
 import { passageFields, type SearchHit, type VectorIndex } from "../index/vector_index.ts";
 import {
@@ -149,10 +150,10 @@ export class OpenDomainQA<I extends VectorIndex = VectorIndex> {
     this.index = parts.index;
     const batchSize = parts.batchSize ?? 32;
     this.#questions = new MicroBatcher(
-      (questions: string[]) =>
-        embedEncoded(
+      async (questions: string[]) =>
+        await embedEncoded(
           this.questionEncoder,
-          questions.map((q) => this.questionEncoder.tokenize(q)),
+          await mapInSlices(questions, (q) => this.questionEncoder.tokenize(q)),
           batchSize,
         ),
       { maxBatchSize: 256 },
@@ -207,10 +208,10 @@ export class OpenDomainQA<I extends VectorIndex = VectorIndex> {
     if (encoder === undefined) {
       throw new TypeError("Cannot embed passages: this OpenDomainQA has no context encoder");
     }
-    const run = () =>
-      embedEncoded(
+    const run = async () =>
+      await embedEncoded(
         encoder,
-        passages.map((p) => tokenizePassage(encoder, p.title, p.text, tokenTypes)),
+        await mapInSlices(passages, (p) => tokenizePassage(encoder, p.title, p.text, tokenTypes)),
       );
     return this.#serialize(run);
   }
