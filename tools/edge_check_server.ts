@@ -37,6 +37,10 @@ export interface Server {
   port: number;
   started: number;
   longestBlockMs: number;
+  /** The most CPU the server's main thread spent between two probe firings. */
+  longestCpuBlockMs: number;
+  /** The same, since `serving` was set. */
+  longestServingCpuBlockMs: number;
   /** The longest block reported since `serving` was set (requests only, loading excluded). */
   longestServingBlockMs: number;
   serving: boolean;
@@ -61,6 +65,8 @@ export function startServer(env: Record<string, string>): Server {
     port,
     started,
     longestBlockMs: 0,
+    longestCpuBlockMs: 0,
+    longestServingCpuBlockMs: 0,
     longestServingBlockMs: 0,
     serving: false,
     ready: new Promise((resolve) => markReady = resolve),
@@ -81,6 +87,15 @@ export function startServer(env: Record<string, string>): Server {
             server.longestBlockMs = Math.max(server.longestBlockMs, message.ms);
             if (server.serving) {
               server.longestServingBlockMs = Math.max(server.longestServingBlockMs, message.ms);
+            }
+          }
+          if (message.probe === "cpu-block") {
+            server.longestCpuBlockMs = Math.max(server.longestCpuBlockMs, message.ms);
+            if (server.serving) {
+              server.longestServingCpuBlockMs = Math.max(
+                server.longestServingCpuBlockMs,
+                message.ms,
+              );
             }
           }
           if (message.probe === "ready") markReady();
