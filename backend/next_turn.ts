@@ -12,6 +12,24 @@ export function nextTurn(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
 }
 
+/** How long {@linkcode turnIfDue} lets work run before it takes a turn of the event loop. */
+export const TURN_DUE_MS = 10;
+
+let lastTurn = performance.now();
+
+/**
+ * A turn of the event loop when {@linkcode TURN_DUE_MS} have passed since the last one this
+ * function took, else nothing: the pause between the steps of long work, so that fast steps
+ * (a native backend's) do not each wait for a timer (a timer turn costs about a millisecond)
+ * while slow ones still let other tasks run every few milliseconds.
+ * @returns a promise resolved at once, or by a macrotask
+ */
+export async function turnIfDue(): Promise<void> {
+  if (performance.now() - lastTurn < TURN_DUE_MS) return;
+  await nextTurn();
+  lastTurn = performance.now();
+}
+
 /** Items {@linkcode mapInSlices} maps between two turns by default. */
 export const SLICE_ITEMS = 64;
 

@@ -30,13 +30,9 @@ import { encoderLayersModel } from "./layers_model.ts";
 import type { DPRModelOptions } from "./model_options.ts";
 import { saveSafetensors, type SaveSafetensorsOptions } from "../io/save_safetensors.ts";
 import type { EncodedTensor } from "../io/safetensors_write.ts";
-
-import { nextTurn } from "../backend/next_turn.ts";
+import { turnIfDue } from "../backend/next_turn.ts";
 
 export type { DPRModelOptions } from "./model_options.ts";
-
-/** @internal the default pause of `forwardAsync` (see `backend/next_turn.ts`) */
-export { nextTurn };
 
 /** Options of `forward`. */
 export interface DPRForwardOptions {
@@ -315,14 +311,15 @@ export class DPREncoder {
    * encodes (one BERT-base layer takes tens of milliseconds, a whole pass hundreds).
    * @param inputs exactly one of `inputIds` / `inputsEmbeds`, optional mask and token types
    * @param pause awaited before each layer's attention and feed-forward part (and between the
-   *   steps of a part a large batch splits); default: one macrotask (`setTimeout(0)`)
+   *   steps of a part a large batch splits); default: a turn of the event loop when 10 ms have
+   *   passed since the last one (`turnIfDue`)
    * @param options the largest step between pauses (`stepMultiplyAdds`, default 2^29)
    * @returns `poolerOutput`, which the caller owns
    * @throws TypeError / RangeError for bad inputs, before any kernel runs
    */
   async forwardAsync(
     inputs: DPRInputs,
-    pause: () => Promise<void> = nextTurn,
+    pause: () => Promise<void> = turnIfDue,
     options: PausingOptions = {},
   ): Promise<{ poolerOutput: tf.Tensor2D }> {
     const { last: cls } = await this.runBertPausing(

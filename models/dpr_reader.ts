@@ -16,7 +16,7 @@ import {
   type DPRModelOptions,
   withBertExtras,
 } from "./dpr_encoder.ts";
-import { nextTurn } from "../backend/next_turn.ts";
+import { turnIfDue } from "../backend/next_turn.ts";
 import {
   exportBindings,
   loadBindings,
@@ -163,14 +163,15 @@ export class DPRReader {
    * each layer (by default a turn of the event loop), so a server stays responsive while it reads.
    * @param inputs `inputIds` [n_passages, seq], optional `attentionMask` (default all ones)
    * @param pause awaited before each layer's attention and feed-forward part (and between the
-   *   steps of a part a large batch splits); default: one macrotask (`setTimeout(0)`)
+   *   steps of a part a large batch splits); default: a turn of the event loop when 10 ms have
+   *   passed since the last one (`turnIfDue`)
    * @param options the largest step between pauses (`stepMultiplyAdds`, default 2^29)
    * @returns start, end and relevance logits, which the caller owns
    * @throws TypeError / RangeError for bad inputs, before any kernel runs
    */
   async forwardAsync(
     inputs: DPRReaderInputs,
-    pause: () => Promise<void> = nextTurn,
+    pause: () => Promise<void> = turnIfDue,
     options: PausingOptions = {},
   ): Promise<DPRReaderOutput> {
     const { last, batch, seq } = await this.encoder.runBertPausing(

@@ -36,3 +36,17 @@ Deno.test("mapInSlices: map's results and indices, with turns of the event loop 
     /slice must be a positive integer: received 0/,
   );
 });
+
+Deno.test("turnIfDue takes a turn only once TURN_DUE_MS have passed since its last", async () => {
+  const { turnIfDue, TURN_DUE_MS } = await import("../../backend/next_turn.ts");
+  await new Promise((resolve) => setTimeout(resolve, TURN_DUE_MS + 5));
+  let ran = false;
+  setTimeout(() => ran = true, 0);
+  await turnIfDue(); // due: the timer runs first
+  assert.ok(ran, "a turn was taken");
+  ran = false;
+  setTimeout(() => ran = true, 0);
+  const start = performance.now();
+  await turnIfDue(); // just took one
+  if (performance.now() - start < TURN_DUE_MS) assert.equal(ran, false, "no turn when not due");
+});
