@@ -96,6 +96,17 @@ export function rangedTensorSource(
     ...(options.metadata === undefined ? {} : { metadata: options.metadata }),
     ...(options.layersBindings === undefined ? {} : { layersBindings: options.layersBindings }),
     readRaw,
+    async readRawInto(name: string, target: Uint8Array): Promise<void> {
+      const tensor = lookup(name);
+      if (target.length !== tensor.byteLength) {
+        throw new RangeError(
+          `Cannot read ${name} into ${target.length} bytes: it holds ${tensor.byteLength}`,
+        );
+      }
+      if (tensor.reader.readInto !== undefined) await tensor.reader.readInto(tensor.begin, target);
+      else target.set(await tensor.reader.read(tensor.begin, tensor.byteLength));
+      if (tensor.crc32 !== undefined) checkCrc(tensor, crc32(target));
+    },
     read,
     async readRows(name: string, start: number, end: number): Promise<Float32Array> {
       const tensor = lookup(name);

@@ -24,6 +24,12 @@ export interface TensorSource {
   /** One tensor's stored bytes, undecoded (little-endian), where the format keeps them. */
   readRaw?(name: string): Promise<Uint8Array>;
   /**
+   * {@linkcode TensorSource.readRaw} into `target` (exactly the tensor's byte size), where the
+   * format allows: the bytes go straight to their final storage, no buffer of their own made.
+   * @throws RangeError for a name the checkpoint lacks or a target of another size
+   */
+  readRawInto?(name: string, target: Uint8Array): Promise<void>;
+  /**
    * One tensor's values as float32 (a fresh array the caller may keep or modify).
    * @throws RangeError for a name the checkpoint lacks
    */

@@ -181,12 +181,18 @@ export async function loadStored(
           `${stored} beside ${int8 ? "I8" : "F16"}`,
       );
     }
-    const raw = await tensors.readRaw!(binding.key);
-    const own = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
-    if (!int8 && group.length === 1 && own) bytes = raw;
-    else {
-      bytes ??= new Uint8Array(rows * cols * itemBytes);
-      bytes.set(raw, offset * cols * itemBytes);
+    const at = offset * cols * itemBytes, size = pieceRows * cols * itemBytes;
+    if (bytes !== undefined && tensors.readRawInto !== undefined) {
+      // Straight into the kernels' storage: no buffer per tensor left for the collector.
+      await tensors.readRawInto(binding.key, bytes.subarray(at, at + size));
+    } else {
+      const raw = await tensors.readRaw!(binding.key);
+      const own = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength;
+      if (!int8 && group.length === 1 && own) bytes = raw;
+      else {
+        bytes ??= new Uint8Array(rows * cols * itemBytes);
+        bytes.set(raw, at);
+      }
     }
     if (int8) scales!.set(await tensors.read(`${binding.key}${SCALE_SUFFIX}`), offset);
     offset += pieceRows;

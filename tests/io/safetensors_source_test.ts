@@ -25,6 +25,13 @@ Deno.test("safetensorsFileSource: shapes up front, whole tensors and row ranges 
       equal((await source.readRows!("a.weight", 2, 2)).length, 0);
       await rejects(source.read("c"), /Cannot read c: the sample lacks it/);
       await rejects(source.readRows!("a.weight", 3, 6), /rows 3\.\.6 of a\.weight: it has 5/);
+      // The stored bytes straight into a caller's buffer (a view inside a larger one here).
+      const target = new Uint8Array(4 + 16 + 4);
+      await source.readRawInto!("b", target.subarray(4, 20));
+      deepEqual(target.subarray(4, 20), await source.readRaw!("b"));
+      deepEqual([...target.subarray(0, 4), ...target.subarray(20)], new Array(8).fill(0));
+      await rejects(source.readRawInto!("b", new Uint8Array(15)), /into 15 bytes: it holds 16/);
+      await rejects(source.readRawInto!("c", target), /Cannot read c: the sample lacks it/);
     } finally {
       source.close();
     }
