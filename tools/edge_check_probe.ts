@@ -50,7 +50,7 @@ setInterval(() => {
   const spent = cpu !== undefined && lastCpu !== undefined ? cpu - lastCpu : 0;
   if (spent > longestCpu || spent >= CPU_REPORT_MS) {
     longestCpu = Math.max(longestCpu, spent);
-    console.log(JSON.stringify({ probe: "cpu-block", ms: spent }));
+    console.log(JSON.stringify({ probe: "cpu-block", ms: Math.round(spent) }));
   }
   lastCpu = cpu;
 }, INTERVAL_MS);
