@@ -4,6 +4,7 @@
  * message ever shows a password.
  * @module
  */
+import { readEnv } from "../backend/env.ts";
 
 /** What a Postgres index URL says. */
 export interface PgLocation {
@@ -48,7 +49,7 @@ export function redactUrl(url: string): string {
  * Parses a Postgres index URL.
  * @param url `postgres://` or `postgresql://` URL
  * @param env where `PGPASSWORD` and `PGUSER` are read (default: the process environment, when
- *   readable)
+ *   readable without a prompt; empty reads as unset)
  * @returns the connection settings
  */
 export function parsePgUrl(
@@ -117,12 +118,4 @@ export function parsePgUrl(
     connectTimeout: int("connect_timeout", 1, 3600) ?? 10,
     redacted,
   };
-}
-
-function readEnv(name: string): string | undefined {
-  try {
-    return Deno.env.get(name);
-  } catch {
-    return undefined; // no --allow-env: the URL must carry what is needed
-  }
 }
