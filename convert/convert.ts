@@ -3,8 +3,9 @@
  * facebookresearch/DPR checkpoint file) into a folder of TensorFlow.js artifacts: `model.json`
  * (the layers-model topology of our custom layers and a tfjs `weightsManifest`), 4 MiB weight
  * shards, `config.json` and the tokenizer files. Once this package's layers are registered
- * (importing any model module does it), `tf.loadLayersModel` loads the folder; `resolvePretrained`
- * reads it back into the PyTorch-named state dict through the bindings kept in `model.json`.
+ * (importing any model module does it), `tf.loadLayersModel` loads the folder; `fromPretrained`
+ * loads its weights straight into the layers (matching the bindings kept in `model.json` with the
+ * model's own); `resolvePretrained` reads them back under PyTorch names through those bindings.
  *
  * The folder is built under a temporary name beside `outDir` and renamed into place at the end,
  * so a failed run leaves nothing behind.

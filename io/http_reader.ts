@@ -101,15 +101,17 @@ export async function openHttpReader(
   };
 }
 
-/** A GET of `length` bytes from `offset`. */
+/** A GET of `length` bytes from `offset`, or of the whole file without them. */
 async function get(
   url: string,
   options: HttpReaderOptions,
-  offset: number,
-  length: number,
+  offset?: number,
+  length?: number,
 ): Promise<Response> {
   const headers = new Headers(options.headers);
-  headers.set("Range", `bytes=${offset}-${offset + length - 1}`);
+  if (offset !== undefined && length !== undefined) {
+    headers.set("Range", `bytes=${offset}-${offset + length - 1}`);
+  }
   let response: Response;
   try {
     response = await options.fetch(url, { headers });
@@ -204,12 +206,7 @@ function onDemandReader(
   let held: ByteReader | null = null;
   const whole = async (): Promise<ByteReader> => {
     if (held !== null) return held;
-    let response: Response;
-    try {
-      response = await options.fetch(url, { headers: options.headers });
-    } catch (error) {
-      throw new Error(`Cannot download ${url}: ${(error as Error).message}`);
-    }
+    const response = await get(url, options);
     if (!response.ok) {
       await response.body?.cancel();
       throw new Error(`Cannot download ${url}: HTTP ${response.status} ${response.statusText}`);
