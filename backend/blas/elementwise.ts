@@ -6,7 +6,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { expNonPositive, normalCdf } from "./fast_math.ts";
+import { normalCdf, rowMax, softmaxRow } from "./fast_math.ts";
 
 type TensorInfo = tf.TensorInfo;
 type KernelFunc = tf.KernelFunc;
@@ -187,18 +187,8 @@ function softmaxKernel(fallback: KernelFunc): KernelFunc {
     const n = logits.shape[rank - 1]!;
     const out = new Float32Array(xv.length);
     if (n === 0) return backend.makeTensorInfo(logits.shape, "float32", out);
-    for (let o = 0; o < xv.length; o += n) {
-      let max = -Infinity;
-      for (let j = 0; j < n; j++) if (xv[o + j]! > max) max = xv[o + j]!;
-      let sum = 0;
-      for (let j = 0; j < n; j++) {
-        const e = expNonPositive(xv[o + j]! - max);
-        out[o + j] = e;
-        sum += e;
-      }
-      const inv = 1 / sum;
-      for (let j = 0; j < n; j++) out[o + j] = out[o + j]! * inv;
-    }
+    out.set(xv);
+    for (let o = 0; o < xv.length; o += n) softmaxRow(out, o, n, rowMax(out, o, n));
     return backend.makeTensorInfo(logits.shape, "float32", out);
   };
 }

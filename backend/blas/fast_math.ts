@@ -90,3 +90,34 @@ export function normalCdfLinear(x: number): number {
   const i = u | 0, a = LIN_TABLE[i]!;
   return a + (u - i) * (LIN_TABLE[i + 1]! - a);
 }
+
+/**
+ * Softmax of `row[o .. o + n)` in place, given the largest of those values: `exp(y - max) / sum`.
+ * @param row the values
+ * @param o first index of the row
+ * @param n its length
+ * @param max the largest of its values ({@linkcode rowMax})
+ */
+export function softmaxRow(row: Float32Array, o: number, n: number, max: number): void {
+  let sum = 0;
+  for (let j = 0; j < n; j++) {
+    const e = expNonPositive(row[o + j]! - max);
+    row[o + j] = e;
+    sum += e;
+  }
+  const inv = 1 / sum;
+  for (let j = 0; j < n; j++) row[o + j] = row[o + j]! * inv;
+}
+
+/**
+ * The largest of `row[o .. o + n)`.
+ * @param row the values
+ * @param o first index
+ * @param n how many
+ * @returns the largest, or -Infinity for none
+ */
+export function rowMax(row: Float32Array, o: number, n: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) if (row[o + j]! > max) max = row[o + j]!;
+  return max;
+}

@@ -4,7 +4,7 @@
  * @module
  */
 import type { tf } from "../tf.ts";
-import { expNonPositive, normalCdfLinear } from "./fast_math.ts";
+import { normalCdfLinear, rowMax, softmaxRow } from "./fast_math.ts";
 import {
   ATTENTION_KERNEL,
   GELU_KERNEL,
@@ -116,25 +116,6 @@ const maskedSoftmax: KernelFunc = (args) => {
   }
   return backend.makeTensorInfo(scores.shape, "float32", out);
 };
-
-/** Softmax of `row[o .. o + n)` in place, given the largest of those values: `exp(y - max) / sum`. */
-function softmaxRow(row: Float32Array, o: number, n: number, max: number): void {
-  let sum = 0;
-  for (let j = 0; j < n; j++) {
-    const e = expNonPositive(row[o + j]! - max);
-    row[o + j] = e;
-    sum += e;
-  }
-  const inv = 1 / sum;
-  for (let j = 0; j < n; j++) row[o + j] = row[o + j]! * inv;
-}
-
-/** The largest of `row[o .. o + n)`. */
-function rowMax(row: Float32Array, o: number, n: number): number {
-  let max = -Infinity;
-  for (let j = 0; j < n; j++) if (row[o + j]! > max) max = row[o + j]!;
-  return max;
-}
 
 /** Whether `v[o .. o + n)` is all zeros (a mask bias row without padding). */
 function allZero(v: Float32Array, o: number, n: number): boolean {

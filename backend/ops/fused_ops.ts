@@ -7,6 +7,7 @@
  */
 import { tf } from "../tf.ts";
 import { recordingGradients } from "./recording_gradients.ts";
+import { givenInputs, type OptionalInputs, runNamedKernel } from "./run_named_kernel.ts";
 import { type PackedWeight, readsPacked, unpackedTensor } from "./packed_weight.ts";
 
 /** Kernel names registered for the "blas" backend. */
@@ -32,16 +33,6 @@ export const PACKED_LINEAR_KERNEL = "DprPackedLinear";
 /** A dense kernel [in, out] as the linear ops take it: a float32 tensor or a packed weight. */
 export type LinearKernel = tf.Tensor2D | PackedWeight;
 
-/** The inputs and attributes that hand `kernel` to a linear kernel, beside `inputs`. */
-function withKernel(
-  kernel: LinearKernel,
-  inputs: tf.NamedTensorMap,
-  attrs: Record<string, unknown> = {},
-): [tf.NamedTensorMap, tf.NamedAttrMap] {
-  if (kernel instanceof tf.Tensor) return [{ ...inputs, kernel }, attrs as tf.NamedAttrMap];
-  return [inputs, { ...attrs, weight: kernel } as unknown as tf.NamedAttrMap];
-}
-
 /**
  * `x @ kernel + bias`: `_FusedMatMul` for a float32 kernel; for a packed one the backend's
  * {@link PACKED_LINEAR_KERNEL}, or (on another backend, under a gradient tape) its plain matrix.
@@ -54,9 +45,8 @@ export function linear(x: tf.Tensor2D, kernel: LinearKernel, bias: tf.Tensor): t
   if (kernel instanceof tf.Tensor) {
     return tf.fused.matMul({ a: x, b: kernel, bias }) as tf.Tensor2D;
   }
-  if (packedAvailable(PACKED_LINEAR_KERNEL, kernel, [x, bias])) {
-    const [inputs, attrs] = withKernel(kernel, { x, bias });
-    return tf.engine().runKernel(PACKED_LINEAR_KERNEL, inputs, attrs) as tf.Tensor2D;
+  if (linearAvailable(PACKED_LINEAR_KERNEL, kernel, { x, bias })) {
+    return runLinear(PACKED_LINEAR_KERNEL, kernel, { x, bias });
   }
   return tf.tidy(() => linear(x, unpackedTensor(kernel), bias));
 }
@@ -71,14 +61,27 @@ export function hasFusedKernel(kernel: string): boolean {
   return tf.getKernel(kernel, tf.getBackend()) !== undefined;
 }
 
-function fusedAvailable(kernel: string, inputs: tf.Tensor[]): boolean {
-  return hasFusedKernel(kernel) && inputs.every((t) => t.dtype === "float32");
+function fusedAvailable(kernel: string, inputs: OptionalInputs): boolean {
+  return hasFusedKernel(kernel) &&
+    Object.values(givenInputs(inputs)).every((t) => t.dtype === "float32");
 }
 
-/** Whether `kernel` (a linear op's) runs fused with `weight` packed by the active backend. */
-function packedAvailable(kernel: string, weight: LinearKernel, inputs: tf.Tensor[]): boolean {
-  if (weight instanceof tf.Tensor) return fusedAvailable(kernel, [...inputs, weight]);
+/** Whether `kernel` (a linear op's) runs fused with `weight` (a tensor, or packed). */
+function linearAvailable(kernel: string, weight: LinearKernel, inputs: OptionalInputs): boolean {
+  if (weight instanceof tf.Tensor) return fusedAvailable(kernel, { ...inputs, kernel: weight });
   return readsPacked(weight) && fusedAvailable(kernel, inputs);
+}
+
+/** Runs a linear op's kernel: `kernel` an input tensor, or a packed weight in `weight`. */
+function runLinear(
+  name: string,
+  kernel: LinearKernel,
+  inputs: OptionalInputs,
+  attrs: Record<string, unknown> = {},
+): tf.Tensor2D {
+  return kernel instanceof tf.Tensor
+    ? runNamedKernel(name, { ...inputs, kernel }, attrs)
+    : runNamedKernel(name, inputs, { ...attrs, weight: kernel });
 }
 
 /**
@@ -87,9 +90,7 @@ function packedAvailable(kernel: string, weight: LinearKernel, inputs: tf.Tensor
  * @returns a tensor of the same shape
  */
 export function geluErf(x: tf.Tensor): tf.Tensor {
-  if (fusedAvailable(GELU_KERNEL, [x])) {
-    return tf.engine().runKernel(GELU_KERNEL, { x }) as tf.Tensor;
-  }
+  if (fusedAvailable(GELU_KERNEL, { x })) return runNamedKernel(GELU_KERNEL, { x });
   return tf.tidy(() => tf.mul(tf.mul(x, 0.5), tf.add(tf.erf(tf.mul(x, Math.SQRT1_2)), 1)));
 }
 
@@ -105,9 +106,8 @@ export function linearGeluErf(x: tf.Tensor2D, kernel: LinearKernel, bias: tf.Ten
   const [k, n] = kernel.shape;
   const shapesOk = x.rank === 2 && kernel.shape.length === 2 && x.shape[1] === k &&
     bias.rank === 1 && bias.shape[0] === n;
-  if (shapesOk && packedAvailable(LINEAR_GELU_KERNEL, kernel, [x, bias])) {
-    const [inputs, attrs] = withKernel(kernel, { x, bias });
-    return tf.engine().runKernel(LINEAR_GELU_KERNEL, inputs, attrs) as tf.Tensor2D;
+  if (shapesOk && linearAvailable(LINEAR_GELU_KERNEL, kernel, { x, bias })) {
+    return runLinear(LINEAR_GELU_KERNEL, kernel, { x, bias });
   }
   return tf.tidy(() => geluErf(linear(x, kernel, bias))) as tf.Tensor2D;
 }
@@ -132,16 +132,9 @@ export function layerNormFused(
   const h = x.shape[x.rank - 1];
   const shapesOk = x.rank >= 1 && gamma.size === h && beta.size === h &&
     (residual === undefined || tf.util.arraysEqual(residual.shape, x.shape));
-  const inputs = residual === undefined ? [x, gamma, beta] : [x, gamma, beta, residual];
+  const inputs = { x, gamma, beta, residual };
   if (shapesOk && fusedAvailable(LAYER_NORM_KERNEL, inputs)) {
-    const named: tf.NamedTensorMap = residual === undefined
-      ? { x, gamma, beta }
-      : { x, gamma, beta, residual };
-    return tf.engine().runKernel(
-      LAYER_NORM_KERNEL,
-      named,
-      { eps } as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor;
+    return runNamedKernel(LAYER_NORM_KERNEL, inputs, { eps });
   }
   return tf.tidy(() => {
     const y = residual === undefined ? x : tf.add(x, residual);
@@ -177,11 +170,9 @@ export function linearLayerNorm(
   const shapesOk = x.rank === 2 && kernel.shape.length === 2 && x.shape[1] === k &&
     bias.rank === 1 && bias.size === h && gamma.size === h && beta.size === h &&
     tf.util.arraysEqual(residual.shape, [x.shape[0], h!]);
-  if (
-    shapesOk && packedAvailable(LINEAR_LAYER_NORM_KERNEL, kernel, [x, bias, gamma, beta, residual])
-  ) {
-    const [inputs, attrs] = withKernel(kernel, { x, bias, gamma, beta, residual }, { eps });
-    return tf.engine().runKernel(LINEAR_LAYER_NORM_KERNEL, inputs, attrs) as tf.Tensor2D;
+  const inputs = { x, bias, gamma, beta, residual };
+  if (shapesOk && linearAvailable(LINEAR_LAYER_NORM_KERNEL, kernel, inputs)) {
+    return runLinear(LINEAR_LAYER_NORM_KERNEL, kernel, inputs, { eps });
   }
   return tf.tidy(() =>
     layerNormFused(linear(x, kernel, bias), gamma, beta, eps, residual)
@@ -203,14 +194,9 @@ export function maskedSoftmax(
   const [b, , , tk] = scores.shape;
   const maskOk = maskBias === null ||
     (maskBias.rank === 4 && tf.util.arraysEqual(maskBias.shape, [b!, 1, 1, tk!]));
-  const inputs = maskBias === null ? [scores] : [scores, maskBias];
+  const inputs = { scores, maskBias };
   if (scores.rank === 4 && maskOk && fusedAvailable(MASKED_SOFTMAX_KERNEL, inputs)) {
-    const named: tf.NamedTensorMap = maskBias === null ? { scores } : { scores, maskBias };
-    return tf.engine().runKernel(
-      MASKED_SOFTMAX_KERNEL,
-      named,
-      { scale } as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor;
+    return runNamedKernel(MASKED_SOFTMAX_KERNEL, inputs, { scale });
   }
   return tf.tidy(() => {
     const scaled = tf.mul(scores, scale);
@@ -260,14 +246,9 @@ export function fusedAttention(
     );
   }
   const h = h3 / 3, d = h / n, tq = firstOnly ? 1 : t;
-  const inputs = maskBias === null ? [qkv] : [qkv, maskBias];
+  const inputs = { qkv, maskBias };
   if (fusedAvailable(ATTENTION_KERNEL, inputs)) {
-    const named: tf.NamedTensorMap = maskBias === null ? { qkv } : { qkv, maskBias };
-    return tf.engine().runKernel(
-      ATTENTION_KERNEL,
-      named,
-      { batch: b, seq: t, heads: n, firstOnly } as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor2D;
+    return runNamedKernel(ATTENTION_KERNEL, inputs, { batch: b, seq: t, heads: n, firstOnly });
   }
   return tf.tidy(() => {
     const parts = tf.reshape(qkv, [b, t, 3, n, d]);

@@ -5,6 +5,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
+import { runNamedKernel } from "./run_named_kernel.ts";
 
 /** Kernel name of {@link gatherRows}; attrs `{ indices: number[] }`, input `{ table }`. */
 export const GATHER_ROWS_KERNEL = "DprGatherRows";
@@ -35,11 +36,7 @@ export function gatherRows(
     tf.getKernel(GATHER_ROWS_KERNEL, backend) !== undefined
   ) {
     const ids = indices instanceof tf.Tensor ? indices.dataSync() : indices;
-    return tf.engine().runKernel(
-      GATHER_ROWS_KERNEL,
-      { table },
-      { indices: Array.from(ids) } as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor2D;
+    return runNamedKernel(GATHER_ROWS_KERNEL, { table }, { indices: Array.from(ids) });
   }
   return tf.tidy(() => {
     const ids = indices instanceof tf.Tensor ? indices : tf.tensor1d(Array.from(indices), "int32");

@@ -9,6 +9,7 @@
  */
 import { tf } from "../tf.ts";
 import { recordingGradients } from "./recording_gradients.ts";
+import { runNamedKernel } from "./run_named_kernel.ts";
 import { dequantizeRows, type QuantizedWeight } from "../quantized/quantized_weight.ts";
 
 /** Kernel name of {@linkcode quantizedLinear}; the weight travels in the attribute `weight`. */
@@ -90,12 +91,7 @@ export function quantizedLinear(
     supports !== undefined && !recordingGradients() && x.dtype === "float32" &&
     (bias === null || bias.dtype === "float32") && supports({ m: x.shape[0], k, n }, weight)
   ) {
-    const inputs: tf.NamedTensorMap = bias === null ? { x } : { x, bias };
-    return tf.engine().runKernel(
-      QUANTIZED_LINEAR_KERNEL,
-      inputs,
-      { weight } as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor2D;
+    return runNamedKernel(QUANTIZED_LINEAR_KERNEL, { x, bias }, { weight });
   }
   return compositeQuantizedLinear(x, weight, bias);
 }
