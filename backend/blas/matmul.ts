@@ -142,6 +142,25 @@ function activateInPlace(out: Float32Array, activation: string, alpha: number): 
   }
 }
 
+/**
+ * Runs the blas backend's kernel `name` on `inputs`, then frees the intermediate `used` (one of
+ * them): a step of a composite kernel.
+ */
+function consume(
+  args: Parameters<KernelFunc>[0],
+  name: string,
+  used: TensorInfo,
+  inputs: Record<string, TensorInfo>,
+): TensorInfo {
+  const result = tf.getKernel(name, "blas")!.kernelFunc({
+    inputs,
+    backend: args.backend,
+    attrs: {},
+  }) as TensorInfo;
+  (args.backend as unknown as CpuLikeBackend).disposeIntermediateTensorInfo(used);
+  return result;
+}
+
 /** Builds the "blas" `BatchMatMul` kernel; `fallback` is the cpu kernel. */
 export function makeBatchMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelFunc {
   return (args) => {
@@ -197,15 +216,7 @@ export function makeFusedMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
     }
     gemmBatched(lib, av, bv, p, transposeA, transposeB, out, beta);
     let current = backend.makeTensorInfo(p.outShape, "float32", out);
-    if (bias && !rowBias) {
-      const added = tf.getKernel("Add", "blas")!.kernelFunc({
-        inputs: { a: current, b: bias },
-        backend: args.backend,
-        attrs: {},
-      }) as TensorInfo;
-      backend.disposeIntermediateTensorInfo(current);
-      current = added;
-    }
+    if (bias && !rowBias) current = consume(args, "Add", current, { a: current, b: bias });
     const currentV = floatValues(backend, current);
     if (currentV && activateInPlace(currentV, activation, attrs.leakyreluAlpha ?? 0.2)) {
       return current;
@@ -214,12 +225,6 @@ export function makeFusedMatMul(lib: BlasLibrary, fallback: KernelFunc): KernelF
       backend.disposeIntermediateTensorInfo(current);
       return fallback(args);
     }
-    const activated = tf.getKernel("Prelu", "blas")!.kernelFunc({
-      inputs: { x: current, alpha: preluActivationWeights },
-      backend: args.backend,
-      attrs: {},
-    }) as TensorInfo;
-    backend.disposeIntermediateTensorInfo(current);
-    return activated;
+    return consume(args, "Prelu", current, { x: current, alpha: preluActivationWeights });
   };
 }
