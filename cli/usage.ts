@@ -45,7 +45,7 @@ Options:
   --no-progress                  no progress bar on stderr
   --keep-shards                  keep <index-dir>/shards after a single-shard job is merged
   --storage float32|float16|int8  how the index holds vectors (default float32): float16 halves
-                                 the memory, int8 (a scale per row) quarters it; search stays exact
+                                 the memory, int8 (a byte per value) quarters it; search stays exact
                                  over the stored values. With shards, give it to "dpr merge".
                                  Postgres: float32 (vector) or float16 (halfvec), at creation
   --vector-index none|hnsw       Postgres only: exact scans (default) or an HNSW index, built

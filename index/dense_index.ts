@@ -2,15 +2,19 @@
  * An exact maximum-inner-product index over dense vectors: the retrieval half of DPR.
  *
  * Vectors live in one row-major matrix in memory, as float32 or, chosen when the index is built,
- * as float16 or int8 with a scale per row ({@link VectorStorage}); `search` multiplies the queries
+ * as float16 or int8 (a byte per value: a code into 256 levels, with a scale per row and an
+ * offset and spread per dimension; {@link VectorStorage}); `search` multiplies the queries
  * with the matrix block by block on the active TensorFlow.js backend and keeps a bounded top-k per
  * query (`exact_search.ts`), so the memory a search needs is bounded by `maxBlockBytes` whatever
  * the index size. Results are exact over the stored values.
  *
- * On disk (`save` / `load`, `index_files.ts`): `index.json`, `vectors.npy` (plus `scales.npy` for
- * int8), `ids.jsonl` and `metadata.jsonl`. In Python:
- * `x = numpy.load("vectors.npy"); index = faiss.IndexFlatIP(x.shape[1]); index.add(x)` (for int8:
- * `x = numpy.load("vectors.npy") * numpy.load("scales.npy")`; for float16: `.astype("float32")`).
+ * On disk (`save` / `load`, `index_files.ts`): `index.json`, `vectors.npy` (plus `scales.npy`,
+ * `codebook.npy` and `dimensions.npy` for int8), `ids.jsonl` and `metadata.jsonl`. In Python:
+ * `x = numpy.load("vectors.npy"); index = faiss.IndexFlatIP(x.shape[1]); index.add(x)` (for
+ * float16: `.astype("float32")`; for int8: `offset, spread = numpy.load("dimensions.npy");
+ * x = offset + spread * (numpy.load("scales.npy") * numpy.load("codebook.npy")[0][codes])` with
+ * `codes = numpy.load("vectors.npy")`; an int8 index of layout version 1, written before, is
+ * `codes * numpy.load("scales.npy")`).
  * @module
  */
 import type { FileSource } from "../io/file_source.ts";
@@ -40,7 +44,8 @@ export interface DenseIndexOptions {
   /**
    * How vectors are stored (for a new index; a loaded one keeps what its `index.json` says):
    * "float32" (default), "float16" (half the memory) or "int8" (a quarter, plus a float32 scale
-   * per row). Search is exact over the stored values.
+   * per row; the offsets and spreads per dimension are fitted on the first rows added, at least
+   * 256 of them for a fit). Search is exact over the stored values.
    */
   storage?: VectorStorage;
 }

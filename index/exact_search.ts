@@ -13,6 +13,7 @@
  */
 import { tf } from "../backend/tf.ts";
 import { TopK } from "./top_k.ts";
+import { acquireDecoder, type LevelDecoder, releaseDecoder } from "./level_decoder.ts";
 
 /** Rows of the matrix to search, as float32 blocks. */
 export interface RowBlocks {
@@ -21,6 +22,11 @@ export interface RowBlocks {
   /** Values per row. */
   readonly dim: number;
   /**
+   * The queries to multiply with the blocks' values, and a term to add to each query's scores
+   * (null: none).
+   */
+  queryTerms(queries: Float32Array): { queries: Float32Array; shifts: Float32Array | null };
+  /**
    * Rows `start .. start + count`: float32 values (a view, or written into `scratch`) and
    * optional per-row factors for their products.
    */
@@ -28,6 +34,7 @@ export interface RowBlocks {
     start: number,
     count: number,
     scratch: Float32Array,
+    decoder: LevelDecoder | null,
   ): { values: Float32Array; scales: Float32Array | null };
 }
 
@@ -65,13 +72,16 @@ export async function exactSearch(
   const dim = source.dim, nq = queries.length / dim;
   const heaps = Array.from({ length: nq }, () => new TopK(k));
   const step = Math.min(blockRows(dim, nq, maxBlockBytes), source.rows);
-  const scratch = new Float32Array(step * dim);
+  const decoder = acquireDecoder();
+  // Decoded rows without WebAssembly (with it, the decoder's memory holds them).
+  const scratch = new Float32Array(decoder === null ? step * dim : 0);
+  const terms = source.queryTerms(queries);
   // A copy: a backend may keep or repack the tensor's array, which must not be the caller's.
-  const q = tf.tensor2d(queries.slice(), [nq, dim]);
+  const q = tf.tensor2d(terms.queries === queries ? queries.slice() : terms.queries, [nq, dim]);
   try {
     for (let start = 0; start < source.rows; start += step) {
       const count = Math.min(step, source.rows - start);
-      const { values, scales } = source.block(start, count, scratch);
+      const { values, scales } = source.block(start, count, scratch, decoder);
       const block = tf.tensor2d(values, [count, dim]);
       let product: tf.Tensor;
       try {
@@ -82,7 +92,7 @@ export async function exactSearch(
       try {
         // On cpu and blas, the product's own array: used before the tensor is disposed.
         const scores = (await product.data()) as Float32Array;
-        if (scales !== null) scaleRows(scores, scales, nq);
+        if (scales !== null) scaleRows(scores, scales, terms.shifts, nq);
         for (let i = 0; i < nq; i++) heaps[i]!.scan(scores, i, count, start, nq);
       } finally {
         product.dispose();
@@ -90,14 +100,27 @@ export async function exactSearch(
     }
   } finally {
     q.dispose();
+    releaseDecoder(decoder);
   }
   return heaps.map((heap) => heap.sorted());
 }
 
-/** Multiplies row `r` of the `[rows, nq]` scores by `scales[r]`. */
-function scaleRows(scores: Float32Array, scales: Float32Array, nq: number): void {
+/**
+ * Multiplies row `r` of the `[rows, nq]` scores by `scales[r]` and adds `shifts[i]` (when given)
+ * to column `i`.
+ */
+function scaleRows(
+  scores: Float32Array,
+  scales: Float32Array,
+  shifts: Float32Array | null,
+  nq: number,
+): void {
   for (let r = 0; r < scales.length; r++) {
     const s = scales[r]!, base = r * nq;
-    for (let i = 0; i < nq; i++) scores[base + i] = scores[base + i]! * s;
+    if (shifts === null) {
+      for (let i = 0; i < nq; i++) scores[base + i] = scores[base + i]! * s;
+    } else {
+      for (let i = 0; i < nq; i++) scores[base + i] = scores[base + i]! * s + shifts[i]!;
+    }
   }
 }

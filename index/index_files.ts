@@ -3,14 +3,23 @@
  * every part checked.
  *
  * ```
- * <dir>/index.json       {"format": "dpr-dense-index", "version": 1, "count": n, "dim": d,
+ * <dir>/index.json       {"format": "dpr-dense-index", "version": 1 | 2, "count": n, "dim": d,
  *                         "dtype": "float32" | "float16" | "int8", "metric": "inner_product",
  *                         "files": {...}, "metadata_fields": {"title": "string", ...}}
- * <dir>/vectors.npy      .npy v1.0, C order, shape (n, d), dtype '<f4', '<f2' or '|i1'
- * <dir>/scales.npy       int8 only: '<f4', shape (n, 1); row i is vectors[i] * scales[i]
+ * <dir>/vectors.npy      .npy v1.0, C order, shape (n, d), dtype '<f4', '<f2', '|u1' (int8,
+ *                        version 2: codes) or '|i1' (int8, version 1)
+ * <dir>/scales.npy       int8 only: '<f4', shape (n, 1), one scale per row
+ * <dir>/codebook.npy     int8 version 2 only: '<f4', shape (1, 256), the level of each code
+ * <dir>/dimensions.npy   int8 version 2 only: '<f4', shape (2, d), per-dimension offset and spread
  * <dir>/ids.jsonl        n lines, line i is the JSON string id of row i
  * <dir>/metadata.jsonl   n lines, line i is a JSON value (an object such as {"title", "text"})
  * ```
+ *
+ * Version 2 is written for int8 (`int8_codebook.ts`): row i is
+ * `offset + spread * (scales[i] * codebook[vectors[i]])`, in numpy
+ * `offset, spread = np.load("dimensions.npy"); x = offset + spread * (np.load("scales.npy") *
+ * np.load("codebook.npy")[0][np.load("vectors.npy")])`. Version 1 (float32 and float16, which it
+ * still describes, and int8 indexes written before) has row i of int8 as `vectors[i] * scales[i]`.
  *
  * `files` names each part: plain file names inside the folder (no path separators, no `..`).
  * `metadata_fields`, when present, lists the fields every metadata line holds and their JSON types;
@@ -37,19 +46,23 @@ export interface IndexFiles {
   metadata: string;
   /** int8 storage: the row scales, a `(n, 1)` float32 `.npy` file. */
   scales?: string;
+  /** int8 storage, version 2: the levels of the codes, a `(1, 256)` float32 `.npy` file. */
+  codebook?: string;
+  /** int8 storage, version 2: offsets and spreads per dimension, a `(2, d)` float32 `.npy` file. */
+  dimensions?: string;
 }
 
 /** The manifest written to `index.json`. */
 export interface IndexManifest {
   /** Always "dpr-dense-index". */
   format: "dpr-dense-index";
-  /** Layout version, 1. */
-  version: 1;
+  /** Layout version: 2 for int8 with a codebook, else 1. */
+  version: 1 | 2;
   /** Number of rows. */
   count: number;
   /** Vector dimension. */
   dim: number;
-  /** How the vectors are stored: "float32", "float16" or "int8" (with row scales). */
+  /** How the vectors are stored: "float32", "float16" or "int8" (codes, or values with row scales). */
   dtype: VectorStorage;
   /** Always "inner_product". */
   metric: "inner_product";
@@ -75,14 +88,36 @@ export const DEFAULT_FILES: Readonly<Required<IndexFiles>> = {
   ids: "ids.jsonl",
   metadata: "metadata.jsonl",
   scales: "scales.npy",
+  codebook: "codebook.npy",
+  dimensions: "dimensions.npy",
 };
 
-/** The `.npy` element type of each storage type. */
+/** The `.npy` element type of each storage type (int8: version 1's; version 2 stores `'|u1'`). */
 export const NPY_DTYPE: Readonly<Record<VectorStorage, NpyDtype>> = {
   float32: "<f4",
   float16: "<f2",
   int8: "|i1",
 };
+
+/**
+ * The parts an index of this type and version has, beside vectors, ids and metadata.
+ * @param dtype the storage type
+ * @param version the layout version
+ * @returns the `files` keys
+ */
+export function extraParts(dtype: VectorStorage, version: 1 | 2): Array<keyof IndexFiles> {
+  if (dtype !== "int8") return [];
+  return version === 2 ? ["scales", "codebook", "dimensions"] : ["scales"];
+}
+
+/**
+ * The `.npy` element type of the vectors of a store.
+ * @param store the store
+ * @returns the element type
+ */
+export function vectorsDtype(store: VectorStore): NpyDtype {
+  return store.storage === "int8" && !store.legacyInt8 ? "|u1" : NPY_DTYPE[store.storage];
+}
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
@@ -93,17 +128,20 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  */
 export function manifestOf(parts: IndexParts, files: IndexFiles = DEFAULT_FILES): IndexManifest {
   const { vectors, ids, metadata } = files;
+  const { store } = parts;
+  const version = store.storage === "int8" && !store.legacyInt8 ? 2 : 1;
   const manifest: IndexManifest = {
     format: "dpr-dense-index",
-    version: 1,
-    count: parts.store.rows,
-    dim: parts.store.dim,
-    dtype: parts.store.storage,
+    version,
+    count: store.rows,
+    dim: store.dim,
+    dtype: store.storage,
     metric: "inner_product",
-    files: parts.store.storage === "int8"
-      ? { vectors, ids, metadata, scales: files.scales ?? DEFAULT_FILES.scales }
-      : { vectors, ids, metadata },
+    files: { vectors, ids, metadata },
   };
+  for (const key of extraParts(store.storage, version)) {
+    manifest.files[key] = files[key] ?? DEFAULT_FILES[key];
+  }
   const fields = commonFields(parts.metadata);
   if (fields !== undefined) manifest.metadata_fields = fields;
   return manifest;
@@ -195,12 +233,14 @@ function tagged(name: string, tag: string): string {
 async function currentFiles(dir: string): Promise<string[]> {
   try {
     const manifest = JSON.parse(await Deno.readTextFile(`${dir}/index.json`));
-    const { scales, ...defaults } = DEFAULT_FILES;
-    const files = {
-      ...defaults,
-      ...(manifest?.dtype === "int8" ? { scales } : {}),
-      ...(manifest?.files ?? {}),
-    } as Record<string, unknown>;
+    const { vectors, ids, metadata } = DEFAULT_FILES;
+    const files: Record<string, unknown> = { vectors, ids, metadata };
+    if (manifest?.dtype === "int8") {
+      for (const key of extraParts("int8", manifest?.version === 2 ? 2 : 1)) {
+        files[key] = DEFAULT_FILES[key];
+      }
+    }
+    Object.assign(files, manifest?.files ?? {});
     return Object.entries(files).flatMap(([key, name]) => {
       try {
         checkPartName(key, name, dir);
@@ -240,7 +280,7 @@ async function writeParts(
     return writeFileSynced(path, (file) => writeAll(file, bytes));
   };
   await writeFileSynced(`${dir}/${manifest.files.vectors}`, async (file) => {
-    await writeAll(file, npyHeader(store.rows, store.dim, NPY_DTYPE[store.storage]));
+    await writeAll(file, npyHeader(store.rows, store.dim, vectorsDtype(store)));
     const rowsPerWrite = Math.max(1, Math.floor((4 << 20) / (4 * store.dim)));
     const values = store.values;
     for (let start = 0; start < store.rows; start += rowsPerWrite) {
@@ -252,6 +292,20 @@ async function writeParts(
     await writeFileSynced(`${dir}/${manifest.files.scales}`, async (file) => {
       await writeAll(file, npyHeader(store.rows, 1, "<f4"));
       await writeAll(file, littleEndianBytes(store.scales!));
+    });
+  }
+  const int8 = store.int8Parameters;
+  if (manifest.files.codebook !== undefined && int8 !== null) {
+    await writeFileSynced(`${dir}/${manifest.files.codebook}`, async (file) => {
+      await writeAll(file, npyHeader(1, int8.codebook.length, "<f4"));
+      await writeAll(file, littleEndianBytes(int8.codebook));
+    });
+  }
+  if (manifest.files.dimensions !== undefined && int8 !== null) {
+    await writeFileSynced(`${dir}/${manifest.files.dimensions}`, async (file) => {
+      await writeAll(file, npyHeader(2, store.dim, "<f4"));
+      await writeAll(file, littleEndianBytes(int8.offset));
+      await writeAll(file, littleEndianBytes(int8.spread));
     });
   }
   await writeText(`${dir}/${manifest.files.ids}`, jsonLines(parts.ids));
@@ -269,7 +323,9 @@ function jsonLines(values: readonly unknown[]): string {
 }
 
 /** The bytes of `values` in little-endian order (a view where the platform is little-endian). */
-function littleEndianBytes(values: Float32Array | Uint16Array | Int8Array): Uint8Array {
+function littleEndianBytes(
+  values: Float32Array | Uint16Array | Int8Array | Uint8Array,
+): Uint8Array {
   if (LITTLE_ENDIAN || values.BYTES_PER_ELEMENT === 1) {
     return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   }

@@ -1,6 +1,6 @@
 /**
  * Reading and writing NumPy's `.npy` format (version 1.0) for 2-D matrices of little-endian
- * float32 (`'<f4'`), float16 (`'<f2'`) or int8 (`'|i1'`), the layout `numpy.load` and FAISS users
+ * float32 (`'<f4'`), float16 (`'<f2'`), int8 (`'|i1'`) or uint8 (`'|u1'`), the layout `numpy.load` and FAISS users
  * read directly.
  *
  * A file is: the magic `\x93NUMPY`, the version bytes `1 0`, a little-endian uint16 header length,
@@ -14,10 +14,15 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 const ALIGN = 64;
 
 /** The element types this module reads and writes, as NumPy names them in `descr`. */
-export type NpyDtype = "<f4" | "<f2" | "|i1";
+export type NpyDtype = "<f4" | "<f2" | "|i1" | "|u1";
 
 /** Bytes per element of each {@link NpyDtype}. */
-export const NPY_ITEM_BYTES: Readonly<Record<NpyDtype, number>> = { "<f4": 4, "<f2": 2, "|i1": 1 };
+export const NPY_ITEM_BYTES: Readonly<Record<NpyDtype, number>> = {
+  "<f4": 4,
+  "<f2": 2,
+  "|i1": 1,
+  "|u1": 1,
+};
 
 /** The parsed header of a 2-D float32 `.npy` file. */
 export interface NpyHeader {
@@ -120,8 +125,8 @@ export function parseNpyHeader(
   if (descr === undefined || fortran === undefined || shape === undefined) {
     throw new SyntaxError(`Cannot read ${name}: malformed .npy header ${JSON.stringify(text)}`);
   }
-  // NumPy writes int8 as '|i1'; '<i1' means the same.
-  const dtype = (descr === "<i1" ? "|i1" : descr) as NpyDtype;
+  // NumPy writes int8 as '|i1' and uint8 as '|u1'; '<i1' and '<u1' mean the same.
+  const dtype = (descr === "<i1" ? "|i1" : descr === "<u1" ? "|u1" : descr) as NpyDtype;
   if (!dtypes.includes(dtype)) {
     throw new TypeError(
       `Cannot read ${name}: dtype must be ${dtypes.map((d) => `'${d}'`).join(" or ")}` +

@@ -10,10 +10,12 @@ import { UrlSource } from "../io/url_source.ts";
 import { type NpyDtype, parseNpyHeader } from "./npy.ts";
 import { checkFields, parseFieldSchema } from "./row_metadata.ts";
 import type { RowMetadata } from "./vector_index.ts";
-import { VECTOR_STORAGES, VectorStore } from "./vector_store.ts";
+import { type Int8Parameters, VECTOR_STORAGES, VectorStore } from "./vector_store.ts";
+import { LEVELS } from "./int8_codebook.ts";
 import {
   checkPartName,
   DEFAULT_FILES,
+  extraParts,
   type IndexFiles,
   type IndexManifest,
   type IndexParts,
@@ -46,33 +48,79 @@ export async function readIndex(source: FileSource): Promise<IndexParts & { dim:
     return bytes;
   };
   const manifest = parseManifest(new TextDecoder().decode(await need("index.json")), where);
-  const { count, dim, files, dtype } = manifest;
+  const { count, dim, files, dtype, version } = manifest;
+  const codes = dtype === "int8" && version === 2;
   const npy = await need(files.vectors);
-  const header = parseNpyHeader(npy, `${where}/${files.vectors}`, undefined, [NPY_DTYPE[dtype]]);
+  const vectorsType = codes ? "|u1" : NPY_DTYPE[dtype];
+  const header = parseNpyHeader(npy, `${where}/${files.vectors}`, undefined, [vectorsType]);
   if (header.rows !== count || header.cols !== dim) {
     throw new RangeError(
       `Cannot load DenseIndex from ${where}: ${files.vectors} has shape ` +
         `(${header.rows}, ${header.cols}) but index.json says (${count}, ${dim})`,
     );
   }
-  let scales: Float32Array | undefined;
+  /**
+   * A float32 part of the given shape, every value checked by `broken`, which returns null or
+   * the value's name and the rule it breaks.
+   */
+  const floats = async (
+    name: string,
+    rows: number,
+    cols: number,
+    broken: (x: number, at: number) => [string, string] | null,
+  ): Promise<Float32Array> => {
+    const bytes = await need(name);
+    const h = parseNpyHeader(bytes, `${where}/${name}`);
+    if (h.rows !== rows || h.cols !== cols) {
+      throw new RangeError(
+        `Cannot load DenseIndex from ${where}: ${name} has shape (${h.rows}, ${h.cols}) ` +
+          `but must have (${rows}, ${cols})`,
+      );
+    }
+    const values = readTyped(bytes, h.dataOffset, rows * cols, "<f4") as Float32Array;
+    for (let i = 0; i < values.length; i++) {
+      const rule = broken(values[i]!, i);
+      if (rule !== null) {
+        throw new RangeError(
+          `Cannot load DenseIndex from ${where}: ${rule[0]} of ${name} must be ${rule[1]}: ` +
+            `received ${values[i]}`,
+        );
+      }
+    }
+    return values;
+  };
+  let int8: { scales: Float32Array; parameters: Int8Parameters | null } | undefined;
   if (dtype === "int8") {
-    const bytes = await need(files.scales!);
-    const h = parseNpyHeader(bytes, `${where}/${files.scales}`);
-    if (h.rows !== count || h.cols !== 1) {
-      throw new RangeError(
-        `Cannot load DenseIndex from ${where}: ${files.scales} has shape (${h.rows}, ${h.cols}) ` +
-          `but index.json says (${count}, 1)`,
+    const scales = await floats(
+      files.scales!,
+      count,
+      1,
+      (s, i) => s >= 0 && s < Infinity ? null : [`row ${i}`, "a finite scale >= 0"],
+    );
+    let parameters: Int8Parameters | null = null;
+    if (codes) {
+      const codebook = await floats(
+        files.codebook!,
+        1,
+        LEVELS,
+        (x, i) => Number.isFinite(x) ? null : [`level ${i}`, "finite"],
       );
-    }
-    scales = readTyped(bytes, h.dataOffset, count, "<f4") as Float32Array;
-    const bad = scales.findIndex((s) => !(s >= 0 && s < Infinity));
-    if (bad >= 0) {
-      throw new RangeError(
-        `Cannot load DenseIndex from ${where}: row ${bad} of ${files.scales} must be a finite ` +
-          `scale >= 0: received ${scales[bad]}`,
+      const dimensions = await floats(
+        files.dimensions!,
+        2,
+        dim,
+        (x, i) => {
+          if (i < dim) return Number.isFinite(x) ? null : [`offset ${i}`, "finite"];
+          return x > 0 && x < Infinity ? null : [`spread ${i - dim}`, "finite and > 0"];
+        },
       );
+      parameters = {
+        codebook,
+        offset: dimensions.subarray(0, dim),
+        spread: dimensions.subarray(dim),
+      };
     }
+    int8 = { scales, parameters };
   }
   const ids = parseJsonLines(await need(files.ids), `${where}/${files.ids}`, count);
   ids.forEach((id, i) => {
@@ -88,7 +136,7 @@ export async function readIndex(source: FileSource): Promise<IndexParts & { dim:
   if (manifest.metadata_fields !== undefined) {
     checkFields(metadata, manifest.metadata_fields, metadataPath);
   }
-  const values = readTyped(npy, header.dataOffset, count * dim, NPY_DTYPE[dtype]);
+  const values = readTyped(npy, header.dataOffset, count * dim, vectorsType);
   if (values instanceof Float32Array) {
     const bad = firstNonFinite(values);
     if (bad >= 0) {
@@ -113,7 +161,7 @@ export async function readIndex(source: FileSource): Promise<IndexParts & { dim:
       );
     }
   }
-  const store = VectorStore.fromValues(dtype, dim, values, scales);
+  const store = VectorStore.fromValues(dtype, dim, values, int8);
   return { dim, store, ids: ids as string[], metadata: metadata as RowMetadata[] };
 }
 
@@ -126,12 +174,17 @@ function parseManifest(text: string, where: string): IndexManifest {
       `Cannot load DenseIndex from ${where}: index.json is not JSON: ${(error as Error).message}`,
     );
   }
-  if (manifest?.format !== "dpr-dense-index" || manifest.version !== 1) {
+  if (
+    manifest?.format !== "dpr-dense-index" || (manifest.version !== 1 && manifest.version !== 2)
+  ) {
     throw new SyntaxError(
       `Cannot load DenseIndex from ${where}: index.json must have format "dpr-dense-index" ` +
-        `and version 1: received ${JSON.stringify(manifest?.format)} version ${manifest?.version}`,
+        `and version 1 or 2: received ${
+          JSON.stringify(manifest?.format)
+        } version ${manifest?.version}`,
     );
   }
+  const version = manifest.version;
   const { count, dim } = manifest;
   if (!Number.isInteger(count) || count! < 0 || !Number.isInteger(dim) || dim! <= 0) {
     throw new RangeError(
@@ -154,7 +207,7 @@ function parseManifest(text: string, where: string): IndexManifest {
   }
   const files = { ...DEFAULT_FILES, ...(custom as Partial<IndexFiles>) };
   const used = new Map<string, string>();
-  for (const key of ["vectors", "ids", "metadata", ...(dtype === "int8" ? ["scales"] : [])]) {
+  for (const key of ["vectors", "ids", "metadata", ...extraParts(dtype, version)]) {
     const name = files[key as keyof IndexFiles];
     checkPartName(key, name, where);
     const other = used.get(name);
@@ -168,7 +221,7 @@ function parseManifest(text: string, where: string): IndexManifest {
   }
   const result: IndexManifest = {
     format: "dpr-dense-index",
-    version: 1,
+    version,
     count: count!,
     dim: dim!,
     dtype,
@@ -187,9 +240,10 @@ function readTyped(
   offset: number,
   length: number,
   dtype: NpyDtype,
-): Float32Array | Uint16Array | Int8Array {
+): Float32Array | Uint16Array | Int8Array | Uint8Array {
   const start = bytes.byteOffset + offset;
   if (dtype === "|i1") return new Int8Array(bytes.buffer, start, length);
+  if (dtype === "|u1") return new Uint8Array(bytes.buffer, start, length);
   const size = dtype === "<f4" ? 4 : 2;
   const make = (buffer: ArrayBufferLike, at: number) =>
     size === 4 ? new Float32Array(buffer, at, length) : new Uint16Array(buffer, at, length);

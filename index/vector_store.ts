@@ -3,19 +3,30 @@
  *
  * - `float32`: the vectors as given (4 bytes per value).
  * - `float16`: IEEE half precision, rounded to nearest even (2 bytes per value).
- * - `int8`: symmetric 8-bit integers with one float32 scale per row, `value = int8 * scale`,
- *   `scale = max |x| / 127` of that row (1 byte per value plus 4 per row). A scale per row, not per
- *   dimension, so that rows are quantized on their own: an index grows by `add` and merges by
- *   concatenation without ever quantizing a row twice or needing the whole collection first.
+ * - `int8`: one byte per value, a code into 256 levels, with a float32 scale per row and a
+ *   float32 offset and spread per dimension (`int8_codebook.ts`: 1 byte per value plus 4 per row).
+ *   Indexes written before (layout version 1) hold `int8 * scale` with `scale = max |x| / 127` of
+ *   the row, the quantized weights' own scheme (`quantizeRows`); they load, search and grow as
+ *   they were written (`legacyInt8`).
  *
- * Both conversions are the quantized weights' own (`quantizeRows`): one scheme in the package.
+ * float16 is the quantized weights' conversion (`quantizeRows`): one scheme in the package.
  *
- * Search is exact over the stored values: a block of rows is decoded to float32 (exactly: every
- * half and every `int8 * scale` is a float32) and multiplied with the queries.
+ * Search is exact over the stored values: a block of rows is decoded to float32 levels and
+ * multiplied with the queries (for int8, the queries times the spreads; the row scales and the
+ * offsets' share of each score are applied to the products).
  * @module
  */
 import { quantizeRows } from "../backend/quantized/quantized_weight.ts";
 import { float16Table } from "../backend/float16_bits.ts";
+import type { LevelDecoder } from "./level_decoder.ts";
+import {
+  encodeRows,
+  fitDimensions,
+  gaussianCodebook,
+  type Int8Parameters,
+} from "./int8_codebook.ts";
+
+export type { Int8Parameters };
 
 /** How index vectors are stored: as given, half precision, or 8-bit integers with row scales. */
 export type VectorStorage = "float32" | "float16" | "int8";
@@ -23,7 +34,13 @@ export type VectorStorage = "float32" | "float16" | "int8";
 /** The storage types, in the order the CLI lists them. */
 export const VECTOR_STORAGES: readonly VectorStorage[] = ["float32", "float16", "int8"];
 
-type Values = Float32Array | Uint16Array | Int8Array;
+type Values = Float32Array | Uint16Array | Uint8Array | Int8Array;
+
+/** Options of a {@link VectorStore}. */
+export interface VectorStoreOptions {
+  /** int8 only: the version 1 layout (`int8 * scale`, `scale = max |x| / 127`). */
+  legacyInt8?: boolean;
+}
 
 /** An appendable row-major matrix of `dim` columns in one storage type. */
 export class VectorStore {
@@ -31,15 +48,19 @@ export class VectorStore {
   readonly storage: VectorStorage;
   /** Values per row. */
   readonly dim: number;
+  /** int8 only: the version 1 layout (`int8 * scale`), as indexes written before hold it. */
+  readonly legacyInt8: boolean;
   #values: Values;
   #scales: Float32Array;
+  #int8: Int8Parameters | null = null;
   #rows = 0;
 
   /**
    * @param storage the storage type
    * @param dim values per row
+   * @param options the int8 layout
    */
-  constructor(storage: VectorStorage, dim: number) {
+  constructor(storage: VectorStorage, dim: number, options: VectorStoreOptions = {}) {
     if (!VECTOR_STORAGES.includes(storage)) {
       throw new RangeError(
         `Cannot build DenseIndex: storage must be one of ${VECTOR_STORAGES.join(", ")}: ` +
@@ -48,7 +69,8 @@ export class VectorStore {
     }
     this.storage = storage;
     this.dim = dim;
-    this.#values = allocate(storage, dim * 16);
+    this.legacyInt8 = storage === "int8" && options.legacyInt8 === true;
+    this.#values = allocate(storage, dim * 16, this.legacyInt8);
     this.#scales = new Float32Array(storage === "int8" ? 16 : 0);
   }
 
@@ -56,20 +78,25 @@ export class VectorStore {
    * A store over values read from files (used in place, no copy).
    * @param storage the storage type of `values`
    * @param dim values per row
-   * @param values `rows * dim` stored values
-   * @param scales one scale per row for int8, else ignored
+   * @param values `rows * dim` stored values (int8: signed values for the version 1 layout, else
+   *   codes)
+   * @param int8 for int8: one scale per row and the codebook parameters (null: version 1 layout)
    * @returns the store
    */
   static fromValues(
     storage: VectorStorage,
     dim: number,
     values: Values,
-    scales?: Float32Array,
+    int8?: { scales: Float32Array; parameters: Int8Parameters | null },
   ): VectorStore {
-    const store = new VectorStore(storage, dim);
+    const legacyInt8 = storage === "int8" && int8?.parameters === null;
+    const store = new VectorStore(storage, dim, { legacyInt8 });
     const rows = values.length / dim;
     if (values.length > 0) store.#values = values;
-    if (storage === "int8" && rows > 0) store.#scales = scales!;
+    if (storage === "int8") {
+      if (rows > 0) store.#scales = int8!.scales;
+      store.#int8 = int8?.parameters ?? null;
+    }
     store.#rows = rows;
     return store;
   }
@@ -79,7 +106,7 @@ export class VectorStore {
     return this.#rows;
   }
 
-  /** The stored values of all rows, row-major (a view; do not modify). */
+  /** The stored values of all rows, row-major (a view; do not modify): int8 codes as bytes. */
   get values(): Values {
     return this.#values.subarray(0, this.#rows * this.dim);
   }
@@ -89,9 +116,23 @@ export class VectorStore {
     return this.storage === "int8" ? this.#scales.subarray(0, this.#rows) : null;
   }
 
-  /** Bytes the stored rows take (values and scales), not counting spare capacity. */
+  /**
+   * The codebook, offsets and spreads of int8 storage (fixed by the first rows added; an empty
+   * store gets the codebook with offsets 0 and spreads 1), or null for the version 1 layout and
+   * the other storage types.
+   */
+  get int8Parameters(): Int8Parameters | null {
+    if (this.storage !== "int8" || this.legacyInt8) return null;
+    return this.#int8 ??= fitParameters(new Float32Array(0), this.dim);
+  }
+
+  /** Bytes the stored rows take (values, scales, and int8's codebook, offsets and spreads). */
   get byteLength(): number {
-    return this.values.byteLength + (this.scales?.byteLength ?? 0);
+    const p = this.storage === "int8" && !this.legacyInt8 ? this.int8Parameters! : null;
+    const shared = p === null
+      ? 0
+      : p.codebook.byteLength + p.offset.byteLength + p.spread.byteLength;
+    return this.values.byteLength + (this.scales?.byteLength ?? 0) + shared;
   }
 
   /**
@@ -101,14 +142,7 @@ export class VectorStore {
   append(rows: Float32Array): void {
     const n = rows.length / this.dim;
     this.#reserve(this.#rows + n);
-    const base = this.#rows * this.dim;
-    if (this.storage === "float32") {
-      (this.#values as Float32Array).set(rows, base);
-    } else {
-      const q = quantizeRows(rows, [n, this.dim], this.storage);
-      (this.#values as Int8Array | Uint16Array).set(q.data as never, base);
-      if (q.scales !== null) this.#scales.set(q.scales, this.#rows);
-    }
+    this.#write(this.#rows, rows);
     this.#rows += n;
   }
 
@@ -118,10 +152,30 @@ export class VectorStore {
    * @param values `dim` float32 values
    */
   setRow(row: number, values: Float32Array): void {
-    const store = new VectorStore(this.storage, this.dim);
-    store.append(values);
-    this.#values.set(store.values as never, row * this.dim);
-    if (this.storage === "int8") this.#scales[row] = store.scales![0]!;
+    this.#write(row, values);
+  }
+
+  /** Converts whole rows into rows `first..` (which must have room). */
+  #write(first: number, rows: Float32Array): void {
+    const n = rows.length / this.dim, base = first * this.dim;
+    if (this.storage === "float32") {
+      (this.#values as Float32Array).set(rows, base);
+    } else if (this.storage === "float16" || this.legacyInt8) {
+      const q = quantizeRows(rows, [n, this.dim], this.storage);
+      (this.#values as Int8Array | Uint16Array).set(q.data as never, base);
+      if (q.scales !== null) this.#scales.set(q.scales, first);
+    } else {
+      // The first rows of an index fix its offsets and spreads.
+      this.#int8 ??= fitParameters(rows, this.dim);
+      const codes = this.#values as Uint8Array;
+      encodeRows(
+        rows,
+        this.dim,
+        this.#int8,
+        codes.subarray(base, base + rows.length),
+        this.#scales.subarray(first, first + n),
+      );
+    }
   }
 
   #reserve(rows: number): void {
@@ -129,7 +183,7 @@ export class VectorStore {
     if (rows <= capacity) return;
     // Double for appends, but never allocate more than one doubling past what is needed.
     const next = Math.max(rows, Math.min(2 * capacity, 2 * rows));
-    const values = allocate(this.storage, next * this.dim);
+    const values = allocate(this.storage, next * this.dim, this.legacyInt8);
     values.set(this.values as never);
     this.#values = values;
     if (this.storage === "int8") {
@@ -141,60 +195,103 @@ export class VectorStore {
 
   /**
    * Rows `start .. start + count` as float32: a view for float32 storage, else decoded into a new
-   * array (exact: the stored values are all float32 numbers).
+   * array (exact: every step is a float32 operation, in the order the module doc gives, as numpy
+   * does it).
    * @param start first row
    * @param count number of rows
    * @returns `count * dim` values, row-major
    */
   decode(start: number, count: number): Float32Array {
     const { values, scales } = this.block(start, count, new Float32Array(count * this.dim));
-    if (scales !== null) {
-      for (let r = 0; r < count; r++) {
-        const scale = scales[r]!, base = r * this.dim;
-        for (let j = 0; j < this.dim; j++) values[base + j] = values[base + j]! * scale;
+    if (scales === null) return values;
+    const dim = this.dim, p = this.int8Parameters, f = Math.fround;
+    for (let r = 0; r < count; r++) {
+      const scale = scales[r]!, base = r * dim;
+      if (p === null) {
+        for (let j = 0; j < dim; j++) values[base + j] = values[base + j]! * scale;
+      } else {
+        const { offset, spread } = p;
+        for (let j = 0; j < dim; j++) {
+          values[base + j] = offset[j]! + f(spread[j]! * f(scale * values[base + j]!));
+        }
       }
     }
     return values;
   }
 
   /**
+   * The queries as a search multiplies them with {@link block}'s values, and the term to add to
+   * each query's scores (null: none): for codebook int8, the queries times the spreads and each
+   * query's product with the offsets; else the queries themselves.
+   * @param queries `nq * dim` float32 values, row-major
+   * @returns the queries to multiply and the per-query terms
+   */
+  queryTerms(queries: Float32Array): { queries: Float32Array; shifts: Float32Array | null } {
+    const p = this.int8Parameters;
+    if (p === null) return { queries, shifts: null };
+    const dim = this.dim, nq = queries.length / dim;
+    const scaled = new Float32Array(queries.length), shifts = new Float32Array(nq);
+    for (let i = 0; i < nq; i++) {
+      let shift = 0;
+      for (let j = 0; j < dim; j++) {
+        const q = queries[i * dim + j]!;
+        scaled[i * dim + j] = q * p.spread[j]!;
+        shift += q * p.offset[j]!;
+      }
+      shifts[i] = shift;
+    }
+    return { queries: scaled, shifts };
+  }
+
+  /**
    * Rows `start .. start + count` for a search: float32 values (a view for float32 storage, else
-   * written into `scratch`) and, for int8, the rows' scales, which the caller applies to each
-   * row's products (so the block holds the integers themselves: one conversion, no multiply).
+   * decoded by `decoder`, or without one written into `scratch`) and, for int8, the rows' scales,
+   * which the caller applies to each row's products (so the block holds the levels themselves:
+   * one lookup per value, no multiply).
    * @param start first row
    * @param count number of rows
-   * @param scratch room for `count * dim` values, used for float16 and int8
+   * @param scratch room for `count * dim` values, used for float16 and int8 without a decoder
+   * @param decoder a WebAssembly decoder (its view is valid until its next use)
    * @returns the values and the scales (null unless int8)
    */
   block(
     start: number,
     count: number,
     scratch: Float32Array,
+    decoder: LevelDecoder | null = null,
   ): { values: Float32Array; scales: Float32Array | null } {
     const from = start * this.dim, to = (start + count) * this.dim;
     if (this.storage === "float32") {
       return { values: (this.#values as Float32Array).subarray(from, to), scales: null };
     }
-    const out = scratch.subarray(0, to - from);
+    const table = this.storage === "float16"
+      ? float16Table()
+      : this.legacyInt8
+      ? INT8_OF_BYTE
+      : this.int8Parameters!.codebook;
+    const stored = this.#values;
+    const codes = this.storage === "float16"
+      ? (stored as Uint16Array).subarray(from, to)
+      : new Uint8Array(stored.buffer, stored.byteOffset + from, to - from);
+    const scales = this.storage === "int8" ? this.#scales.subarray(start, start + count) : null;
+    if (decoder !== null) return { values: decoder.decode(codes, table), scales };
     // Table lookups: the fastest conversions in JavaScript (about 3x a half's bit arithmetic,
     // 2x an int8 read converted as a number).
-    if (this.storage === "float16") {
-      const table = float16Table(), words = this.#values as Uint16Array;
-      for (let i = 0; i < out.length; i++) out[i] = table[words[from + i]!]!;
-      return { values: out, scales: null };
-    }
-    const q = this.#values as Int8Array;
-    const bytes = new Uint8Array(q.buffer, q.byteOffset + from, to - from);
-    for (let i = 0; i < out.length; i++) out[i] = INT8_OF_BYTE[bytes[i]!]!;
-    return { values: out, scales: this.#scales.subarray(start, start + count) };
+    const out = scratch.subarray(0, to - from);
+    for (let i = 0; i < out.length; i++) out[i] = table[codes[i]!]!;
+    return { values: out, scales };
   }
 }
 
-/** The int8 value of each byte, as float32. */
+/** The int8 value of each byte, as float32 (the version 1 layout's levels). */
 const INT8_OF_BYTE = Float32Array.from({ length: 256 }, (_, b) => (b < 128 ? b : b - 256));
 
-function allocate(storage: VectorStorage, length: number): Values {
+function fitParameters(rows: Float32Array, dim: number): Int8Parameters {
+  return { codebook: gaussianCodebook(), ...fitDimensions(rows, dim) };
+}
+
+function allocate(storage: VectorStorage, length: number, legacyInt8: boolean): Values {
   if (storage === "float32") return new Float32Array(length);
   if (storage === "float16") return new Uint16Array(length);
-  return new Int8Array(length);
+  return legacyInt8 ? new Int8Array(length) : new Uint8Array(length);
 }

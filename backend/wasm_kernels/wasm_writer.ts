@@ -218,6 +218,17 @@ export class FunctionBody {
   select(): this {
     return this.op(0x1b);
   }
+  /** `i32.load8_u`: one byte, zero-extended. */
+  i32Load8U(offset = 0): this {
+    return this.op(0x2d, 0, offset);
+  }
+  /** `i32.load16_u`: two bytes (little-endian), zero-extended. */
+  i32Load16U(offset = 0): this {
+    return this.op(0x2f, 1, offset);
+  }
+  i32Shl(): this {
+    return this.op(0x74);
+  }
   v128Load(offset = 0): this {
     return this.simd(0x00, 4, offset);
   }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { DenseIndex } from "../../index/dense_index.ts";
+import { encodeNpy, npyHeader } from "../../index/npy.ts";
 import { seeded } from "../seeded.ts";
 
 /** A saved 6-row index of dimension 4 with {title, text} metadata, in a fresh temp folder. */
@@ -124,6 +125,127 @@ Deno.test("read index: mixed metadata records no fields and loads as saved", asy
     const objects = new DenseIndex(2);
     objects.add(["a", "b"], seeded(4, 1), [{ title: "x", n: 1 }, { title: "y", n: "2" }]);
     assert.deepEqual(objects.manifest().metadata_fields, { title: "string" });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Writes a float32 `.npy` file of `rows x cols` values. */
+async function writeFloats(path: string, rows: number, cols: number, values: number[]) {
+  await Deno.writeFile(path, encodeNpy(Float32Array.from(values), rows, cols));
+}
+
+Deno.test("read index: a version 1 int8 index (int8 * row scale) loads, searches, saves as it was", async () => {
+  // Written by hand as indexes before layout version 2 were: '|i1' values and row scales.
+  const dir = await Deno.makeTempDir();
+  try {
+    const v1 = `${dir}/v1`;
+    await Deno.mkdir(v1);
+    await Deno.writeTextFile(
+      `${v1}/index.json`,
+      JSON.stringify({
+        format: "dpr-dense-index",
+        version: 1,
+        count: 3,
+        dim: 2,
+        dtype: "int8",
+        metric: "inner_product",
+        files: { vectors: "vectors.npy", ids: "ids.jsonl", metadata: "metadata.jsonl" },
+      }),
+    );
+    const header = npyHeader(3, 2, "|i1");
+    const bytes = new Uint8Array(header.length + 6);
+    bytes.set(header);
+    bytes.set(new Uint8Array(Int8Array.from([127, -64, 0, 0, -127, 127]).buffer), header.length);
+    await Deno.writeFile(`${v1}/vectors.npy`, bytes);
+    await writeFloats(`${v1}/scales.npy`, 3, 1, [0.5, 0, 2]);
+    await Deno.writeTextFile(`${v1}/ids.jsonl`, '"a"\n"b"\n"c"\n');
+    await Deno.writeTextFile(`${v1}/metadata.jsonl`, "null\nnull\nnull\n");
+    const index = await DenseIndex.load(v1);
+    assert.equal(index.storage, "int8");
+    assert.deepEqual(index.vectors, new Float32Array([63.5, -32, 0, 0, -254, 254]));
+    const [hits] = await index.search([new Float32Array([1, 0.5])], 3);
+    assert.deepEqual(hits!.map((h) => [h.id, h.score]), [["a", 47.5], ["b", 0], ["c", -127]]);
+    // Rows added to it keep its layout (max |x| / 127 per row), and it saves as version 1.
+    index.add(["d"], new Float32Array([2.54, -1]));
+    assert.deepEqual(index.vector(3), new Float32Array([Math.fround(2.54), Math.fround(-1)]));
+    await index.save(`${dir}/again`);
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/again/index.json`));
+    assert.equal(manifest.version, 1);
+    assert.equal(manifest.files.codebook, undefined);
+    const back = await DenseIndex.load(`${dir}/again`);
+    assert.deepEqual(back.vectors, index.vectors);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("read index: version 2 int8 parts are checked, and a bad one is named", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const dim = 4, index = new DenseIndex(dim, { storage: "int8" });
+    const n = 300;
+    index.add(Array.from({ length: n }, (_, i) => `r${i}`), seeded(n * dim, 8));
+    await index.save(`${dir}/idx`);
+    const manifest = JSON.parse(await Deno.readTextFile(`${dir}/idx/index.json`));
+    assert.equal(manifest.version, 2);
+    assert.deepEqual(manifest.files, {
+      vectors: "vectors.npy",
+      ids: "ids.jsonl",
+      metadata: "metadata.jsonl",
+      scales: "scales.npy",
+      codebook: "codebook.npy",
+      dimensions: "dimensions.npy",
+    });
+    const back = await DenseIndex.load(`${dir}/idx`);
+    assert.deepEqual(back.vectors, index.vectors);
+    assert.deepEqual(
+      (await back.search(seeded(dim, 9), 5))[0]!.map((h) => h.row),
+      (await index.search(seeded(dim, 9), 5))[0]!.map((h) => h.row),
+    );
+    const codebook = `${dir}/idx/codebook.npy`, dimensions = `${dir}/idx/dimensions.npy`;
+    const saved = {
+      codebook: await Deno.readFile(codebook),
+      dimensions: await Deno.readFile(dimensions),
+    };
+    const restore = async () => {
+      await Deno.writeFile(codebook, saved.codebook);
+      await Deno.writeFile(dimensions, saved.dimensions);
+    };
+    const cases: Array<[() => Promise<void>, RegExp]> = [
+      [
+        () => writeFloats(codebook, 1, 255, new Array(255).fill(0)),
+        /codebook\.npy has shape \(1, 255\) but must have \(1, 256\)/,
+      ],
+      [
+        () => writeFloats(codebook, 1, 256, [...new Array(255).fill(0), NaN]),
+        /level 255 of codebook\.npy must be finite: received NaN/,
+      ],
+      [() => Deno.remove(codebook), /codebook\.npy is missing/],
+      [
+        () => writeFloats(dimensions, 2, 3, new Array(6).fill(1)),
+        /dimensions\.npy has shape \(2, 3\) but must have \(2, 4\)/,
+      ],
+      [
+        () => writeFloats(dimensions, 2, 4, [0, Infinity, 0, 0, 1, 1, 1, 1]),
+        /offset 1 of dimensions\.npy must be finite: received Infinity/,
+      ],
+      [
+        () => writeFloats(dimensions, 2, 4, [0, 0, 0, 0, 1, 1, 0, 1]),
+        /spread 2 of dimensions\.npy must be finite and > 0: received 0/,
+      ],
+    ];
+    for (const [breakIt, message] of cases) {
+      await restore();
+      await breakIt();
+      await assert.rejects(DenseIndex.load(`${dir}/idx`), message);
+    }
+    await restore();
+    // Version 2 stores codes ('|u1'); version 1 signed values ('|i1'): one is not the other.
+    await Deno.writeTextFile(`${dir}/idx/index.json`, JSON.stringify({ ...manifest, version: 1 }));
+    await assert.rejects(DenseIndex.load(`${dir}/idx`), /dtype must be '\|i1': received '\|u1'/);
+    await Deno.writeTextFile(`${dir}/idx/index.json`, JSON.stringify({ ...manifest, version: 3 }));
+    await assert.rejects(DenseIndex.load(`${dir}/idx`), /version 1 or 2: received .* version 3/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

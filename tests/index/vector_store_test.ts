@@ -15,7 +15,7 @@ function bruteForce(vectors: Float32Array, dim: number, query: Float32Array, k: 
   return scored.slice(0, k).map(([, row]) => row);
 }
 
-Deno.test("VectorStore: float16 rounds to nearest half, int8 keeps a scale per row", () => {
+Deno.test("VectorStore: float16 rounds to nearest half, version 1 int8 keeps a scale per row", () => {
   const rows = new Float32Array([0.1, -2.5, 1000, 3e-8, 0, 0, 0, 0, 1, -0.5, 0.25, -127]);
   const half = new VectorStore("float16", 4);
   half.append(rows);
@@ -23,7 +23,7 @@ Deno.test("VectorStore: float16 rounds to nearest half, int8 keeps a scale per r
     Array.from(half.decode(0, 3)),
     Array.from(rows, (x) => Math.fround(halfToFloat(floatToHalf(x)))),
   );
-  const q = new VectorStore("int8", 4);
+  const q = new VectorStore("int8", 4, { legacyInt8: true });
   q.append(rows.subarray(0, 4));
   q.append(rows.subarray(4));
   assert.equal(q.rows, 3);
@@ -58,7 +58,12 @@ Deno.test("DenseIndex storage: memory 2x and 4x smaller, search exact over store
       );
     }
     const ratio = f32.vectorBytes / index.vectorBytes;
-    assert.ok(storage === "float16" ? ratio === 2 : ratio > 3.7, `${storage}: ${ratio}`);
+    // int8: a byte per value, a float32 scale per row, the codebook and two floats per dimension.
+    assert.equal(
+      index.vectorBytes,
+      storage === "float16" ? n * dim * 2 : n * dim + 4 * n + 4 * 256 + 8 * dim,
+    );
+    assert.ok(storage === "float16" ? ratio === 2 : ratio > 3.6, `${storage}: ${ratio}`);
     const stored = index.vectors;
     assert.deepEqual(index.vector(3), stored.slice(3 * dim, 4 * dim));
     const hits = await index.search(queries, 10);
@@ -81,9 +86,13 @@ import json, sys
 import numpy as np
 d = sys.argv[1]
 m = json.load(open(d + "/index.json"))
-x = np.load(d + "/" + m["files"]["vectors"])
-if m["dtype"] == "int8":
-    x = x.astype(np.float32) * np.load(d + "/" + m["files"]["scales"])
+f = {k: d + "/" + v for k, v in m["files"].items()}
+x = np.load(f["vectors"])
+if m["dtype"] == "int8" and m["version"] == 2:
+    offset, spread = np.load(f["dimensions"])
+    x = offset + spread * (np.load(f["scales"]) * np.load(f["codebook"])[0][x])
+elif m["dtype"] == "int8":
+    x = x.astype(np.float32) * np.load(f["scales"])
 print(json.dumps({"dtype": m["dtype"], "shape": list(x.shape), "values": x.astype(np.float32).ravel().tolist()}))
 `;
 
@@ -110,6 +119,9 @@ if (noNumpy !== undefined) {
 
 function savedIndex(dir: string, storage: "float16" | "int8"): Promise<DenseIndex> {
   const index = new DenseIndex(6, { storage });
+  // First, enough rows for int8 to fit its offsets and spreads (so that numpy applies real ones).
+  const n = 300;
+  index.add(Array.from({ length: n }, (_, i) => `r${i}`), seeded(6 * n, 9, 2));
   index.add(["a", "b", "c"], seeded(18, 5, 3), [{ t: 1 }, { t: 2 }, { t: 3 }]);
   return index.save(`${dir}/${storage}`).then(() => index);
 }
@@ -126,7 +138,7 @@ Deno.test("DenseIndex storage: saved float16 and int8 indexes load back; bad sca
       assert.deepEqual(back.vectors, index.vectors);
       assert.deepEqual(back.toNpy(), index.toNpy());
       back.add(["d"], seeded(6, 6));
-      assert.equal(back.size, 4);
+      assert.equal(back.size, 304);
     }
     // A scale that is not positive and finite is refused.
     const scales = `${dir}/int8/scales.npy`;
@@ -135,14 +147,14 @@ Deno.test("DenseIndex storage: saved float16 and int8 indexes load back; bad sca
     await Deno.writeFile(scales, bytes);
     await assert.rejects(
       DenseIndex.load(`${dir}/int8`),
-      /row 2 of scales\.npy must be a finite scale >= 0/,
+      /row 302 of scales\.npy must be a finite scale >= 0/,
     );
     const manifest = JSON.parse(await Deno.readTextFile(`${dir}/int8/index.json`));
     await Deno.writeTextFile(
       `${dir}/int8/index.json`,
       JSON.stringify({ ...manifest, dtype: "float16" }),
     );
-    await assert.rejects(DenseIndex.load(`${dir}/int8`), /dtype must be '<f2': received '\|i1'/);
+    await assert.rejects(DenseIndex.load(`${dir}/int8`), /dtype must be '<f2': received '\|u1'/);
     await Deno.writeTextFile(
       `${dir}/int8/index.json`,
       JSON.stringify({ ...manifest, dtype: "int4" }),
@@ -153,7 +165,7 @@ Deno.test("DenseIndex storage: saved float16 and int8 indexes load back; bad sca
     const f16 = await Deno.readFile(halves);
     new DataView(f16.buffer).setUint16(f16.length - 2, 0x7c00, true);
     await Deno.writeFile(halves, f16);
-    await assert.rejects(DenseIndex.load(`${dir}/float16`), /row 2 of vectors\.npy holds NaN/);
+    await assert.rejects(DenseIndex.load(`${dir}/float16`), /row 302 of vectors\.npy holds NaN/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -173,7 +185,7 @@ Deno.test("DenseIndex storage: numpy reads float16 and int8 indexes as documente
       assert.ok(out.success, new TextDecoder().decode(out.stderr));
       const py = JSON.parse(new TextDecoder().decode(out.stdout));
       assert.equal(py.dtype, storage);
-      assert.deepEqual(py.shape, [3, 6]);
+      assert.deepEqual(py.shape, [303, 6]);
       assert.deepEqual(py.values, Array.from(index.vectors));
     }
   } finally {
@@ -187,7 +199,10 @@ Deno.test("DenseIndex storage: upsert replaces a stored row in the index's stora
     index.add(["a", "b"], new Float32Array([1, 0, 0, 0, 1, 0]));
     await index.upsert({ ids: ["b", "c"], vectors: new Float32Array([0, 0, 2, 0, 0.5, 0]) });
     assert.equal(index.size, 3);
-    assert.deepEqual(index.vector(1), new Float32Array([0, 0, 2]), storage);
+    const encoded = new DenseIndex(3, { storage });
+    encoded.add(["x"], new Float32Array([0, 0, 2]));
+    assert.deepEqual(index.vector(1), encoded.vector(0), storage);
+    if (storage !== "int8") assert.deepEqual(index.vector(1), new Float32Array([0, 0, 2]));
     const [hits] = await index.search([new Float32Array([0, 0, 1])], 1);
     assert.equal(hits![0]!.id, "b");
   }
