@@ -7,6 +7,7 @@ import {
   LEVELS,
   MIN_FIT_ROWS,
 } from "../../index/int8_codebook.ts";
+import { writeIndex } from "../../index/index_files.ts";
 import { VectorStore } from "../../index/vector_store.ts";
 import { seeded } from "../seeded.ts";
 
@@ -133,7 +134,6 @@ async function legacyIndex(dim: number, ids: string[], data: Float32Array): Prom
   store.append(data);
   const dir = await Deno.makeTempDir();
   try {
-    const { writeIndex } = await import("../../index/index_files.ts");
     await writeIndex(`${dir}/v1`, { store, ids, metadata: ids.map(() => null) });
     const manifest = JSON.parse(await Deno.readTextFile(`${dir}/v1/index.json`));
     assert.equal(manifest.version, 1);
