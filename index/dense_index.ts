@@ -22,7 +22,7 @@ import { exactSearch } from "./exact_search.ts";
 import { type IndexManifest, manifestOf, writeIndex } from "./index_files.ts";
 import { firstNonFinite, indexSource, readIndex } from "./read_index.ts";
 import { encodeNpy } from "./npy.ts";
-import { type VectorStorage, VectorStore } from "./vector_store.ts";
+import { checkHalfRange, type VectorStorage, VectorStore } from "./vector_store.ts";
 import {
   passageFields,
   type RowMetadata,
@@ -193,8 +193,10 @@ export class DenseIndex implements VectorIndex {
         }) holds NaN or Infinity; its scores would be meaningless`,
       );
     }
+    const rows = flat ? vectors : queryMatrix(vectors, this.dim);
+    if (this.storage === "float16") checkHalfRange(rows, this.dim);
     const first = this.#store.rows;
-    this.#store.append(flat ? vectors : queryMatrix(vectors, this.dim));
+    this.#store.append(rows);
     ids.forEach((id, i) => {
       this.#rowOfId.set(id, first + i);
       this.#ids.push(id);
@@ -236,6 +238,7 @@ export class DenseIndex implements VectorIndex {
       // The replaced rows go through `add`'s checks on a scratch index first.
       const replacements = new DenseIndex(this.dim);
       replacements.add(pick(ids, stored)!, pick(list, stored)!, pick(metadata, stored));
+      if (this.storage === "float16") checkHalfRange(replacements.vectors, this.dim);
       this.add(pick(ids, fresh)!, pick(list, fresh)!, pick(metadata, fresh));
       stored.forEach((i, j) => {
         const row = this.#rowOfId.get(ids[i]!)!;

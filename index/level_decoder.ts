@@ -1,36 +1,62 @@
 /**
- * Stored codes to float32 through a table of levels, in WebAssembly: what a search does to each
- * block of float16 (a 65,536-entry table of every half's value) and int8 (the 256 levels) rows
- * before the product. A plain JavaScript loop does the same at a fraction of the speed (a bounds
+ * Stored values to float32 in WebAssembly: what a search does to each block of int8 rows (a code's
+ * level from the table of 256) and float16 rows (halves converted by SIMD bit arithmetic) before
+ * the product. A JavaScript loop over a table does the same at a fraction of the speed (a bounds
  * check and a conversion per value); the module (built at run time with `wasm_writer.ts`, no
- * binary shipped) reads four codes per iteration and writes their levels into its own memory, which
- * the caller reads through a view.
+ * binary shipped) writes the levels into its own memory, which the caller reads through a view.
  *
  * Each decoder owns its memory: a search holds one ({@link acquireDecoder}) from its first block
  * to its end, so concurrent searches never share a buffer.
  * @module
  */
-import { encodeModule, FunctionBody, I32 } from "../backend/wasm_kernels/wasm_writer.ts";
+import { encodeModule, FunctionBody, I32, V128 } from "../backend/wasm_kernels/wasm_writer.ts";
 
-/** Bytes of the table region (room for 65,536 float32 levels). */
-const TABLE_BYTES = 65536 * 4;
+/** Bytes of the table region (256 float32 levels). */
+const TABLE_BYTES = 256 * 4;
 const PAGE = 65536;
 
-/** `decode(codes, out, end, table)`: `codes` advances by `width` bytes, four codes a step. */
-function decodeBody(width: 1 | 2): FunctionBody {
+/**
+ * `decode8(codes, out, end, table)`: the level of each byte from `codes` to `end`, four a step.
+ */
+function tableBody(): FunctionBody {
   const f = new FunctionBody([I32, I32, I32, I32]);
   const [CODES, OUT, END, TABLE] = [0, 1, 2, 3];
   f.block().loop();
   f.localGet(CODES).localGet(END).i32Eq().brIf(1);
   for (let i = 0; i < 4; i++) {
     f.localGet(OUT);
-    f.localGet(CODES);
-    if (width === 1) f.i32Load8U(i);
-    else f.i32Load16U(2 * i);
-    f.i32Const(2).i32Shl().localGet(TABLE).i32Add().f32Load();
+    f.localGet(CODES).i32Load8U(i).i32Const(2).i32Shl().localGet(TABLE).i32Add().f32Load();
     f.f32Store(4 * i);
   }
-  f.addConst(CODES, 4 * width).addConst(OUT, 16).br(0);
+  f.addConst(CODES, 4).addConst(OUT, 16).br(0);
+  f.end().end();
+  return f;
+}
+
+/**
+ * `decode16(codes, out, end)`: halves to float32 by integer arithmetic, eight a step. A normal
+ * half's exponent and mantissa, shifted into a float32's places (`(h & 0x7fff) << 13`), need only
+ * the exponents' bias difference added (112 << 23); a subnormal one (`h & 0x7fff` below 0x400) is
+ * its mantissa times 2^-24, converted and multiplied (never on subnormal floats, which x86 slows
+ * down a hundredfold); then the sign (`(h & 0x8000) << 16`). Halves with an all-ones exponent
+ * (infinities, NaN) are never stored, so they need no case.
+ */
+function halfBody(): FunctionBody {
+  const f = new FunctionBody([I32, I32, I32]);
+  const [CODES, OUT, END] = [0, 1, 2];
+  const h = f.local(V128), m = f.local(V128);
+  f.block().loop();
+  f.localGet(CODES).localGet(END).i32Eq().brIf(1);
+  for (let i = 0; i < 2; i++) {
+    f.localGet(OUT);
+    f.localGet(CODES).i32x4Load16x4U(8 * i).localTee(h).i32x4Const(0x7fff).v128And().localSet(m);
+    f.localGet(m).f32x4ConvertI32x4S().f32x4Const(2 ** -24).f32x4Mul(); // subnormal
+    f.localGet(m).i32Const(13).i32x4Shl().i32x4Const(112 << 23).i32x4Add(); // normal
+    f.localGet(m).i32x4Const(0x400).i32x4LtU().v128Bitselect();
+    f.localGet(h).i32x4Const(0x8000).v128And().i32Const(16).i32x4Shl();
+    f.v128Or().v128Store(16 * i);
+  }
+  f.addConst(CODES, 16).addConst(OUT, 32).br(0);
   f.end().end();
   return f;
 }
@@ -42,8 +68,8 @@ function module(): WebAssembly.Module | null {
   try {
     compiled = new WebAssembly.Module(
       encodeModule({ shared: false, minPages: 1 }, [
-        { name: "decode8", body: decodeBody(1) },
-        { name: "decode16", body: decodeBody(2) },
+        { name: "decode8", body: tableBody() },
+        { name: "decode16", body: halfBody() },
       ]),
     );
   } catch {
@@ -52,7 +78,7 @@ function module(): WebAssembly.Module | null {
   return compiled;
 }
 
-type Decode = (codes: number, out: number, end: number, table: number) => void;
+type Decode = (codes: number, out: number, end: number, table?: number) => void;
 
 /** A WebAssembly decoder with its own memory: table, then codes, then levels. */
 export class LevelDecoder {
@@ -62,7 +88,7 @@ export class LevelDecoder {
   #table: Float32Array | null = null;
 
   private constructor(compiledModule: WebAssembly.Module) {
-    this.#memory = new WebAssembly.Memory({ initial: TABLE_BYTES / PAGE + 1 });
+    this.#memory = new WebAssembly.Memory({ initial: 1 });
     const instance = new WebAssembly.Instance(compiledModule, { env: { memory: this.#memory } });
     this.#decode8 = instance.exports.decode8 as Decode;
     this.#decode16 = instance.exports.decode16 as Decode;
@@ -78,34 +104,31 @@ export class LevelDecoder {
   }
 
   /**
-   * `table[codes[i]]` for every code, as a view of the decoder's memory, valid until its next
-   * call.
-   * @param codes bytes (int8 codes) or 16-bit words (halves)
-   * @param table the level of each code (256 or 65,536 of them)
+   * The level of every code, as a view of the decoder's memory, valid until its next call.
+   * @param codes bytes (int8 codes, levels from `table`) or 16-bit words (halves, converted)
+   * @param table the level of each byte (unused for halves)
    * @returns the levels
    */
   decode(codes: Uint8Array | Uint16Array, table: Float32Array): Float32Array {
     const n = codes.length, width = codes.BYTES_PER_ELEMENT;
-    // Codes are read four at a time: room for up to three past the end.
-    const codesAt = TABLE_BYTES, outAt = align(codesAt + (n + 4) * width);
-    const bytes = outAt + 4 * (n + 4);
+    // Steps of 4 bytes or 8 halves: room for the last step's codes and levels past the end.
+    const codesAt = TABLE_BYTES, outAt = align(codesAt + (n + 8) * width);
+    const bytes = outAt + 4 * (n + 8);
     if (bytes > this.#memory.buffer.byteLength) {
       this.#memory.grow(Math.ceil((bytes - this.#memory.buffer.byteLength) / PAGE));
     }
     const buffer = this.#memory.buffer;
-    if (this.#table !== table) {
-      new Float32Array(buffer, 0, table.length).set(table);
-      this.#table = table;
+    if (width === 1) {
+      if (this.#table !== table) {
+        new Float32Array(buffer, 0, table.length).set(table);
+        this.#table = table;
+      }
+      new Uint8Array(buffer, codesAt, n).set(codes);
+      this.#decode8(codesAt, outAt, codesAt + Math.ceil(n / 4) * 4, 0);
+    } else {
+      new Uint16Array(buffer, codesAt, n).set(codes as Uint16Array);
+      this.#decode16(codesAt, outAt, codesAt + Math.ceil(n / 8) * 16);
     }
-    if (width === 1) new Uint8Array(buffer, codesAt, n).set(codes);
-    else new Uint16Array(buffer, codesAt, n).set(codes as Uint16Array);
-    const steps = Math.ceil(n / 4);
-    (width === 1 ? this.#decode8 : this.#decode16)(
-      codesAt,
-      outAt,
-      codesAt + steps * 4 * width,
-      0,
-    );
     return new Float32Array(buffer, outAt, n);
   }
 }

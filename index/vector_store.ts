@@ -161,6 +161,7 @@ export class VectorStore {
     if (this.storage === "float32") {
       (this.#values as Float32Array).set(rows, base);
     } else if (this.storage === "float16" || this.legacyInt8) {
+      if (this.storage === "float16") checkHalfRange(rows, this.dim);
       const q = quantizeRows(rows, [n, this.dim], this.storage);
       (this.#values as Int8Array | Uint16Array).set(q.data as never, base);
       if (q.scales !== null) this.#scales.set(q.scales, first);
@@ -285,6 +286,25 @@ export class VectorStore {
 
 /** The int8 value of each byte, as float32 (the version 1 layout's levels). */
 const INT8_OF_BYTE = Float32Array.from({ length: 256 }, (_, b) => (b < 128 ? b : b - 256));
+
+/** float16's largest value: anything from 65520 up rounds to infinity. */
+const HALF_MAX = 65504;
+
+/**
+ * Throws a RangeError naming the first row with a value float16 cannot hold (it would be stored
+ * as infinity).
+ * @param rows `n * dim` float32 values, row-major
+ * @param dim values per row
+ */
+export function checkHalfRange(rows: Float32Array, dim: number): void {
+  const bad = rows.findIndex((x) => Math.abs(x) >= HALF_MAX + 16);
+  if (bad >= 0) {
+    throw new RangeError(
+      `Cannot store vector ${Math.floor(bad / dim)} as float16: it holds ${rows[bad]}, beyond ` +
+        `float16's largest value ${HALF_MAX}`,
+    );
+  }
+}
 
 function fitParameters(rows: Float32Array, dim: number): Int8Parameters {
   return { codebook: gaussianCodebook(), ...fitDimensions(rows, dim) };

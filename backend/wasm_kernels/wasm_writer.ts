@@ -229,6 +229,36 @@ export class FunctionBody {
   i32Shl(): this {
     return this.op(0x74);
   }
+  /** `v128.load16x4_u`: four 16-bit values, zero-extended to i32 lanes. */
+  i32x4Load16x4U(offset = 0): this {
+    return this.simd(0x04, 3, offset);
+  }
+  /** `v128.const` of four equal i32 lanes. */
+  i32x4Const(n: number): this {
+    this.code.push(0xfd);
+    uleb(this.code, 0x0c);
+    this.code.push(...new Uint8Array(new Int32Array([n, n, n, n]).buffer));
+    return this;
+  }
+  i32x4Shl(): this {
+    return this.simd(0xab);
+  }
+  v128And(): this {
+    return this.simd(0x4e);
+  }
+  v128Or(): this {
+    return this.simd(0x50);
+  }
+  /** `v128.bitselect(a, b, mask)`: bits of `a` where `mask` is 1, of `b` elsewhere. */
+  v128Bitselect(): this {
+    return this.simd(0x52);
+  }
+  i32x4LtU(): this {
+    return this.simd(0x3a);
+  }
+  f32x4ConvertI32x4S(): this {
+    return this.simd(0xfa);
+  }
   v128Load(offset = 0): this {
     return this.simd(0x00, 4, offset);
   }

@@ -207,3 +207,19 @@ Deno.test("DenseIndex storage: upsert replaces a stored row in the index's stora
     assert.equal(hits![0]!.id, "b");
   }
 });
+
+Deno.test("DenseIndex storage: float16 refuses a value it would store as infinity, changing nothing", async () => {
+  const index = new DenseIndex(2, { storage: "float16" });
+  index.add(["a"], new Float32Array([65519, -1]));
+  assert.deepEqual(index.vector(0), new Float32Array([65504, -1]));
+  assert.throws(
+    () => index.add(["b", "c"], new Float32Array([0, 1, 2, -65520])),
+    /Cannot store vector 1 as float16: it holds -65520, beyond float16's largest value 65504/,
+  );
+  await assert.rejects(
+    index.upsert({ ids: ["d", "a"], vectors: new Float32Array([1, 1, 1e6, 0]) }),
+    /vector 0 as float16: it holds 1000000/,
+  );
+  assert.equal(index.size, 1);
+  assert.deepEqual(index.vector(0), new Float32Array([65504, -1]));
+});
