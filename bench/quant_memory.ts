@@ -299,7 +299,7 @@ if (args.values.pair === true) {
     source,
   );
 } else {
-  for (const backend of ["wasm", "cpu"]) {
+  for (const backend of ["wasm", "cpu", "blas"]) {
     for (const dtype of ["int8", "float16", "float32"]) {
       const child = new Deno.Command(Deno.execPath(), {
         args: [

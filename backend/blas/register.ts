@@ -14,6 +14,8 @@ import { registerWeightPacker } from "../ops/packed_weight.ts";
 import { fastKernels } from "./elementwise.ts";
 import { fusedKernels } from "./fused_kernels.ts";
 import { blasWeightPacker } from "./blas_packed_weight.ts";
+import { registerQuantizedLinear } from "../ops/quantized_linear.ts";
+import { blasQuantizedLinear } from "../quantized/blas_quantized_linear.ts";
 
 /** Options for {@link registerBlasBackend}. */
 export interface BlasBackendOptions {
@@ -182,6 +184,8 @@ export async function registerBlasBackend(options: BlasBackendOptions = {}): Pro
       blasWeightPacker(lib, BLAS_BACKEND_NAME, () => packing),
     );
   }
+  // Quantized weights: dequantized a whole layer at a time into one reused scratch array.
+  registerQuantizedLinear(BLAS_BACKEND_NAME, blasQuantizedLinear(lib));
   tf.registerBackend(BLAS_BACKEND_NAME, () => {
     const backend = new MathBackendCPU();
     // This backend is the native path the cpu backend's banner asks for.
