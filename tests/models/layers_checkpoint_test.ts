@@ -3,7 +3,7 @@
 import { deepEqual, equal, ok } from "node:assert/strict";
 import { convertCheckpoint } from "../../convert/convert.ts";
 import { LocalFolderSource } from "../../io/file_source.ts";
-import { openWeights } from "../../io/resolve.ts";
+import { openWeights, resolvePretrained } from "../../io/resolve.ts";
 import { pytorchNamedSource } from "../../io/layers_source.ts";
 import { collectTensors } from "../../io/tensor_source.ts";
 import { readSafetensors } from "../../io/safetensors.ts";
@@ -54,6 +54,38 @@ Deno.test("a layers-model folder read under PyTorch names gives the checkpoint b
       deepEqual(named, readSafetensors(await Deno.readFile(`${from}/model.safetensors`)));
     } finally {
       tensors.close();
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("a folder whose layout is not the model's loads by its PyTorch names instead", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const from = `${MODELS}dpr-reader-tiny`;
+    await convertCheckpoint(from, `${root}/tfjs`);
+    // Bind layer 0's query and key the other way round: no longer the model's own layout.
+    const path = `${root}/tfjs/model.json`;
+    const json = JSON.parse(await Deno.readTextFile(path));
+    const bindings = json.userDefinedMetadata.dpr.bindings as {
+      key: string;
+      part?: { index: number };
+    }[];
+    const query = bindings.find((b) => b.key.endsWith("layer.0.attention.self.query.weight"))!;
+    const key = bindings.find((b) => b.key.endsWith("layer.0.attention.self.key.weight"))!;
+    [query.part!.index, key.part!.index] = [key.part!.index, query.part!.index];
+    await Deno.writeTextFile(path, JSON.stringify(json));
+    const { stateDict } = await resolvePretrained(`${root}/tfjs`);
+    const model = await DPRReader.fromPretrained(`${root}/tfjs`);
+    try {
+      const loaded = model.stateDict();
+      deepEqual(loaded, stateDict);
+      // The swap took: the model's query weight is the checkpoint's key weight.
+      const original = readSafetensors(await Deno.readFile(`${from}/model.safetensors`));
+      deepEqual(loaded.get(query.key), original.get(key.key));
+    } finally {
+      model.dispose();
     }
   } finally {
     await Deno.remove(root, { recursive: true });
