@@ -36,6 +36,16 @@ export interface RowBlocks {
     scratch: Float32Array,
     decoder: LevelDecoder | null,
   ): { values: Float32Array; scales: Float32Array | null };
+  /**
+   * For one query: the rows' products with it (before `scales`) computed from the stored rows
+   * directly, or null to go through {@link block} and the product.
+   */
+  products(
+    start: number,
+    count: number,
+    query: Float32Array,
+    decoder: LevelDecoder | null,
+  ): { scores: Float32Array; scales: Float32Array | null } | null;
 }
 
 /** Bytes of vectors per block: small enough for the product to keep the block in cache. */
@@ -81,6 +91,14 @@ export async function exactSearch(
   try {
     for (let start = 0; start < source.rows; start += step) {
       const count = Math.min(step, source.rows - start);
+      // One query over float16 or int8 rows: products straight from the codes, in WebAssembly
+      // (a matrix-vector product reads the block once anyway; decoding first would read it twice).
+      const direct = nq === 1 ? source.products(start, count, terms.queries, decoder) : null;
+      if (direct !== null) {
+        if (direct.scales !== null) scaleRows(direct.scores, direct.scales, terms.shifts, 1);
+        heaps[0]!.scan(direct.scores, 0, count, start, 1);
+        continue;
+      }
       const { values, scales } = source.block(start, count, scratch, decoder);
       const block = tf.tensor2d(values, [count, dim]);
       let product: tf.Tensor;

@@ -34,3 +34,22 @@ Deno.test("LevelDecoder: each search holds its own decoder", () => {
   releaseDecoder(b);
   assert.ok([a, b].includes(acquireDecoder()!));
 });
+
+Deno.test("LevelDecoder: one query's products straight from bytes and halves", () => {
+  const decoder = LevelDecoder.create()!;
+  const dim = 16, rows = 37;
+  const query = seeded(dim, 5, 2);
+  const levels = Float32Array.from(seeded(256, 6, 3));
+  const bytes = Uint8Array.from(seeded(rows * dim, 7), (x) => Math.floor((x + 1) * 127.5));
+  const halves = float16Table();
+  const words = Uint16Array.from(seeded(rows * dim, 8), (x) => Math.floor((x + 1) * 7000));
+  for (const [codes, table] of [[bytes, levels], [words, halves]] as const) {
+    const got = decoder.dot(codes, table, query);
+    assert.equal(got.length, rows);
+    for (let r = 0; r < rows; r++) {
+      let want = 0;
+      for (let j = 0; j < dim; j++) want += table[codes[r * dim + j]!]! * query[j]!;
+      assert.ok(Math.abs(got[r]! - want) <= 1e-5 * (1 + Math.abs(want)), `row ${r}`);
+    }
+  }
+});

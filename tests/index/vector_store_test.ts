@@ -71,6 +71,12 @@ Deno.test("DenseIndex storage: memory 2x and 4x smaller, search exact over store
       const q = queries.subarray(i * dim, (i + 1) * dim);
       assert.deepEqual(list.map((h) => h.row), bruteForce(stored, dim, q, 10), storage);
     });
+    // One query at a time (products straight from the stored codes) ranks the same.
+    for (let i = 0; i < 5; i++) {
+      const [one] = await index.search(queries.subarray(i * dim, (i + 1) * dim), 10);
+      assert.deepEqual(one!.map((h) => h.row), hits[i]!.map((h) => h.row), `${storage} query ${i}`);
+      one!.forEach((h, j) => assert.ok(Math.abs(h.score - hits[i]![j]!.score) < 1e-4));
+    }
     // Recall@10 against float32 exact on these uniform vectors.
     const exact = await f32.search(queries, 10);
     const overlap = hits.reduce(
