@@ -23,7 +23,8 @@
  * scans ordered as {@link DenseIndex} orders them; with one, each search sets `hnsw.ef_search` for
  * its own transaction (`SET LOCAL`). Each `upsert` is one transaction of multi-row
  * `INSERT ... ON CONFLICT (id) DO UPDATE` statements: a batch is stored whole or not at all, and
- * writing it again leaves one row per id.
+ * writing it again leaves one row per id. An encoding job writing into the table keeps its
+ * settings and chunk digests beside it, in `<table>_dpr_job` ({@link PgVectorIndex.jobLedger}).
  * @module
  */
 import postgres from "postgres";
@@ -252,10 +253,11 @@ export class PgVectorIndex implements VectorIndex {
     const efSearch = Math.min(1000, Math.max(this.#efSearch, k));
     // One plain top-k statement per query, in one transaction: a form every server plans well,
     // Citus included (it pushes ORDER BY ... LIMIT down to each shard and merges).
-    // Scores: the stored vectors (a halfvec widened) against the float32 query ($1, sent as text:
-    // the client waits forever on a parameter of a type it does not know), as DenseIndex. Exact scans order ties by position, as DenseIndex does. An HNSW index serves
-    // only "ORDER BY embedding <#> q" (q of the column's type), so with one, ties are ordered
-    // here afterwards.
+    // Scores: the stored vectors (a halfvec widened) against the float32 query, as DenseIndex.
+    // The query ($1) is sent as text and cast: a parameter typed vector, a type the client does
+    // not know, left the client waiting for an answer (against PGlite). Exact scans order ties by
+    // position, as DenseIndex does. An HNSW index serves only "ORDER BY embedding <#> q" (q of
+    // the column's type), so with one, ties are ordered here afterwards.
     const product = this.storage === "float16"
       ? "embedding::vector <#> $1::text::vector"
       : "embedding <#> $1::text::vector";
