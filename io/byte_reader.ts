@@ -56,6 +56,34 @@ export function memoryReader(bytes: Uint8Array, description = "in-memory file"):
   };
 }
 
+/**
+ * A reader whose reads all go through `fill` (which fills a buffer from an offset and throws
+ * RangeError past the end): `read` fills a fresh buffer.
+ * @param description names the file in error messages
+ * @param size the file's size in bytes
+ * @param fill fills `target` with the bytes from `offset`
+ * @param close releases what the reader holds
+ * @returns the reader
+ */
+export function fillingReader(
+  description: string,
+  size: number,
+  fill: (offset: number, target: Uint8Array) => Promise<void>,
+  close: () => void = () => {},
+): ByteReader {
+  return {
+    description,
+    size,
+    async read(offset: number, length: number): Promise<Uint8Array> {
+      const bytes = new Uint8Array(length);
+      await fill(offset, bytes);
+      return bytes;
+    },
+    readInto: fill,
+    close,
+  };
+}
+
 /** What {@linkcode readUpTo} read. */
 export interface PartialRead {
   /** A buffer of the requested length; only its first `filled` bytes were read. */
@@ -97,19 +125,7 @@ export async function readUpTo(
 export async function openFileReader(path: string, description = path): Promise<ByteReader> {
   const file = await Deno.open(path, { read: true });
   const size = (await file.stat()).size;
-  return {
-    description,
-    size,
-    async read(offset: number, length: number): Promise<Uint8Array> {
-      const bytes = new Uint8Array(length);
-      await fill(offset, bytes);
-      return bytes;
-    },
-    readInto: fill,
-    close(): void {
-      file.close();
-    },
-  };
+  return fillingReader(description, size, fill, () => file.close());
   async function fill(offset: number, target: Uint8Array): Promise<void> {
     checkRange(description, size, offset, target.length);
     await file.seek(offset, Deno.SeekMode.Start);

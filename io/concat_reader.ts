@@ -4,7 +4,7 @@
  * the one read before (a shard fetched whole is not kept while the next is read).
  * @module
  */
-import type { ByteReader } from "./byte_reader.ts";
+import { type ByteReader, fillingReader } from "./byte_reader.ts";
 
 /**
  * Reads `parts` as one run of bytes; closing it closes them all.
@@ -43,17 +43,7 @@ export function concatReader(parts: readonly ByteReader[], description: string):
       done += n;
     }
   };
-  return {
-    description,
-    size,
-    async read(offset: number, length: number): Promise<Uint8Array> {
-      const bytes = new Uint8Array(length);
-      await fill(offset, bytes);
-      return bytes;
-    },
-    readInto: fill,
-    close(): void {
-      for (const part of parts) part.close();
-    },
-  };
+  return fillingReader(description, size, fill, () => {
+    for (const part of parts) part.close();
+  });
 }

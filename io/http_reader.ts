@@ -6,7 +6,7 @@
  * memory, the only place left.
  * @module
  */
-import { type ByteReader, memoryReader, openFileReader } from "./byte_reader.ts";
+import { type ByteReader, fillingReader, memoryReader, openFileReader } from "./byte_reader.ts";
 
 /** How much the first request asks for: the header of a safetensors file, or a small file. */
 const FIRST_BYTES = 1 << 16;
@@ -88,17 +88,7 @@ export async function openHttpReader(
       );
     }
   };
-  return {
-    description,
-    size,
-    async read(offset: number, length: number): Promise<Uint8Array> {
-      const bytes = new Uint8Array(length);
-      await fill(offset, bytes);
-      return bytes;
-    },
-    readInto: fill,
-    close(): void {},
-  };
+  return fillingReader(description, size, fill);
 }
 
 /** A GET of `length` bytes from `offset`, or of the whole file without them. */

@@ -1,5 +1,5 @@
 import { deepEqual, equal, rejects } from "node:assert/strict";
-import { openFileReader, readUpTo } from "../../io/byte_reader.ts";
+import { fillingReader, openFileReader, readUpTo } from "../../io/byte_reader.ts";
 import { readAt } from "../../io/safetensors.ts";
 
 Deno.test("readUpTo: reads a whole range, and stops at the end of the file", async () => {
@@ -29,4 +29,22 @@ Deno.test("readUpTo: reads a whole range, and stops at the end of the file", asy
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("fillingReader reads through its fill function into fresh buffers and closes once", async () => {
+  const calls: Array<[number, number]> = [];
+  let closed = 0;
+  const reader = fillingReader("counting file", 10, (offset, target) => {
+    calls.push([offset, target.length]);
+    for (let i = 0; i < target.length; i++) target[i] = offset + i;
+    return Promise.resolve();
+  }, () => closed++);
+  equal(reader.size, 10);
+  deepEqual([...await reader.read(3, 4)], [3, 4, 5, 6]);
+  const mine = new Uint8Array(2);
+  await reader.readInto!(8, mine);
+  deepEqual([...mine], [8, 9]);
+  deepEqual(calls, [[3, 4], [8, 2]]);
+  reader.close();
+  equal(closed, 1);
 });
