@@ -18,27 +18,18 @@
  */
 import { encodeModule, F32, FunctionBody, I32, type MemoryImport, V128 } from "./wasm_writer.ts";
 
-/** Rows of q per register tile. */
-const MR = 3;
-/** Rows of W (output channels) per register tile. */
-const NR = 3;
-
-/** `while (counter < limit) { body(); counter += step; }` over i32 locals (unsigned). */
-function whileBelow(
-  f: FunctionBody,
-  counter: number,
-  limit: () => void,
-  step: number,
-  body: () => void,
-): void {
-  f.block().loop();
-  f.localGet(counter);
-  limit();
-  f.i32GeU().brIf(1);
-  body();
-  f.addConst(counter, step).br(0);
-  f.end().end();
+/** Shape of the generated kernel. */
+export interface Int8KernelShape {
+  /** Rows of q per register tile. */
+  mr: number;
+  /** Rows of W (output channels) per register tile. */
+  nr: number;
+  /** Steps of 8 values per loop iteration (kp must be a multiple of 8 * unroll). */
+  unroll: number;
 }
+
+/** The shape used. */
+export const INT8_KERNEL_SHAPE: Int8KernelShape = { mr: 3, nr: 3, unroll: 2 };
 
 function quantizeRowsBody(): FunctionBody {
   const f = new FunctionBody([I32, I32, I32, I32, I32, I32, F32]);
@@ -55,7 +46,7 @@ function quantizeRowsBody(): FunctionBody {
     // max |x| over the row (NaN propagates: max keeps it)
     f.f32x4Const(0).localSet(v);
     f.i32Const(0).localSet(c);
-    whileBelow(f, c, () => f.localGet(k4), 4, () => {
+    f.whileBelow(c, () => f.localGet(k4), 4, () => {
       f.localGet(v);
       f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load().f32x4Abs();
       f.f32x4Max().localSet(v);
@@ -63,7 +54,7 @@ function quantizeRowsBody(): FunctionBody {
     f.localGet(v).f32x4ExtractLane(0).localGet(v).f32x4ExtractLane(1).f32Max();
     f.localGet(v).f32x4ExtractLane(2).localGet(v).f32x4ExtractLane(3).f32Max();
     f.f32Max().localSet(mx);
-    whileBelow(f, c, () => f.localGet(K), 1, () => {
+    f.whileBelow(c, () => f.localGet(K), 1, () => {
       f.localGet(mx);
       f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load().f32Abs();
       f.f32Max().localSet(mx);
@@ -78,7 +69,7 @@ function quantizeRowsBody(): FunctionBody {
     f.localGet(inv).f32x4Splat().localSet(vinv);
     f.localGet(Q).localGet(r).localGet(KP).i32Mul().i32Const(2).i32Mul().i32Add().localSet(pq);
     f.i32Const(0).localSet(c);
-    whileBelow(f, c, () => f.localGet(k8), 8, () => {
+    f.whileBelow(c, () => f.localGet(k8), 8, () => {
       f.localGet(pq).localGet(c).i32Const(2).i32Mul().i32Add();
       f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load(0);
       f.localGet(vinv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S();
@@ -86,19 +77,19 @@ function quantizeRowsBody(): FunctionBody {
       f.localGet(vinv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S();
       f.i16x8NarrowI32x4S().v128Store();
     });
-    whileBelow(f, c, () => f.localGet(K), 1, () => {
+    f.whileBelow(c, () => f.localGet(K), 1, () => {
       f.localGet(pq).localGet(c).i32Const(2).i32Mul().i32Add();
       f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load();
       f.localGet(inv).f32Mul().f32Nearest().i32TruncSatF32S().i32Store16();
     });
-    whileBelow(f, c, () => f.localGet(KP), 1, () => {
+    f.whileBelow(c, () => f.localGet(KP), 1, () => {
       f.localGet(pq).localGet(c).i32Const(2).i32Mul().i32Add().i32Const(0).i32Store16();
     });
   });
   return f;
 }
 
-function gemmBody(): FunctionBody {
+function gemmBody({ mr: MR, nr: NR, unroll }: Int8KernelShape): FunctionBody {
   const f = new FunctionBody([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [Q, SA, M, KP, W, LDW, SW, N, BIAS, OUT, LDO] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const n0 = f.local(I32), m0 = f.local(I32), aEnd = f.local(I32), sum = f.local(I32);
@@ -125,16 +116,18 @@ function gemmBody(): FunctionBody {
     }
     for (let i = 0; i < mr; i++) for (let j = 0; j < nr; j++) f.f32x4Const(0).localSet(acc[i]![j]!);
     f.loop();
-    for (let i = 0; i < mr; i++) f.localGet(a[i]!).v128Load().localSet(av[i]!);
-    for (let j = 0; j < nr; j++) {
-      f.localGet(w[j]!).i16x8Load8x8S().localSet(wv);
-      for (let i = 0; i < mr; i++) {
-        const x = acc[i]![j]!;
-        f.localGet(x).localGet(av[i]!).localGet(wv).i32x4DotI16x8S().i32x4Add().localSet(x);
+    for (let u = 0; u < unroll; u++) {
+      for (let i = 0; i < mr; i++) f.localGet(a[i]!).v128Load(16 * u).localSet(av[i]!);
+      for (let j = 0; j < nr; j++) {
+        f.localGet(w[j]!).i16x8Load8x8S(8 * u).localSet(wv);
+        for (let i = 0; i < mr; i++) {
+          const x = acc[i]![j]!;
+          f.localGet(x).localGet(av[i]!).localGet(wv).i32x4DotI16x8S().i32x4Add().localSet(x);
+        }
       }
     }
-    for (let i = 0; i < mr; i++) f.addConst(a[i]!, 16);
-    for (let j = 0; j < nr; j++) f.addConst(w[j]!, 8);
+    for (let i = 0; i < mr; i++) f.addConst(a[i]!, 16 * unroll);
+    for (let j = 0; j < nr; j++) f.addConst(w[j]!, 8 * unroll);
     f.localGet(a[0]!).localGet(aEnd).i32LtU().brIf(0);
     f.end();
     for (let i = 0; i < mr; i++) {
@@ -160,7 +153,7 @@ function gemmBody(): FunctionBody {
   const rowsOf = (nr: number): void => {
     f.i32Const(0).localSet(m0);
     f.localGet(M).i32Const(MR).i32GeU().if();
-    whileBelow(f, m0, () => f.localGet(M).i32Const(MR - 1).i32Sub(), MR, () => tile(MR, nr));
+    f.whileBelow(m0, () => f.localGet(M).i32Const(MR - 1).i32Sub(), MR, () => tile(MR, nr));
     f.end();
     for (let mr = MR - 1; mr >= 1; mr--) {
       f.localGet(M).localGet(m0).i32Sub().i32Const(mr).i32Eq().if();
@@ -172,7 +165,7 @@ function gemmBody(): FunctionBody {
   f.i32Const(0).localSet(n0);
   // n0 + NR <= N, written n0 < N - (NR - 1) (N >= NR here: the rest is handled below)
   f.localGet(N).i32Const(NR).i32GeU().if();
-  whileBelow(f, n0, () => f.localGet(N).i32Const(NR - 1).i32Sub(), NR, () => rowsOf(NR));
+  f.whileBelow(n0, () => f.localGet(N).i32Const(NR - 1).i32Sub(), NR, () => rowsOf(NR));
   f.end();
   for (let nr = NR - 1; nr >= 1; nr--) {
     f.localGet(N).localGet(n0).i32Sub().i32Const(nr).i32Eq().if();
@@ -185,11 +178,15 @@ function gemmBody(): FunctionBody {
 /**
  * Builds the module's bytes (exports `quantize_rows` and `gemm`, see the module doc).
  * @param memory how `env.memory` is imported
+ * @param shape the register tile and unroll
  */
-export function int8ModuleBytes(memory: MemoryImport): Uint8Array<ArrayBuffer> {
+export function int8ModuleBytes(
+  memory: MemoryImport,
+  shape: Int8KernelShape = INT8_KERNEL_SHAPE,
+): Uint8Array<ArrayBuffer> {
   return encodeModule(memory, [
     { name: "quantize_rows", body: quantizeRowsBody() },
-    { name: "gemm", body: gemmBody() },
+    { name: "gemm", body: gemmBody(shape) },
   ]);
 }
 

@@ -1,6 +1,7 @@
 /**
- * Integer products for int8 weights: `y = x·Wᵀ + bias` on the generated kernel of
- * `int8_module.ts`, which reads W's int8 values in place in kernel memory
+ * Integer products for int8 weights: `y = x·Wᵀ + bias` on a generated kernel
+ * (`int8_relaxed_module.ts` where the engine has relaxed SIMD, else `int8_module.ts`; both give the
+ * same values, bit for bit), which reads W's int8 values in place in kernel memory
  * (`backend/quantized/kernel_memory.ts`) and quantizes each row of x to 16-bit integers on the
  * fly (symmetric, one scale per row, as onnxruntime's dynamic quantization does per tensor).
  *
@@ -16,7 +17,41 @@
  */
 import { type KernelMemory, kernelMemory } from "../quantized/kernel_memory.ts";
 import type { QuantizedWeight } from "../quantized/quantized_weight.ts";
-import { type Int8Gemm, int8ModuleBytes, type QuantizeRows } from "./int8_module.ts";
+import {
+  INT8_KERNEL_SHAPE,
+  type Int8Gemm,
+  type Int8KernelShape,
+  int8ModuleBytes,
+  type QuantizeRows,
+} from "./int8_module.ts";
+import {
+  int8RelaxedModuleBytes,
+  RELAXED_TILE,
+  type RelaxedGemm,
+  type RelaxedTile,
+  type RowSums,
+} from "./int8_relaxed_module.ts";
+
+/** Which form of the kernel to build: relaxed SIMD (where the engine has it) or standard. */
+export type Int8KernelForm =
+  | { relaxed: true; tile?: RelaxedTile }
+  | { relaxed: false; shape?: Int8KernelShape };
+
+/** The two forms' products behind one signature (`sums`: W's row sums, relaxed form only). */
+type Gemm = (
+  q: number,
+  sa: number,
+  m: number,
+  kp: number,
+  w: number,
+  ldw: number,
+  sw: number,
+  sums: number,
+  n: number,
+  bias: number,
+  out: number,
+  ldo: number,
+) => void;
 
 /** Most bytes of scratch one product uses (rows of x, their codes, their results). */
 export const SCRATCH_BYTES = 2 << 20;
@@ -31,43 +66,82 @@ const MAX_PAGES = 65536;
  * @param k the shared dimension
  */
 export function activationQmax(k: number): number {
-  const kp = Math.ceil(k / 8) * 8;
+  const kp = paddedK(k);
   return Math.max(1, Math.min(QMAX, Math.floor(0x7fffffff / (128 * Math.max(kp, 1)))));
 }
 
 const align = (bytes: number): number => Math.ceil(bytes / 16) * 16;
 
+/** K rounded up to 16, the longest step of a kernel (codes past K are zero). */
+function paddedK(k: number): number {
+  return Math.ceil(k / 16) * 16;
+}
+
 /** The kernel instantiated on the kernel memory. */
 export class Int8Kernel {
   readonly #memory: KernelMemory;
   readonly #quantize: QuantizeRows;
-  readonly #gemm: Int8Gemm;
+  readonly #gemm: Gemm;
+  readonly #rowSums: RowSums | undefined;
+  /** W's row sums in kernel memory (relaxed form), by weight; freed with the weight. */
+  readonly #sums = new WeakMap<QuantizedWeight, number>();
+  readonly #sumsCollected: FinalizationRegistry<number>;
+  /** Values of K per kernel step (kp is a multiple of it). */
+  readonly #step: number;
+  /** Whether this is the relaxed-SIMD form. */
+  readonly relaxed: boolean;
   #scratch = 0;
   #scratchBytes = 0;
 
-  private constructor(memory: KernelMemory, bytes: Uint8Array<ArrayBuffer>) {
+  private constructor(
+    memory: KernelMemory,
+    bytes: Uint8Array<ArrayBuffer>,
+    step: number,
+    relaxed: boolean,
+  ) {
     this.#memory = memory;
+    this.#step = step;
+    this.relaxed = relaxed;
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { memory: memory.memory },
     });
     this.#quantize = instance.exports["quantize_rows"] as QuantizeRows;
-    this.#gemm = instance.exports["gemm"] as Int8Gemm;
+    if (relaxed) {
+      this.#gemm = instance.exports["gemm"] as RelaxedGemm;
+      this.#rowSums = instance.exports["row_sums"] as RowSums;
+    } else {
+      const gemm = instance.exports["gemm"] as Int8Gemm;
+      this.#gemm = (q, sa, m, kp, w, ldw, sw, _sums, n, bias, out, ldo) =>
+        gemm(q, sa, m, kp, w, ldw, sw, n, bias, out, ldo);
+    }
+    this.#sumsCollected = new FinalizationRegistry((at) => memory.free(at));
   }
 
   /**
    * The kernel, or undefined where this engine has no kernel memory (no `SharedArrayBuffer`) or
    * no SIMD.
+   * @param form relaxed SIMD, or standard SIMD (default: relaxed where the engine validates it)
    */
-  static create(): Int8Kernel | undefined {
+  static create(form?: Int8KernelForm): Int8Kernel | undefined {
     const memory = kernelMemory();
     if (memory === undefined) return undefined;
-    const bytes = int8ModuleBytes({ shared: true, minPages: 1, maxPages: MAX_PAGES });
-    try {
-      if (!WebAssembly.validate(bytes)) return undefined;
-      return new Int8Kernel(memory, bytes);
-    } catch {
-      return undefined;
+    const imported = { shared: true, minPages: 1, maxPages: MAX_PAGES };
+    const forms: Int8KernelForm[] = form === undefined
+      ? [{ relaxed: true }, { relaxed: false }]
+      : [form];
+    for (const f of forms) {
+      const bytes = f.relaxed
+        ? int8RelaxedModuleBytes(imported, f.tile ?? RELAXED_TILE)
+        : int8ModuleBytes(imported, f.shape ?? INT8_KERNEL_SHAPE);
+      try {
+        if (!WebAssembly.validate(bytes)) continue;
+        const step = f.relaxed ? 16 : 8 * (f.shape ?? INT8_KERNEL_SHAPE).unroll;
+        return new Int8Kernel(memory, bytes, step, f.relaxed);
+      } catch {
+        continue;
+      }
     }
+    return undefined;
   }
 
   /**
@@ -105,7 +179,8 @@ export class Int8Kernel {
       return;
     }
     const w = this.#weightAddress(weight);
-    const kp = Math.ceil(k / 8) * 8;
+    const sums = this.#rowSumsOf(weight, w);
+    const kp = Math.ceil(k / this.#step) * this.#step;
     const rowBytes = align(k * 4) + align(kp * 2) + align(n * 4) + 16;
     const rows = Math.max(1, Math.min(m, Math.floor(SCRATCH_BYTES / rowBytes)));
     const xAt = this.#ensureScratch(rows * k * 4 + rows * kp * 2 + rows * n * 4 + rows * 4 + 8 * n);
@@ -123,7 +198,7 @@ export class Int8Kernel {
       const r = Math.min(rows, m - m0);
       f32.set(x.subarray(m0 * k, (m0 + r) * k), xAt >>> 2);
       this.#quantize(xAt, r, k, kp, qAt, saAt, qmax);
-      this.#gemm(qAt, saAt, r, kp, w, k, swAt, n, biasAt, outAt, n * 4);
+      this.#gemm(qAt, saAt, r, kp, w, k, swAt, sums, n, biasAt, outAt, n * 4);
       out.set(f32.subarray(outAt >>> 2, (outAt >>> 2) + r * n), m0 * n);
     }
   }
@@ -134,6 +209,20 @@ export class Int8Kernel {
     if (at !== undefined) return at;
     weight.moveTo(this.#memory.int8(weight.data.length));
     return this.#memory.addressOf(weight.data)!;
+  }
+
+  /** W's row sums (relaxed form; computed once per weight), or 0. */
+  #rowSumsOf(weight: QuantizedWeight, w: number): number {
+    if (this.#rowSums === undefined) return 0;
+    let at = this.#sums.get(weight);
+    if (at === undefined) {
+      const [n, k] = weight.shape;
+      at = this.#memory.alloc(n * 4);
+      this.#rowSums(w, n, k, at);
+      this.#sums.set(weight, at);
+      this.#sumsCollected.register(weight, at);
+    }
+    return at;
   }
 
   /** A scratch region of at least `bytes` (plus alignment), kept between products. */

@@ -103,6 +103,20 @@ export class FunctionBody {
     return this.end().end();
   }
 
+  /**
+   * `while (counter < limit) { body(); counter += step; }` over i32 values compared unsigned;
+   * `limit` pushes the bound (evaluated before each iteration).
+   */
+  whileBelow(counter: number, limit: () => void, step: number, body: () => void): this {
+    this.block().loop();
+    this.localGet(counter);
+    limit();
+    this.i32GeU().brIf(1);
+    body();
+    this.addConst(counter, step).br(0);
+    return this.end().end();
+  }
+
   localGet(i: number): this {
     return this.op(0x20, i);
   }
@@ -147,6 +161,15 @@ export class FunctionBody {
   i32And(): this {
     return this.op(0x71);
   }
+  i32ShrU(): this {
+    return this.op(0x76);
+  }
+  i32Load8S(offset = 0): this {
+    return this.op(0x2c, 0, offset);
+  }
+  i32Store8(offset = 0): this {
+    return this.op(0x3a, 0, offset);
+  }
   /** `block` with no result. */
   block(): this {
     return this.op(0x02).op(0x40);
@@ -170,6 +193,12 @@ export class FunctionBody {
   }
   brIf(depth: number): this {
     return this.op(0x0d, depth);
+  }
+  i32Load(offset = 0): this {
+    return this.op(0x28, 2, offset);
+  }
+  i32Store(offset = 0): this {
+    return this.op(0x36, 2, offset);
   }
   f32Load(offset = 0): this {
     return this.op(0x2a, 2, offset);
@@ -296,6 +325,23 @@ export class FunctionBody {
   }
   i32x4Add(): this {
     return this.simd(0xae);
+  }
+  i32x4Splat(): this {
+    return this.simd(0x11);
+  }
+  i16x8ShrU(): this {
+    return this.simd(0x8d);
+  }
+  i8x16NarrowI16x8U(): this {
+    return this.simd(0x66);
+  }
+  /**
+   * Relaxed SIMD `i32x4.relaxed_dot_i8x16_i7x16_add_s(a, b, c)`: lane i is c[i] plus the sum of
+   * a[4i..4i+3]·b[4i..4i+3], a signed bytes; defined (the same on every engine) when every byte of
+   * b is in 0..127.
+   */
+  i32x4RelaxedDotI8x16I7x16AddS(): this {
+    return this.simd(0x113);
   }
   /** `i32x4.dot_i16x8_s`: lane i is a[2i]·b[2i] + a[2i+1]·b[2i+1] (exact). */
   i32x4DotI16x8S(): this {

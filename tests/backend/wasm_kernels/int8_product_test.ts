@@ -25,6 +25,9 @@ const kernel = int8Kernel();
 if (kernel === undefined) {
   console.log("wasm_kernels/int8_product_test: no kernel memory or SIMD here; cases skipped");
 }
+/** Both forms where the engine has them (the relaxed one first: what int8Kernel() gives). */
+const forms = [Int8Kernel.create({ relaxed: true }), Int8Kernel.create({ relaxed: false })]
+  .filter((k) => k !== undefined);
 
 /** xq·Wᵀ + bias in float64, xq already quantized. */
 function reference(
@@ -44,10 +47,21 @@ function reference(
   return out;
 }
 
+/** Runs every form; they must agree bit for bit. */
 function run(x: Float32Array, m: number, w: QuantizedWeight, bias?: Float32Array): Float32Array {
-  const out = new Float32Array(m * w.shape[0]).fill(12345); // every value must be written
-  kernel!.product(x, m, w, bias, out);
-  return out;
+  let first: Float32Array | undefined;
+  for (const form of forms) {
+    const out = new Float32Array(m * w.shape[0]).fill(12345); // every value must be written
+    form.product(x, m, w, bias, out);
+    if (first === undefined) first = out;
+    else {
+      ok(
+        out.every((v, i) => Object.is(v, first![i])),
+        `relaxed and standard forms differ for [${m}, ${x.length / m}]`,
+      );
+    }
+  }
+  return first!;
 }
 
 function assertClose(got: Float32Array, want: Float64Array, what: string): void {
@@ -65,6 +79,7 @@ function assertClose(got: Float32Array, want: Float64Array, what: string): void 
 // scratch (so several blocks run).
 const SIZES: [number, number, number][] = [
   [1, 1, 1],
+  [3, 16, 13],
   [1, 5, 2],
   [2, 17, 4],
   [4, 33, 5],
@@ -201,4 +216,7 @@ Deno.test({
 
 Deno.test("Int8Kernel.create gives a kernel wherever SharedArrayBuffer and SIMD exist", () => {
   equal(Int8Kernel.create() !== undefined, typeof SharedArrayBuffer === "function");
+  // Deno has relaxed SIMD: both forms run (and are compared above)
+  equal(forms.length, typeof SharedArrayBuffer === "function" ? 2 : 0);
+  ok(forms[0]?.relaxed !== false && forms[1]?.relaxed !== true);
 });
