@@ -1,6 +1,6 @@
 /**
- * Scalar math for the "blas" backend's JavaScript kernels, faster than the generic forms and
- * accurate to float32 rounding.
+ * Scalar math and row kernels for the JavaScript kernels of the "blas" and "wasm" backends,
+ * faster than the generic forms and accurate to float32 rounding.
  * @module
  */
 import { tf } from "../tf.ts";
@@ -120,4 +120,34 @@ export function rowMax(row: Float32Array, o: number, n: number): number {
   let max = -Infinity;
   for (let j = 0; j < n; j++) if (row[o + j]! > max) max = row[o + j]!;
   return max;
+}
+
+/**
+ * LayerNorm in place over the rows of `v` (as wide as `gamma`), after adding `residual` when
+ * given: the sum is stored first (rounded to float32, as the composite's add would be).
+ */
+export function normalizeRows(
+  v: Float32Array,
+  residual: Float32Array | null,
+  gamma: Float32Array,
+  beta: Float32Array,
+  eps: number,
+): void {
+  const h = gamma.length;
+  if (h === 0) return;
+  for (let o = 0; o < v.length; o += h) {
+    let sum = 0;
+    for (let j = 0; j < h; j++) {
+      if (residual) v[o + j] = v[o + j]! + residual[o + j]!;
+      sum += v[o + j]!;
+    }
+    const mean = sum / h;
+    let sq = 0;
+    for (let j = 0; j < h; j++) {
+      const c = v[o + j]! - mean;
+      sq += c * c;
+    }
+    const inv = 1 / Math.sqrt(sq / h + eps);
+    for (let j = 0; j < h; j++) v[o + j] = (v[o + j]! - mean) * inv * gamma[j]! + beta[j]!;
+  }
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { tf } from "../tf.ts";
-import { normalCdfLinear, rowMax, softmaxRow } from "./fast_math.ts";
+import { normalCdfLinear, normalizeRows, rowMax, softmaxRow } from "./fast_math.ts";
 import {
   ATTENTION_KERNEL,
   GELU_KERNEL,
@@ -62,36 +62,6 @@ const layerNorm: KernelFunc = (args) => {
   normalizeRows(out, rv, gv, bv, eps);
   return backend.makeTensorInfo(x.shape, "float32", out);
 };
-
-/**
- * LayerNorm in place over the rows of `v` (as wide as `gamma`), after adding `residual` when
- * given: the sum is stored first (rounded to float32, as the composite's add would be).
- */
-function normalizeRows(
-  v: Float32Array,
-  residual: Float32Array | null,
-  gamma: Float32Array,
-  beta: Float32Array,
-  eps: number,
-): void {
-  const h = gamma.length;
-  if (h === 0) return;
-  for (let o = 0; o < v.length; o += h) {
-    let sum = 0;
-    for (let j = 0; j < h; j++) {
-      if (residual) v[o + j] = v[o + j]! + residual[o + j]!;
-      sum += v[o + j]!;
-    }
-    const mean = sum / h;
-    let sq = 0;
-    for (let j = 0; j < h; j++) {
-      const c = v[o + j]! - mean;
-      sq += c * c;
-    }
-    const inv = 1 / Math.sqrt(sq / h + eps);
-    for (let j = 0; j < h; j++) v[o + j] = (v[o + j]! - mean) * inv * gamma[j]! + beta[j]!;
-  }
-}
 
 const maskedSoftmax: KernelFunc = (args) => {
   const backend = args.backend as unknown as CpuLikeBackend;
