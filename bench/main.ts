@@ -7,7 +7,8 @@
  *   (`ratio_vs_onnx` from medians, `ratio_vs_onnx_best` from the fastest runs; > 1 is faster).
  * - `question_latency`: one 32-token question; median ms, ratio to onnx (ours / onnx: < 1 is
  *   faster), also from the fastest runs. On wasm, XNNPACK's products and the relaxed-SIMD
- *   kernel question by question in turn (variants `xnnpack` and `fma`).
+ *   kernel question by question in turn (variants `xnnpack` and `fma`), and the int8 question
+ *   encoder on one thread, loaded from files (`int8_question.ts`; the edge configuration).
  * - `memory_load`: RSS growth when loading the encoder, against its weight bytes.
  * - `memory_steady`: RSS and `tf.memory().numTensors` over many small batches.
  * - `onnx_peer`: the peer's own numbers; then the tokenizer, conversion and index benchmarks when
@@ -28,6 +29,7 @@ import { DPRContextEncoder } from "../models/dpr_context_encoder.ts";
 import { bertFlops } from "./flops.ts";
 import { blasLibrary, setBlasPrepack } from "../backend/blas/register.ts";
 import { inTurn, wasmFmaRuns } from "./wasm_in_turn.ts";
+import { int8QuestionTimes } from "./int8_question.ts";
 
 interface Flags {
   backends: ConcreteBackendName[] | null;
@@ -425,6 +427,15 @@ async function main(): Promise<void> {
     // The peer again, just before: the machine's speed drifts over minutes.
     const peerNow = await rerunPeer(runPeerQ, { ...Q, iters: quick ? 10 : 30, threads });
     const qPeer = peerNow ?? peerQ;
+    if (backend === "wasm" && flags.layers === 12) {
+      // int8 on one thread (the edge configuration), loaded from files, in a child process.
+      const int8 = await int8QuestionTimes(qIters);
+      if ("error" in int8) emit({ bench: "question_latency", backend, variant: "int8", ...int8 });
+      else {
+        const cpu = round(median(int8.cpu), 0);
+        emitQuestion(backend, "int8, 1 thread", int8.times, qPeer, { goal: 2, cpu_median_ms: cpu });
+      }
+    }
     const packing = backend === "blas" && setBlasPrepack(false);
     if (backend === "wasm" && wasmFmaRuns()) {
       const { xnnpack, withFma } = await inTurn(

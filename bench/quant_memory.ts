@@ -21,42 +21,16 @@ import { parseArgs } from "node:util";
 import { safetensorsFileSource } from "../io/safetensors_source.ts";
 import { isQuantizableKey } from "../models/hf_weight_map.ts";
 import { formatFolder, type SourceName, SOURCES } from "./weight_formats.ts";
-import {
-  DPRConfig,
-  DPRQuestionEncoder,
-  DPRReader,
-  saveSafetensors,
-  setBackend,
-  tf,
-} from "../mod.ts";
+import { DPRQuestionEncoder, DPRReader, setBackend, tf } from "../mod.ts";
+import { QUESTION_DIR, READER_DIR, writeCheckpoint } from "./bert_base_checkpoint.ts";
 
 const SCRATCH = new URL("../scratch/", import.meta.url).pathname;
-const DIR = `${SCRATCH}bert-base-question/`;
-const READER_DIR = new URL("../scratch/bert-base-reader/", import.meta.url).pathname;
+const DIR = QUESTION_DIR;
 
 function status(): { hwm: number; rss: number } {
   const text = Deno.readTextFileSync("/proc/self/status");
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(text)![1]) * 1024;
   return { hwm: kb("VmHWM"), rss: kb("VmRSS") };
-}
-
-async function writeCheckpoint(dir: string, reader: boolean): Promise<void> {
-  try {
-    await Deno.stat(`${dir}model.safetensors`);
-    return;
-  } catch { /* write it */ }
-  await Deno.mkdir(dir, { recursive: true });
-  const config = new DPRConfig({}); // BERT-base sizes
-  const model = reader
-    ? new DPRReader(config, { seed: 2 })
-    : new DPRQuestionEncoder(config, { seed: 1 });
-  await saveSafetensors(model, `${dir}model.safetensors`);
-  const architectures = [reader ? "DPRReader" : "DPRQuestionEncoder"];
-  await Deno.writeTextFile(
-    `${dir}config.json`,
-    JSON.stringify({ ...config.toJSON(), architectures }),
-  );
-  model.dispose();
 }
 
 /** Cosine of int8 and float16 pooler outputs to float32's, two questions, wasm one thread. */
