@@ -14,10 +14,29 @@ export { floatToHalf, halfToFloat } from "../backend/float16_bits.ts";
  * @returns the decoded values
  */
 export function decodeFloat16(bytes: Uint8Array): Float32Array {
+  return decodeFloat16Into(bytes, new Float32Array(bytes.length >> 1));
+}
+
+/**
+ * Decodes little-endian binary16 values into an existing float32 array (a reused buffer: no
+ * array the size of the values is left for the collector).
+ * @param bytes 2 bytes per value, little-endian
+ * @param target receives the values; at least `bytes.length / 2` long
+ * @returns the decoded values: `target`'s first `bytes.length / 2` elements
+ * @throws RangeError when `target` is too short
+ */
+export function decodeFloat16Into(bytes: Uint8Array, target: Float32Array): Float32Array {
   const n = bytes.length >> 1;
+  if (target.length < n) {
+    throw new RangeError(
+      `Cannot decode ${n} float16 values into a float32 array of ${target.length} elements`,
+    );
+  }
   // A Float16Array view needs an even byte offset; an odd one is copied first.
   const aligned = bytes.byteOffset % 2 === 0 ? bytes : bytes.slice(0, 2 * n);
-  return new Float32Array(new Float16Array(aligned.buffer, aligned.byteOffset, n));
+  const out = target.length === n ? target : target.subarray(0, n);
+  out.set(new Float16Array(aligned.buffer, aligned.byteOffset, n));
+  return out;
 }
 
 /**

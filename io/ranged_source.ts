@@ -8,6 +8,7 @@
  */
 import { type ByteReader, LITTLE_ENDIAN_HOST } from "./byte_reader.ts";
 import { checkFiniteWeights, type NonFiniteOption } from "./finite_weights.ts";
+import { decodeFloat16Into } from "./float16.ts";
 import type { LayoutBinding } from "./layers_layout.ts";
 import { decodeLittleEndian } from "./safetensors.ts";
 import type { TensorSource } from "./tensor_source.ts";
@@ -64,6 +65,7 @@ export function rangedTensorSource(
   const where = (tensor: RangedTensor): string => `Cannot read ${tensor.reader.description}`;
   const byName = new Map(tensors.map((t) => [t.name, t] as const));
   let scratch = new Uint8Array(0); // readRows' buffer, grown to the largest block read
+  let decoded = new Float32Array(0); // readRows' float16 blocks as float32, reused the same way
   /** Running CRC-32 of a tensor read a block of rows at a time from its start. */
   const running = new Map<string, { next: number; crc: number }>();
   const lookup = (name: string): RangedTensor => {
@@ -138,10 +140,16 @@ export function rangedTensorSource(
           }
         }
       }
-      // float32 on a little-endian host: a view of the reused buffer, no copy and no garbage
-      const values = tensor.dtype === "F32" && tensor.decode === undefined && LITTLE_ENDIAN_HOST
-        ? new Float32Array(bytes.buffer, 0, length / 4)
-        : tensor.decode?.(bytes) ?? decodeLittleEndian(tensor.dtype, bytes, name);
+      // float32 on a little-endian host: a view of the reused buffer, no copy and no garbage;
+      // float16: decoded into a second reused buffer (a fresh array per block would leave the
+      // collector a whole table's worth of float32 garbage while a large table streams in)
+      const plain = tensor.decode === undefined && LITTLE_ENDIAN_HOST;
+      let values: Float32Array;
+      if (plain && tensor.dtype === "F32") values = new Float32Array(bytes.buffer, 0, length / 4);
+      else if (plain && tensor.dtype === "F16") {
+        if (decoded.length < length / 2) decoded = new Float32Array(length / 2);
+        values = decodeFloat16Into(bytes, decoded);
+      } else values = tensor.decode?.(bytes) ?? decodeLittleEndian(tensor.dtype, bytes, name);
       const rowElements = tensor.shape.slice(1).reduce((a, b) => a * b, 1);
       checkFiniteWeights(values, name, where(tensor), options, start * rowElements);
       return values;
