@@ -80,13 +80,16 @@ export function planLayersLoad(
 export interface Scratch {
   /** The buffer. */
   values: Float32Array;
+  /** A block's float16 bits, reused the same way (made on first use). */
+  halves?: Uint16Array;
 }
 
 /**
  * Reads a stored layers weight quantized per output channel, in the layout quantized weights
  * are held in (PyTorch's: one row per output channel, fused slices stacked). A Linear kernel
  * [in, out] is read a block of rows at a time and transposed into `scratch` (no garbage the size
- * of a matrix per weight); an embedding table [entries, width] already has a row per entry and is
+ * of a matrix per weight), or for float16 straight into the final storage (no float32 copy of
+ * the matrix at all); an embedding table [entries, width] already has a row per entry and is
  * quantized a block of rows at a time as it is read.
  * @param step the variable and its stored weight
  * @param tensors the folder's weights
@@ -106,6 +109,27 @@ export async function readLayersQuantized(
     tensors.readRows !== undefined
       ? await tensors.readRows(step.weight, start, end)
       : (await tensors.read(step.weight)).subarray(start * cols, end * cols);
+  if (step.group[0]!.transpose && dtype === "float16") {
+    // [in, out] -> [out, in] straight into the final float16 storage: each block of input rows
+    // is rounded to float16 in a reused buffer (as quantizeRowsInto rounds), then its bits are
+    // transposed; no float32 matrix the size of the weight is held.
+    const weight = emptyQuantized([cols, rows], dtype, { forKernels: true });
+    const data = weight.data as Uint16Array;
+    for (let start = 0; start < rows; start += block) {
+      const end = Math.min(rows, start + block);
+      const values = await readBlock(start, end);
+      if ((scratch.halves?.length ?? 0) < values.length) {
+        scratch.halves = new Uint16Array(values.length);
+      }
+      const halves = scratch.halves!;
+      new Float16Array(halves.buffer, 0, values.length).set(values);
+      for (let r = start; r < end; r++) {
+        const base = (r - start) * cols;
+        for (let c = 0; c < cols; c++) data[c * rows + r] = halves[base + c]!;
+      }
+    }
+    return weight;
+  }
   if (step.group[0]!.transpose) {
     // [in, out] -> [out, in], a block of input rows at a time
     if (scratch.values.length < rows * cols) scratch.values = new Float32Array(rows * cols);
