@@ -105,6 +105,7 @@ export class PgServer {
     if (this.#socket !== null) return;
     const socket = new PGLiteSocketServer({ db: this.db, host: "127.0.0.1", port: this.#port });
     await socket.start();
+    clampConnectionCount(socket);
     this.#port = Number(socket.getServerConn().split(":").pop());
     this.#socket = socket;
   }
@@ -152,6 +153,25 @@ export class PgServer {
     await this.stop();
     await this.db.close();
   }
+}
+
+/**
+ * Deno 2.5's `node:net` counts a connection that a client closed twice (the server's
+ * `_connections` goes to -1), so `server.close()` never calls back and PGlite-socket's `stop()`
+ * never resolves, although the listener is closed (2.9 counts right). The count is kept at 0 or
+ * above, which is what it is on a runtime that counts right.
+ */
+function clampConnectionCount(socket: PGLiteSocketServer): void {
+  const server = (socket as unknown as { server: { _connections: number } | null }).server;
+  if (server === null || typeof server._connections !== "number") return;
+  let count = server._connections;
+  Object.defineProperty(server, "_connections", {
+    get: () => count,
+    set: (value: number) => {
+      count = Math.max(0, value);
+    },
+    configurable: true,
+  });
 }
 
 function closeQuietly(resource: { close(): void }): void {
