@@ -356,17 +356,19 @@ export async function loadDenseEncoder(
   kind: "question" | "context",
   sources: DprModelSources = {},
 ): Promise<DprEncoderAdapter> {
+  // Checked before anything is read: a refused dtype starts no file read.
+  const dtype = dtypeFor(kind, sources);
   const source = await resolveModelSource(sourceFor(kind, sources), sources);
   if (kind === "question") {
     const [tokenizer, model] = await loadTogether(
       DPRQuestionEncoderTokenizer.fromPretrained(source),
-      DPRQuestionEncoder.fromPretrained(source, { dtype: dtypeFor("question", sources) }),
+      DPRQuestionEncoder.fromPretrained(source, { dtype }),
     );
     return new DprEncoderAdapter(tokenizer, model, sources.maxLength);
   }
   const [tokenizer, model] = await loadTogether(
     DPRContextEncoderTokenizer.fromPretrained(source),
-    DPRContextEncoder.fromPretrained(source, { dtype: dtypeFor("context", sources) }),
+    DPRContextEncoder.fromPretrained(source, { dtype }),
   );
   return new DprEncoderAdapter(tokenizer, model, sources.maxLength);
 }
@@ -405,10 +407,11 @@ async function loadTogether<T, M extends { dispose(): void }>(
  * @returns the reader
  */
 export async function loadPassageReader(sources: DprModelSources = {}): Promise<DprReaderAdapter> {
+  const dtype = dtypeFor("reader", sources); // before anything is read, as for the encoders
   const source = await resolveModelSource(sourceFor("reader", sources), sources);
   const [tokenizer, model] = await loadTogether(
     DPRReaderTokenizerFast.fromPretrained(source),
-    DPRReader.fromPretrained(source, { dtype: dtypeFor("reader", sources) }),
+    DPRReader.fromPretrained(source, { dtype }),
   );
   return new DprReaderAdapter(tokenizer, model, sources.maxLength, sources.spanScope ?? "text");
 }

@@ -208,4 +208,10 @@ Deno.test("OpenDomainQA models: dtype for all three or per model; an unknown one
     loadDenseEncoder("question", { models: MODELS, dtype: { questionEncoder: "int4" } }),
     /questionEncoder with dtype "int4"/,
   );
+  // Refused before anything is read: a models folder that does not exist is never looked at.
+  await assert.rejects(
+    // @ts-expect-error: an unknown dtype is refused at run time too
+    loadPassageReader({ models: `${MODELS}/does-not-exist`, dtype: "int4" }),
+    /reader with dtype "int4"/,
+  );
 });
