@@ -16,6 +16,7 @@
  * values are sign-extended to int16 as they are loaded (`i16x8.load8x8_s`).
  * @module
  */
+import { emitRowMaxAbs, emitScaledStore, emitTileWalk } from "./int8_emit.ts";
 import { encodeModule, F32, FunctionBody, I32, type MemoryImport, V128 } from "./wasm_writer.ts";
 
 /** Shape of the generated kernel. */
@@ -43,22 +44,7 @@ function quantizeRowsBody(): FunctionBody {
   f.i32Const(0).localSet(r);
   f.countTo(r, M, () => {
     f.localGet(X).localGet(r).localGet(K).i32Mul().i32Const(4).i32Mul().i32Add().localSet(px);
-    // max |x| over the row (NaN propagates: max keeps it)
-    f.f32x4Const(0).localSet(v);
-    f.i32Const(0).localSet(c);
-    f.whileBelow(c, () => f.localGet(k4), 4, () => {
-      f.localGet(v);
-      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load().f32x4Abs();
-      f.f32x4Max().localSet(v);
-    });
-    f.localGet(v).f32x4ExtractLane(0).localGet(v).f32x4ExtractLane(1).f32Max();
-    f.localGet(v).f32x4ExtractLane(2).localGet(v).f32x4ExtractLane(3).f32Max();
-    f.f32Max().localSet(mx);
-    f.whileBelow(c, () => f.localGet(K), 1, () => {
-      f.localGet(mx);
-      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load().f32Abs();
-      f.f32Max().localSet(mx);
-    });
+    emitRowMaxAbs(f, { px, k: K, k4, c, v, mx });
     // scale = max / qmax (0 or NaN stay as they are, with inv = 0)
     f.localGet(S).localGet(r).i32Const(4).i32Mul().i32Add();
     f.localGet(mx).localGet(QMAX).f32Div().localGet(mx);
@@ -93,6 +79,7 @@ function gemmBody({ mr: MR, nr: NR, unroll }: Int8KernelShape): FunctionBody {
   const f = new FunctionBody([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32]);
   const [Q, SA, M, KP, W, LDW, SW, N, BIAS, OUT, LDO] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
   const n0 = f.local(I32), m0 = f.local(I32), aEnd = f.local(I32), sum = f.local(I32);
+  const locals = { sa: SA, m: M, sw: SW, n: N, bias: BIAS, out: OUT, ldo: LDO, m0, n0 };
   const a: number[] = [], w: number[] = [], av: number[] = [], acc: number[][] = [];
   for (let i = 0; i < MR; i++) a.push(f.local(I32));
   for (let j = 0; j < NR; j++) w.push(f.local(I32));
@@ -137,41 +124,12 @@ function gemmBody({ mr: MR, nr: NR, unroll }: Int8KernelShape): FunctionBody {
         f.localGet(x).i32x4ExtractLane(2).localGet(x).i32x4ExtractLane(3).i32Add();
         f.i32Add().localSet(sum);
         // out[m0 + i][n0 + j] = sum * sa[m0 + i] * sw[n0 + j] + bias[n0 + j]
-        f.localGet(OUT).localGet(m0).i32Const(i).i32Add().localGet(LDO).i32Mul().i32Add();
-        f.localGet(n0).i32Const(j).i32Add().i32Const(4).i32Mul().i32Add();
-        f.localGet(sum).f32ConvertI32S();
-        f.localGet(SA).localGet(m0).i32Const(4).i32Mul().i32Add().f32Load(i * 4);
-        f.localGet(SW).localGet(n0).i32Const(4).i32Mul().i32Add().f32Load(j * 4);
-        f.f32Mul().f32Mul();
-        f.localGet(BIAS).localGet(n0).i32Const(4).i32Mul().i32Add().f32Load(j * 4);
-        f.f32Add().f32Store();
+        emitScaledStore(f, locals, sum, i, j);
       }
     }
   };
 
-  /** Every row of the nr channels at n0: whole tiles of MR rows, then the rest. */
-  const rowsOf = (nr: number): void => {
-    f.i32Const(0).localSet(m0);
-    f.localGet(M).i32Const(MR).i32GeU().if();
-    f.whileBelow(m0, () => f.localGet(M).i32Const(MR - 1).i32Sub(), MR, () => tile(MR, nr));
-    f.end();
-    for (let mr = MR - 1; mr >= 1; mr--) {
-      f.localGet(M).localGet(m0).i32Sub().i32Const(mr).i32Eq().if();
-      tile(mr, nr);
-      f.end();
-    }
-  };
-
-  f.i32Const(0).localSet(n0);
-  // n0 + NR <= N, written n0 < N - (NR - 1) (N >= NR here: the rest is handled below)
-  f.localGet(N).i32Const(NR).i32GeU().if();
-  f.whileBelow(n0, () => f.localGet(N).i32Const(NR - 1).i32Sub(), NR, () => rowsOf(NR));
-  f.end();
-  for (let nr = NR - 1; nr >= 1; nr--) {
-    f.localGet(N).localGet(n0).i32Sub().i32Const(nr).i32Eq().if();
-    rowsOf(nr);
-    f.end();
-  }
+  emitTileWalk(f, locals, MR, NR, tile);
   return f;
 }
 

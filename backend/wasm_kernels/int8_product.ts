@@ -38,20 +38,7 @@ export type Int8KernelForm =
   | { relaxed: false; shape?: Int8KernelShape };
 
 /** The two forms' products behind one signature (`sums`: W's row sums, relaxed form only). */
-type Gemm = (
-  q: number,
-  sa: number,
-  m: number,
-  kp: number,
-  w: number,
-  ldw: number,
-  sw: number,
-  sums: number,
-  n: number,
-  bias: number,
-  out: number,
-  ldo: number,
-) => void;
+type Gemm = RelaxedGemm;
 
 /** Most bytes of scratch one product uses (rows of x, their codes, their results). */
 export const SCRATCH_BYTES = 2 << 20;

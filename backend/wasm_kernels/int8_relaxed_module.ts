@@ -17,6 +17,7 @@
  * - `gemm(planes, sa, m, kp, w, ldw, sw, sums, n, bias, out, ldo)`: as the standard form.
  * @module
  */
+import { emitRowMaxAbs, emitScaledStore, emitTileWalk } from "./int8_emit.ts";
 import { encodeModule, F32, FunctionBody, I32, type MemoryImport, V128 } from "./wasm_writer.ts";
 
 /** Register tile: rows of x × rows of W (two accumulators each, hi and lo). */
@@ -49,21 +50,7 @@ function quantizeRowsBody(): FunctionBody {
   f.i32Const(0).localSet(r);
   f.countTo(r, M, () => {
     f.localGet(X).localGet(r).localGet(K).i32Mul().i32Const(4).i32Mul().i32Add().localSet(px);
-    f.f32x4Const(0).localSet(v);
-    f.i32Const(0).localSet(c);
-    f.whileBelow(c, () => f.localGet(k4), 4, () => {
-      f.localGet(v);
-      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load().f32x4Abs();
-      f.f32x4Max().localSet(v);
-    });
-    f.localGet(v).f32x4ExtractLane(0).localGet(v).f32x4ExtractLane(1).f32Max();
-    f.localGet(v).f32x4ExtractLane(2).localGet(v).f32x4ExtractLane(3).f32Max();
-    f.f32Max().localSet(mx);
-    f.whileBelow(c, () => f.localGet(K), 1, () => {
-      f.localGet(mx);
-      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load().f32Abs();
-      f.f32Max().localSet(mx);
-    });
+    emitRowMaxAbs(f, { px, k: K, k4, c, v, mx });
     f.localGet(S).localGet(r).i32Const(4).i32Mul().i32Add();
     f.localGet(mx).localGet(QMAX).f32Div().localGet(mx);
     f.localGet(mx).f32Const(0).f32Gt().select();
@@ -141,6 +128,7 @@ function gemmBody({ mr: MR, nr: NR }: RelaxedTile): FunctionBody {
   const [P, SA, M, KP, W, LDW] = [0, 1, 2, 3, 4, 5];
   const [SW, SUMS, N, BIAS, OUT, LDO] = [6, 7, 8, 9, 10, 11];
   const n0 = f.local(I32), m0 = f.local(I32), aEnd = f.local(I32), sum = f.local(I32);
+  const locals = { sa: SA, m: M, sw: SW, n: N, bias: BIAS, out: OUT, ldo: LDO, m0, n0 };
   const hp: number[] = [], w: number[] = [], hv: number[] = [], lv: number[] = [];
   const accH: number[][] = [], accL: number[][] = [];
   for (let i = 0; i < MR; i++) hp.push(f.local(I32));
@@ -203,39 +191,12 @@ function gemmBody({ mr: MR, nr: NR }: RelaxedTile): FunctionBody {
         f.i32Add();
         f.localGet(SUMS).localGet(n0).i32Const(4).i32Mul().i32Add().i32Load(j * 4);
         f.i32Const(OFFSET).i32Mul().i32Sub().localSet(sum);
-        f.localGet(OUT).localGet(m0).i32Const(i).i32Add().localGet(LDO).i32Mul().i32Add();
-        f.localGet(n0).i32Const(j).i32Add().i32Const(4).i32Mul().i32Add();
-        f.localGet(sum).f32ConvertI32S();
-        f.localGet(SA).localGet(m0).i32Const(4).i32Mul().i32Add().f32Load(i * 4);
-        f.localGet(SW).localGet(n0).i32Const(4).i32Mul().i32Add().f32Load(j * 4);
-        f.f32Mul().f32Mul();
-        f.localGet(BIAS).localGet(n0).i32Const(4).i32Mul().i32Add().f32Load(j * 4);
-        f.f32Add().f32Store();
+        emitScaledStore(f, locals, sum, i, j);
       }
     }
   };
 
-  const rowsOf = (nr: number): void => {
-    f.i32Const(0).localSet(m0);
-    f.localGet(M).i32Const(MR).i32GeU().if();
-    f.whileBelow(m0, () => f.localGet(M).i32Const(MR - 1).i32Sub(), MR, () => tile(MR, nr));
-    f.end();
-    for (let mr = MR - 1; mr >= 1; mr--) {
-      f.localGet(M).localGet(m0).i32Sub().i32Const(mr).i32Eq().if();
-      tile(mr, nr);
-      f.end();
-    }
-  };
-
-  f.i32Const(0).localSet(n0);
-  f.localGet(N).i32Const(NR).i32GeU().if();
-  f.whileBelow(n0, () => f.localGet(N).i32Const(NR - 1).i32Sub(), NR, () => rowsOf(NR));
-  f.end();
-  for (let nr = NR - 1; nr >= 1; nr--) {
-    f.localGet(N).localGet(n0).i32Sub().i32Const(nr).i32Eq().if();
-    rowsOf(nr);
-    f.end();
-  }
+  emitTileWalk(f, locals, MR, NR, tile);
   return f;
 }
 
