@@ -1,41 +1,111 @@
 /**
  * Code both integer kernels emit alike (`int8_module.ts`, the standard-SIMD form, and
- * `int8_relaxed_module.ts`): a row's largest magnitude, an output's scaling and store, and the walk
- * over register tiles. Each takes the function's locals by index.
+ * `int8_relaxed_module.ts`): a row's quantization to 8-bit codes, an output's scaling and store,
+ * and the walk over register tiles. Each takes the function's locals by index.
+ *
+ * Activations are quantized per row, asymmetrically, to 8 bits (onnxruntime's dynamic
+ * quantization does the same per tensor): with `lo = min(0, min x)`, `hi = max(0, max x)`,
+ * `range = hi - lo`, a row's scale is `s = range / 255`, its zero point `z = nearest(-lo · 255 /
+ * range)` and its codes `u = clamp(nearest(x · 255 / range) + z, 0, 255)`, so that `x ≈ s · (u -
+ * z)` and 0 is exact. Both forms compute `u` with the same float32 operations, so their integer
+ * sums, and outputs, are equal bit for bit. A row of zeros gets s = 0 and u = 0; a row holding NaN
+ * or an infinity gets codes 0 and a NaN or infinite scale, which its outputs carry.
  * @module
  */
 import type { FunctionBody } from "./wasm_writer.ts";
 
-/** Locals of {@linkcode emitRowMaxAbs}: float32 row `px` of `k` values (`k4` = k rounded down to 4). */
-export interface RowMaxLocals {
+/** Largest code of an activation (8 bits, unsigned). */
+export const CODE_MAX = 255;
+
+/** Locals of {@linkcode emitRowQuantization}: float32 row `px` of `k` values (`k4` = k rounded down to 4). */
+export interface RowQuantizationLocals {
   px: number;
   k: number;
   k4: number;
   /** i32 scratch: the column. */
   c: number;
-  /** v128 scratch. */
+  /** v128 scratch (two). */
   v: number;
-  /** f32 result. */
-  mx: number;
+  w: number;
+  /** f32 scratch (two). */
+  lo: number;
+  hi: number;
+  /** Results: the scale (f32), the code factor `255 / range` (f32), the zero point (i32). */
+  scale: number;
+  inv: number;
+  zero: number;
 }
 
-/** Emits `mx = max |x|` over the row at `px` (NaN propagates: max keeps it). */
-export function emitRowMaxAbs(f: FunctionBody, { px, k, k4, c, v, mx }: RowMaxLocals): void {
+/** Emits a row's scale, code factor and zero point (see the module doc) into `scale`, `inv`, `zero`. */
+export function emitRowQuantization(f: FunctionBody, l: RowQuantizationLocals): void {
+  const { px, k, k4, c, v, w, lo, hi, scale, inv, zero } = l;
   f.f32x4Const(0).localSet(v);
+  f.f32x4Const(0).localSet(w);
   f.i32Const(0).localSet(c);
   f.whileBelow(c, () => f.localGet(k4), 4, () => {
-    f.localGet(v);
-    f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load().f32x4Abs();
-    f.f32x4Max().localSet(v);
+    f.localGet(v).localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load().f32x4Min();
+    f.localSet(v);
+    f.localGet(w).localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load().f32x4Max();
+    f.localSet(w);
   });
-  f.localGet(v).f32x4ExtractLane(0).localGet(v).f32x4ExtractLane(1).f32Max();
-  f.localGet(v).f32x4ExtractLane(2).localGet(v).f32x4ExtractLane(3).f32Max();
-  f.f32Max().localSet(mx);
+  f.localGet(v).f32x4ExtractLane(0).localGet(v).f32x4ExtractLane(1).f32Min();
+  f.localGet(v).f32x4ExtractLane(2).localGet(v).f32x4ExtractLane(3).f32Min();
+  f.f32Min().localSet(lo);
+  f.localGet(w).f32x4ExtractLane(0).localGet(w).f32x4ExtractLane(1).f32Max();
+  f.localGet(w).f32x4ExtractLane(2).localGet(w).f32x4ExtractLane(3).f32Max();
+  f.f32Max().localSet(hi);
   f.whileBelow(c, () => f.localGet(k), 1, () => {
-    f.localGet(mx);
-    f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load().f32Abs();
-    f.f32Max().localSet(mx);
+    f.localGet(lo).localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load().f32Min();
+    f.localSet(lo);
+    f.localGet(hi).localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load().f32Max();
+    f.localSet(hi);
   });
+  // range (kept in hi); scale = range / 255 where range > 0, else range itself (0, NaN)
+  f.localGet(hi).localGet(lo).f32Sub().localSet(hi);
+  f.localGet(hi).f32Const(CODE_MAX).f32Div().localGet(hi);
+  f.localGet(hi).f32Const(0).f32Gt().select().localSet(scale);
+  f.f32Const(CODE_MAX).localGet(hi).f32Div().f32Const(0);
+  f.localGet(hi).f32Const(0).f32Gt().select().localSet(inv);
+  f.localGet(lo).f32Neg().localGet(inv).f32Mul().f32Nearest().i32TruncSatF32S().localSet(zero);
+  emitClampScalar(f, zero);
+}
+
+/** Emits `local = clamp(local, 0, 255)` (an i32 local). */
+function emitClampScalar(f: FunctionBody, local: number): void {
+  f.localGet(local).i32Const(0).localGet(local).i32Const(0).i32GtS().select().localSet(local);
+  f.localGet(local).i32Const(CODE_MAX).localGet(local).i32Const(CODE_MAX).i32LtS().select();
+  f.localSet(local);
+}
+
+/**
+ * Pushes the codes of the four values at `px + 4·c + at` as i32 lanes (`vinv`: the code factor
+ * splat, `vzero`: the zero point splat).
+ */
+export function emitCodes4(
+  f: FunctionBody,
+  px: number,
+  c: number,
+  at: number,
+  vinv: number,
+  vzero: number,
+): void {
+  f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load(at);
+  f.localGet(vinv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S().localGet(vzero).i32x4Add();
+  f.i32Const(0).i32x4Splat().i32x4MaxS().i32Const(CODE_MAX).i32x4Splat().i32x4MinS();
+}
+
+/** Emits `local = code of x[c]` (the scalar form of {@linkcode emitCodes4}; `local` an i32). */
+export function emitCode1(
+  f: FunctionBody,
+  px: number,
+  c: number,
+  inv: number,
+  zero: number,
+  local: number,
+): void {
+  f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load();
+  f.localGet(inv).f32Mul().f32Nearest().i32TruncSatF32S().localGet(zero).i32Add().localSet(local);
+  emitClampScalar(f, local);
 }
 
 /** Locals of the gemm functions that {@linkcode emitScaledStore} and {@linkcode emitTileWalk} use. */

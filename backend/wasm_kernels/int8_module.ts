@@ -1,13 +1,13 @@
 /**
  * Generates the integer matrix kernel of the wasm path: `y = x·Wᵀ (+ bias)` with W int8 as
- * stored ([N, K] row-major, one float32 scale per row) and x quantized per row on the fly to
- * 16-bit integers (symmetric, one scale per row). Products are exact integer dot products
- * (`i32x4.dot_i16x8_s`, standard SIMD: the same result on every engine); each output is the
- * integer sum times the row's scale times the channel's scale, plus the bias.
+ * stored ([N, K] row-major, one float32 scale per row) and x quantized per row on the fly to 8-bit
+ * codes (asymmetric, one scale and zero point per row: `int8_emit.ts`). Products are exact integer
+ * dot products (`i32x4.dot_i16x8_s`, standard SIMD: the same result on every engine); each output
+ * is the integer sum times the row's scale times the channel's scale, plus the bias.
  *
- * - `quantize_rows(x, m, k, kp, q, scales, qmax)`: rows of x (float32, k apart) to int16 rows
- *   of q (kp apart, kp a multiple of 8, zero past k): `q = round(x / s)`, `s = max|row| / qmax`
- *   stored in `scales` (a row of zeros gets s = 0 and q = 0).
+ * - `quantize_rows(x, m, k, kp, q, scales)`: rows of x (float32, k apart) to int16 rows of q (kp
+ *   apart, kp a multiple of 8, zero past k): `q = u - z`, the row's codes less its zero point,
+ *   and its scale `s` in `scales`.
  * - `gemm(q, sa, m, kp, w, ldw, sw, n, bias, out, ldo)`: out[i][j] (rows `ldo` bytes apart) =
  *   `(Σ q[i][c]·w[j][c]) · sa[i] · sw[j] + bias[j]`; W's rows are `ldw` bytes apart and read in
  *   steps of 8 values up to kp: the bytes past a row's end meet zeros of q (and must be readable).
@@ -16,7 +16,13 @@
  * values are sign-extended to int16 as they are loaded (`i16x8.load8x8_s`).
  * @module
  */
-import { emitRowMaxAbs, emitScaledStore, emitTileWalk } from "./int8_emit.ts";
+import {
+  emitCode1,
+  emitCodes4,
+  emitRowQuantization,
+  emitScaledStore,
+  emitTileWalk,
+} from "./int8_emit.ts";
 import { encodeModule, F32, FunctionBody, I32, type MemoryImport, V128 } from "./wasm_writer.ts";
 
 /** Shape of the generated kernel. */
@@ -33,40 +39,36 @@ export interface Int8KernelShape {
 export const INT8_KERNEL_SHAPE: Int8KernelShape = { mr: 3, nr: 3, unroll: 2 };
 
 function quantizeRowsBody(): FunctionBody {
-  const f = new FunctionBody([I32, I32, I32, I32, I32, I32, F32]);
-  const [X, M, K, KP, Q, S, QMAX] = [0, 1, 2, 3, 4, 5, 6];
+  const f = new FunctionBody([I32, I32, I32, I32, I32, I32]);
+  const [X, M, K, KP, Q, S] = [0, 1, 2, 3, 4, 5];
   const r = f.local(I32), c = f.local(I32), px = f.local(I32), pq = f.local(I32);
-  const k4 = f.local(I32), k8 = f.local(I32);
-  const v = f.local(V128), vinv = f.local(V128);
-  const mx = f.local(F32), inv = f.local(F32);
+  const k4 = f.local(I32), k8 = f.local(I32), zero = f.local(I32), u = f.local(I32);
+  const v = f.local(V128), w = f.local(V128), vinv = f.local(V128), vzero = f.local(V128);
+  const lo = f.local(F32), hi = f.local(F32), scale = f.local(F32), inv = f.local(F32);
   f.localGet(K).i32Const(-4).i32And().localSet(k4);
   f.localGet(K).i32Const(-8).i32And().localSet(k8);
   f.i32Const(0).localSet(r);
   f.countTo(r, M, () => {
     f.localGet(X).localGet(r).localGet(K).i32Mul().i32Const(4).i32Mul().i32Add().localSet(px);
-    emitRowMaxAbs(f, { px, k: K, k4, c, v, mx });
-    // scale = max / qmax (0 or NaN stay as they are, with inv = 0)
-    f.localGet(S).localGet(r).i32Const(4).i32Mul().i32Add();
-    f.localGet(mx).localGet(QMAX).f32Div().localGet(mx);
-    f.localGet(mx).f32Const(0).f32Gt().select();
-    f.f32Store();
-    f.localGet(QMAX).localGet(mx).f32Div().f32Const(0);
-    f.localGet(mx).f32Const(0).f32Gt().select().localSet(inv);
+    emitRowQuantization(f, { px, k: K, k4, c, v, w, lo, hi, scale, inv, zero });
+    f.localGet(S).localGet(r).i32Const(4).i32Mul().i32Add().localGet(scale).f32Store();
     f.localGet(inv).f32x4Splat().localSet(vinv);
+    f.localGet(zero).i32x4Splat().localSet(vzero);
     f.localGet(Q).localGet(r).localGet(KP).i32Mul().i32Const(2).i32Mul().i32Add().localSet(pq);
     f.i32Const(0).localSet(c);
+    // q = u - z, as int16 (|q| <= 255)
     f.whileBelow(c, () => f.localGet(k8), 8, () => {
       f.localGet(pq).localGet(c).i32Const(2).i32Mul().i32Add();
-      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load(0);
-      f.localGet(vinv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S();
-      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load(16);
-      f.localGet(vinv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S();
+      emitCodes4(f, px, c, 0, vinv, vzero);
+      f.localGet(vzero).i32x4Sub();
+      emitCodes4(f, px, c, 16, vinv, vzero);
+      f.localGet(vzero).i32x4Sub();
       f.i16x8NarrowI32x4S().v128Store();
     });
     f.whileBelow(c, () => f.localGet(K), 1, () => {
+      emitCode1(f, px, c, inv, zero, u);
       f.localGet(pq).localGet(c).i32Const(2).i32Mul().i32Add();
-      f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().f32Load();
-      f.localGet(inv).f32Mul().f32Nearest().i32TruncSatF32S().i32Store16();
+      f.localGet(u).localGet(zero).i32Sub().i32Store16();
     });
     f.whileBelow(c, () => f.localGet(KP), 1, () => {
       f.localGet(pq).localGet(c).i32Const(2).i32Mul().i32Add().i32Const(0).i32Store16();
@@ -148,7 +150,7 @@ export function int8ModuleBytes(
   ]);
 }
 
-/** Signature of `quantize_rows`. */
+/** Signature of `quantize_rows` (`zeros`: where the relaxed form stores zero points). */
 export type QuantizeRows = (
   x: number,
   m: number,
@@ -156,7 +158,7 @@ export type QuantizeRows = (
   kp: number,
   q: number,
   scales: number,
-  qmax: number,
+  zeros: number,
 ) => void;
 
 /** Signature of `gemm`. */

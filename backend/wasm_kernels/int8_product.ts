@@ -3,16 +3,17 @@
  * (`int8_relaxed_module.ts` where the engine has relaxed SIMD, else `int8_module.ts`; both give the
  * same values, bit for bit), which reads W's int8 values in place in kernel memory
  * (`backend/quantized/kernel_memory.ts`) and quantizes each row of x to 16-bit integers on the
- * fly (symmetric, one scale per row, as onnxruntime's dynamic quantization does per tensor).
+ * fly (8-bit codes with a scale and zero point per row, as onnxruntime's dynamic quantization does
+ * per tensor: `int8_emit.ts`).
  *
  * x and y may live anywhere (tfjs's wasm heap, plain arrays): blocks of rows of x are copied into
  * a scratch region of kernel memory (at most about {@linkcode SCRATCH_BYTES}), quantized,
  * multiplied, and the results copied out. W is never copied nor converted; a weight created
  * outside kernel memory is moved there on its first product.
  *
- * Accuracy: x's rows carry up to 13 bits (|q| <= 4095, relative step 1/4095 of the row's largest
- * value); the integer sums are exact (an i32 cannot overflow: qmax is lowered for K past 4096 so
- * that K·qmax·128 < 2³¹), and the float32 epilogue rounds once.
+ * Accuracy: x's rows carry 8 bits (a step of 1/255 of the row's range, 0 exact); the integer sums
+ * are exact (an i32 cannot overflow for K up to {@linkcode MAX_K}: K·255·128 < 2³¹), and the
+ * float32 epilogue rounds once.
  * @module
  */
 import { type KernelMemory, kernelMemory } from "../quantized/kernel_memory.ts";
@@ -25,16 +26,21 @@ import {
   type QuantizeRows,
 } from "./int8_module.ts";
 import {
+  type CodePlanes,
   int8RelaxedModuleBytes,
-  RELAXED_TILE,
+  RELAXED_TILES,
+  relaxedDotIsUnsigned,
   type RelaxedGemm,
   type RelaxedTile,
   type RowSums,
 } from "./int8_relaxed_module.ts";
 
-/** Which form of the kernel to build: relaxed SIMD (where the engine has it) or standard. */
+/**
+ * Which form of the kernel to build: relaxed SIMD (where the engine has it; one plane of codes
+ * only where its relaxed dot is unsigned, default: one plane there, else two) or standard.
+ */
 export type Int8KernelForm =
-  | { relaxed: true; tile?: RelaxedTile }
+  | { relaxed: true; planes?: CodePlanes; tile?: RelaxedTile }
   | { relaxed: false; shape?: Int8KernelShape };
 
 /** The two forms' products behind one signature (`sums`: W's row sums, relaxed form only). */
@@ -42,27 +48,12 @@ type Gemm = RelaxedGemm;
 
 /** Most bytes of scratch one product uses (rows of x, their codes, their results). */
 export const SCRATCH_BYTES = 2 << 20;
-/** Largest activation code: 13 bits. */
-const QMAX = 4095;
+/** Largest shared dimension K: every exact sum (|w| <= 128, codes <= 255) fits an i32. */
+export const MAX_K: number = Math.floor(0x7fffffff / (128 * 255));
 /** Most pages a 32-bit memory may have (the kernel memory's maximum). */
 const MAX_PAGES = 65536;
 
-/**
- * The largest activation code for a shared dimension of `k`: 4095, lowered where the exact
- * int32 sum of `k` products with int8 weights (|w| <= 128) could overflow.
- * @param k the shared dimension
- */
-export function activationQmax(k: number): number {
-  const kp = paddedK(k);
-  return Math.max(1, Math.min(QMAX, Math.floor(0x7fffffff / (128 * Math.max(kp, 1)))));
-}
-
 const align = (bytes: number): number => Math.ceil(bytes / 16) * 16;
-
-/** K rounded up to 16, the longest step of a kernel (codes past K are zero). */
-function paddedK(k: number): number {
-  return Math.ceil(k / 16) * 16;
-}
 
 /** The kernel instantiated on the kernel memory. */
 export class Int8Kernel {
@@ -77,6 +68,8 @@ export class Int8Kernel {
   readonly #step: number;
   /** Whether this is the relaxed-SIMD form. */
   readonly relaxed: boolean;
+  /** Planes of codes per row (the standard form's int16 codes count as 2). */
+  readonly #planes: number;
   #scratch = 0;
   #scratchBytes = 0;
 
@@ -85,10 +78,12 @@ export class Int8Kernel {
     bytes: Uint8Array<ArrayBuffer>,
     step: number,
     relaxed: boolean,
+    planes: number,
   ) {
     this.#memory = memory;
     this.#step = step;
     this.relaxed = relaxed;
+    this.#planes = planes;
     const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
       env: { memory: memory.memory },
     });
@@ -98,7 +93,7 @@ export class Int8Kernel {
       this.#rowSums = instance.exports["row_sums"] as RowSums;
     } else {
       const gemm = instance.exports["gemm"] as Int8Gemm;
-      this.#gemm = (q, sa, m, kp, w, ldw, sw, _sums, n, bias, out, ldo) =>
+      this.#gemm = (q, sa, _za, m, kp, w, ldw, sw, _sums, n, bias, out, ldo) =>
         gemm(q, sa, m, kp, w, ldw, sw, n, bias, out, ldo);
     }
     this.#sumsCollected = new FinalizationRegistry((at) => memory.free(at));
@@ -106,7 +101,8 @@ export class Int8Kernel {
 
   /**
    * The kernel, or undefined where this engine has no kernel memory (no `SharedArrayBuffer`) or
-   * no SIMD.
+   * no SIMD, or where the form asked for cannot run (one plane of codes on an engine whose relaxed
+   * dot is not unsigned).
    * @param form relaxed SIMD, or standard SIMD (default: relaxed where the engine validates it)
    */
   static create(form?: Int8KernelForm): Int8Kernel | undefined {
@@ -117,13 +113,20 @@ export class Int8Kernel {
       ? [{ relaxed: true }, { relaxed: false }]
       : [form];
     for (const f of forms) {
-      const bytes = f.relaxed
-        ? int8RelaxedModuleBytes(imported, f.tile ?? RELAXED_TILE)
-        : int8ModuleBytes(imported, f.shape ?? INT8_KERNEL_SHAPE);
       try {
+        if (f.relaxed) {
+          const unsigned = relaxedDotIsUnsigned();
+          const planes = f.planes ?? (unsigned ? 1 : 2);
+          if (planes === 1 && !unsigned) continue;
+          const tile = f.tile ?? RELAXED_TILES[planes];
+          const bytes = int8RelaxedModuleBytes(imported, planes, tile);
+          if (!WebAssembly.validate(bytes)) continue;
+          return new Int8Kernel(memory, bytes, 16 * tile.unroll, true, planes);
+        }
+        const shape = f.shape ?? INT8_KERNEL_SHAPE;
+        const bytes = int8ModuleBytes(imported, shape);
         if (!WebAssembly.validate(bytes)) continue;
-        const step = f.relaxed ? 16 : 8 * (f.shape ?? INT8_KERNEL_SHAPE).unroll;
-        return new Int8Kernel(memory, bytes, step, f.relaxed);
+        return new Int8Kernel(memory, bytes, 8 * shape.unroll, false, 2);
       } catch {
         continue;
       }
@@ -139,6 +142,7 @@ export class Int8Kernel {
    * @param bias [N], or undefined
    * @param out [m, N] row-major float32, written
    * @throws TypeError when the weight is not int8 or the arrays do not fit
+   * @throws RangeError when K is past {@linkcode MAX_K}
    */
   product(
     x: Float32Array,
@@ -158,6 +162,11 @@ export class Int8Kernel {
           `${bias === undefined ? "no bias" : `a bias of ${bias.length}`}, ${out.length} of out`,
       );
     }
+    if (k > MAX_K) {
+      throw new RangeError(
+        `Int8Kernel: K = ${k} is past ${MAX_K}, the most whose integer sums fit an i32`,
+      );
+    }
     if (m === 0 || n === 0) return;
     if (k === 0) {
       for (let i = 0; i < m; i++) {
@@ -167,25 +176,27 @@ export class Int8Kernel {
     }
     const w = this.#weightAddress(weight);
     const sums = this.#rowSumsOf(weight, w);
-    const kp = Math.ceil(k / this.#step) * this.#step;
-    const rowBytes = align(k * 4) + align(kp * 2) + align(n * 4) + 16;
+    const kp = Math.ceil(k / this.#step) * this.#step, codeBytes = kp * this.#planes;
+    const rowBytes = align(k * 4) + align(codeBytes) + align(n * 4) + 32;
     const rows = Math.max(1, Math.min(m, Math.floor(SCRATCH_BYTES / rowBytes)));
-    const xAt = this.#ensureScratch(rows * k * 4 + rows * kp * 2 + rows * n * 4 + rows * 4 + 8 * n);
+    const xAt = this.#ensureScratch(
+      rows * k * 4 + rows * codeBytes + rows * n * 4 + rows * 8 + 8 * n + 6 * 16,
+    );
     const qAt = xAt + align(rows * k * 4);
-    const outAt = qAt + align(rows * kp * 2);
+    const outAt = qAt + align(rows * codeBytes);
     const saAt = outAt + align(rows * n * 4);
-    const swAt = saAt + align(rows * 4);
+    const zaAt = saAt + align(rows * 4);
+    const swAt = zaAt + align(rows * 4);
     const biasAt = swAt + align(n * 4);
     const f32 = new Float32Array(this.#memory.memory.buffer);
     f32.set(weight.scales!, swAt >>> 2);
     if (bias === undefined) f32.fill(0, biasAt >>> 2, (biasAt >>> 2) + n);
     else f32.set(bias, biasAt >>> 2);
-    const qmax = activationQmax(k);
     for (let m0 = 0; m0 < m; m0 += rows) {
       const r = Math.min(rows, m - m0);
       f32.set(x.subarray(m0 * k, (m0 + r) * k), xAt >>> 2);
-      this.#quantize(xAt, r, k, kp, qAt, saAt, qmax);
-      this.#gemm(qAt, saAt, r, kp, w, k, swAt, sums, n, biasAt, outAt, n * 4);
+      this.#quantize(xAt, r, k, kp, qAt, saAt, zaAt);
+      this.#gemm(qAt, saAt, zaAt, r, kp, w, k, swAt, sums, n, biasAt, outAt, n * 4);
       out.set(f32.subarray(outAt >>> 2, (outAt >>> 2) + r * n), m0 * n);
     }
   }
@@ -212,9 +223,9 @@ export class Int8Kernel {
     return at;
   }
 
-  /** A scratch region of at least `bytes` (plus alignment), kept between products. */
+  /** A scratch region of at least `bytes`, kept between products. */
   #ensureScratch(bytes: number): number {
-    const want = bytes + 6 * 16;
+    const want = bytes;
     if (want > this.#scratchBytes) {
       if (this.#scratch !== 0) this.#memory.free(this.#scratch);
       this.#scratch = 0;

@@ -12,7 +12,7 @@ import type { tf } from "../tf.ts";
 import type { QuantizedWeight } from "../quantized/quantized_weight.ts";
 import { float16Table } from "../float16_bits.ts";
 import { type PackBlock, WasmGemm } from "./wasm_gemm.ts";
-import { int8Kernel } from "./int8_product.ts";
+import { int8Kernel, MAX_K } from "./int8_product.ts";
 
 /** What the kernel needs of tfjs's wasm backend. */
 export interface WasmHeapBackend {
@@ -23,12 +23,15 @@ export interface WasmHeapBackend {
 
 /**
  * Whether {@link wasmQuantizedProduct} takes a weight of `n` output features: int8 always where
- * the integer kernel runs; otherwise whole 8-column tiles of the float kernel.
+ * the integer kernel runs (K up to its `MAX_K`); otherwise whole 8-column tiles of the float
+ * kernel.
  * @param n output features
  * @param weight the weight
  */
 export function wasmQuantizedSupports(n: number, weight?: QuantizedWeight): boolean {
-  if (weight?.layout === "int8" && int8Kernel() !== undefined) return true;
+  if (weight?.layout === "int8" && weight.shape[1] <= MAX_K && int8Kernel() !== undefined) {
+    return true;
+  }
   return n > 0 && n % WasmGemm.columnMultiple === 0;
 }
 
@@ -84,7 +87,7 @@ export function wasmQuantizedProduct(
   const [n, k] = weight.shape;
   const m = x.shape[0]!;
   const address = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
-  const integer = weight.layout === "int8" ? int8Kernel() : undefined;
+  const integer = weight.layout === "int8" && k <= MAX_K ? int8Kernel() : undefined;
   if (integer !== undefined && backend.wasm.HEAPU8 !== undefined) {
     const outBytes = Math.max(4, m * n * 4);
     const out = backend.wasm._malloc(outBytes);

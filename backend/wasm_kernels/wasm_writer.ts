@@ -227,6 +227,21 @@ export class FunctionBody {
   f32Max(): this {
     return this.op(0x97);
   }
+  f32Sub(): this {
+    return this.op(0x93);
+  }
+  f32Min(): this {
+    return this.op(0x96);
+  }
+  f32Neg(): this {
+    return this.op(0x8c);
+  }
+  i32LtS(): this {
+    return this.op(0x48);
+  }
+  i32GtS(): this {
+    return this.op(0x4a);
+  }
   f32Nearest(): this {
     return this.op(0x90);
   }
@@ -329,6 +344,15 @@ export class FunctionBody {
   i32x4Splat(): this {
     return this.simd(0x11);
   }
+  i32x4Sub(): this {
+    return this.simd(0xb1);
+  }
+  i32x4MinS(): this {
+    return this.simd(0xb6);
+  }
+  i32x4MaxS(): this {
+    return this.simd(0xb8);
+  }
   i16x8ShrU(): this {
     return this.simd(0x8d);
   }
@@ -366,6 +390,9 @@ export class FunctionBody {
   }
   f32x4Mul(): this {
     return this.simd(0xe6);
+  }
+  f32x4Min(): this {
+    return this.simd(0xe8);
   }
   f32x4Max(): this {
     return this.simd(0xe9);

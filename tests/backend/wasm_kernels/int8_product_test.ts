@@ -1,17 +1,20 @@
 /**
  * The wasm integer kernel (`x·Wᵀ + bias` with int8 W read in place and x quantized per row) against
- * a float64 product of what it multiplies: x's rows as 13-bit codes times their scale, W
- * dequantized. Edge cases: K not a multiple of 8 or 16, one row, rows past one scratch block, no
- * rows, rows of zeros, K past 4096 (smaller codes, no overflow at the extremes), NaN, and weights
- * created outside kernel memory (moved in on first use, values unchanged).
+ * a float64 product of what it multiplies: x's rows as 8-bit codes less their zero point times
+ * their scale, W dequantized. Every form (relaxed SIMD with one plane of codes where the engine
+ * allows it, with two planes, standard SIMD) gives the same values bit for bit. Edge cases: K not
+ * a multiple of 8, 16 or 32, one row, rows past one scratch block, no rows, rows of zeros, extreme
+ * codes and weights up to the largest K (no overflow), K past it (refused), NaN, and weights created
+ * outside kernel memory (moved in on first use, values unchanged).
  */
 import { deepEqual, equal, ok, throws } from "node:assert/strict";
 import {
-  activationQmax,
   Int8Kernel,
   int8Kernel,
+  MAX_K,
   SCRATCH_BYTES,
 } from "../../../backend/wasm_kernels/int8_product.ts";
+import { relaxedDotIsUnsigned } from "../../../backend/wasm_kernels/int8_relaxed_module.ts";
 import { kernelMemory } from "../../../backend/quantized/kernel_memory.ts";
 import {
   dequantize,
@@ -25,9 +28,12 @@ const kernel = int8Kernel();
 if (kernel === undefined) {
   console.log("wasm_kernels/int8_product_test: no kernel memory or SIMD here; cases skipped");
 }
-/** Both forms where the engine has them (the relaxed one first: what int8Kernel() gives). */
-const forms = [Int8Kernel.create({ relaxed: true }), Int8Kernel.create({ relaxed: false })]
-  .filter((k) => k !== undefined);
+/** Every form the engine has (the default relaxed one first: what int8Kernel() gives). */
+const forms = [
+  Int8Kernel.create({ relaxed: true }),
+  Int8Kernel.create({ relaxed: true, planes: relaxedDotIsUnsigned() ? 2 : 1 }),
+  Int8Kernel.create({ relaxed: false }),
+].filter((k) => k !== undefined);
 
 /** xq·Wᵀ + bias in float64, xq already quantized. */
 function reference(
@@ -57,7 +63,7 @@ function run(x: Float32Array, m: number, w: QuantizedWeight, bias?: Float32Array
     else {
       ok(
         out.every((v, i) => Object.is(v, first![i])),
-        `relaxed and standard forms differ for [${m}, ${x.length / m}]`,
+        `the kernel's forms differ for [${m}, ${x.length / m}]`,
       );
     }
   }
@@ -84,6 +90,7 @@ const SIZES: [number, number, number][] = [
   [2, 17, 4],
   [4, 33, 5],
   [5, 100, 7],
+  [3, 40, 11],
   [7, 8, 3],
   [12, 768, 96],
   [32, 3072, 24],
@@ -105,17 +112,22 @@ Deno.test({
 });
 
 Deno.test({
-  name: "int8 kernel: codes are within half a step of x, 13 bits up to K = 4096, fewer past it",
+  name: "int8 kernel: codes are within half a step of x, 0 is exact, skewed rows use every code",
   ignore: kernel === undefined,
   fn() {
-    equal(activationQmax(768), 4095);
-    equal(activationQmax(4096), 4095);
-    ok(activationQmax(8192) < 4095 && activationQmax(8192) * 128 * 8192 < 2 ** 31);
-    const row = seeded(300, 9, 3);
-    const { codes, scale } = quantizeActivationRow(row, 4095);
-    for (let c = 0; c < row.length; c++) {
-      ok(Math.abs(codes[c]! * scale - row[c]!) <= scale / 2 + 1e-7);
-      ok(Math.abs(codes[c]!) <= 4095);
+    for (const [seed, shift] of [[9, 0], [10, 2.5], [11, -4]] as const) {
+      const row = seeded(300, seed, 3).map((v) => v + shift);
+      row[7] = 0;
+      const { codes, zero, scale } = quantizeActivationRow(row);
+      ok(zero >= 0 && zero <= 255 && scale > 0);
+      equal(codes[7], zero, "0 is stored exactly");
+      for (let c = 0; c < row.length; c++) {
+        ok(codes[c]! >= 0 && codes[c]! <= 255);
+        ok(Math.abs((codes[c]! - zero) * scale - row[c]!) <= scale / 2 + 1e-6);
+      }
+      // the row's range spans the codes: its extremes are at 0 and 255 (or at the zero point)
+      ok(Math.min(...codes) <= 1 || zero === 0 && shift > 0);
+      ok(Math.max(...codes) >= 254);
     }
   },
 });
@@ -155,11 +167,12 @@ Deno.test({
 });
 
 Deno.test({
-  name: "int8 kernel: extreme codes and weights past K = 4096 do not overflow",
+  name:
+    "int8 kernel: extreme codes and weights up to the largest K do not overflow; past it, refused",
   ignore: kernel === undefined,
   fn() {
-    for (const k of [4096, 5000]) {
-      // W all -128 (a stored checkpoint may hold it), x all equal: every code is qmax
+    for (const k of [4096, 5000, MAX_K]) {
+      // W all -128 (a stored checkpoint may hold it), x all equal: every code is 255
       const w = new QuantizedWeight(
         "int8",
         [2, k],
@@ -172,6 +185,12 @@ Deno.test({
       ok(Math.abs(out[0]! - want) <= 1e-5 * Math.abs(want), `K = ${k}: ${out[0]} vs ${want}`);
       ok(Math.abs(out[1]! - want / 2) <= 1e-5 * Math.abs(want), `K = ${k}: ${out[1]}`);
     }
+    const k = MAX_K + 1;
+    const w = new QuantizedWeight("int8", [1, k], new Int8Array(k), new Float32Array([1]));
+    throws(
+      () => kernel!.product(new Float32Array(k), 1, w, undefined, new Float32Array(1)),
+      (e: unknown) => e instanceof RangeError && e.message.includes(`K = ${k}`),
+    );
   },
 });
 
@@ -216,7 +235,9 @@ Deno.test({
 
 Deno.test("Int8Kernel.create gives a kernel wherever SharedArrayBuffer and SIMD exist", () => {
   equal(Int8Kernel.create() !== undefined, typeof SharedArrayBuffer === "function");
-  // Deno has relaxed SIMD: both forms run (and are compared above)
-  equal(forms.length, typeof SharedArrayBuffer === "function" ? 2 : 0);
-  ok(forms[0]?.relaxed !== false && forms[1]?.relaxed !== true);
+  // Deno has relaxed SIMD: its forms and the standard one run (and are compared above); one plane
+  // of codes only where the relaxed dot is unsigned
+  const expected = relaxedDotIsUnsigned() ? 3 : 2;
+  equal(forms.length, typeof SharedArrayBuffer === "function" ? expected : 0);
+  ok(forms[0]?.relaxed === true && forms.at(-1)?.relaxed === false);
 });
