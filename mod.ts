@@ -98,6 +98,7 @@ export { saveSafetensors } from "./io/save_safetensors.ts";
 export { DenseIndex } from "./index/dense_index.ts";
 export type {
   DenseIndexOptions,
+  DenseSearchOptions,
   IndexManifest,
   RowMetadata,
   SearchHit,

@@ -9,12 +9,14 @@
  * - `index_storage`: memory of each storage type (bytes, and peak RSS growth of a fresh process
  *   loading the saved index: the path users take), recall@100 against float32 exact over 256
  *   queries, search time against float32 in the same run.
+ * - `index_rescore`: float16 and int8 with float32 originals on disk, searches re-scoring their
+ *   candidates (`bench/rescore_bench.ts`): recall with and without, memory, time against plain.
  *
  * FAISS runs in `/usr/bin/python3` with Debian's python3-faiss, on the `.npy` files this bench
  * writes; where it cannot be imported, the FAISS rows say so and are skipped.
  *
  * `deno run -A bench/index_bench.ts [--rows 200000] [--dim 768] [--rounds 5]
- * [--backends blas,wasm,cpu] [--data gaussian|clustered]`; `deno task bench` runs it with the
+ * [--backends blas,wasm,cpu] [--data gaussian|clustered] [--parts search,storage]`; `deno task bench` runs it with the
  * defaults (cpu with one round).
  * @module
  */
@@ -22,6 +24,8 @@ import { setBackend } from "../backend/set_backend.ts";
 import type { ConcreteBackendName } from "../backend/backend_name.ts";
 import { DenseIndex, type VectorStorage } from "../index/dense_index.ts";
 import { encodeNpy } from "../index/npy.ts";
+import { clustered, gaussian, loadAverage, median, overlap, round } from "./index_data.ts";
+import { benchRescore } from "./rescore_bench.ts";
 
 /** Options of {@link benchIndex}. */
 export interface IndexBenchOptions {
@@ -35,6 +39,11 @@ export interface IndexBenchOptions {
   backends?: ConcreteBackendName[];
   /** Vectors: Gaussian (hard for int8) or clustered with uneven dimensions (default both). */
   data?: Array<"gaussian" | "clustered">;
+  /**
+   * What to measure (default both): `search` (float32 against FAISS) and `storage` (float16 and
+   * int8, plain and re-scored).
+   */
+  parts?: Array<"search" | "storage">;
 }
 
 /** Top-k, queries per timed batch, single queries per round, queries recall is measured over. */
@@ -119,68 +128,8 @@ async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<st
   }
 }
 
-/** Seeded standard normal values (Box-Muller over a 32-bit LCG). */
-function gaussian(size: number, seed: number): Float32Array {
-  const out = new Float32Array(size);
-  let s = seed >>> 0;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 1) / 4294967297;
-  for (let i = 0; i < size; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(next())), t = 2 * Math.PI * next();
-    out[i] = r * Math.cos(t);
-    if (i + 1 < size) out[i + 1] = r * Math.sin(t);
-  }
-  return out;
-}
-
-/**
- * Vectors with the traits of encoder outputs that make quantization harder than on Gaussians'
- * average case: 200 clusters, per-dimension spreads over a decade, two dimensions 8x larger.
- */
-function clustered(rows: number, dim: number, seed: number): Float32Array {
-  const spread = gaussian(dim, 7).map((x) => Math.exp(0.5 * x));
-  spread[5] = spread[Math.floor(dim / 2)] = 8;
-  const centers = gaussian(200 * dim, 8);
-  const out = gaussian(rows * dim, seed);
-  let s = seed ^ 0x5bd1e995;
-  for (let r = 0; r < rows; r++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    const c = (s % 200) * dim;
-    for (let j = 0; j < dim; j++) {
-      out[r * dim + j] = (0.6 * centers[c + j]! + out[r * dim + j]!) * spread[j]!;
-    }
-  }
-  return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-function round(x: number, digits = 3): number {
-  return Math.round(x * 10 ** digits) / 10 ** digits;
-}
-
-function loadAverage(): number {
-  try {
-    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
-  } catch {
-    return NaN;
-  }
-}
-
-/** Mean share of `reference`'s rows (per query) found in `ours`. */
-function overlap(ours: number[][], reference: number[][]): number {
-  let sum = 0;
-  reference.forEach((ref, i) => {
-    const mine = new Set(ours[i]);
-    sum += ref.filter((row) => mine.has(row)).length / ref.length;
-  });
-  return sum / reference.length;
-}
-
 async function rowsOf(index: DenseIndex, queries: Float32Array): Promise<number[][]> {
-  return (await index.search(queries, K)).map((hits) => hits.map((h) => h.row));
+  return (await index.search(queries, K, { rescore: false })).map((hits) => hits.map((h) => h.row));
 }
 
 /** Peak RSS growth of a fresh process loading the index at `dir`. */
@@ -221,15 +170,19 @@ export async function benchIndex(options: IndexBenchOptions = {}): Promise<void>
     try {
       await Deno.writeFile(`${dir}/vectors.npy`, encodeNpy(data, n, dim));
       await Deno.writeFile(`${dir}/queries.npy`, encodeNpy(all, RECALL_QUERIES, dim));
-      peer = await FaissPeer.start(dir);
-      if (typeof peer === "string") {
-        emit({ bench: "index_search", data: kind, skipped: `FAISS: ${peer}` });
-      } else emit({ bench: "faiss_peer", ...peer.info, python: "/usr/bin/python3" });
+      const timeSearch = options.parts?.includes("search") ?? true;
+      if (timeSearch) {
+        peer = await FaissPeer.start(dir);
+        if (typeof peer === "string") {
+          emit({ bench: "index_search", data: kind, skipped: `FAISS: ${peer}` });
+        } else emit({ bench: "faiss_peer", ...peer.info, python: "/usr/bin/python3" });
+      }
       const ids = Array.from({ length: n }, (_, i) => String(i));
       const f32 = new DenseIndex(dim);
       f32.add(ids, data);
       let exact: number[][] | null = null;
-      for (const backend of kind === "gaussian" ? backends : backends.slice(0, 1)) {
+      const searched = kind === "gaussian" ? backends : backends.slice(0, 1);
+      for (const backend of timeSearch ? searched : []) {
         try {
           await setBackend(backend);
         } catch (error) {
@@ -286,7 +239,7 @@ export async function benchIndex(options: IndexBenchOptions = {}): Promise<void>
           });
         }
       }
-      if (exact === null) continue;
+      if ((exact === null && timeSearch) || options.parts?.includes("storage") === false) continue;
       await setBackend(backends[0]!);
       const exactAll = await rowsOf(f32, all);
       const f32Dir = `${dir}/float32`;
@@ -303,7 +256,8 @@ export async function benchIndex(options: IndexBenchOptions = {}): Promise<void>
         ...f32Peak,
       });
       for (const storage of ["float16", "int8"] as VectorStorage[]) {
-        const index = new DenseIndex(dim, { storage });
+        // With the float32 originals for `benchRescore`; these rows search without them.
+        const index = new DenseIndex(dim, { storage, keepOriginals: true });
         // In chunks of 1,000, as `dpr index` adds the encoding job's chunks.
         for (let start = 0; start < n; start += 1000) {
           const end = Math.min(n, start + 1000);
@@ -320,9 +274,9 @@ export async function benchIndex(options: IndexBenchOptions = {}): Promise<void>
         };
         for (let r = 0; r < 3; r++) {
           const one = queries.subarray(r * dim, (r + 1) * dim);
-          await timed(times, () => index.search(queries, K));
+          await timed(times, () => index.search(queries, K, { rescore: false }));
           await timed(f32Times, () => f32.search(queries, K));
-          await timed(single, () => index.search(one, K));
+          await timed(single, () => index.search(one, K, { rescore: false }));
           await timed(f32Single, () => f32.search(one, K));
         }
         await index.save(`${dir}/${storage}`);
@@ -347,6 +301,18 @@ export async function benchIndex(options: IndexBenchOptions = {}): Promise<void>
           single_float32_median_ms: round(median(f32Single), 1),
           goal_recall: 0.99,
         });
+        await benchRescore({
+          dir: `${dir}/${storage}`,
+          queriesPath: `${dir}/queries.npy`,
+          storage,
+          data: kind,
+          backend: backends[0]!,
+          queries: all,
+          exact: exactAll,
+          batch: BATCH,
+          k: K,
+          float32Bytes: f32.vectorBytes,
+        });
         await Deno.remove(`${dir}/${storage}`, { recursive: true });
       }
     } finally {
@@ -370,6 +336,8 @@ function parseFlags(args: string[]): IndexBenchOptions {
       options[name.slice(2) as "rows" | "dim" | "rounds"] = x;
     } else if (name === "--backends") {
       options.backends = value.split(",") as ConcreteBackendName[];
+    } else if (name === "--parts") {
+      options.parts = value.split(",") as Array<"search" | "storage">;
     } else if (name === "--data") {
       options.data = value.split(",") as Array<"gaussian" | "clustered">;
     } else throw new TypeError(`index bench: unknown flag "${name}"`);

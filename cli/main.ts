@@ -122,6 +122,7 @@ async function commandIndex(args: string[]): Promise<number> {
     "keep-shards": "boolean",
     "throttle-ms": "string",
     storage: "string",
+    "keep-originals": "boolean",
     ...POSTGRES_OPTIONS,
   });
   need(positionals, 2, "index");
@@ -139,6 +140,7 @@ async function commandIndex(args: string[]): Promise<number> {
   }
   if (!(await isFile(passages))) throw new UsageError(`passage file ${passages} does not exist`);
   const storage = storageOption(options);
+  const keepOriginals = keepOriginalsOption(options, storage, indexDir);
   const batchSize = intOption(options, "batch", 32);
   const chunkSize = intOption(options, "chunk-size", 1000);
   const throttle = intOption(options, "throttle-ms", 0, 0);
@@ -185,7 +187,7 @@ async function commandIndex(args: string[]): Promise<number> {
   }
   if (target !== undefined) return await finishPostgresJob(target, numShards, hnsw);
   if (numShards === 1) {
-    const index = await mergeShards(indexDir, indexDir, { storage });
+    const index = await mergeShards(indexDir, indexDir, { storage, keepOriginals });
     if (options["keep-shards"] !== true) {
       await Deno.remove(`${indexDir}/shards`, { recursive: true });
     }
@@ -203,6 +205,7 @@ async function commandMerge(args: string[]): Promise<number> {
   const { positionals, options } = parseArgs(args, {
     help: "boolean",
     storage: "string",
+    "keep-originals": "boolean",
     ...POSTGRES_OPTIONS,
   });
   need(positionals, 1, "merge");
@@ -210,16 +213,36 @@ async function commandMerge(args: string[]): Promise<number> {
     if (options.storage !== undefined) {
       throw new UsageError("--storage for a Postgres table is chosen when dpr index creates it");
     }
+    keepOriginalsOption(options, "float16", positionals[0]!);
     await mergePostgres(positionals[0]!, hnswOption(options));
     return 0;
   }
   const storage = storageOption(options);
-  const index = await mergeShards(positionals[0]!, positionals[0]!, { storage });
+  const keepOriginals = keepOriginalsOption(options, storage, positionals[0]!);
+  const index = await mergeShards(positionals[0]!, positionals[0]!, { storage, keepOriginals });
   console.error(
     `index written to ${positionals[0]}: ${index.size} passages, dimension ${index.dim}, ` +
       `${index.storage} vectors`,
   );
   return 0;
+}
+
+/** `--keep-originals`: only with `--storage float16|int8`, and not for a Postgres table. */
+function keepOriginalsOption(
+  options: Record<string, string | boolean>,
+  storage: VectorStorage,
+  location: string,
+): boolean {
+  if (options["keep-originals"] !== true) return false;
+  if (isPostgresUrl(location)) {
+    throw new UsageError("--keep-originals is for index folders, not a Postgres table");
+  }
+  if (storage === "float32") {
+    throw new UsageError(
+      "--keep-originals needs --storage float16 or int8 (float32 vectors are the originals)",
+    );
+  }
+  return true;
 }
 
 /** `--storage`: float32 (default), float16 or int8. */

@@ -48,6 +48,9 @@ Options:
                                  the memory, int8 (a byte per value) quarters it; search stays exact
                                  over the stored values. With shards, give it to "dpr merge".
                                  Postgres: float32 (vector) or float16 (halfvec), at creation
+  --keep-originals               with --storage float16|int8: also save the float32 vectors
+                                 (originals.npy, on disk only); searches re-score their
+                                 candidates with them (float32 recall, the quantized memory)
   --vector-index none|hnsw       Postgres only: exact scans (default) or an HNSW index, built
                                  after a single-shard job, or by "dpr merge" when all are done
   --hnsw-m <n>                   HNSW links per node (default 16)
@@ -56,13 +59,15 @@ Options:
 ${POSTGRES}
 
 ${MODEL_OPTIONS}`,
-  merge: `Usage: dpr merge <index-dir> [--storage float32|float16|int8]
+  merge: `Usage: dpr merge <index-dir> [--storage float32|float16|int8] [--keep-originals]
 
 Merges the finished shards of a sharded "dpr index" job into the index; for a Postgres URL
 (the shards wrote into the table), builds the vector index asked for. ${RUN}.
 
 Options:
   --storage float32|float16|int8  how the index holds vectors (default float32)
+  --keep-originals               with --storage float16|int8: also save the float32 vectors, which
+                                 searches read to re-score their candidates
   --vector-index none|hnsw       Postgres only: build an HNSW index (default none: exact scans)
   --hnsw-m <n> --hnsw-ef-construction <n>  HNSW settings (default 16 and 64)
   -h, --help                     this text`,

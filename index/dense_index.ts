@@ -22,6 +22,13 @@ import { exactSearch } from "./exact_search.ts";
 import { type IndexManifest, manifestOf, writeIndex } from "./index_files.ts";
 import { firstNonFinite, indexSource, readIndex } from "./read_index.ts";
 import { encodeNpy } from "./npy.ts";
+import { OriginalVectors } from "./original_vectors.ts";
+import {
+  checkOversample,
+  DEFAULT_OVERSAMPLE,
+  type DenseSearchOptions,
+  rescore,
+} from "./rescore.ts";
 import { checkHalfRange, type VectorStorage, VectorStore } from "./vector_store.ts";
 import {
   passageFields,
@@ -32,7 +39,7 @@ import {
   type VectorIndex,
 } from "./vector_index.ts";
 
-export type { IndexManifest, RowMetadata, SearchHit, VectorStorage };
+export type { DenseSearchOptions, IndexManifest, RowMetadata, SearchHit, VectorStorage };
 
 /** Options for a {@link DenseIndex}. */
 export interface DenseIndexOptions {
@@ -48,6 +55,17 @@ export interface DenseIndexOptions {
    * 256 of them for a fit). Search is exact over the stored values.
    */
   storage?: VectorStorage;
+  /**
+   * float16 and int8 only, for a new index: also keep the float32 vectors as added (in memory
+   * while building; `save` writes them to `originals.npy`), so that searches re-rank their
+   * candidates exactly (`rescore.ts`). A loaded index keeps them on disk and reads only the
+   * candidates' rows. Default false (a loaded one keeps what its `index.json` says).
+   */
+  keepOriginals?: boolean;
+  /** Whether searches re-score with the originals where the index has them (default true). */
+  rescore?: boolean;
+  /** Candidates per hit a re-scored search takes from the quantized vectors (default 2). */
+  oversample?: number;
 }
 
 /**
@@ -70,6 +88,9 @@ export class DenseIndex implements VectorIndex {
   #ids: string[] = [];
   #rowOfId = new Map<string, number>();
   #metadata: RowMetadata[] = [];
+  #originals: OriginalVectors | null = null;
+  #rescore: boolean;
+  #oversample: number;
 
   /**
    * An empty index for vectors of `dim` values.
@@ -91,6 +112,14 @@ export class DenseIndex implements VectorIndex {
     this.dim = dim;
     this.#maxBlockBytes = maxBlockBytes;
     this.#store = new VectorStore(options.storage ?? "float32", dim);
+    if (options.keepOriginals === true) {
+      this.#originals = OriginalVectors.inMemory(dim, this.#store.storage);
+    }
+    this.#rescore = options.rescore ?? true;
+    this.#oversample = checkOversample(
+      options.oversample ?? DEFAULT_OVERSAMPLE,
+      "Cannot build DenseIndex",
+    );
   }
 
   /** Number of rows. */
@@ -106,6 +135,14 @@ export class DenseIndex implements VectorIndex {
   /** Bytes the stored vectors take in memory (values, and int8's row scales). */
   get vectorBytes(): number {
     return this.#store.byteLength;
+  }
+
+  /**
+   * Whether the index keeps its float32 originals (searches re-score with them): in memory while
+   * it is built, in `originals.npy` once loaded.
+   */
+  get keepsOriginals(): boolean {
+    return this.#originals !== null;
   }
 
   /** The ids in row order (a copy). */
@@ -197,6 +234,7 @@ export class DenseIndex implements VectorIndex {
     if (this.storage === "float16") checkHalfRange(rows, this.dim);
     const first = this.#store.rows;
     this.#store.append(rows);
+    this.#originals?.append(rows);
     ids.forEach((id, i) => {
       this.#rowOfId.set(id, first + i);
       this.#ids.push(id);
@@ -243,6 +281,7 @@ export class DenseIndex implements VectorIndex {
       stored.forEach((i, j) => {
         const row = this.#rowOfId.get(ids[i]!)!;
         this.#store.setRow(row, replacements.vector(j));
+        this.#originals?.setRow(row, list[i]!);
         this.#metadata[row] = replacements.metadata(j);
       });
       return Promise.resolve();
@@ -271,8 +310,9 @@ export class DenseIndex implements VectorIndex {
     return Promise.resolve(this.size);
   }
 
-  /** {@link VectorIndex.close}: nothing to release (the index holds plain arrays). */
+  /** {@link VectorIndex.close}: closes the originals file of a loaded index that has one. */
   close(): Promise<void> {
+    this.#originals?.close();
     return Promise.resolve();
   }
 
@@ -312,12 +352,19 @@ export class DenseIndex implements VectorIndex {
 
   /**
    * Finds the `k` rows with the largest inner product for each query. Results are sorted by score,
-   * highest first; equal scores are ordered by row, lower row first.
+   * highest first; equal scores are ordered by row, lower row first. With float32 originals
+   * (`keepOriginals`), the best `k * oversample` rows by the stored values are re-scored exactly
+   * and the scores are the float32 inner products.
    * @param queries one vector of length `dim` per query, or a flat row-major matrix
    * @param k how many hits per query (fewer when the index is smaller)
+   * @param options re-scoring for this search
    * @returns one list of hits per query
    */
-  async search(queries: Float32Array | readonly Float32Array[], k: number): Promise<SearchHit[][]> {
+  async search(
+    queries: Float32Array | readonly Float32Array[],
+    k: number,
+    options: DenseSearchOptions = {},
+  ): Promise<SearchHit[][]> {
     if (!Number.isInteger(k) || k <= 0) {
       throw new RangeError(`Cannot search DenseIndex: k must be a positive integer: received ${k}`);
     }
@@ -332,7 +379,13 @@ export class DenseIndex implements VectorIndex {
     if (nq === 0) return [];
     const kk = Math.min(k, this.size);
     if (kk === 0) return Array.from({ length: nq }, () => []);
-    const found = await exactSearch(this.#store, flat, kk, this.#maxBlockBytes);
+    const originals = (options.rescore ?? this.#rescore) ? this.#originals : null;
+    const oversample = options.oversample === undefined
+      ? this.#oversample
+      : checkOversample(options.oversample, "Cannot search DenseIndex");
+    const depth = originals === null ? kk : Math.min(this.size, Math.ceil(kk * oversample));
+    let found = await exactSearch(this.#store, flat, depth, this.#maxBlockBytes);
+    if (originals !== null) found = await rescore(originals, flat, found, kk);
     return found.map(({ scores, rows }) =>
       Array.from(rows, (row, i) => ({
         id: this.#ids[row]!,
@@ -345,7 +398,11 @@ export class DenseIndex implements VectorIndex {
 
   /** The manifest `save` writes to `index.json` (into a new folder). */
   manifest(): IndexManifest {
-    return manifestOf({ store: this.#store, ids: this.#ids, metadata: this.#metadata });
+    return manifestOf({ ...this.#parts(), originals: this.#originals });
+  }
+
+  #parts(): { store: VectorStore; ids: string[]; metadata: RowMetadata[] } {
+    return { store: this.#store, ids: this.#ids, metadata: this.#metadata };
   }
 
   /** The vectors as a complete float32 `.npy` file (decoded from the stored type). */
@@ -359,7 +416,7 @@ export class DenseIndex implements VectorIndex {
    * @param dir the destination folder
    */
   async save(dir: string): Promise<void> {
-    await writeIndex(dir, { store: this.#store, ids: this.#ids, metadata: this.#metadata });
+    await writeIndex(dir, { ...this.#parts(), originals: this.#originals });
   }
 
   /**
@@ -374,21 +431,39 @@ export class DenseIndex implements VectorIndex {
   ): Promise<DenseIndex> {
     const source = typeof location === "string" ? indexSource(location) : location;
     const parts = await readIndex(source);
+    try {
+      return DenseIndex.#fromParts(parts, options, source.description);
+    } catch (error) {
+      parts.originals?.close();
+      throw error;
+    }
+  }
+
+  static #fromParts(
+    parts: Awaited<ReturnType<typeof readIndex>>,
+    options: DenseIndexOptions,
+    where: string,
+  ): DenseIndex {
     const rowOfId = new Map<string, number>();
     parts.ids.forEach((id, row) => {
       if (rowOfId.has(id)) {
         throw new RangeError(
-          `Cannot load DenseIndex from ${source.description}: duplicate id ${JSON.stringify(id)}`,
+          `Cannot load DenseIndex from ${where}: duplicate id ${JSON.stringify(id)}`,
         );
       }
       rowOfId.set(id, row);
     });
-    const index = new DenseIndex(parts.dim, { ...options, storage: parts.store.storage });
+    const index = new DenseIndex(parts.dim, {
+      ...options,
+      storage: parts.store.storage,
+      keepOriginals: false,
+    });
     // The stored matrix is used in place (no copy).
     index.#store = parts.store;
     index.#ids = parts.ids;
     index.#rowOfId = rowOfId;
     index.#metadata = parts.metadata;
+    index.#originals = parts.originals ?? null;
     return index;
   }
 }

@@ -11,6 +11,8 @@
  * <dir>/scales.npy       int8 only: '<f4', shape (n, 1), one scale per row
  * <dir>/codebook.npy     int8 version 2 only: '<f4', shape (1, 256), the level of each code
  * <dir>/dimensions.npy   int8 version 2 only: '<f4', shape (2, d), per-dimension offset and spread
+ * <dir>/originals.npy    optional, float16 and int8 only: '<f4', shape (n, d), the vectors as
+ *                        they were added, which searches read by rows to re-score candidates
  * <dir>/ids.jsonl        n lines, line i is the JSON string id of row i
  * <dir>/metadata.jsonl   n lines, line i is a JSON value (an object such as {"title", "text"})
  * ```
@@ -35,6 +37,7 @@ import { type NpyDtype, npyHeader } from "./npy.ts";
 import { commonFields, type MetadataFieldType } from "./row_metadata.ts";
 import type { RowMetadata } from "./vector_index.ts";
 import type { VectorStorage, VectorStore } from "./vector_store.ts";
+import type { OriginalVectors } from "./original_vectors.ts";
 
 /** The parts of an index and their file names. */
 export interface IndexFiles {
@@ -50,6 +53,11 @@ export interface IndexFiles {
   codebook?: string;
   /** int8 storage, version 2: offsets and spreads per dimension, a `(2, d)` float32 `.npy` file. */
   dimensions?: string;
+  /**
+   * float16 and int8 storage, when kept: the float32 vectors as they were added, an `(n, d)`
+   * `.npy` file (`original_vectors.ts`).
+   */
+  originals?: string;
 }
 
 /** The manifest written to `index.json`. */
@@ -80,6 +88,8 @@ export interface IndexParts {
   ids: string[];
   /** One metadata value per row. */
   metadata: RowMetadata[];
+  /** The float32 originals of a float16 or int8 index, when kept. */
+  originals?: OriginalVectors | null;
 }
 
 /** The default file names. */
@@ -90,6 +100,7 @@ export const DEFAULT_FILES: Readonly<Required<IndexFiles>> = {
   scales: "scales.npy",
   codebook: "codebook.npy",
   dimensions: "dimensions.npy",
+  originals: "originals.npy",
 };
 
 /** The `.npy` element type of each storage type (int8: version 1's; version 2 stores `'|u1'`). */
@@ -142,6 +153,7 @@ export function manifestOf(parts: IndexParts, files: IndexFiles = DEFAULT_FILES)
   for (const key of extraParts(store.storage, version)) {
     manifest.files[key] = files[key] ?? DEFAULT_FILES[key];
   }
+  if (parts.originals) manifest.files.originals = files.originals ?? DEFAULT_FILES.originals;
   const fields = commonFields(parts.metadata);
   if (fields !== undefined) manifest.metadata_fields = fields;
   return manifest;
@@ -306,6 +318,13 @@ async function writeParts(
       await writeAll(file, npyHeader(2, store.dim, "<f4"));
       await writeAll(file, littleEndianBytes(int8.offset));
       await writeAll(file, littleEndianBytes(int8.spread));
+    });
+  }
+  const originals = parts.originals;
+  if (manifest.files.originals !== undefined && originals) {
+    await writeFileSynced(`${dir}/${manifest.files.originals}`, async (file) => {
+      await writeAll(file, npyHeader(originals.rows, originals.dim, "<f4"));
+      for await (const block of originals.blocks()) await writeAll(file, littleEndianBytes(block));
     });
   }
   await writeText(`${dir}/${manifest.files.ids}`, jsonLines(parts.ids));

@@ -12,6 +12,7 @@ import { checkFields, parseFieldSchema } from "./row_metadata.ts";
 import type { RowMetadata } from "./vector_index.ts";
 import { type Int8Parameters, VECTOR_STORAGES, VectorStore } from "./vector_store.ts";
 import { LEVELS } from "./int8_codebook.ts";
+import { OriginalVectors } from "./original_vectors.ts";
 import {
   checkPartName,
   DEFAULT_FILES,
@@ -162,7 +163,11 @@ export async function readIndex(source: FileSource): Promise<IndexParts & { dim:
     }
   }
   const store = VectorStore.fromValues(dtype, dim, values, int8);
-  return { dim, store, ids: ids as string[], metadata: metadata as RowMetadata[] };
+  // Opened last, once everything else has passed its checks (the reader stays open).
+  const originals = files.originals === undefined
+    ? null
+    : await OriginalVectors.open(source, files.originals, count, dim);
+  return { dim, store, ids: ids as string[], metadata: metadata as RowMetadata[], originals };
 }
 
 function parseManifest(text: string, where: string): IndexManifest {
@@ -206,8 +211,17 @@ function parseManifest(text: string, where: string): IndexManifest {
     );
   }
   const files = { ...DEFAULT_FILES, ...(custom as Partial<IndexFiles>) };
+  const kept = (custom as Partial<IndexFiles>).originals !== undefined;
+  if (!kept) delete (files as IndexFiles).originals;
+  if (kept && dtype === "float32") {
+    throw new RangeError(
+      `Cannot load DenseIndex from ${where}: index.json names float32 originals ` +
+        `(files.originals) for float32 vectors; originals are kept for float16 or int8 only`,
+    );
+  }
   const used = new Map<string, string>();
-  for (const key of ["vectors", "ids", "metadata", ...extraParts(dtype, version)]) {
+  const keys = ["vectors", "ids", "metadata", ...extraParts(dtype, version)];
+  for (const key of kept ? [...keys, "originals"] : keys) {
     const name = files[key as keyof IndexFiles];
     checkPartName(key, name, where);
     const other = used.get(name);

@@ -25,6 +25,12 @@ export interface ByteReader {
    */
   readInto?(offset: number, bytes: Uint8Array): Promise<void>;
   /**
+   * {@linkcode ByteReader.readInto} without awaiting: for many small reads of a local file, where
+   * each asynchronous read would cost more than the read itself (a search's scattered rows).
+   * Optional: only readers of local files have it.
+   */
+  readIntoSync?(offset: number, bytes: Uint8Array): void;
+  /**
    * Drops what the reader holds in memory (a whole file fetched from a server without range
    * requests); a later read fetches it again. Optional.
    */
@@ -125,22 +131,35 @@ export async function readUpTo(
 export async function openFileReader(path: string, description = path): Promise<ByteReader> {
   const file = await Deno.open(path, { read: true });
   const size = (await file.stat()).size;
-  return fillingReader(description, size, fill, () => file.close());
+  const reader = fillingReader(description, size, fill, () => file.close());
+  reader.readIntoSync = fillSync;
+  return reader;
   async function fill(offset: number, target: Uint8Array): Promise<void> {
     checkRange(description, size, offset, target.length);
     await file.seek(offset, Deno.SeekMode.Start);
     let filled = 0;
     while (filled < target.length) {
       const n = await file.read(target.subarray(filled));
-      if (n === null) {
-        throw new RangeError(
-          `Cannot read ${description}: the file ended at ${offset + filled} bytes, before ${
-            offset + target.length
-          }; it is truncated`,
-        );
-      }
+      if (n === null) throw truncated(offset, filled, target.length);
       filled += n;
     }
+  }
+  function fillSync(offset: number, target: Uint8Array): void {
+    checkRange(description, size, offset, target.length);
+    file.seekSync(offset, Deno.SeekMode.Start);
+    let filled = 0;
+    while (filled < target.length) {
+      const n = file.readSync(target.subarray(filled));
+      if (n === null) throw truncated(offset, filled, target.length);
+      filled += n;
+    }
+  }
+  function truncated(offset: number, filled: number, length: number): RangeError {
+    return new RangeError(
+      `Cannot read ${description}: the file ended at ${offset + filled} bytes, before ${
+        offset + length
+      }; it is truncated`,
+    );
   }
 }
 

@@ -378,6 +378,11 @@ export interface MergeOptions {
    * stay float32, so each vector is converted once).
    */
   storage?: VectorStorage;
+  /**
+   * float16 and int8: also save the float32 vectors (`originals.npy`), which searches read by rows
+   * to re-score their candidates (`DenseIndexOptions.keepOriginals`). Default false.
+   */
+  keepOriginals?: boolean;
 }
 
 /**
@@ -448,7 +453,10 @@ export async function mergeShards(
       throw new Deno.errors.NotFound(`Cannot merge ${root}: chunk ${c} is missing (${path})`);
     }
     const part = await DenseIndex.load(path);
-    merged ??= new DenseIndex(part.dim, { storage: options.storage ?? "float32" });
+    merged ??= new DenseIndex(part.dim, {
+      storage: options.storage ?? "float32",
+      keepOriginals: options.keepOriginals ?? false,
+    });
     if (part.dim !== merged.dim) {
       throw new RangeError(
         `Cannot merge ${root}: chunk ${c} has dimension ${part.dim}, chunk 0 has ${merged.dim}`,

@@ -347,6 +347,29 @@ Deno.test("dpr CLI: index --storage int8 and merge --storage float16 record the 
     assert.equal(half.vectorBytes * 2, int8.size * int8.dim * 4);
     const ask = await run("cli/main.ts", ["ask", `${dir}/q`, "penicillin", "--models", MODELS]);
     assert.equal(ask.code, 0, ask.stderr);
+    // int8 with the float32 originals on disk: ask re-scores with them.
+    const kept = await run("cli/main.ts", [
+      "merge",
+      `${dir}/q`,
+      "--storage",
+      "int8",
+      "--keep-originals",
+    ]);
+    assert.equal(kept.code, 0, kept.stderr);
+    const keptManifest = JSON.parse(await Deno.readTextFile(`${dir}/q/index.json`));
+    assert.equal(keptManifest.dtype, "int8");
+    const originals = await Deno.readFile(`${dir}/q/${keptManifest.files.originals}`);
+    assert.equal(originals.length, 128 + int8.size * int8.dim * 4);
+    {
+      await using rescored = await DenseIndex.load(`${dir}/q`);
+      assert.equal(rescored.keepsOriginals, true);
+    }
+    const keptAsk = await run("cli/main.ts", ["ask", `${dir}/q`, "penicillin", "--models", MODELS]);
+    assert.equal(keptAsk.code, 0, keptAsk.stderr);
+    assert.equal(keptAsk.stdout, ask.stdout);
+    const float32Kept = await run("cli/main.ts", ["merge", `${dir}/q`, "--keep-originals"]);
+    assert.equal(float32Kept.code, 2, float32Kept.stderr);
+    assert.match(float32Kept.stderr, /--keep-originals needs --storage float16 or int8/);
     const bad = await run("cli/main.ts", ["merge", `${dir}/q`, "--storage", "int4"]);
     assert.equal(bad.code, 2, bad.stderr);
     assert.match(bad.stderr, /--storage must be float32, float16, int8: received "int4"/);

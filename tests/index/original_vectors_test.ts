@@ -1,0 +1,205 @@
+import assert from "node:assert/strict";
+import { DenseIndex } from "../../index/dense_index.ts";
+import { encodeNpy, npyHeader } from "../../index/npy.ts";
+import { OriginalVectors } from "../../index/original_vectors.ts";
+import { type FileSource, LocalFolderSource } from "../../io/file_source.ts";
+
+function randomFlat(size: number, seed: number): Float32Array {
+  let s = seed >>> 0;
+  return Float32Array.from({ length: size }, () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 31 - 1;
+  });
+}
+
+const N = 300, DIM = 8;
+const data = randomFlat(N * DIM, 3);
+
+async function savedIndex(run: (dir: string) => Promise<void>): Promise<void> {
+  const root = await Deno.makeTempDir({ prefix: "dpr-originals-test-" });
+  try {
+    const index = new DenseIndex(DIM, { storage: "int8", keepOriginals: true });
+    index.add(Array.from({ length: N }, (_, i) => `p${i}`), data);
+    await index.save(`${root}/index`);
+    await run(`${root}/index`);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+}
+
+Deno.test("OriginalVectors: the saved file is numpy's (n, d) float32 matrix of the added rows", async () => {
+  await savedIndex(async (dir) => {
+    const bytes = await Deno.readFile(`${dir}/originals.npy`);
+    assert.deepEqual(bytes, encodeNpy(data, N, DIM));
+  });
+});
+
+Deno.test("OriginalVectors: a missing, truncated or mismatched originals file is refused", async () => {
+  const cases: Array<[string, (dir: string) => Promise<void>, RegExp]> = [
+    ["missing", (dir) => Deno.remove(`${dir}/originals.npy`), /originals\.npy .*is missing/],
+    [
+      "truncated",
+      async (dir) => await Deno.truncate(`${dir}/originals.npy`, 128 + N * DIM * 4 - 5),
+      new RegExp(
+        `originals\\.npy: shape \\(${N}, ${DIM}\\) needs ${
+          128 + N * DIM * 4
+        } bytes but the file has ${128 + N * DIM * 4 - 5} \\(truncated\\)`,
+      ),
+    ],
+    [
+      "header only",
+      async (dir) => await Deno.truncate(`${dir}/originals.npy`, 6),
+      /originals\.npy has 6 bytes, too few for an \.npy header \(truncated\)/,
+    ],
+    [
+      "fewer rows",
+      (dir) =>
+        Deno.writeFile(
+          `${dir}/originals.npy`,
+          encodeNpy(data.subarray(0, (N - 1) * DIM), N - 1, DIM),
+        ),
+      new RegExp(
+        `originals\\.npy \\(the float32 originals\\) has shape \\(${
+          N - 1
+        }, ${DIM}\\) but index\\.json says \\(${N}, ${DIM}\\)`,
+      ),
+    ],
+    [
+      "another dimension",
+      (dir) =>
+        Deno.writeFile(
+          `${dir}/originals.npy`,
+          encodeNpy(data.subarray(0, N * DIM / 2), N, DIM / 2),
+        ),
+      new RegExp(`has shape \\(${N}, ${DIM / 2}\\) but index\\.json says \\(${N}, ${DIM}\\)`),
+    ],
+    [
+      "float16",
+      async (dir) => {
+        const header = npyHeader(N, DIM, "<f2");
+        const bytes = new Uint8Array(header.length + N * DIM * 2);
+        bytes.set(header);
+        await Deno.writeFile(`${dir}/originals.npy`, bytes);
+      },
+      /originals\.npy: dtype must be '<f4'.*received '<f2'/,
+    ],
+    [
+      "a path for a name",
+      async (dir) => {
+        const manifest = JSON.parse(await Deno.readTextFile(`${dir}/index.json`));
+        manifest.files.originals = "../originals.npy";
+        await Deno.writeTextFile(`${dir}/index.json`, JSON.stringify(manifest));
+      },
+      /files\.originals must be a plain file name/,
+    ],
+    [
+      "float32 vectors",
+      async (dir) => {
+        const manifest = JSON.parse(await Deno.readTextFile(`${dir}/index.json`));
+        await Deno.writeTextFile(
+          `${dir}/index.json`,
+          JSON.stringify({ ...manifest, dtype: "float32", version: 1 }),
+        );
+        await Deno.writeFile(`${dir}/vectors.npy`, encodeNpy(data, N, DIM));
+      },
+      /originals are kept for float16 or int8 only/,
+    ],
+  ];
+  for (const [what, spoil, message] of cases) {
+    await savedIndex(async (dir) => {
+      await spoil(dir);
+      // A refused load leaves no file open (the test's resource sanitizer checks it).
+      await assert.rejects(DenseIndex.load(dir), (error: Error) => {
+        assert.match(error.message, message, what);
+        assert.ok(error.message.includes(dir), `${what}: names the folder: ${error.message}`);
+        return true;
+      });
+    });
+  }
+});
+
+Deno.test("OriginalVectors: rows read in runs across read boundaries, from memory and by reader", async () => {
+  // Rows of 256 KiB: four to a read, so runs are split and joined at every boundary.
+  const dim = 65536, n = 14;
+  const rows = randomFlat(n * dim, 5);
+  const root = await Deno.makeTempDir({ prefix: "dpr-originals-runs-" });
+  try {
+    await Deno.writeFile(`${root}/originals.npy`, encodeNpy(rows, n, dim));
+    const local = new LocalFolderSource(root);
+    // A source whose reader only reads asynchronously (as one over http does).
+    const asyncOnly: FileSource = {
+      description: root,
+      readFile: (name) => local.readFile(name),
+      async openReader(name) {
+        const reader = await local.openReader(name);
+        if (reader === null) return null;
+        return {
+          description: reader.description,
+          size: reader.size,
+          read: (offset, length) => reader.read(offset, length),
+          close: () => reader.close(),
+        };
+      },
+    };
+    for (const source of [local, asyncOnly]) {
+      const originals = await OriginalVectors.open(source, "originals.npy", n, dim);
+      try {
+        assert.equal(originals.onDisk, true);
+        assert.equal(originals.memoryBytes, 0);
+        originals.setRow(6, new Float32Array(dim).fill(7));
+        originals.append(rows.subarray(0, dim));
+        for (
+          const wanted of [[0, 1, 2, 3, 4, 5, 6, 7, 8, 13, 14], [1, 3, 4, 9, 10, 11, 12], [14]]
+        ) {
+          const seen: number[] = [];
+          await originals.forEachRow(Int32Array.from(wanted), (at, values) => {
+            const row = wanted[at]!;
+            seen.push(row);
+            const expected = row === 6
+              ? new Float32Array(dim).fill(7)
+              : rows.subarray((row % n) * dim, (row % n + 1) * dim);
+            assert.deepEqual(values, expected, `row ${row}`);
+          });
+          assert.deepEqual(seen, wanted);
+        }
+        let total = 0;
+        for await (const block of originals.blocks()) total += block.length / dim;
+        assert.equal(total, n + 1);
+      } finally {
+        originals.close();
+      }
+    }
+    const noRanges: FileSource = { description: root, readFile: (name) => local.readFile(name) };
+    await assert.rejects(
+      OriginalVectors.open(noRanges, "originals.npy", n, dim),
+      /read by positions, which this file source cannot do/,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("OriginalVectors: a file cut short after loading fails searches and saves cleanly", async () => {
+  await savedIndex(async (dir) => {
+    const root = dir.slice(0, dir.lastIndexOf("/"));
+    const other = new DenseIndex(DIM, { storage: "int8" });
+    other.add(["x"], data.subarray(0, DIM));
+    await other.save(`${root}/other`);
+    const before = await Deno.readTextFile(`${root}/other/index.json`);
+    await using index = await DenseIndex.load(dir);
+    await Deno.truncate(`${dir}/originals.npy`, 128 + 10 * DIM * 4);
+    await assert.rejects(
+      index.search(data.subarray(0, DIM), 5, { oversample: N }),
+      /Cannot read originals\.npy in .*: the file ended at \d+ bytes, before \d+; it is truncated/,
+    );
+    assert.deepEqual((await index.search(data.subarray(0, DIM), 5, { rescore: false })).length, 1);
+    // Nothing half-written: no new folder, the index saved over is whole and untouched.
+    await assert.rejects(index.save(`${root}/fresh`), /the file ended/);
+    await assert.rejects(index.save(`${root}/other`), /the file ended/);
+    assert.deepEqual([...Deno.readDirSync(root)].map((e) => e.name).sort(), ["index", "other"]);
+    assert.equal(await Deno.readTextFile(`${root}/other/index.json`), before);
+    assert.equal([...Deno.readDirSync(`${root}/other`)].length, 7);
+    await using reloaded = await DenseIndex.load(`${root}/other`);
+    assert.equal(reloaded.size, 1);
+  });
+});
