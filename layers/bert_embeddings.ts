@@ -122,7 +122,11 @@ export class BertEmbeddings extends BertBaseLayer {
         this.tokenTypeEmbeddings.read() as tf.Tensor2D,
         tf.reshape(inputs.tokenTypeIds, [B * T]) as tf.Tensor1D,
       ); // [B*T, H]
-      const positions = tf.slice(this.positionEmbeddings.read(), [0, 0], [T, H]); // [T, H]
+      // The first T rows, gathered: a slice copies the whole table out of wasm memory per call.
+      const positions = gatherRows(
+        this.positionEmbeddings.read() as tf.Tensor2D,
+        Array.from({ length: T }, (_, t) => t),
+      ); // [T, H]
       // Broadcast positions over the batch: [B, T, H] + [T, H].
       const summed = tf.reshape(tf.add(tf.reshape(tf.add(words, types), [B, T, H]), positions), [
         B * T,

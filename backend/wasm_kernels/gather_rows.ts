@@ -1,22 +1,20 @@
 /**
- * The wasm backend's kernel of `gatherRows` (`backend/ops/gather_rows.ts`): rows are copied
- * straight out of wasm memory with ranged reads. tfjs-backend-wasm's GatherV2 copies element by
- * element (tens of millions of floats per second, a large share of a BERT forward pass there) and
- * its Slice copies the whole input per call.
+ * The wasm backend's kernel of `gatherRows` (`backend/ops/gather_rows.ts`): rows are copied from
+ * the table to the output inside wasm memory (`copyWithin`), so a gather leaves no JavaScript
+ * array behind. tfjs-backend-wasm's GatherV2 copies element by element (tens of millions of
+ * floats per second, a large share of a BERT forward pass there) and its Slice copies the whole
+ * input out of wasm memory per call (1.5 MB of garbage for BERT's position table per forward
+ * pass, which the collector left to pile up in a server).
  * @module
  */
 import { tf } from "../tf.ts";
 import { GATHER_ROWS_KERNEL } from "../ops/gather_rows.ts";
 
-/** The wasm backend's ranged read (its `readSync` takes an element range) and its output. */
-interface RangedReader {
-  readSync(dataId: object, start?: number, end?: number): ArrayLike<number>;
-  makeOutput(
-    shape: number[],
-    dtype: tf.DataType,
-    memoryOffset?: number,
-    values?: Float32Array,
-  ): tf.TensorInfo;
+/** What the kernel needs of tfjs's wasm backend: its memory, tensor addresses and outputs. */
+interface WasmRowsBackend {
+  wasm: { HEAPU8: Uint8Array; _malloc(bytes: number): number };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: tf.DataType, memoryOffset?: number): tf.TensorInfo;
 }
 
 function gatherRowsWasm(
@@ -24,23 +22,28 @@ function gatherRowsWasm(
 ): tf.TensorInfo {
   const table = args.inputs["table"]!;
   const ids = (args.attrs as unknown as { indices: number[] }).indices;
-  const reader = args.backend as RangedReader;
+  const backend = args.backend as WasmRowsBackend;
   const [rows, width] = table.shape as [number, number];
-  const out = new Float32Array(ids.length * width);
-  const cache = new Map<number, ArrayLike<number>>();
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i]!;
-    let row = cache.get(id);
-    if (row === undefined) {
-      if (!(Number.isInteger(id) && id >= 0 && id < rows)) {
-        throw new RangeError(`Cannot gather row ${id}: the table has ${rows} rows`);
-      }
-      row = reader.readSync(table.dataId, id * width, (id + 1) * width);
-      cache.set(id, row);
+  for (const id of ids) {
+    if (!(Number.isInteger(id) && id >= 0 && id < rows)) {
+      throw new RangeError(`Cannot gather row ${id}: the table has ${rows} rows`);
     }
-    out.set(row, i * width);
   }
-  return reader.makeOutput([ids.length, width], "float32", undefined, out);
+  const bytes = ids.length * width * 4;
+  if (bytes === 0) return backend.makeOutput([ids.length, width], "float32");
+  // `>>> 0`: addresses past 2 GiB come back negative.
+  const out = backend.wasm._malloc(bytes) >>> 0;
+  if (out === 0) {
+    throw new RangeError(`Cannot gather ${ids.length} rows in wasm memory: ${bytes} bytes refused`);
+  }
+  // Read after the allocation, which may have grown (and replaced) the heap's buffer.
+  const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+  const from = (backend.dataIdMap.get(table.dataId)!.memoryOffset >>> 0) / 4;
+  for (let i = 0; i < ids.length; i++) {
+    const start = from + ids[i]! * width;
+    heap.copyWithin(out / 4 + i * width, start, start + width);
+  }
+  return backend.makeOutput([ids.length, width], "float32", out);
 }
 
 if (tf.getKernel(GATHER_ROWS_KERNEL, "wasm") === undefined) {

@@ -30,6 +30,23 @@ Deno.test("gatherRows on wasm equals tf.gather and rejects rows outside the tabl
   });
 });
 
+Deno.test("gatherRows on wasm copies rows inside wasm memory: outputs outlive the table", async () => {
+  await onWasm(() => {
+    const table = tf.tensor2d(Float32Array.from({ length: 512 * 6 }, (_, i) => i), [512, 6]);
+    const rows = gatherRows(table, [0, 1, 511, 1]);
+    const none = gatherRows(table, []);
+    table.dispose();
+    deepEqual(rows.shape, [4, 6]);
+    deepEqual(
+      [...rows.dataSync()],
+      [0, 1, 511, 1].flatMap((r) => Array.from({ length: 6 }, (_, c) => r * 6 + c)),
+    );
+    deepEqual(none.shape, [0, 6]);
+    equal(none.dataSync().length, 0);
+    tf.dispose([rows, none]);
+  });
+});
+
 Deno.test("on wasm, gradients reach every weight (per-head attention, one-hot gathers)", async () => {
   await onWasm(() => {
     const reader = new DPRReader(
