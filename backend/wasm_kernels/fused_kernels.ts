@@ -3,15 +3,17 @@
  * residual) as one pass over their rows, and whole multi-head attention from the fused [B*T, 3H]
  * projection. Their composite forms cost a dozen tfjs kernels each (about 400 kernel calls per
  * BERT-base pass for attention alone); at a question's size the calls, not the arithmetic, were
- * the time. All of them read and write tfjs's heap in place (no copies); attention's two
- * products per head run on generated SIMD code (`attention_module.ts`), its softmax and the row
- * kernels in JavaScript (the same as the "blas" backend's, `backend/blas/fast_math.ts`).
+ * the time. All of them read and write tfjs's heap in place (no copies); GELU (`gelu_module.ts`)
+ * and attention's two products per head (`attention_module.ts`) run on generated SIMD code, the
+ * softmax, LayerNorm and the last few values of a GELU in JavaScript (the same as the "blas"
+ * backend's, `backend/blas/fast_math.ts`).
  * @module
  */
 import { tf } from "../tf.ts";
 import { normalCdfLinear, normalizeRows, rowMax, softmaxRow } from "../blas/fast_math.ts";
 import { ATTENTION_KERNEL, GELU_KERNEL, LAYER_NORM_KERNEL } from "../ops/fused_ops.ts";
 import { attentionModuleBytes, type Scores, type Weighted } from "./attention_module.ts";
+import { type Gelu, geluModuleBytes } from "./gelu_module.ts";
 
 type TensorInfo = tf.TensorInfo;
 
@@ -53,7 +55,10 @@ const gelu: tf.KernelFunc = (args) => {
   const out = malloc(backend, size * 4, GELU_KERNEL);
   const xv = view(backend, x, GELU_KERNEL);
   const ov = new Float32Array(backend.wasm.HEAPU8.buffer, out, size);
-  for (let i = 0; i < size; i++) {
+  const code = heapCode(backend);
+  const simd = code === undefined ? 0 : size - (size % 4);
+  if (simd > 0) code!.gelu(backend.dataIdMap.get(x.dataId)!.memoryOffset, out, simd);
+  for (let i = simd; i < size; i++) {
     const v = xv[i]!;
     ov[i] = v * normalCdfLinear(v);
   }
@@ -89,22 +94,30 @@ interface AttentionCode {
   weighted: Weighted;
 }
 
-const instances = new WeakMap<WebAssembly.Memory, AttentionCode>();
+/** The generated code instantiated on one heap. */
+interface HeapCode extends AttentionCode {
+  gelu: Gelu;
+}
 
-/** The attention products instantiated on tfjs's heap, or undefined where it is not reachable. */
-function attentionCode(backend: WasmHeapBackend): AttentionCode | undefined {
+const instances = new WeakMap<WebAssembly.Memory, HeapCode>();
+
+/** The generated code instantiated on tfjs's heap, or undefined where it is not reachable. */
+function heapCode(backend: WasmHeapBackend): HeapCode | undefined {
   const memory = backend.wasm.wasmMemory ?? backend.wasm.asm?.memory;
   if (!(memory instanceof WebAssembly.Memory)) return undefined;
   let code = instances.get(memory);
   if (code === undefined) {
     const shared = memory.buffer instanceof SharedArrayBuffer;
-    const bytes = attentionModuleBytes(
-      shared ? { shared, minPages: 1, maxPages: MAX_PAGES } : { shared, minPages: 1 },
-    );
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+    const imported = shared
+      ? { shared, minPages: 1, maxPages: MAX_PAGES }
+      : { shared, minPages: 1 };
+    const instantiate = (bytes: Uint8Array<ArrayBuffer>) =>
+      new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } }).exports;
+    const attention = instantiate(attentionModuleBytes(imported));
     code = {
-      scores: instance.exports["scores"] as Scores,
-      weighted: instance.exports["weighted"] as Weighted,
+      scores: attention["scores"] as Scores,
+      weighted: attention["weighted"] as Weighted,
+      gelu: instantiate(geluModuleBytes(imported))["gelu"] as Gelu,
     };
     instances.set(memory, code);
   }
@@ -157,7 +170,7 @@ const attention: tf.KernelFunc = (args) => {
   try {
     scratch = malloc(backend, heads * tq * t * 4, ATTENTION_KERNEL);
     const heap = () => new Float32Array(backend.wasm.HEAPU8.buffer);
-    const code = d % 4 === 0 ? attentionCode(backend) ?? scalarCode(heap) : scalarCode(heap);
+    const code = d % 4 === 0 ? heapCode(backend) ?? scalarCode(heap) : scalarCode(heap);
     const q0 = backend.dataIdMap.get(qkv.dataId)!.memoryOffset;
     const mask = maskBias === undefined ? null : view(backend, maskBias, ATTENTION_KERNEL);
     const scale = 1 / Math.sqrt(d), stride = h3 * 4;

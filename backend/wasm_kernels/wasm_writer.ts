@@ -391,6 +391,9 @@ export class FunctionBody {
   f32x4Mul(): this {
     return this.simd(0xe6);
   }
+  f32x4Div(): this {
+    return this.simd(0xe7);
+  }
   f32x4Min(): this {
     return this.simd(0xe8);
   }

@@ -42,6 +42,17 @@ Deno.test("wasm geluErf and layerNormFused (with and without residual) equal the
   const g = await both(() => geluErf(tf.tensor2d(seeded(7 * 33, 1, 4), [7, 33])));
   assert.ok(g.kernels.includes("DprGeluErf"), g.kernels.join());
   assertClose(g.wasm, g.cpu, 1e-6);
+  // the SIMD code's range: far tails, zeros, the largest values, NaN and infinities
+  const special = [0, -0, 1e-30, -1e-30, 9.99, -9.99, 40, -40, 88, -88, 3e38, -3e38, NaN, Infinity];
+  const wide = Float32Array.from([...special, ...seeded(64, 7, 12)]);
+  const s = await both(() => geluErf(tf.tensor1d(wide)));
+  for (let i = 0; i < wide.length; i++) {
+    const got = s.wasm[i]!, want = s.cpu[i]!;
+    if (Number.isFinite(want)) {
+      assertClose(s.wasm.subarray(i, i + 1), s.cpu.subarray(i, i + 1), 1e-6);
+    } else assert.ok(Object.is(got, want), `gelu(${wide[i]}): fused ${got} vs composite ${want}`);
+  }
+  assert.ok(Object.is(s.wasm[1], -0), "gelu(-0) is -0");
   for (const withResidual of [false, true]) {
     const r = await both(() => {
       const x = tf.tensor2d(seeded(5 * 24, 2, 3), [5, 24]);
