@@ -77,21 +77,31 @@ function emitClampScalar(f: FunctionBody, local: number): void {
   f.localSet(local);
 }
 
-/**
- * Pushes the codes of the four values at `px + 4·c + at` as i32 lanes (`vinv`: the code factor
- * splat, `vzero`: the zero point splat).
- */
+/** v128 locals {@linkcode emitCodes4} reads: the code factor and zero point splats, and 0 and 255. */
+export interface CodeConstants {
+  vinv: number;
+  vzero: number;
+  vlow: number;
+  vhigh: number;
+}
+
+/** Emits the setting of `vlow` and `vhigh` (once, before a loop of {@linkcode emitCodes4}). */
+export function emitCodeBounds(f: FunctionBody, { vlow, vhigh }: CodeConstants): void {
+  f.i32Const(0).i32x4Splat().localSet(vlow);
+  f.i32Const(CODE_MAX).i32x4Splat().localSet(vhigh);
+}
+
+/** Pushes the codes of the four values at `px + 4·c + at` as i32 lanes. */
 export function emitCodes4(
   f: FunctionBody,
   px: number,
   c: number,
   at: number,
-  vinv: number,
-  vzero: number,
+  { vinv, vzero, vlow, vhigh }: CodeConstants,
 ): void {
   f.localGet(px).localGet(c).i32Const(4).i32Mul().i32Add().v128Load(at);
   f.localGet(vinv).f32x4Mul().f32x4Nearest().i32x4TruncSatF32x4S().localGet(vzero).i32x4Add();
-  f.i32Const(0).i32x4Splat().i32x4MaxS().i32Const(CODE_MAX).i32x4Splat().i32x4MinS();
+  f.localGet(vlow).i32x4MaxS().localGet(vhigh).i32x4MinS();
 }
 
 /** Emits `local = code of x[c]` (the scalar form of {@linkcode emitCodes4}; `local` an i32). */

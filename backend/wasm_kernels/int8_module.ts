@@ -18,6 +18,7 @@
  */
 import {
   emitCode1,
+  emitCodeBounds,
   emitCodes4,
   emitRowQuantization,
   emitScaledStore,
@@ -44,9 +45,11 @@ function quantizeRowsBody(): FunctionBody {
   const r = f.local(I32), c = f.local(I32), px = f.local(I32), pq = f.local(I32);
   const k4 = f.local(I32), k8 = f.local(I32), zero = f.local(I32), u = f.local(I32);
   const v = f.local(V128), w = f.local(V128), vinv = f.local(V128), vzero = f.local(V128);
+  const bounds = { vinv, vzero, vlow: f.local(V128), vhigh: f.local(V128) };
   const lo = f.local(F32), hi = f.local(F32), scale = f.local(F32), inv = f.local(F32);
   f.localGet(K).i32Const(-4).i32And().localSet(k4);
   f.localGet(K).i32Const(-8).i32And().localSet(k8);
+  emitCodeBounds(f, bounds);
   f.i32Const(0).localSet(r);
   f.countTo(r, M, () => {
     f.localGet(X).localGet(r).localGet(K).i32Mul().i32Const(4).i32Mul().i32Add().localSet(px);
@@ -59,9 +62,9 @@ function quantizeRowsBody(): FunctionBody {
     // q = u - z, as int16 (|q| <= 255)
     f.whileBelow(c, () => f.localGet(k8), 8, () => {
       f.localGet(pq).localGet(c).i32Const(2).i32Mul().i32Add();
-      emitCodes4(f, px, c, 0, vinv, vzero);
+      emitCodes4(f, px, c, 0, bounds);
       f.localGet(vzero).i32x4Sub();
-      emitCodes4(f, px, c, 16, vinv, vzero);
+      emitCodes4(f, px, c, 16, bounds);
       f.localGet(vzero).i32x4Sub();
       f.i16x8NarrowI32x4S().v128Store();
     });

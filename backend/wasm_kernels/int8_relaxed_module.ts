@@ -24,6 +24,7 @@
  */
 import {
   emitCode1,
+  emitCodeBounds,
   emitCodes4,
   emitRowQuantization,
   emitScaledStore,
@@ -56,11 +57,13 @@ function quantizeRowsBody(planes: CodePlanes): FunctionBody {
   const r = f.local(I32), c = f.local(I32), px = f.local(I32), ph = f.local(I32);
   const k4 = f.local(I32), k16 = f.local(I32), zero = f.local(I32), u = f.local(I32);
   const v = f.local(V128), w = f.local(V128), vinv = f.local(V128), vzero = f.local(V128);
+  const bounds = { vinv, vzero, vlow: f.local(V128), vhigh: f.local(V128) };
   const ua = f.local(V128), ub = f.local(V128), low7 = f.local(V128);
   const lo = f.local(F32), hi = f.local(F32), scale = f.local(F32), inv = f.local(F32);
   f.localGet(K).i32Const(-4).i32And().localSet(k4);
   f.localGet(K).i32Const(-16).i32And().localSet(k16);
   f.i32Const(127 | (127 << 16)).i32x4Splat().localSet(low7); // 127 in every int16 lane
+  emitCodeBounds(f, bounds);
   f.i32Const(0).localSet(r);
   f.countTo(r, M, () => {
     f.localGet(X).localGet(r).localGet(K).i32Mul().i32Const(4).i32Mul().i32Add().localSet(px);
@@ -74,8 +77,8 @@ function quantizeRowsBody(planes: CodePlanes): FunctionBody {
     f.i32Const(0).localSet(c);
     /** Pushes the 8 codes of x[c + at .. c + at + 8] as int16 lanes. */
     const codes8 = (at: number): void => {
-      emitCodes4(f, px, c, at * 4, vinv, vzero);
-      emitCodes4(f, px, c, (at + 4) * 4, vinv, vzero);
+      emitCodes4(f, px, c, at * 4, bounds);
+      emitCodes4(f, px, c, (at + 4) * 4, bounds);
       f.i16x8NarrowI32x4S();
     };
     f.whileBelow(c, () => f.localGet(k16), 16, () => {
