@@ -23,7 +23,7 @@ const ALIGN = 16;
  * Bytes kept readable after every block: a kernel may load a few bytes past a row's end (and
  * multiplies them by zero).
  */
-export const KERNEL_MEMORY_SLACK = 32;
+export const KERNEL_MEMORY_SLACK = 64;
 
 /** The shared memory and its allocator. */
 export class KernelMemory {

@@ -151,6 +151,27 @@ export function emitScaledStore(
 }
 
 /**
+ * Emits {@linkcode emitScaledStore} for four channels at once (`sums`: a v128 local of their i32
+ * sums), with the same float32 operations in the same order, so the values are the same.
+ */
+export function emitScaledStore4(
+  f: FunctionBody,
+  { sa, sw, bias, out, ldo, m0, n0 }: GemmLocals,
+  sums: number,
+  i: number,
+  j: number,
+): void {
+  f.localGet(out).localGet(m0).i32Const(i).i32Add().localGet(ldo).i32Mul().i32Add();
+  f.localGet(n0).i32Const(4).i32Mul().i32Add();
+  f.localGet(sums).f32x4ConvertI32x4S();
+  f.localGet(sa).localGet(m0).i32Const(4).i32Mul().i32Add().f32Load(i * 4).f32x4Splat();
+  f.localGet(sw).localGet(n0).i32Const(4).i32Mul().i32Add().v128Load(j * 4);
+  f.f32x4Mul().f32x4Mul();
+  f.localGet(bias).localGet(n0).i32Const(4).i32Mul().i32Add().v128Load(j * 4);
+  f.f32x4Add().v128Store(j * 4);
+}
+
+/**
  * Emits the walk over every tile: channels in groups of `NR` (then the 1..NR-1 left), and in each
  * group rows in tiles of `MR` (then the 1..MR-1 left); `tile(mr, nr)` emits one tile at m0, n0.
  */

@@ -28,6 +28,7 @@ import {
   emitCodes4,
   emitRowQuantization,
   emitScaledStore,
+  emitScaledStore4,
   emitTileWalk,
 } from "./int8_emit.ts";
 import { encodeModule, F32, FunctionBody, I32, type MemoryImport, V128 } from "./wasm_writer.ts";
@@ -43,11 +44,12 @@ export interface RelaxedTile {
 export type CodePlanes = 1 | 2;
 
 /**
- * The tiles used, measured fastest here (of 1-4 rows × 3-12 channels): one plane 2 × 6 (12
- * accumulators), two planes 1 × 6 (12 accumulators, hi and lo).
+ * The tiles used, measured fastest here (of 1-4 rows × 3-12 channels, 1-4 steps a loop): one
+ * plane 2 × 6 (12 accumulators) four steps a loop, two planes 1 × 6 (12 accumulators, hi and lo).
+ * Sums leave the tile four channels at a time (a 4 × 4 transpose of accumulators, added).
  */
 export const RELAXED_TILES: Record<CodePlanes, RelaxedTile> = {
-  1: { mr: 2, nr: 6, unroll: 2 },
+  1: { mr: 2, nr: 6, unroll: 4 },
   2: { mr: 1, nr: 6, unroll: 1 },
 };
 
@@ -166,6 +168,16 @@ function gemmBody(planes: CodePlanes, { mr: MR, nr: NR, unroll }: RelaxedTile): 
       for (let p = 0; p < planes; p++) acc[i]![j]!.push(f.local(V128));
     }
   }
+  const s01 = f.local(V128), s23 = f.local(V128), high = f.local(V128);
+  /** Pushes the four accumulators' lane sums as one vector (a 4 × 4 transpose, added). */
+  const transposedSums = ([a0, a1, a2, a3]: number[]): void => {
+    for (const [x, y, to] of [[a0!, a1!, s01], [a2!, a3!, s23]] as const) {
+      f.localGet(x).localGet(y).i32x4Shuffle([0, 4, 1, 5]);
+      f.localGet(x).localGet(y).i32x4Shuffle([2, 6, 3, 7]).i32x4Add().localSet(to);
+    }
+    f.localGet(s01).localGet(s23).i32x4Shuffle([0, 1, 4, 5]);
+    f.localGet(s01).localGet(s23).i32x4Shuffle([2, 3, 6, 7]).i32x4Add();
+  };
   const hsum = (x: number): void => {
     f.localGet(x).i32x4ExtractLane(0).localGet(x).i32x4ExtractLane(1).i32Add();
     f.localGet(x).i32x4ExtractLane(2).localGet(x).i32x4ExtractLane(3).i32Add().i32Add();
@@ -210,8 +222,21 @@ function gemmBody(planes: CodePlanes, { mr: MR, nr: NR, unroll }: RelaxedTile): 
     f.localGet(ap[0]!).localGet(aEnd).i32LtU().brIf(0);
     f.end();
     for (let i = 0; i < mr; i++) {
-      for (let j = 0; j < nr; j++) {
-        // Σ w·(u − z) = Σ w·u − z·Σ w, with Σ w·u = 128·Σ w·hi + Σ w·lo in two planes
+      // Σ w·(u − z) = Σ w·u − z·Σ w, with Σ w·u = 128·Σ w·hi + Σ w·lo in two planes: four
+      // channels at a time, the rest one by one
+      const vector = nr - (nr % 4);
+      for (let j = 0; j < vector; j += 4) {
+        for (let p = 0; p < planes; p++) {
+          transposedSums(acc[i]!.slice(j, j + 4).map((a) => a[p]!));
+          if (p === 1) f.localGet(high).i32x4Add();
+          if (p === 0 && planes === 2) f.i32Const(7).i32x4Shl().localSet(high);
+        }
+        f.localGet(ZA).localGet(m0).i32Const(4).i32Mul().i32Add().i32Load(i * 4).i32x4Splat();
+        f.localGet(SUMS).localGet(n0).i32Const(4).i32Mul().i32Add().v128Load(j * 4);
+        f.i32x4Mul().i32x4Sub().localSet(s01);
+        emitScaledStore4(f, locals, s01, i, j);
+      }
+      for (let j = vector; j < nr; j++) {
         hsum(acc[i]![j]![0]!);
         if (planes === 2) {
           f.i32Const(128).i32Mul();

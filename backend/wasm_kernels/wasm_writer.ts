@@ -6,34 +6,14 @@
  * @module
  */
 
+import { sleb, uleb } from "./wasm_leb.ts";
+
 /** Value types used by the kernels. */
 export const I32 = 0x7f;
 /** 32-bit float value type. */
 export const F32 = 0x7d;
 /** 128-bit SIMD value type. */
 export const V128 = 0x7b;
-
-/** Appends the unsigned LEB128 encoding of `n`. */
-function uleb(out: number[], n: number): void {
-  do {
-    let byte = n & 0x7f;
-    n >>>= 7;
-    if (n !== 0) byte |= 0x80;
-    out.push(byte);
-  } while (n !== 0);
-}
-
-/** Appends the signed LEB128 encoding of the 32-bit integer `n`. */
-function sleb(out: number[], n: number): void {
-  n |= 0;
-  while (true) {
-    const byte = n & 0x7f;
-    n >>= 7;
-    const done = (n === 0 && (byte & 0x40) === 0) || (n === -1 && (byte & 0x40) !== 0);
-    out.push(done ? byte : byte | 0x80);
-    if (done) return;
-  }
-}
 
 /**
  * The body of one function: locals are declared up front by type, instructions are appended
@@ -346,6 +326,15 @@ export class FunctionBody {
   }
   i32x4Sub(): this {
     return this.simd(0xb1);
+  }
+  /** `i8x16.shuffle` taking whole 32-bit lanes: `lanes[i]` (0-3 of a, 4-7 of b) into lane i. */
+  i32x4Shuffle(lanes: [number, number, number, number]): this {
+    this.simd(0x0d);
+    for (const lane of lanes) for (let b = 0; b < 4; b++) this.code.push(4 * lane + b);
+    return this;
+  }
+  i32x4Mul(): this {
+    return this.simd(0xb5);
   }
   i32x4MinS(): this {
     return this.simd(0xb6);
