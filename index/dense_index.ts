@@ -15,14 +15,19 @@
  * x = offset + spread * (numpy.load("scales.npy") * numpy.load("codebook.npy")[0][codes])` with
  * `codes = numpy.load("vectors.npy")`; an int8 index of layout version 1, written before, is
  * `codes * numpy.load("scales.npy")`).
+ *
+ * A float16 or int8 index can keep the float32 vectors as added (`keepOriginals`; on disk
+ * `originals.npy`, read by rows): searches then re-score their best `k * oversample` candidates
+ * exactly (`rescore.ts`, `original_vectors.ts`).
  * @module
  */
 import type { FileSource } from "../io/file_source.ts";
 import { exactSearch } from "./exact_search.ts";
 import { type IndexManifest, manifestOf, writeIndex } from "./index_files.ts";
 import { firstNonFinite, indexSource, readIndex } from "./read_index.ts";
+import { checkedRows, queryMatrix } from "./vector_input.ts";
 import { encodeNpy } from "./npy.ts";
-import { OriginalVectors } from "./original_vectors.ts";
+import { type OriginalsFile, OriginalVectors } from "./original_vectors.ts";
 import {
   checkOversample,
   DEFAULT_OVERSAMPLE,
@@ -89,6 +94,8 @@ export class DenseIndex implements VectorIndex {
   #rowOfId = new Map<string, number>();
   #metadata: RowMetadata[] = [];
   #originals: OriginalVectors | null = null;
+  /** A float32 index loaded from a folder and unchanged since: its vectors file. */
+  #origin: { source: FileSource; name: string } | null = null;
   #rescore: boolean;
   #oversample: number;
 
@@ -169,72 +176,59 @@ export class DenseIndex implements VectorIndex {
     vectors: Float32Array | readonly Float32Array[],
     metadata?: readonly RowMetadata[],
   ): void {
-    const n = ids.length;
-    const flat = vectors instanceof Float32Array;
-    const count = flat ? vectors.length / this.dim : vectors.length;
-    if (count !== n) {
+    this.#add(ids, vectors, metadata, true);
+  }
+
+  /**
+   * Appends all rows of another index of the same dimension: ids, metadata, and vectors converted
+   * to this index's storage. Where this index keeps originals, they come from `other`: a float32
+   * index loaded from a folder, unchanged since, lends its `vectors.npy`, read when rows are asked
+   * for rather than copied into memory (so `dpr merge --keep-originals` holds the quantized rows
+   * only; that file must stay until this index is saved).
+   * @param other the index whose rows to append
+   */
+  async append(other: DenseIndex): Promise<void> {
+    if (other.dim !== this.dim) {
       throw new RangeError(
-        `Cannot add to DenseIndex: got ${n} ids but ${count} vectors of dimension ${this.dim}`,
+        `Cannot append to DenseIndex: rows of dimension ${other.dim} to an index of dimension ` +
+          `${this.dim}`,
       );
     }
-    if (metadata !== undefined && metadata.length !== n) {
+    const originals = this.#originals;
+    let kept: OriginalsFile | Float32Array | null = null;
+    if (originals !== null && other.#origin !== null) {
+      const { source, name } = other.#origin;
+      kept = await OriginalVectors.checkFile(source, name, other.size, other.dim);
+    } else if (originals !== null && other.#originals !== null) {
+      kept = new Float32Array(other.size * other.dim);
+      let at = 0;
+      for await (const block of other.#originals.blocks()) {
+        kept.set(block, at);
+        at += block.length;
+      }
+    } else if (originals !== null && other.storage !== "float32") {
       throw new RangeError(
-        `Cannot add to DenseIndex: got ${n} ids but ${metadata.length} metadata entries`,
+        `Cannot append to DenseIndex: it keeps float32 originals, which the ${other.storage} ` +
+          `index appended does not have`,
       );
     }
-    metadata?.forEach((value, i) => {
-      let text: string | undefined;
-      try {
-        text = value === undefined ? "null" : JSON.stringify(value);
-      } catch (error) {
-        throw new TypeError(
-          `Cannot add to DenseIndex: metadata ${i} cannot be saved as JSON: ${
-            (error as Error).message.split("\n")[0]
-          }`,
-        );
-      }
-      if (typeof text !== "string") {
-        throw new TypeError(
-          `Cannot add to DenseIndex: metadata ${i} must be a JSON value: received ${typeof value}`,
-        );
-      }
-    });
-    const seen = new Set<string>();
-    for (const id of ids) {
-      if (typeof id !== "string") {
-        throw new TypeError(`Cannot add to DenseIndex: ids must be strings: received ${typeof id}`);
-      }
-      if (this.#rowOfId.has(id) || seen.has(id)) {
-        throw new RangeError(`Cannot add to DenseIndex: duplicate id ${JSON.stringify(id)}`);
-      }
-      seen.add(id);
-    }
-    if (!flat) {
-      for (const [i, v] of vectors.entries()) {
-        if (!(v instanceof Float32Array) || v.length !== this.dim) {
-          throw new TypeError(
-            `Cannot add to DenseIndex: vector ${i} must be a Float32Array of length ${this.dim}: ` +
-              `received ${v instanceof Float32Array ? `length ${v.length}` : typeof v}`,
-          );
-        }
-      }
-    }
-    const bad = flat
-      ? firstNonFinite(vectors)
-      : vectors.reduce((found, v, i) => found >= 0 ? found : firstNonFinite(v) < 0 ? -1 : i, -1);
-    if (bad >= 0) {
-      const row = flat ? Math.floor(bad / this.dim) : bad;
-      throw new RangeError(
-        `Cannot add to DenseIndex: vector ${row} (id ${
-          JSON.stringify(ids[row])
-        }) holds NaN or Infinity; its scores would be meaningless`,
-      );
-    }
-    const rows = flat ? vectors : queryMatrix(vectors, this.dim);
+    this.#add(other.#ids, other.vectors, other.#metadata, kept === null);
+    if (kept instanceof Float32Array) originals!.append(kept);
+    else if (kept !== null) originals!.appendFile(kept);
+  }
+
+  #add(
+    ids: readonly string[],
+    vectors: Float32Array | readonly Float32Array[],
+    metadata: readonly RowMetadata[] | undefined,
+    copyOriginals: boolean,
+  ): void {
+    const rows = checkedRows(ids, vectors, metadata, this.dim, this.#rowOfId);
     if (this.storage === "float16") checkHalfRange(rows, this.dim);
     const first = this.#store.rows;
     this.#store.append(rows);
-    this.#originals?.append(rows);
+    if (copyOriginals) this.#originals?.append(rows);
+    this.#origin = null;
     ids.forEach((id, i) => {
       this.#rowOfId.set(id, first + i);
       this.#ids.push(id);
@@ -282,6 +276,7 @@ export class DenseIndex implements VectorIndex {
         const row = this.#rowOfId.get(ids[i]!)!;
         this.#store.setRow(row, replacements.vector(j));
         this.#originals?.setRow(row, list[i]!);
+        this.#origin = null;
         this.#metadata[row] = replacements.metadata(j);
       });
       return Promise.resolve();
@@ -416,6 +411,8 @@ export class DenseIndex implements VectorIndex {
    * @param dir the destination folder
    */
   async save(dir: string): Promise<void> {
+    // A save over the folder this index came from removes the file it would lend to `append`.
+    this.#origin = null;
     await writeIndex(dir, { ...this.#parts(), originals: this.#originals });
   }
 
@@ -432,7 +429,7 @@ export class DenseIndex implements VectorIndex {
     const source = typeof location === "string" ? indexSource(location) : location;
     const parts = await readIndex(source);
     try {
-      return DenseIndex.#fromParts(parts, options, source.description);
+      return DenseIndex.#fromParts(parts, options, source);
     } catch (error) {
       parts.originals?.close();
       throw error;
@@ -442,8 +439,9 @@ export class DenseIndex implements VectorIndex {
   static #fromParts(
     parts: Awaited<ReturnType<typeof readIndex>>,
     options: DenseIndexOptions,
-    where: string,
+    source: FileSource,
   ): DenseIndex {
+    const where = source.description;
     const rowOfId = new Map<string, number>();
     parts.ids.forEach((id, row) => {
       if (rowOfId.has(id)) {
@@ -464,29 +462,7 @@ export class DenseIndex implements VectorIndex {
     index.#rowOfId = rowOfId;
     index.#metadata = parts.metadata;
     index.#originals = parts.originals ?? null;
+    if (index.storage === "float32") index.#origin = { source, name: parts.vectorsName };
     return index;
   }
-}
-
-function queryMatrix(queries: Float32Array | readonly Float32Array[], dim: number): Float32Array {
-  if (queries instanceof Float32Array) {
-    if (queries.length % dim !== 0) {
-      throw new TypeError(
-        `Cannot search DenseIndex: query length must be a multiple of dim ${dim}: ` +
-          `received ${queries.length}`,
-      );
-    }
-    return queries;
-  }
-  const flat = new Float32Array(queries.length * dim);
-  queries.forEach((v, i) => {
-    if (!(v instanceof Float32Array) || v.length !== dim) {
-      throw new TypeError(
-        `Cannot search DenseIndex: query ${i} must be a Float32Array of length ${dim}: ` +
-          `received ${v instanceof Float32Array ? `length ${v.length}` : typeof v}`,
-      );
-    }
-    flat.set(v, i * dim);
-  });
-  return flat;
 }

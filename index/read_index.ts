@@ -37,9 +37,11 @@ export function indexSource(location: string): FileSource {
 /**
  * Reads an index folder, checking that every part agrees with `index.json`.
  * @param source where the files are
- * @returns the parts
+ * @returns the parts, and the vectors' file name
  */
-export async function readIndex(source: FileSource): Promise<IndexParts & { dim: number }> {
+export async function readIndex(
+  source: FileSource,
+): Promise<IndexParts & { dim: number; vectorsName: string }> {
   const where = source.description;
   const need = async (name: string): Promise<Uint8Array> => {
     const bytes = await source.readFile(name);
@@ -167,7 +169,14 @@ export async function readIndex(source: FileSource): Promise<IndexParts & { dim:
   const originals = files.originals === undefined
     ? null
     : await OriginalVectors.open(source, files.originals, count, dim);
-  return { dim, store, ids: ids as string[], metadata: metadata as RowMetadata[], originals };
+  return {
+    dim,
+    store,
+    ids: ids as string[],
+    metadata: metadata as RowMetadata[],
+    originals,
+    vectorsName: files.vectors,
+  };
 }
 
 function parseManifest(text: string, where: string): IndexManifest {

@@ -462,8 +462,8 @@ export async function mergeShards(
         `Cannot merge ${root}: chunk ${c} has dimension ${part.dim}, chunk 0 has ${merged.dim}`,
       );
     }
-    const metadata = Array.from({ length: part.size }, (_, i) => part.metadata(i));
-    merged.add(part.ids, part.vectors, metadata);
+    // With originals kept, the chunk's float32 file lends them (read again when saving).
+    await merged.append(part);
   }
   if (merged === null) throw new RangeError(`Cannot merge ${root}: the collection has no passages`);
   if (merged.size !== totals.totalPassages) {

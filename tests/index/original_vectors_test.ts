@@ -203,3 +203,63 @@ Deno.test("OriginalVectors: a file cut short after loading fails searches and sa
     assert.equal(reloaded.size, 1);
   });
 });
+
+Deno.test("DenseIndex.append: float32 folders lend their vectors.npy as the originals", async () => {
+  const root = await Deno.makeTempDir({ prefix: "dpr-originals-append-" });
+  try {
+    const ids = Array.from({ length: N }, (_, i) => `p${i}`);
+    const half = N / 2;
+    for (const [name, from, to] of [["a", 0, half], ["b", half, N]] as const) {
+      const chunk = new DenseIndex(DIM);
+      chunk.add(ids.slice(from, to), data.subarray(from * DIM, to * DIM), ids.slice(from, to));
+      await chunk.save(`${root}/${name}`);
+    }
+    const queries = randomFlat(5 * DIM, 9);
+    const exact = new DenseIndex(DIM);
+    exact.add(ids, data, ids);
+    const expected = await exact.search(queries, 10);
+    const build = async () => {
+      const merged = new DenseIndex(DIM, { storage: "int8", keepOriginals: true });
+      for (const name of ["a", "b"]) await merged.append(await DenseIndex.load(`${root}/${name}`));
+      return merged;
+    };
+    const merged = await build();
+    assert.equal(merged.size, N);
+    assert.deepEqual(merged.ids, ids);
+    assert.deepEqual(merged.metadata(7), "p7");
+    const found = await merged.search(queries, 10);
+    assert.deepEqual(found.map((h) => h.map((x) => x.id)), expected.map((h) => h.map((x) => x.id)));
+    await merged.save(`${root}/merged`);
+    assert.deepEqual(
+      await Deno.readFile(`${root}/merged/originals.npy`),
+      encodeNpy(data, N, DIM),
+    );
+    // Other sources of originals: copied; none: refused.
+    const int8 = new DenseIndex(DIM, { storage: "int8", keepOriginals: true });
+    await int8.append(merged);
+    const inMemory = new DenseIndex(DIM);
+    inMemory.add(["x"], data.subarray(0, DIM));
+    await int8.append(inMemory);
+    assert.equal(int8.size, N + 1);
+    assert.deepEqual(rowsOf(await int8.search(queries, 10)), rowsOf(expected));
+    const plain = new DenseIndex(DIM, { storage: "int8" });
+    plain.add(["y"], data.subarray(0, DIM));
+    await assert.rejects(int8.append(plain), /keeps float32 originals, which the int8 index/);
+    await assert.rejects(
+      int8.append(new DenseIndex(DIM + 1)),
+      /dimension 9 to an index of dimension 8/,
+    );
+    assert.equal(int8.size, N + 1);
+    // The rows are read from the folders' files, not held: a file cut short fails the save.
+    const cut = await build();
+    await Deno.truncate(`${root}/b/vectors.npy`, 200);
+    await assert.rejects(cut.save(`${root}/cut`), /vectors\.npy.*\(truncated\)/);
+    assert.equal(await Deno.stat(`${root}/cut`).catch(() => null), null);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+function rowsOf(hits: Array<Array<{ row: number }>>): number[][] {
+  return hits.map((h) => h.map((x) => x.row));
+}
