@@ -6,6 +6,10 @@
  *
  * - peak RSS of the server process (`VmHWM`), against the weight bytes and the runtime's own
  *   baseline (the same process with the module imported and wasm started, no model);
+ * - peak RSS of the question encoder alone (`edge_check_encoder.ts`: a process that loads it
+ *   from its folder and encodes the same questions, no server, no index), what the memory goals
+ *   name, split by stage (runtime, load, questions) with V8's heap, the tfjs wasm heap and the
+ *   int8 kernel memory;
  * - the longest event-loop block (a 10 ms timer-lag probe in the server process, see
  *   `edge_check_probe.ts`), overall and once serving, as wall time and as the CPU the main
  *   thread spent (which leaves out waiting for a core on a loaded machine);
@@ -42,6 +46,7 @@ import {
   startServer,
   stopServer,
 } from "./edge_check_server.ts";
+import { encoderAlone } from "./edge_check_encoder.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const CACHE = `${ROOT}.cache/edge-check`;
@@ -282,6 +287,39 @@ for (const dtype of DTYPES) {
       env,
     });
   }
+}
+
+// The question encoder alone (no server, no index): what the issue's memory goals name.
+const ALONE_GOAL_MB: Readonly<Record<string, number>> = { int8: 256, float16: 384 };
+for (const run of runs) {
+  const folder = `${run.env.DPR_MODELS}/question_encoder`;
+  const { stages, loadMs } = await encoderAlone(folder, run.env.DPR_DTYPE, [
+    ...questions12,
+    ...questions32,
+  ]);
+  const at = (name: string) => stages.find((s) => s.stage === name)!;
+  const last = stages.at(-1)!, base = at("wasm started"), loaded = at("loaded");
+  const mb = (bytes: number) => +(bytes / MB).toFixed(1);
+  const goal = run.dtype === "float32"
+    ? (1.15 * weightBytes + base.peak) / MB
+    : ALONE_GOAL_MB[run.dtype];
+  emit({
+    measurement: "question encoder alone (no server, no index): peak RSS",
+    dtype: run.dtype,
+    weights: run.label,
+    questions: questions12.length + questions32.length,
+    peakRssMB: mb(last.peak),
+    ...(goal === undefined ? {} : { goalMB: +goal.toFixed(1), met: last.peak <= goal * MB }),
+    baselinePeakMB: mb(base.peak),
+    loadPeakMB: mb(loaded.peak),
+    rssAfterLoadMB: mb(loaded.rss),
+    rssAfterQuestionsMB: mb(last.rss),
+    v8HeapMB: mb(last.heapTotal),
+    externalMB: mb(last.external),
+    wasmHeapMB: mb(last.wasmHeap),
+    kernelMemoryMB: mb(last.kernelMemory),
+    loadMs,
+  });
 }
 
 /** Question embeddings by run (dtype and source), for the cosine lines. */
