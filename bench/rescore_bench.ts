@@ -4,7 +4,8 @@
  * `originals.npy`. Prints one `index_rescore` JSON line per index:
  *
  * - recall@100 against float32 exact over the recall queries, without re-scoring and with it at
- *   several oversample factors (`recall_by_oversample`), the default's in `recall_at_100_rescored`;
+ *   several oversample factors (`recall_by_oversample`), the default's in `recall_at_100_rescored`,
+ *   and how many queries get float32 exact's top 100 in the same order (`same_ranking_queries`);
  * - memory: the stored vectors against float32 (`memory_ratio_vs_float32`), and the peak RSS
  *   growth of fresh processes that load the index and search a batch, plain and re-scored (the
  *   originals file is never held: the two stay alike), beside the originals file's size;
@@ -59,8 +60,11 @@ export async function benchRescore(input: RescoreBenchInput): Promise<void> {
     const plain = overlap(await rows(false), exact);
     const byOversample: Record<string, number> = {};
     for (const oversample of OVERSAMPLES) {
-      byOversample[oversample] = round(overlap(await rows(true, oversample), exact), 4);
+      byOversample[oversample] = round(overlap(await rows(true, oversample), exact), 6);
     }
+    // Queries whose re-scored top-k is float32 exact's, in the same order.
+    const rescored = await rows(true);
+    const sameRanking = rescored.filter((r, i) => r.join() === exact[i]!.join()).length;
     const times = { plain: [] as number[], rescored: [] as number[] };
     const single = { plain: [] as number[], rescored: [] as number[] };
     const timed = async (into: number[], q: Float32Array, rescore: boolean) => {
@@ -92,8 +96,8 @@ export async function benchRescore(input: RescoreBenchInput): Promise<void> {
       recall_queries: exact.length,
       recall_at_100: round(plain, 4),
       oversample: DEFAULT_OVERSAMPLE,
-      recall_at_100_rescored: byOversample[DEFAULT_OVERSAMPLE] ??
-        round(overlap(await rows(true), exact), 4),
+      recall_at_100_rescored: round(overlap(rescored, exact), 6),
+      same_ranking_queries: sameRanking,
       recall_by_oversample: byOversample,
       vector_bytes: index.vectorBytes,
       memory_ratio_vs_float32: round(input.float32Bytes / index.vectorBytes, 2),
