@@ -38,7 +38,9 @@ export class WordPiece {
     this.prefix = options.continuingSubwordPrefix ?? "##";
     this.maxInputCharsPerWord = options.maxInputCharsPerWord ?? 100;
     let longest = 1;
-    for (const [token, id] of vocab) {
+    // forEach, not for...of: a vocabulary is read once, by unoptimized code, where each entry of
+    // an iterator is two fresh objects (3 MB of garbage for BERT's 30,522 tokens).
+    vocab.forEach((id, token) => {
       this.#initial.set(token, id);
       if (this.prefix.length > 0 && token.startsWith(this.prefix)) {
         const rest = token.slice(this.prefix.length);
@@ -46,7 +48,7 @@ export class WordPiece {
         longest = Math.max(longest, rest.length);
       }
       longest = Math.max(longest, token.length);
-    }
+    });
     this.#longest = longest;
     this.#prefixHashes = new Int32Array(longest + 1);
   }
