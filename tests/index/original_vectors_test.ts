@@ -263,3 +263,54 @@ Deno.test("DenseIndex.append: float32 folders lend their vectors.npy as the orig
 function rowsOf(hits: Array<Array<{ row: number }>>): number[][] {
   return hits.map((h) => h.map((x) => x.row));
 }
+
+Deno.test("OriginalVectors: an index behind an http URL reads only the candidates' rows", async () => {
+  const n = 20_000, dim = 16;
+  const rows = randomFlat(n * dim, 11);
+  const ids = Array.from({ length: n }, (_, i) => `p${i}`);
+  const root = await Deno.makeTempDir({ prefix: "dpr-originals-http-" });
+  // A static file server answering `Range: bytes=a-b` with 206, as CDNs do.
+  const sent = new Map<string, number>();
+  const controller = new AbortController();
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, signal: controller.signal, onListen: () => {} },
+    async (req) => {
+      const name = new URL(req.url).pathname.slice(1);
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = await Deno.readFile(`${root}/index/${name}`);
+      } catch {
+        return new Response("no", { status: 404 });
+      }
+      const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.get("Range") ?? "");
+      const start = range === null ? 0 : Number(range[1]);
+      const end = range === null ? bytes.length - 1 : Math.min(Number(range[2]), bytes.length - 1);
+      sent.set(name, (sent.get(name) ?? 0) + end + 1 - start);
+      if (range === null) return new Response(bytes);
+      return new Response(bytes.subarray(start, end + 1), {
+        status: 206,
+        headers: { "Content-Range": `bytes ${start}-${end}/${bytes.length}` },
+      });
+    },
+  );
+  try {
+    const index = new DenseIndex(dim, { storage: "int8", keepOriginals: true });
+    index.add(ids, rows);
+    await index.save(`${root}/index`);
+    const exact = new DenseIndex(dim);
+    exact.add(ids, rows);
+    const queries = randomFlat(3 * dim, 12);
+    const { port } = server.addr as Deno.NetAddr;
+    await using remote = await DenseIndex.load(`http://127.0.0.1:${port}`);
+    assert.equal(remote.keepsOriginals, true);
+    const found = await remote.search(queries, 10);
+    assert.deepEqual(rowsOf(found), rowsOf(await exact.search(queries, 10)));
+    const size = (await Deno.stat(`${root}/index/originals.npy`)).size;
+    // The first request's 64 KiB, then a range per candidate run: a small share of the file.
+    assert.ok(sent.get("originals.npy")! < size / 8, `${sent.get("originals.npy")} of ${size}`);
+  } finally {
+    controller.abort();
+    await server.finished;
+    await Deno.remove(root, { recursive: true });
+  }
+});
