@@ -45,7 +45,7 @@ function quantizeRowsBody(): FunctionBody {
   const r = f.local(I32), c = f.local(I32), px = f.local(I32), pq = f.local(I32);
   const k4 = f.local(I32), k8 = f.local(I32), zero = f.local(I32), u = f.local(I32);
   const v = f.local(V128), w = f.local(V128), vinv = f.local(V128), vzero = f.local(V128);
-  const bounds = { vinv, vzero, vlow: f.local(V128), vhigh: f.local(V128) };
+  const bounds = { vinv, vzero, vlow: f.local(V128), vhigh: f.local(V128), relaxed: false };
   const lo = f.local(F32), hi = f.local(F32), scale = f.local(F32), inv = f.local(F32);
   f.localGet(K).i32Const(-4).i32And().localSet(k4);
   f.localGet(K).i32Const(-8).i32And().localSet(k8);

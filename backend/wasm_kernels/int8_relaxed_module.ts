@@ -59,7 +59,8 @@ function quantizeRowsBody(planes: CodePlanes): FunctionBody {
   const r = f.local(I32), c = f.local(I32), px = f.local(I32), ph = f.local(I32);
   const k4 = f.local(I32), k16 = f.local(I32), zero = f.local(I32), u = f.local(I32);
   const v = f.local(V128), w = f.local(V128), vinv = f.local(V128), vzero = f.local(V128);
-  const bounds = { vinv, vzero, vlow: f.local(V128), vhigh: f.local(V128) };
+  const bounds = { vinv, vzero, vlow: f.local(V128), vhigh: f.local(V128), relaxed: true };
+  const relaxed = { t: f.local(V128), probe: f.local(V128) };
   const ua = f.local(V128), ub = f.local(V128), low7 = f.local(V128);
   const lo = f.local(F32), hi = f.local(F32), scale = f.local(F32), inv = f.local(F32);
   f.localGet(K).i32Const(-4).i32And().localSet(k4);
@@ -69,7 +70,7 @@ function quantizeRowsBody(planes: CodePlanes): FunctionBody {
   f.i32Const(0).localSet(r);
   f.countTo(r, M, () => {
     f.localGet(X).localGet(r).localGet(K).i32Mul().i32Const(4).i32Mul().i32Add().localSet(px);
-    emitRowQuantization(f, { px, k: K, k4, c, v, w, lo, hi, scale, inv, zero });
+    emitRowQuantization(f, { px, k: K, k4, c, v, w, lo, hi, scale, inv, zero, relaxed });
     f.localGet(S).localGet(r).i32Const(4).i32Mul().i32Add().localGet(scale).f32Store();
     f.localGet(Z).localGet(r).i32Const(4).i32Mul().i32Add().localGet(zero).i32Store();
     f.localGet(inv).f32x4Splat().localSet(vinv);

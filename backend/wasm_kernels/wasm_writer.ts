@@ -389,6 +389,17 @@ export class FunctionBody {
   f32x4Max(): this {
     return this.simd(0xe9);
   }
+  /** Relaxed SIMD `f32x4.relaxed_min` / `_max`: NaN and ±0 cases are the engine's choice. */
+  f32x4RelaxedMin(): this {
+    return this.simd(0x10d);
+  }
+  f32x4RelaxedMax(): this {
+    return this.simd(0x10e);
+  }
+  /** Relaxed SIMD `i32x4.relaxed_trunc_f32x4_s`: NaN and out-of-range lanes are the engine's. */
+  i32x4RelaxedTruncF32x4S(): this {
+    return this.simd(0x101);
+  }
   /** Relaxed SIMD `f32x4.relaxed_madd` (a * b + c, fused or not). */
   f32x4RelaxedMadd(): this {
     return this.simd(0x105);

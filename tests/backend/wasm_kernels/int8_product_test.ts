@@ -163,6 +163,13 @@ Deno.test({
     const nan = run(withNaN, 2, w);
     ok(nan.subarray(0, 6).every(Number.isNaN));
     ok(nan.subarray(6).every(Number.isFinite));
+    // so does an infinity (its row has no finite scale), wherever it is in the row
+    for (const at of [0, 17, 19]) {
+      const withInf = seeded(40, 6);
+      withInf[20 + at] = -Infinity;
+      const inf = run(withInf, 2, w);
+      ok(inf.subarray(0, 6).every(Number.isFinite) && inf.subarray(6).every(Number.isNaN));
+    }
   },
 });
 
