@@ -39,6 +39,15 @@ Deno.test("checkFiniteWeights names the tensor, the first bad value, its index a
   assert.doesNotThrow(() =>
     checkFiniteWeights(new Float32Array([NaN]), "w", "x", { allowNonFinite: true })
   );
+  // Long blocks are scanned in slices: values far into one, and a block's offset in its tensor.
+  const long = new Float32Array(20000);
+  assert.doesNotThrow(() => checkFiniteWeights(long, "w", "x"));
+  long[9000] = -Infinity;
+  long[19999] = NaN;
+  assert.throws(
+    () => checkFiniteWeights(long, "w", "x", {}, 100),
+    /holds -Infinity at index 9100 \(2 non-finite values in the block read/,
+  );
 });
 
 for (const [label, value] of [["NaN", NaN], ["Infinity", Infinity], ["-Infinity", -Infinity]]) {

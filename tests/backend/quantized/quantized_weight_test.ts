@@ -51,6 +51,12 @@ Deno.test("QuantizedWeight refuses data, scales and layouts that do not fit", ()
     /dense\.weight.*scale per row/,
   );
   throws(() => new QuantizedWeight("int8", [2, 2], new Int8Array(4), new Float32Array([1, NaN])));
+  for (const bad of [-1, Infinity, -0.5]) {
+    throws(
+      () => new QuantizedWeight("int8", [2, 2], new Int8Array(4), new Float32Array([0, bad])),
+      /finite and >= 0/,
+    );
+  }
   throws(() => new QuantizedWeight("float16", [2, 2], new Int8Array(4), null), /Uint16Array/);
   // @ts-expect-error: an unknown layout is refused at run time too
   throws(() => new QuantizedWeight("int4", [1, 1], new Int8Array(1), null), /int4/);
@@ -70,6 +76,10 @@ Deno.test("quantizeRowsInto: a table quantized a block of rows at a time equals 
     deepEqual(blocks.scales, whole.scales);
   }
   const target = emptyQuantized([2, 5], "int8");
+  // A non-finite value names its row (counted from the block's first row) and leaves the rest.
+  const bad = new Float32Array([1, 2, 3, 4, 5, 1, NaN, 0, 0, 0]);
+  throws(() => quantizeRowsInto(target, bad.subarray(5), 1), /row 1 to int8: .*non-finite/);
+  deepEqual([...target.data.subarray(5)], [0, 0, 0, 0, 0]);
   throws(() => quantizeRowsInto(target, new Float32Array(7), 0), /whole rows/);
   throws(() => quantizeRowsInto(target, new Float32Array(10), 1), /whole rows/);
 });
