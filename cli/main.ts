@@ -27,11 +27,10 @@ import { readQaFile } from "../eval/qa_file.ts";
 import { type DprModelSources, loadDenseEncoder } from "../pipeline/dpr_models.ts";
 import { WEIGHT_DTYPES, type WeightDtype } from "../models/hf_weight_map.ts";
 import { mergeShards, runEncodeJob } from "../pipeline/encode_passages.ts";
-import { VECTOR_STORAGES, type VectorStorage } from "../index/vector_store.ts";
 import { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
 import type { PassageTokenTypes } from "../pipeline/dense_encoder.ts";
 import { createHandler, type HandlerOptions, serveGuarded } from "../server/handler.ts";
-import { isPostgresUrl } from "../index/open_index.ts";
+import { isPostgresUrl, type OpenIndexOptions } from "../index/open_index.ts";
 import { redactUrl } from "../index/pg_url.ts";
 import {
   finishPostgresJob,
@@ -42,6 +41,12 @@ import {
   targetOptions,
 } from "./postgres_target.ts";
 import { intOption, parseArgs, stringOption, UsageError } from "./args.ts";
+import {
+  keepOriginalsOption,
+  SEARCH_INDEX_OPTIONS,
+  searchIndexOptions,
+  storageOption,
+} from "./index_options.ts";
 import { COMMAND_USAGE, USAGE } from "./usage.ts";
 
 export { COMMAND_USAGE, USAGE } from "./usage.ts";
@@ -227,42 +232,19 @@ async function commandMerge(args: string[]): Promise<number> {
   return 0;
 }
 
-/** `--keep-originals`: only with `--storage float16|int8`, and not for a Postgres table. */
-function keepOriginalsOption(
-  options: Record<string, string | boolean>,
-  storage: VectorStorage,
-  location: string,
-): boolean {
-  if (options["keep-originals"] !== true) return false;
-  if (isPostgresUrl(location)) {
-    throw new UsageError("--keep-originals is for index folders, not a Postgres table");
-  }
-  if (storage === "float32") {
-    throw new UsageError(
-      "--keep-originals needs --storage float16 or int8 (float32 vectors are the originals)",
-    );
-  }
-  return true;
-}
-
-/** `--storage`: float32 (default), float16 or int8. */
-function storageOption(options: Record<string, string | boolean>): VectorStorage {
-  const storage = stringOption(options, "storage") ?? "float32";
-  if (!(VECTOR_STORAGES as readonly string[]).includes(storage)) {
-    throw new UsageError(
-      `--storage must be ${VECTOR_STORAGES.join(", ")}: received ${JSON.stringify(storage)}`,
-    );
-  }
-  return storage as VectorStorage;
-}
-
 async function loadQa(
   indexDir: string,
   options: Record<string, string | boolean>,
   noReader: boolean,
+  indexOptions: OpenIndexOptions,
 ): Promise<OpenDomainQA> {
   await chooseBackend(options);
-  return await OpenDomainQA.fromPretrained({ ...modelSources(options), index: indexDir, noReader });
+  return await OpenDomainQA.fromPretrained({
+    ...modelSources(options),
+    index: indexDir,
+    indexOptions,
+    noReader,
+  });
 }
 
 async function commandAsk(args: string[]): Promise<number> {
@@ -273,15 +255,17 @@ async function commandAsk(args: string[]): Promise<number> {
     "max-answer-length": "string",
     "retrieve-only": "boolean",
     json: "boolean",
+    ...SEARCH_INDEX_OPTIONS,
   });
   need(positionals, 2, "ask");
+  const indexOptions = searchIndexOptions(options, positionals[0]!);
   const [indexDir, question] = positionals as [string, string];
   if (question.trim() === "") throw new UsageError("the question is empty");
   const topK = intOption(options, "top-k", 10);
   const numSpans = intOption(options, "num-spans", 3);
   const maxAnswerLength = intOption(options, "max-answer-length", 10);
   const retrieveOnly = options["retrieve-only"] === true;
-  await using qa = await loadQa(indexDir, options, retrieveOnly);
+  await using qa = await loadQa(indexDir, options, retrieveOnly, indexOptions);
   if (retrieveOnly) {
     const hits = await qa.retrieve(question, topK);
     if (options.json === true) console.log(JSON.stringify({ question, hits }, null, 2));
@@ -329,8 +313,10 @@ async function commandEval(args: string[]): Promise<number> {
     "reader-top-k": "string",
     limit: "string",
     json: "boolean",
+    ...SEARCH_INDEX_OPTIONS,
   });
   need(positionals, 2, "eval");
+  const indexOptions = searchIndexOptions(options, positionals[0]!);
   const [indexDir, qaFile] = positionals as [string, string];
   const match = stringOption(options, "match") ?? "string";
   if (match !== "string" && match !== "regex") {
@@ -345,7 +331,7 @@ async function commandEval(args: string[]): Promise<number> {
   pairs = pairs.slice(0, limit);
   if (pairs.length === 0) throw new UsageError(`QA file ${qaFile} has no questions`);
   const noReader = options["no-reader"] === true;
-  await using qa = await loadQa(indexDir, options, noReader);
+  await using qa = await loadQa(indexDir, options, noReader, indexOptions);
   const ks = [1, 5, 20, 100];
   const texts: string[][] = [];
   for (let i = 0; i < pairs.length; i += 64) {
@@ -395,8 +381,10 @@ async function commandServe(args: string[]): Promise<number> {
     "header-timeout": "string",
     "idle-timeout": "string",
     "max-connections": "string",
+    ...SEARCH_INDEX_OPTIONS,
   });
   need(positionals, 1, "serve");
+  const indexOptions = searchIndexOptions(options, positionals[0]!);
   const port = intOption(options, "port", 8000, 0, 65535);
   const hostname = stringOption(options, "hostname") ?? "127.0.0.1";
   const noReader = options["no-reader"] === true;
@@ -418,7 +406,7 @@ async function commandServe(args: string[]): Promise<number> {
   if (cors !== undefined) handlerOptions.cors = cors;
   // Options are checked before the models load.
   createHandler({ ...handlerOptions, index: positionals[0]! });
-  const qa = await loadQa(positionals[0]!, options, noReader);
+  const qa = await loadQa(positionals[0]!, options, noReader, indexOptions);
   const server = serveGuarded(guard, createHandler({ qa, ...handlerOptions }));
   await server.finished;
   return 0;

@@ -22,6 +22,13 @@ const MODEL_OPTIONS = `Model options:
                                  package's relaxed-SIMD kernel (also DPR_WASM_FMA=0)
   -h, --help                     this text`;
 
+const RESCORE =
+  `  --no-rescore                   an index folder kept with --keep-originals: rank by its quantized
+                                 vectors alone (by default the best candidates are re-scored with
+                                 the float32 originals); not for a Postgres table
+  --oversample <x>               candidates per hit a re-scored search takes (a number >= 1,
+                                 default 2)`;
+
 const POSTGRES = `<index-dir> may be a Postgres + pgvector table, in every command:
   postgres://user@host:5432/db?table=psgs&ef_search=100&sslmode=require
 (the password from PGPASSWORD or the URL, never printed; ef_search: HNSW candidates per query).
@@ -81,6 +88,7 @@ Options:
   --max-answer-length <n>        longest answer in tokens (default 10)
   --retrieve-only                show the passages only (the reader is never loaded)
   --json                         print JSON
+${RESCORE}
 
 ${POSTGRES}
 
@@ -96,6 +104,7 @@ Options:
   --reader-top-k <n>             passages read per question (default 10)
   --limit <n>                    only the first n questions
   --json                         print JSON
+${RESCORE}
 
 ${POSTGRES}
 
@@ -116,6 +125,7 @@ Options:
   --idle-timeout <ms>            a connection silent both ways this long is closed (default 60000)
   --max-connections <n>          more open connections get 503 (default 4096; each takes 3 file
                                  descriptors: raise "ulimit -n" to match)
+${RESCORE}
 
 ${POSTGRES}
 

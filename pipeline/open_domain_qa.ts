@@ -6,7 +6,7 @@
  * @module
  */
 import { mapInSlices } from "../backend/next_turn.ts";
-import { openIndex } from "../index/open_index.ts";
+import { openIndex, type OpenIndexOptions } from "../index/open_index.ts";
 import { passageFields, type SearchHit, type VectorIndex } from "../index/vector_index.ts";
 import {
   type DenseEncoder,
@@ -94,6 +94,11 @@ export interface OpenDomainQAOptions extends DprModelSources {
    * open index. One opened here is closed by {@link OpenDomainQA.close}.
    */
   index: string | VectorIndex;
+  /**
+   * Options for opening `index` when it is a location (see `openIndex`): for an index folder,
+   * `rescore` and `oversample` (how searches use its float32 originals), and its block size.
+   */
+  indexOptions?: OpenIndexOptions;
   /** Skip loading the reader (retrieval only). */
   noReader?: boolean;
   /** Skip loading the context encoder (default true: only needed for `embedPassages`). */
@@ -168,7 +173,7 @@ export class OpenDomainQA<I extends VectorIndex = VectorIndex> {
   static async fromPretrained(options: OpenDomainQAOptions): Promise<OpenDomainQA> {
     const owned = typeof options.index === "string";
     const index = typeof options.index === "string"
-      ? await openIndex(options.index)
+      ? await openIndex(options.index, options.indexOptions)
       : options.index;
     try {
       const questionEncoder = await loadDenseEncoder("question", options);

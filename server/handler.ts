@@ -26,6 +26,7 @@
  * http(s) URLs of model and index folders, so no file system is needed.
  * @module
  */
+import type { OpenIndexOptions } from "../index/open_index.ts";
 import type { VectorIndex } from "../index/vector_index.ts";
 import type { OpenDomainQA } from "../pipeline/open_domain_qa.ts";
 import type { DprModelSources } from "../pipeline/dpr_models.ts";
@@ -48,6 +49,8 @@ export interface HandlerOptions extends DprModelSources {
    * URL, or an open {@link VectorIndex}.
    */
   index?: string | VectorIndex;
+  /** Options for opening `index` when it is a location (see `openIndex`: `rescore`, `oversample`). */
+  indexOptions?: OpenIndexOptions;
   /** Retrieval only: the reader is never loaded, and `/answer` answers 404. */
   noReader?: boolean;
   /** Largest request body in bytes (default 1 MiB). */

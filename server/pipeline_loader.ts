@@ -4,6 +4,7 @@
  * embedding. A failed load is retried by the next request.
  * @module
  */
+import type { OpenIndexOptions } from "../index/open_index.ts";
 import type { VectorIndex } from "../index/vector_index.ts";
 import type { DenseEncoder } from "../pipeline/dense_encoder.ts";
 import { type DprModelSources, loadDenseEncoder } from "../pipeline/dpr_models.ts";
@@ -15,6 +16,8 @@ export interface PipelineSource extends DprModelSources {
   qa?: OpenDomainQA | Promise<OpenDomainQA>;
   /** The index: a location (see `openIndex`) or an open index (needed when `qa` is not given). */
   index?: string | VectorIndex;
+  /** Options for opening `index` when it is a location (see `openIndex`: `rescore`, `oversample`). */
+  indexOptions?: OpenIndexOptions;
   /** Retrieval only: the reader is never loaded and `/answer` answers 404. */
   noReader?: boolean;
 }

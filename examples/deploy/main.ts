@@ -18,6 +18,9 @@
  *   `dpr-*-single-nq-base` from the Hugging Face hub.
  * - `DPR_DTYPE`: `float32` (default), `float16` or `int8`: how the weights stay in memory.
  * - `DPR_NO_READER=1`: retrieval only (the reader is never loaded; `/answer` answers 404).
+ * - `DPR_NO_RESCORE=1`: an index folder kept with its float32 originals (`--keep-originals`) is
+ *   searched by its quantized vectors alone; `DPR_OVERSAMPLE` (a number >= 1, default 2): the
+ *   candidates per hit a re-scored search takes. Neither applies to a `postgres://` index.
  * - `DPR_WASM_THREADS`: wasm threads (default here: 1, one isolate's core); `DPR_BACKEND` as
  *   everywhere (default: auto, which is wasm on Deploy).
  * - `DPR_CORS`: the one browser origin allowed to call it (or `*`); `PORT` (default 8000).
@@ -52,6 +55,16 @@ if (reader !== undefined) options.reader = reader;
 const dtype = setting("DPR_DTYPE");
 if (dtype !== undefined) options.dtype = dtype as WeightDtype; // an unknown one is refused, named
 options.noReader = /^(1|true|yes|on)$/i.test(setting("DPR_NO_READER") ?? "");
+const oversample = setting("DPR_OVERSAMPLE");
+if (oversample !== undefined && !(Number(oversample) >= 1 && Number.isFinite(Number(oversample)))) {
+  throw new Error(
+    `examples/deploy: DPR_OVERSAMPLE must be a number >= 1: received ${JSON.stringify(oversample)}`,
+  );
+}
+options.indexOptions = {
+  rescore: !/^(1|true|yes|on)$/i.test(setting("DPR_NO_RESCORE") ?? ""),
+  ...(oversample === undefined ? {} : { oversample: Number(oversample) }),
+};
 const cors = setting("DPR_CORS");
 if (cors !== undefined) options.cors = cors;
 

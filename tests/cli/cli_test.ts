@@ -406,3 +406,104 @@ Deno.test("dpr index --keep-shards on a changed passage file of the same size is
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("dpr ask --no-rescore and --oversample on an int8 index kept with its originals", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const idx = `${dir}/idx`;
+    const models = ["--models", MODELS];
+    const indexed = await run("cli/main.ts", [
+      "index",
+      `${ROOT}data/demo_passages.tsv`,
+      idx,
+      ...models,
+      "--chunk-size",
+      "16",
+      "--no-progress",
+      "--keep-shards",
+    ]);
+    assert.equal(indexed.code, 0, indexed.stderr);
+    const question = "who discovered penicillin?";
+    const hits = async (...extra: string[]) => {
+      const ask = await run("cli/main.ts", [
+        "ask",
+        idx,
+        question,
+        ...models,
+        "--retrieve-only",
+        "--json",
+        ...extra,
+      ]);
+      assert.equal(ask.code, 0, ask.stderr);
+      return (JSON.parse(ask.stdout).hits as Array<{ id: string; score: number }>)
+        .map(({ id, score }) => ({ id, score }));
+    };
+    // float32: every passage's exact score, and the exact top 10.
+    const exact = new Map((await hits("--top-k", "42")).map((h) => [h.id, h.score]));
+    const exactTop = await hits("--top-k", "10");
+    // int8 alone (no originals): the plain quantized ranking.
+    const merge = (...extra: string[]) => run("cli/main.ts", ["merge", idx, ...extra]);
+    assert.equal((await merge("--storage", "int8")).code, 0);
+    const plain = await hits("--top-k", "10");
+    assert.ok(
+      plain.some((h) => Math.abs(h.score - exact.get(h.id)!) > 1e-6),
+      "int8 scores differ from the float32 ones",
+    );
+    assert.equal((await merge("--storage", "int8", "--keep-originals")).code, 0);
+    // --no-rescore: the same ranking and scores as the index without originals.
+    assert.deepEqual(await hits("--top-k", "10", "--no-rescore"), plain);
+    // Default (oversample 2): the candidates re-scored with the float32 originals.
+    const rescored = await hits("--top-k", "10");
+    assert.notDeepEqual(rescored, plain);
+    for (const h of rescored) assert.ok(Math.abs(h.score - exact.get(h.id)!) < 1e-5, h.id);
+    for (let i = 1; i < rescored.length; i++) {
+      assert.ok(rescored[i - 1]!.score >= rescored[i]!.score);
+    }
+    // Oversample 5: 50 candidates of 42 rows, so the float32 top 10 exactly.
+    const all = await hits("--top-k", "10", "--oversample", "5");
+    assert.deepEqual(all.map((h) => h.id), exactTop.map((h) => h.id));
+    all.forEach((h, i) => assert.ok(Math.abs(h.score - exactTop[i]!.score) < 1e-5, h.id));
+    // eval and serve take them too; a Postgres table (no originals) is refused before connecting.
+    const ev = await run("cli/main.ts", [
+      "eval",
+      idx,
+      `${ROOT}data/demo_questions.tsv`,
+      ...models,
+      "--no-reader",
+      "--json",
+      "--no-rescore",
+      "--oversample",
+      "1.5",
+    ]);
+    assert.equal(ev.code, 0, ev.stderr);
+    assert.equal(JSON.parse(ev.stdout).passages, 42);
+    for (const command of [["serve"], ["eval", `${ROOT}data/demo_questions.tsv`]]) {
+      const pg = await run("cli/main.ts", [
+        command[0]!,
+        "postgres://nobody@127.0.0.1:1/db?table=psgs",
+        ...command.slice(1),
+        "--no-rescore",
+      ]);
+      assert.equal(pg.code, 2, pg.stderr);
+      assert.match(
+        pg.stderr,
+        /--no-rescore and --oversample are for index folders, not a Postgres/,
+      );
+    }
+    // Bad values are refused before any model loads, in the usage style.
+    for (const value of ["abc", "0.5", "0", "-2", "", "Infinity"]) {
+      const bad = await run("cli/main.ts", ["ask", idx, question, `--oversample=${value}`]);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(
+        bad.stderr,
+        new RegExp(
+          `^dpr ask: --oversample must be a number >= 1: received ${
+            JSON.stringify(value).replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+          }\nRun "dpr ask --help" for usage\\.\n$`,
+        ),
+      );
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
