@@ -41,6 +41,8 @@ export interface HeldWeight {
 }
 
 const held = new WeakMap<tfl.LayerVariable, HeldWeight>();
+/** How many variables hold each quantized weight (one may be shared): disposed at zero. */
+const holders = new WeakMap<QuantizedWeight, number>();
 const packed = new WeakMap<tfl.LayerVariable, PackedWeight>();
 /** Variables a tfjs LayersModel shares: tfjs reads their tensors, so they stay plain. */
 const keptPlain = new WeakSet<tfl.LayerVariable>();
@@ -84,17 +86,21 @@ export function holdQuantized(
   const plain = !held.has(variable) && !packed.has(variable);
   if (held.get(variable)?.weight !== weight) dropHeld(variable);
   if (plain) writePlaceholder(variable);
+  if (held.get(variable)?.weight !== weight) holders.set(weight, (holders.get(weight) ?? 0) + 1);
   held.set(variable, { weight, transposed });
 }
 
 /**
- * Frees layer weights: each variable's tensor, the device copies (GPU buffers) of the quantized
- * values it holds, and a packed kernel's values. What a model's `dispose()` calls.
+ * Frees layer weights: each variable's tensor, a packed kernel's values, and the quantized
+ * weight it holds (its values, in kernel memory at once, and its device copies), unless another
+ * variable holds it too. What a model's `dispose()` calls.
  * @param variables the weights
  */
 export function disposeWeights(variables: Iterable<tfl.LayerVariable>): void {
   for (const variable of variables) {
+    const weight = held.get(variable)?.weight;
     dropHeld(variable);
+    if (weight !== undefined && holders.get(weight) === undefined) weight.dispose();
     variable.dispose();
   }
 }
@@ -183,7 +189,13 @@ export function writePlain(variable: tfl.LayerVariable, value: tf.Tensor): void 
 function dropHeld(variable: tfl.LayerVariable): void {
   packed.get(variable)?.dispose();
   packed.delete(variable);
-  held.get(variable)?.weight.releaseDeviceCopies();
+  const weight = held.get(variable)?.weight;
+  if (weight !== undefined) {
+    weight.releaseDeviceCopies();
+    const count = (holders.get(weight) ?? 1) - 1;
+    if (count > 0) holders.set(weight, count);
+    else holders.delete(weight);
+  }
   held.delete(variable);
 }
 

@@ -5,8 +5,9 @@
  * JavaScript like any other array and by the wasm kernel at its address, in place: no copy of
  * the matrix, in any layout, exists beside it.
  *
- * A block is freed when the view it was handed out as is garbage collected (a weight dropped
- * with its model), and reused by later allocations; the memory itself never shrinks (wasm
+ * A block is freed when its weight is disposed with its model ({@linkcode KernelMemory.release}),
+ * or else when the view it was handed out as is garbage collected, and reused by later
+ * allocations; the memory itself never shrinks (wasm
  * memories cannot), so its size is the most ever held at once. Without `SharedArrayBuffer`
  * there is no kernel memory ({@linkcode kernelMemory} returns undefined) and weights stay plain
  * arrays.
@@ -122,8 +123,28 @@ export class KernelMemory {
     const view = new Int8Array(this.memory.buffer, address, length);
     view.fill(0); // a reused block holds old values
     this.#views.set(view, address);
-    this.#collected.register(view, address);
+    this.#collected.register(view, address, view);
     return view;
+  }
+
+  /**
+   * Frees the block of a view from {@linkcode KernelMemory.int8} now, rather than when the view is
+   * collected (a no-op for any other array). The view must not be read or written after.
+   * @param view the view
+   */
+  release(view: ArrayBufferView): void {
+    const address = this.addressOf(view);
+    if (address === undefined) return;
+    this.#views.delete(view as Int8Array);
+    this.#collected.unregister(view);
+    this.free(address);
+  }
+
+  /** Bytes of the blocks in use (their sizes, slack and alignment included). */
+  get liveBytes(): number {
+    let bytes = 0;
+    for (const size of this.#sizes.values()) bytes += size;
+    return bytes;
   }
 
   /**

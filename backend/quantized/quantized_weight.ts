@@ -12,7 +12,7 @@
  * @module
  */
 import { float16Table } from "../float16_bits.ts";
-import { int8Storage } from "./kernel_memory.ts";
+import { int8Storage, kernelMemory } from "./kernel_memory.ts";
 
 /** How a {@linkcode QuantizedWeight} stores its values. */
 export type QuantizedLayout = "int8" | "float16";
@@ -46,6 +46,9 @@ export class QuantizedWeight {
   readonly scales: Float32Array | null;
   /** Device copies, by the backend instance that made them. */
   readonly #copies = new Map<object, DeviceCopy>();
+  /** What kernels keep of this weight beside it (freed on {@linkcode QuantizedWeight.dispose}). */
+  readonly #kept: Array<() => void> = [];
+  #disposed = false;
 
   /**
    * Wraps already quantized values (what a quantized checkpoint holds).
@@ -109,6 +112,9 @@ export class QuantizedWeight {
    * @throws TypeError when it does not fit
    */
   moveTo(storage: Int8Array | Uint16Array): void {
+    if (this.#disposed) {
+      throw new TypeError(`Cannot move a [${this.shape}] ${this.layout} weight: it was disposed`);
+    }
     if (storage.constructor !== this.#data.constructor || storage.length !== this.#data.length) {
       throw new TypeError(
         `Cannot move a [${this.shape}] ${this.layout} weight into a ${storage.constructor.name} ` +
@@ -154,6 +160,36 @@ export class QuantizedWeight {
     const copies = [...this.#copies.values()];
     this.#copies.clear();
     for (const copy of copies) copy.release();
+  }
+
+  /**
+   * Registers what a kernel keeps of this weight beside it (row sums in kernel memory), to be
+   * freed when the weight is disposed.
+   * @param release frees it (called once)
+   */
+  keep(release: () => void): void {
+    if (this.#disposed) release();
+    else this.#kept.push(release);
+  }
+
+  /** Whether {@linkcode QuantizedWeight.dispose} was called. */
+  get disposed(): boolean {
+    return this.#disposed;
+  }
+
+  /**
+   * Frees the values now: kernel memory goes back to its allocator at once (instead of when the
+   * weight is collected), with the device copies and what kernels kept beside it. The weight
+   * holds no values after (its data is empty); models call it when they are disposed.
+   */
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.releaseDeviceCopies();
+    for (const release of this.#kept.splice(0)) release();
+    const data = this.#data;
+    this.#data = data instanceof Int8Array ? new Int8Array(0) : new Uint16Array(0);
+    kernelMemory()?.release(data);
   }
 }
 

@@ -152,6 +152,9 @@ export class Int8Kernel {
     out: Float32Array,
   ): void {
     const [n, k] = weight.shape;
+    if (weight.disposed) {
+      throw new TypeError(`Int8Kernel: the [${weight.shape}] int8 weight was disposed`);
+    }
     if (
       weight.layout !== "int8" || x.length < m * k || out.length < m * n ||
       (bias !== undefined && bias.length !== n)
@@ -215,10 +218,16 @@ export class Int8Kernel {
     let at = this.#sums.get(weight);
     if (at === undefined) {
       const [n, k] = weight.shape;
-      at = this.#memory.alloc(n * 4);
-      this.#rowSums(w, n, k, at);
-      this.#sums.set(weight, at);
-      this.#sumsCollected.register(weight, at);
+      const sums = this.#memory.alloc(n * 4);
+      this.#rowSums(w, n, k, sums);
+      this.#sums.set(weight, sums);
+      this.#sumsCollected.register(weight, sums, weight);
+      weight.keep(() => {
+        this.#sums.delete(weight);
+        this.#sumsCollected.unregister(weight);
+        this.#memory.free(sums);
+      });
+      at = sums;
     }
     return at;
   }

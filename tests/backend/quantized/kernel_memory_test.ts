@@ -69,3 +69,21 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "KernelMemory: release frees a view's block at once; other arrays are left alone",
+  ignore: !shared,
+  fn() {
+    const memory = new KernelMemory();
+    const before = memory.liveBytes;
+    const view = memory.int8(1000);
+    ok(memory.liveBytes >= before + 1000);
+    memory.release(view);
+    equal(memory.liveBytes, before);
+    equal(memory.addressOf(view), undefined);
+    memory.release(view); // twice: nothing more
+    memory.release(new Int8Array(4));
+    equal(memory.liveBytes, before);
+    equal(memory.int8(1000).byteOffset, view.byteOffset, "the block is reused");
+  },
+});
