@@ -1,10 +1,10 @@
 /**
  * Integer products for int8 weights: `y = x·Wᵀ + bias` on a generated kernel
- * (`int8_relaxed_module.ts` where the engine has relaxed SIMD, else `int8_module.ts`; both give the
- * same values, bit for bit), which reads W's int8 values in place in kernel memory
- * (`backend/quantized/kernel_memory.ts`) and quantizes each row of x to 16-bit integers on the
- * fly (8-bit codes with a scale and zero point per row, as onnxruntime's dynamic quantization does
- * per tensor: `int8_emit.ts`).
+ * (`int8_relaxed_module.ts` where the engine has relaxed SIMD, else `int8_module.ts`; every form
+ * gives the same values, bit for bit), which reads W's int8 values in place in kernel memory
+ * (`backend/quantized/kernel_memory.ts`) and quantizes each row of x on the fly to 8-bit codes
+ * with a scale and a zero point of its own (onnxruntime's dynamic quantization does it per tensor:
+ * `int8_emit.ts`).
  *
  * x and y may live anywhere (tfjs's wasm heap, plain arrays): blocks of rows of x are copied into
  * a scratch region of kernel memory (at most about {@linkcode SCRATCH_BYTES}), quantized,
@@ -43,7 +43,10 @@ export type Int8KernelForm =
   | { relaxed: true; planes?: CodePlanes; tile?: RelaxedTile }
   | { relaxed: false; shape?: Int8KernelShape };
 
-/** The two forms' products behind one signature (`sums`: W's row sums, relaxed form only). */
+/**
+ * The forms' products behind one signature (`za`: the rows' zero points, `sums`: W's row sums;
+ * the relaxed forms only).
+ */
 type Gemm = RelaxedGemm;
 
 /** Most bytes of scratch one product uses (rows of x, their codes, their results). */
