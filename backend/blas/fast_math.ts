@@ -92,6 +92,21 @@ export function normalCdfLinear(x: number): number {
 }
 
 /**
+ * GELU, `x · Φ(x)` with {@link normalCdfLinear}, of `x[from ..]` into `out[from ..]`: the
+ * JavaScript kernels' GELU (all of a tensor on "blas", the last few values past the SIMD code on
+ * "wasm").
+ * @param x the inputs
+ * @param out where the results go (as long as `x`)
+ * @param from the first index
+ */
+export function geluInto(x: Float32Array, out: Float32Array, from = 0): void {
+  for (let i = from; i < x.length; i++) {
+    const v = x[i]!;
+    out[i] = v * normalCdfLinear(v);
+  }
+}
+
+/**
  * Softmax of `row[o .. o + n)` in place, given the largest of those values: `exp(y - max) / sum`.
  * @param row the values
  * @param o first index of the row

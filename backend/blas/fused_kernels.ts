@@ -4,7 +4,7 @@
  * @module
  */
 import type { tf } from "../tf.ts";
-import { normalCdfLinear, normalizeRows, rowMax, softmaxRow } from "./fast_math.ts";
+import { geluInto, normalCdfLinear, normalizeRows, rowMax, softmaxRow } from "./fast_math.ts";
 import {
   ATTENTION_KERNEL,
   GELU_KERNEL,
@@ -38,10 +38,7 @@ const gelu: KernelFunc = (args) => {
   const { x } = args.inputs as { x: TensorInfo };
   const xv = values(backend, x, GELU_KERNEL);
   const out = new Float32Array(xv.length);
-  for (let i = 0; i < xv.length; i++) {
-    const v = xv[i]!;
-    out[i] = v * normalCdfLinear(v);
-  }
+  geluInto(xv, out);
   return backend.makeTensorInfo(x.shape, "float32", out);
 };
 

@@ -10,7 +10,7 @@
  * @module
  */
 import { tf } from "../tf.ts";
-import { normalCdfLinear, normalizeRows, rowMax, softmaxRow } from "../blas/fast_math.ts";
+import { geluInto, normalizeRows, rowMax, softmaxRow } from "../blas/fast_math.ts";
 import { ATTENTION_KERNEL, GELU_KERNEL, LAYER_NORM_KERNEL } from "../ops/fused_ops.ts";
 import { attentionModuleBytes, type Scores, type Weighted } from "./attention_module.ts";
 import { type Gelu, geluModuleBytes } from "./gelu_module.ts";
@@ -57,11 +57,8 @@ const gelu: tf.KernelFunc = (args) => {
   const ov = new Float32Array(backend.wasm.HEAPU8.buffer, out, size);
   const code = heapCode(backend);
   const simd = code === undefined ? 0 : size - (size % 4);
-  if (simd > 0) code!.gelu(backend.dataIdMap.get(x.dataId)!.memoryOffset, out, simd);
-  for (let i = simd; i < size; i++) {
-    const v = xv[i]!;
-    ov[i] = v * normalCdfLinear(v);
-  }
+  if (simd > 0) code!.gelu(xv.byteOffset, out, simd);
+  geluInto(xv, ov, simd);
   return backend.makeOutput(x.shape, "float32", out);
 };
 

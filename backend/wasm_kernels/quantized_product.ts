@@ -12,7 +12,7 @@ import type { tf } from "../tf.ts";
 import type { QuantizedWeight } from "../quantized/quantized_weight.ts";
 import { float16Table } from "../float16_bits.ts";
 import { type PackBlock, WasmGemm } from "./wasm_gemm.ts";
-import { int8Kernel, MAX_K } from "./int8_product.ts";
+import { type Int8Kernel, int8Kernel, MAX_K } from "./int8_product.ts";
 
 /** What the kernel needs of tfjs's wasm backend. */
 export interface WasmHeapBackend {
@@ -29,10 +29,13 @@ export interface WasmHeapBackend {
  * @param weight the weight
  */
 export function wasmQuantizedSupports(n: number, weight?: QuantizedWeight): boolean {
-  if (weight?.layout === "int8" && weight.shape[1] <= MAX_K && int8Kernel() !== undefined) {
-    return true;
-  }
+  if (weight !== undefined && integerKernelFor(weight) !== undefined) return true;
   return n > 0 && n % WasmGemm.columnMultiple === 0;
+}
+
+/** The integer kernel where it takes `weight` (int8, K up to its `MAX_K`), else undefined. */
+function integerKernelFor(weight: QuantizedWeight): Int8Kernel | undefined {
+  return weight.layout === "int8" && weight.shape[1] <= MAX_K ? int8Kernel() : undefined;
 }
 
 /**
@@ -87,7 +90,7 @@ export function wasmQuantizedProduct(
   const [n, k] = weight.shape;
   const m = x.shape[0]!;
   const address = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId)!.memoryOffset;
-  const integer = weight.layout === "int8" && k <= MAX_K ? int8Kernel() : undefined;
+  const integer = integerKernelFor(weight);
   if (integer !== undefined && backend.wasm.HEAPU8 !== undefined) {
     const outBytes = Math.max(4, m * n * 4);
     const out = backend.wasm._malloc(outBytes);
